@@ -1,0 +1,632 @@
+/*
+** Addresses: text <-> binary without getaddrinfo or printf for numeric
+** addresses (they sit on the per-datagram path), RFC 5952 output, the
+** IPv4-mapped helpers, and the rules that fit an address to a socket's
+** family. Names go through getaddrinfo only when the text is not numeric.
+*/
+#include "ds.h"
+
+#include <string.h>
+
+static const unsigned char mapped_prefix[12] = {0, 0, 0, 0, 0, 0,
+                                                0, 0, 0, 0, 0xff, 0xff};
+
+/* ---- pure address functions (no Lua: the fuzzers call these) ---- */
+
+static const char *parse_scope(const char *s, size_t len, uint32_t *scope) {
+  char name[IF_NAMESIZE];
+  size_t i;
+  uint32_t n = 0;
+  if (len == 0) return "empty zone after '%'";
+  for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
+    n = n * 10 + (uint32_t)(s[i] - '0');
+    if (n > 0xffffff) return "zone index out of range";
+  }
+  if (i == len) {
+    *scope = n;
+    return NULL;
+  }
+  if (len >= IF_NAMESIZE) return "interface name too long";
+  memcpy(name, s, len);
+  name[len] = '\0';
+  *scope = if_nametoindex(name);
+  return *scope ? NULL : "unknown interface in zone";
+}
+
+/* Numeric text to binary; NULL on success, else why it is not an address. */
+const char *ds_pton(const char *text, size_t len, ds_ip *ip) {
+  char buf[INET6_ADDRSTRLEN];
+  const char *pct = memchr(text, '%', len);
+  size_t alen = pct ? (size_t)(pct - text) : len;
+  if (memchr(text, '\0', len)) return "address contains a NUL byte";
+  if (alen == 0) return "empty address";
+  if (alen >= sizeof(buf)) return "address too long";
+  memcpy(buf, text, alen);
+  buf[alen] = '\0';
+  ip->scope = 0;
+  if (memchr(buf, ':', alen)) {
+    ip->af = AF_INET6;
+    if (inet_pton(AF_INET6, buf, ip->bytes) != 1) return "malformed IPv6 address";
+    if (pct) return parse_scope(pct + 1, len - alen - 1, &ip->scope);
+    return NULL;
+  }
+  ip->af = AF_INET;
+  if (pct) return "a zone ('%') needs an IPv6 address";
+  if (inet_pton(AF_INET, buf, ip->bytes) != 1) return "malformed IPv4 address";
+  return NULL;
+}
+
+static char *put_decimal(char *p, unsigned v) {
+  if (v >= 100) *p++ = (char)('0' + v / 100);
+  if (v >= 10) *p++ = (char)('0' + v / 10 % 10);
+  *p++ = (char)('0' + v % 10);
+  return p;
+}
+
+static char *put_ipv4(char *p, const unsigned char *b) {
+  int i;
+  for (i = 0; i < 4; i++) {
+    if (i) *p++ = '.';
+    p = put_decimal(p, b[i]);
+  }
+  return p;
+}
+
+static char *put_hex16(char *p, unsigned v) {
+  static const char hex[] = "0123456789abcdef";
+  int shift, started = 0;
+  for (shift = 12; shift >= 0; shift -= 4) {
+    unsigned d = (v >> shift) & 0xf;
+    if (d || started || shift == 0) {
+      *p++ = hex[d];
+      started = 1;
+    }
+  }
+  return p;
+}
+
+/* RFC 5952 section 4.2: the longest run (first of equals) of two or more
+** zero groups becomes "::". */
+static void longest_zero_run(const unsigned *w, int *start, int *len) {
+  int i, run = 0;
+  *start = -1;
+  *len = 1;
+  for (i = 0; i <= 8; i++) {
+    if (i < 8 && w[i] == 0) {
+      run++;
+    } else {
+      if (run > *len) {
+        *len = run;
+        *start = i - run;
+      }
+      run = 0;
+    }
+  }
+}
+
+static char *put_ipv6(char *p, const unsigned char *b) {
+  unsigned w[8];
+  int i, zstart, zlen;
+  if (memcmp(b, mapped_prefix, 12) == 0) { /* RFC 5952 section 5 */
+    memcpy(p, "::ffff:", 7);
+    return put_ipv4(p + 7, b + 12);
+  }
+  for (i = 0; i < 8; i++) w[i] = (unsigned)b[2 * i] << 8 | b[2 * i + 1];
+  longest_zero_run(w, &zstart, &zlen);
+  for (i = 0; i < 8; i++) {
+    if (i == zstart) {
+      *p++ = ':';
+      if (i == 0) *p++ = ':';
+      i += zlen - 1;
+      continue;
+    }
+    p = put_hex16(p, w[i]);
+    if (i < 7) *p++ = ':';
+  }
+  return p;
+}
+
+static char *put_scope(char *p, uint32_t scope) {
+  char name[IF_NAMESIZE];
+  *p++ = '%';
+  if (if_indextoname(scope, name)) {
+    size_t n = strlen(name);
+    memcpy(p, name, n);
+    return p + n;
+  } else {
+    char digits[12];
+    int n = 0;
+    do digits[n++] = (char)('0' + scope % 10); while ((scope /= 10) != 0);
+    while (n) *p++ = digits[--n];
+    return p;
+  }
+}
+
+/* Binary to text; out holds DS_ADDRSTRLEN. Returns the length written. */
+size_t ds_ntop(const ds_ip *ip, char *out) {
+  char *p;
+  if (ip->af == AF_INET) {
+    p = put_ipv4(out, ip->bytes);
+  } else {
+    p = put_ipv6(out, ip->bytes);
+    if (ip->scope) p = put_scope(p, ip->scope);
+  }
+  *p = '\0';
+  return (size_t)(p - out);
+}
+
+int ds_ip_is_mapped(const ds_ip *ip) {
+  return ip->af == AF_INET6 && memcmp(ip->bytes, mapped_prefix, 12) == 0;
+}
+
+void ds_ip_map(ds_ip *ip) {
+  if (ip->af != AF_INET) return;
+  memmove(ip->bytes + 12, ip->bytes, 4);
+  memcpy(ip->bytes, mapped_prefix, 12);
+  ip->af = AF_INET6;
+  ip->scope = 0;
+}
+
+void ds_ip_unmap(ds_ip *ip) {
+  if (!ds_ip_is_mapped(ip)) return;
+  memmove(ip->bytes, ip->bytes + 12, 4);
+  ip->af = AF_INET;
+  ip->scope = 0;
+}
+
+void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa) {
+  memset(sa, 0, sizeof(*sa));
+  if (ip->af == AF_INET) {
+    sa->u.in.sin_family = AF_INET;
+    sa->u.in.sin_port = htons((uint16_t)port);
+    memcpy(&sa->u.in.sin_addr, ip->bytes, 4);
+    sa->len = sizeof(sa->u.in);
+  } else {
+    sa->u.in6.sin6_family = AF_INET6;
+    sa->u.in6.sin6_port = htons((uint16_t)port);
+    memcpy(&sa->u.in6.sin6_addr, ip->bytes, 16);
+    sa->u.in6.sin6_scope_id = ip->scope;
+    sa->len = sizeof(sa->u.in6);
+  }
+}
+
+/* Returns the port, or -1 when sa is not an IP address. */
+int ds_sockaddr_to_ip(const struct sockaddr *sa, ds_ip *ip) {
+  if (sa->sa_family == AF_INET) {
+    const struct sockaddr_in *in = (const struct sockaddr_in *)sa;
+    ip->af = AF_INET;
+    memcpy(ip->bytes, &in->sin_addr, 4);
+    ip->scope = 0;
+    return ntohs(in->sin_port);
+  }
+  if (sa->sa_family == AF_INET6) {
+    const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)sa;
+    ip->af = AF_INET6;
+    memcpy(ip->bytes, &in6->sin6_addr, 16);
+    ip->scope = in6->sin6_scope_id;
+    return ntohs(in6->sin6_port);
+  }
+  return -1;
+}
+
+/* ---- Lua-facing helpers used by the socket code ---- */
+
+static void push_ip(lua_State *L, const ds_ip *ip) {
+  char text[DS_ADDRSTRLEN];
+  lua_pushlstring(L, text, ds_ntop(ip, text));
+}
+
+/* Pushes addr, port; returns 2 (nil, nil for a non-IP sockaddr). */
+int ds_push_sockaddr(lua_State *L, const struct sockaddr *sa) {
+  ds_ip ip;
+  int port = ds_sockaddr_to_ip(sa, &ip);
+  if (port < 0) {
+    lua_pushnil(L);
+    lua_pushnil(L);
+  } else {
+    push_ip(L, &ip);
+    lua_pushinteger(L, port);
+  }
+  return 2;
+}
+
+/* Makes ip usable on a socket of the given family: IPv4 is mapped on dual
+** sockets and mapped addresses are unmapped on inet ones. What cannot be
+** made to fit (the reference's pitfalls) pushes nil, message, code. */
+int ds_fit_family(lua_State *L, int sockfamily, ds_ip *ip) {
+  char text[DS_ADDRSTRLEN];
+  switch (sockfamily) {
+    case DS_DUAL:
+      ds_ip_map(ip);
+      return 0;
+    case DS_INET:
+      ds_ip_unmap(ip);
+      if (ip->af == AF_INET) return 0;
+      ds_ntop(ip, text);
+      lua_pushnil(L);
+      lua_pushfstring(L, "IPv6 address %s on an inet (IPv4-only) socket", text);
+      lua_pushstring(L, "EAFNOSUPPORT");
+      return 3;
+    default:
+      if (ip->af == AF_INET6 && !ds_ip_is_mapped(ip)) return 0;
+      ds_ntop(ip, text);
+      lua_pushnil(L);
+      lua_pushfstring(L,
+                      "%s %s on an inet6 (v6-only) socket: IPv4 and IPv4-mapped "
+                      "addresses work only on a dual-stack socket",
+                      ip->af == AF_INET ? "IPv4 address" : "IPv4-mapped address",
+                      text);
+      lua_pushstring(L, "EAFNOSUPPORT");
+      return 3;
+  }
+}
+
+int ds_check_port(lua_State *L, int arg) {
+  lua_Integer port = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, port >= 0 && port <= 65535, arg, "port out of range (0-65535)");
+  return (int)port;
+}
+
+/* Text that can only be meant as a numeric address: it has ':' or '%', or
+** it is all digits and dots. Anything else is a name to look up. */
+static int looks_numeric(const char *s, size_t len) {
+  size_t i;
+  if (memchr(s, ':', len) || memchr(s, '%', len)) return 1;
+  for (i = 0; i < len; i++)
+    if (!((s[i] >= '0' && s[i] <= '9') || s[i] == '.')) return 0;
+  return 1;
+}
+
+static const char *gai_name(int rc) {
+  switch (rc) {
+    case EAI_AGAIN: return "EAI_AGAIN";
+    case EAI_BADFLAGS: return "EAI_BADFLAGS";
+    case EAI_FAIL: return "EAI_FAIL";
+    case EAI_FAMILY: return "EAI_FAMILY";
+    case EAI_MEMORY: return "EAI_MEMORY";
+    case EAI_NONAME: return "EAI_NONAME";
+    case EAI_SERVICE: return "EAI_SERVICE";
+    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
+#ifdef EAI_NODATA
+    case EAI_NODATA: return "EAI_NODATA";
+#endif
+#ifdef EAI_ADDRFAMILY
+    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+#endif
+    default: return "EAI_FAIL";
+  }
+}
+
+static int push_gai_error(lua_State *L, int rc) {
+  if (rc == EAI_SYSTEM) return ds_push_error(L, errno);
+  return ds_push_failure(L, gai_strerror(rc), gai_name(rc));
+}
+
+static int lookup_name(lua_State *L, const char *name, const ds_socket *s,
+                       ds_ip *ip) {
+  struct addrinfo hints, *res;
+  int rc;
+  memset(&hints, 0, sizeof(hints));
+  hints.ai_family = s->family == DS_INET ? AF_INET
+                  : s->family == DS_INET6 ? AF_INET6 : AF_UNSPEC;
+  hints.ai_socktype = s->type;
+  rc = getaddrinfo(name, NULL, &hints, &res);
+  if (rc != 0) return push_gai_error(L, rc);
+  ds_sockaddr_to_ip(res->ai_addr, ip);
+  freeaddrinfo(res);
+  return 0;
+}
+
+static void wildcard(int sockfamily, ds_ip *ip) {
+  memset(ip, 0, sizeof(*ip));
+  ip->af = sockfamily == DS_INET ? AF_INET : AF_INET6;
+}
+
+/* Host and port arguments to a sockaddr for socket s. Malformed numeric
+** text raises; a failed lookup or a family that cannot fit pushes nil,
+** message, code and returns 3; success returns 0. */
+int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
+               ds_sockaddr *sa) {
+  size_t len;
+  const char *host = luaL_checklstring(L, hostarg, &len);
+  int port = ds_check_port(L, portarg);
+  ds_ip ip;
+  int n;
+  if (len == 1 && host[0] == '*') {
+    wildcard(s->family, &ip);
+  } else if (looks_numeric(host, len)) {
+    const char *why = ds_pton(host, len, &ip);
+    if (why) return luaL_argerror(L, hostarg, lua_pushfstring(L, "%s: '%s'", why, host));
+  } else if ((n = lookup_name(L, host, s, &ip)) != 0) {
+    return n;
+  }
+  if ((n = ds_fit_family(L, s->family, &ip)) != 0) return n;
+  ds_ip_to_sockaddr(&ip, port, sa);
+  return 0;
+}
+
+/* ---- the address helpers exported to Lua ---- */
+
+/* Parses argument arg; on failure pushes nil, message and returns 2. */
+static int check_ip(lua_State *L, int arg, ds_ip *ip) {
+  size_t len;
+  const char *text = luaL_checklstring(L, arg, &len);
+  const char *why = ds_pton(text, len, ip);
+  if (!why) return 0;
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: '%s'", why, text);
+  return 2;
+}
+
+static int l_is_mapped(lua_State *L) {
+  ds_ip ip;
+  lua_pushboolean(L, check_ip(L, 1, &ip) == 0 && ds_ip_is_mapped(&ip));
+  return 1;
+}
+
+static int l_map(lua_State *L) {
+  ds_ip ip;
+  int n = check_ip(L, 1, &ip);
+  if (n) return n;
+  if (ip.af != AF_INET && !ds_ip_is_mapped(&ip)) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "not an IPv4 address: '%s'", lua_tostring(L, 1));
+    return 2;
+  }
+  ds_ip_map(&ip);
+  push_ip(L, &ip);
+  return 1;
+}
+
+static int l_unmap(lua_State *L) {
+  ds_ip ip;
+  int n = check_ip(L, 1, &ip);
+  if (n) return n;
+  if (!ds_ip_is_mapped(&ip)) {
+    lua_settop(L, 1);
+    return 1;
+  }
+  ds_ip_unmap(&ip);
+  push_ip(L, &ip);
+  return 1;
+}
+
+static int l_same(lua_State *L) {
+  ds_ip a, b;
+  int n;
+  if ((n = check_ip(L, 1, &a)) != 0 || (n = check_ip(L, 2, &b)) != 0) return n;
+  ds_ip_unmap(&a);
+  ds_ip_unmap(&b);
+  lua_pushboolean(L, a.af == b.af && a.scope == b.scope &&
+                         memcmp(a.bytes, b.bytes, a.af == AF_INET ? 4 : 16) == 0);
+  return 1;
+}
+
+static int l_normalize(lua_State *L) {
+  ds_ip ip;
+  int n = check_ip(L, 1, &ip);
+  if (n) return n;
+  push_ip(L, &ip);
+  return 1;
+}
+
+static int l_family(lua_State *L) {
+  ds_ip ip;
+  int n = check_ip(L, 1, &ip);
+  if (n) return n;
+  lua_pushstring(L, ip.af == AF_INET ? "inet" : "inet6");
+  return 1;
+}
+
+static int l_pton(lua_State *L) {
+  ds_ip ip;
+  int n = check_ip(L, 1, &ip);
+  if (n) return n;
+  lua_pushlstring(L, (const char *)ip.bytes, ip.af == AF_INET ? 4 : 16);
+  return 1;
+}
+
+static int l_ntop(lua_State *L) {
+  size_t len;
+  const char *bytes = luaL_checklstring(L, 1, &len);
+  ds_ip ip;
+  if (len != 4 && len != 16) {
+    lua_pushnil(L);
+    lua_pushfstring(L, "binary address must be 4 or 16 bytes, got %d", (int)len);
+    return 2;
+  }
+  ip.af = len == 4 ? AF_INET : AF_INET6;
+  ip.scope = 0;
+  memcpy(ip.bytes, bytes, len);
+  push_ip(L, &ip);
+  return 1;
+}
+
+static const char *family_name(int af) {
+  return af == AF_INET ? "inet" : af == AF_INET6 ? "inet6" : "unspec";
+}
+
+static int check_family_opt(lua_State *L, int opts) {
+  static const char *const names[] = {"unspec", "inet", "inet6", NULL};
+  static const int values[] = {AF_UNSPEC, AF_INET, AF_INET6};
+  int i;
+  lua_getfield(L, opts, "family");
+  i = lua_isnil(L, -1) ? 0 : luaL_checkoption(L, -1, NULL, names);
+  lua_pop(L, 1);
+  return values[i];
+}
+
+static int check_socktype_opt(lua_State *L, int opts) {
+  static const char *const names[] = {"any", "stream", "dgram", NULL};
+  static const int values[] = {0, SOCK_STREAM, SOCK_DGRAM};
+  int i;
+  lua_getfield(L, opts, "socktype");
+  i = lua_isnil(L, -1) ? 0 : luaL_checkoption(L, -1, NULL, names);
+  lua_pop(L, 1);
+  return values[i];
+}
+
+typedef struct ds_flagname {
+  const char *name;
+  int flag;
+} ds_flagname;
+
+static int check_flags(lua_State *L, int opts, const ds_flagname *f) {
+  int flags = 0;
+  for (; f->name; f++) {
+    lua_getfield(L, opts, f->name);
+    if (lua_toboolean(L, -1)) flags |= f->flag;
+    lua_pop(L, 1);
+  }
+  return flags;
+}
+
+static const ds_flagname ai_flags[] = {
+  {"passive", AI_PASSIVE},         {"v4mapped", AI_V4MAPPED},
+  {"all", AI_ALL},                 {"addrconfig", AI_ADDRCONFIG},
+  {"numerichost", AI_NUMERICHOST}, {"numericserv", AI_NUMERICSERV},
+  {"canonname", AI_CANONNAME},     {NULL, 0}};
+
+static const char *socktype_name(int t) {
+  return t == SOCK_STREAM ? "stream" : t == SOCK_DGRAM ? "dgram" : "raw";
+}
+
+static void push_addrinfo(lua_State *L, const struct addrinfo *ai) {
+  int port;
+  lua_createtable(L, 0, 6);
+  lua_pushstring(L, family_name(ai->ai_family));
+  lua_setfield(L, -2, "family");
+  ds_push_sockaddr(L, ai->ai_addr);
+  port = (int)lua_tointeger(L, -1);
+  lua_pop(L, 1);
+  lua_setfield(L, -2, "addr");
+  lua_pushinteger(L, port);
+  lua_setfield(L, -2, "port");
+  lua_pushstring(L, socktype_name(ai->ai_socktype));
+  lua_setfield(L, -2, "socktype");
+  lua_pushinteger(L, ai->ai_protocol);
+  lua_setfield(L, -2, "protocol");
+  if (ai->ai_canonname) {
+    lua_pushstring(L, ai->ai_canonname);
+    lua_setfield(L, -2, "canonname");
+  }
+}
+
+/* Port argument to getaddrinfo's service text. */
+static const char *service_arg(lua_State *L, int arg, char *buf) {
+  if (lua_isnoneornil(L, arg)) return NULL;
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    int port = ds_check_port(L, arg);
+    char *p = buf + 6;
+    *p = '\0';
+    do *--p = (char)('0' + port % 10); while ((port /= 10) != 0);
+    return p;
+  }
+  return luaL_checkstring(L, arg);
+}
+
+static int l_getaddrinfo(lua_State *L) {
+  const char *host = luaL_optstring(L, 1, NULL);
+  char portbuf[8];
+  const char *service = service_arg(L, 2, portbuf);
+  struct addrinfo hints, *res, *ai;
+  int rc, i = 0;
+  memset(&hints, 0, sizeof(hints));
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    hints.ai_family = check_family_opt(L, 3);
+    hints.ai_socktype = check_socktype_opt(L, 3);
+    hints.ai_flags = check_flags(L, 3, ai_flags);
+  }
+  luaL_argcheck(L, host || service, 1, "host or port required");
+  rc = getaddrinfo(host, service, &hints, &res);
+  if (rc != 0) return push_gai_error(L, rc);
+  lua_newtable(L);
+  for (ai = res; ai; ai = ai->ai_next) {
+    if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
+    push_addrinfo(L, ai);
+    lua_rawseti(L, -2, ++i);
+  }
+  freeaddrinfo(res);
+  return 1;
+}
+
+static const ds_flagname ni_flags[] = {
+  {"numerichost", NI_NUMERICHOST}, {"numericserv", NI_NUMERICSERV},
+  {"namereqd", NI_NAMEREQD},       {"nofqdn", NI_NOFQDN},
+  {"dgram", NI_DGRAM},             {NULL, 0}};
+
+static int l_getnameinfo(lua_State *L) {
+  ds_ip ip;
+  ds_sockaddr sa;
+  char host[NI_MAXHOST], serv[NI_MAXSERV];
+  int port = (int)luaL_optinteger(L, 2, 0), flags = 0, rc, n;
+  luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range (0-65535)");
+  if ((n = check_ip(L, 1, &ip)) != 0) return n;
+  if (!lua_isnoneornil(L, 3)) {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    flags = check_flags(L, 3, ni_flags);
+  }
+  ds_ip_to_sockaddr(&ip, port, &sa);
+  rc = getnameinfo(&sa.u.sa, sa.len, host, sizeof(host), serv, sizeof(serv), flags);
+  if (rc != 0) return push_gai_error(L, rc);
+  lua_pushstring(L, host);
+  lua_pushstring(L, serv);
+  return 2;
+}
+
+static int l_ifindex(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) return ds_push_error(L, errno ? errno : ENODEV);
+  lua_pushinteger(L, idx);
+  return 1;
+}
+
+static int l_ifname(lua_State *L) {
+  lua_Integer idx = luaL_checkinteger(L, 1);
+  char name[IF_NAMESIZE];
+  if (idx <= 0 || idx > 0xffffffffLL || !if_indextoname((unsigned)idx, name))
+    return ds_push_failure(L, "no such interface", "ENXIO");
+  lua_pushstring(L, name);
+  return 1;
+}
+
+/* Can this host make a socket of family af (and, for dual, clear V6ONLY)? */
+static int can_open(int af, int dual) {
+  int ok, fd = socket(af, SOCK_DGRAM | DS_SOCK_CLOEXEC, 0);
+  if (fd < 0) return 0;
+  ok = !dual || ds_set_v6only(fd, 0) == 0;
+  close(fd);
+  return ok;
+}
+
+static int l_has_ipv4(lua_State *L) {
+  lua_pushboolean(L, can_open(AF_INET, 0));
+  return 1;
+}
+
+static int l_has_ipv6(lua_State *L) {
+  lua_pushboolean(L, can_open(AF_INET6, 0));
+  return 1;
+}
+
+static int l_has_dualstack(lua_State *L) {
+  lua_pushboolean(L, can_open(AF_INET6, 1) && can_open(AF_INET, 0));
+  return 1;
+}
+
+static const luaL_Reg addr_funcs[] = {
+  {"is_mapped", l_is_mapped},     {"map", l_map},
+  {"unmap", l_unmap},             {"same", l_same},
+  {"normalize", l_normalize},     {"family", l_family},
+  {"pton", l_pton},               {"ntop", l_ntop},
+  {"getaddrinfo", l_getaddrinfo}, {"getnameinfo", l_getnameinfo},
+  {"ifindex", l_ifindex},         {"ifname", l_ifname},
+  {"has_ipv4", l_has_ipv4},       {"has_ipv6", l_has_ipv6},
+  {"has_dualstack", l_has_dualstack}, {NULL, NULL}};
+
+/* Adds the helpers to the module table on top of the stack. */
+void ds_open_addr(lua_State *L) {
+  luaL_setfuncs(L, addr_funcs, 0);
+}

@@ -1,0 +1,14 @@
+/*
+** dualstack.core: the C module. It only assembles the table; each concern
+** adds its own functions.
+*/
+#include "ds.h"
+
+int luaopen_dualstack_core(lua_State *L) {
+  lua_newtable(L);
+  ds_open_socket(L);
+  ds_open_addr(L);
+  lua_pushliteral(L, "0.1.0");
+  lua_setfield(L, -2, "_VERSION");
+  return 1;
+}

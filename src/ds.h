@@ -1,0 +1,106 @@
+/*
+** dualstack: internal interface shared by the C files of dualstack.core.
+** Each file owns one concern: errors.c (errno names), addr.c (address
+** text and sockaddrs), wait.c (timeouts), socket.c (the socket object),
+** options.c (socket options), cmsg.c (control data), msg.c (recvmsg and
+** friends), core.c (the module table).
+*/
+#ifndef DS_H
+#define DS_H
+
+#include "compat.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#define DS_SOCKET_MT "dualstack.socket"
+
+/* The three kinds of socket a user can ask for. */
+enum ds_family { DS_DUAL, DS_INET6, DS_INET };
+
+/* Receive options that add control messages: they size the control buffer. */
+enum {
+  DS_RECV_PKTINFO = 1 << 0,
+  DS_RECV_HOPLIMIT = 1 << 1,
+  DS_RECV_TCLASS = 1 << 2,
+  DS_RECV_TIMESTAMP = 1 << 3,
+  DS_RECV_GRO = 1 << 4
+};
+
+/* Read-ahead for LuaSocket's line pattern; larger reads bypass it. */
+#define DS_BUFSIZE 8192
+
+typedef struct ds_socket {
+  int fd;           /* -1 once closed */
+  int family;       /* enum ds_family; v6only may turn DUAL into INET6 */
+  int type;         /* SOCK_STREAM or SOCK_DGRAM */
+  int bound;        /* bind, connect or listen happened: v6only is frozen */
+  unsigned recvopts;/* DS_RECV_* enabled */
+  double timeout;   /* seconds per call; negative blocks */
+  size_t first, last; /* unread bytes are buf[first..last) */
+  char buf[DS_BUFSIZE];
+} ds_socket;
+
+/* An IP address in binary form, as parsed from or formatted to text. */
+typedef struct ds_ip {
+  int af;                 /* AF_INET or AF_INET6 */
+  unsigned char bytes[16];/* 4 or 16 used */
+  uint32_t scope;         /* IPv6 zone (interface index), 0 when none */
+} ds_ip;
+
+typedef struct ds_sockaddr {
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage ss;
+  } u;
+  socklen_t len;
+} ds_sockaddr;
+
+/* Longest text ds_ntop writes: IPv6, '%', an interface name, NUL. */
+#define DS_ADDRSTRLEN (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1)
+
+/* errors.c */
+const char *ds_errname(int err);
+const char *ds_errmessage(int err);
+int ds_push_error(lua_State *L, int err);
+int ds_push_failure(lua_State *L, const char *message, const char *code);
+
+/* addr.c: pure functions (no Lua) first, then the socket-facing ones. */
+const char *ds_pton(const char *text, size_t len, ds_ip *ip);
+size_t ds_ntop(const ds_ip *ip, char *out);
+int ds_ip_is_mapped(const ds_ip *ip);
+void ds_ip_map(ds_ip *ip);
+void ds_ip_unmap(ds_ip *ip);
+void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa);
+int ds_sockaddr_to_ip(const struct sockaddr *sa, ds_ip *ip);
+int ds_push_sockaddr(lua_State *L, const struct sockaddr *sa);
+int ds_fit_family(lua_State *L, int sockfamily, ds_ip *ip);
+int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
+               ds_sockaddr *sa);
+int ds_check_port(lua_State *L, int arg);
+void ds_open_addr(lua_State *L);
+
+/* wait.c */
+double ds_now(void);
+#define DS_DEADLINE_UNSET (-2.0)
+int ds_wait(int fd, short events, double deadline);
+double ds_deadline(double timeout);
+int ds_retry(int fd, double timeout, short events, double *deadline);
+
+/* socket.c */
+ds_socket *ds_check_socket(lua_State *L, int arg);
+ds_socket *ds_check_open(lua_State *L, int arg);
+int ds_io_error(lua_State *L, ds_socket *s, int err);
+void ds_open_socket(lua_State *L);
+
+/* options.c */
+int ds_sock_setoption(lua_State *L);
+int ds_sock_getoption(lua_State *L);
+int ds_set_v6only(int fd, int on);
+
+#endif

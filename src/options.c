@@ -1,0 +1,166 @@
+/*
+** Socket options by name. Each name maps to an IPv4 option, an IPv6 option
+** or both: a dual socket sets both halves (the IPv4 half governs its mapped
+** traffic), an inet or inet6 socket only its own. Socket-level options name
+** the same pair twice and are set once.
+*/
+#include "ds.h"
+
+#include <string.h>
+
+enum ds_optkind { OPT_BOOL, OPT_INT, OPT_LINGER };
+
+typedef struct ds_optdef {
+  const char *name;
+  int kind;       /* enum ds_optkind */
+  int socktype;   /* 0: any; else the only type it applies to */
+  int level4, name4; /* IPv4 (or socket-level) option; level4 < 0: none */
+  int level6, name6; /* IPv6 (or socket-level) option; level6 < 0: none */
+  unsigned recvflag; /* DS_RECV_* bit this option turns on */
+} ds_optdef;
+
+#define NONE -1, 0
+#define SOCKET_LEVEL(opt) SOL_SOCKET, opt, SOL_SOCKET, opt
+
+static const ds_optdef optdefs[] = {
+  {"v6only", OPT_BOOL, 0, NONE, IPPROTO_IPV6, IPV6_V6ONLY, 0},
+  {"reuseaddr", OPT_BOOL, 0, SOCKET_LEVEL(SO_REUSEADDR), 0},
+#if defined(DS_HAVE_REUSEPORT)
+  {"reuseport", OPT_BOOL, 0, SOCKET_LEVEL(SO_REUSEPORT), 0},
+#endif
+  {"broadcast", OPT_BOOL, SOCK_DGRAM, SOCKET_LEVEL(SO_BROADCAST), 0},
+  {"rcvbuf", OPT_INT, 0, SOCKET_LEVEL(SO_RCVBUF), 0},
+  {"sndbuf", OPT_INT, 0, SOCKET_LEVEL(SO_SNDBUF), 0},
+  {"keepalive", OPT_BOOL, SOCK_STREAM, SOCKET_LEVEL(SO_KEEPALIVE), 0},
+  {"linger", OPT_LINGER, SOCK_STREAM, SOCKET_LEVEL(SO_LINGER), 0},
+  {"nodelay", OPT_BOOL, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, IPPROTO_TCP, TCP_NODELAY, 0},
+  {"hoplimit", OPT_INT, 0, IPPROTO_IP, IP_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 0},
+  {"tclass", OPT_INT, 0, IPPROTO_IP, IP_TOS, IPPROTO_IPV6, IPV6_TCLASS, 0},
+  {"pktinfo", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, DS_IP_RECV_DSTOPT,
+   IPPROTO_IPV6, DS_IPV6_RECV_PKTINFO, DS_RECV_PKTINFO},
+  {"recvhoplimit", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, IP_RECVTTL,
+   IPPROTO_IPV6, DS_IPV6_RECV_HOPLIMIT, DS_RECV_HOPLIMIT},
+  {"recvtclass", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, IP_RECVTOS,
+   IPPROTO_IPV6, IPV6_RECVTCLASS, DS_RECV_TCLASS},
+  {"timestamp", OPT_BOOL, SOCK_DGRAM, SOCKET_LEVEL(DS_TIMESTAMP_OPT), DS_RECV_TIMESTAMP},
+  {"multicast_loop", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_LOOP,
+   IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0},
+  {"multicast_hops", OPT_INT, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL,
+   IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 0},
+#if defined(DS_HAVE_UDP_GSO)
+  {"gro", OPT_BOOL, SOCK_DGRAM, SOL_UDP, UDP_GRO, SOL_UDP, UDP_GRO, DS_RECV_GRO},
+#endif
+  {NULL, 0, 0, NONE, NONE, 0}};
+
+int ds_set_v6only(int fd, int on) {
+  return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0 ? errno : 0;
+}
+
+static const ds_optdef *check_optdef(lua_State *L, ds_socket *s) {
+  const char *name = luaL_checkstring(L, 2);
+  const ds_optdef *d;
+  for (d = optdefs; d->name; d++)
+    if (strcmp(d->name, name) == 0) break;
+  if (!d->name) luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'", name));
+  if (d->socktype && d->socktype != s->type)
+    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' needs a %s socket", name,
+                                        d->socktype == SOCK_DGRAM ? "udp" : "tcp"));
+  return d;
+}
+
+static int socket_level(const ds_optdef *d) {
+  return d->level4 == d->level6 && d->name4 == d->name6;
+}
+
+/* The (level, name) pairs this socket uses for d: n of them, v6 first. */
+static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2], int nm[2]) {
+  int n = 0;
+  int want6 = s->family != DS_INET && d->level6 >= 0;
+  int want4 = (s->family != DS_INET6 || socket_level(d)) && d->level4 >= 0;
+  if (want6) { lv[n] = d->level6; nm[n++] = d->name6; }
+  if (want4 && !(want6 && socket_level(d))) { lv[n] = d->level4; nm[n++] = d->name4; }
+  if (n == 0)
+    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' does not apply to an %s socket",
+                                        d->name, s->family == DS_INET ? "inet" : "inet6"));
+  return n;
+}
+
+/* A dual socket on a host with IPv4 disabled rejects IPv4-level options
+** (EINVAL); the reference's test is whether an AF_INET socket can be made. */
+static int ipv4_disabled(void) {
+  int fd = socket(AF_INET, SOCK_DGRAM, 0);
+  if (fd >= 0) {
+    close(fd);
+    return 0;
+  }
+  return errno == EAFNOSUPPORT;
+}
+
+static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct linger *lg,
+                        const void **val, socklen_t *len) {
+  switch (d->kind) {
+    case OPT_BOOL:
+      luaL_checktype(L, 3, LUA_TBOOLEAN);
+      *ival = lua_toboolean(L, 3);
+      break;
+    case OPT_INT: {
+      lua_Integer v = luaL_checkinteger(L, 3);
+      luaL_argcheck(L, v >= -1 && v <= 0x7fffffff, 3, "value out of range");
+      *ival = (int)v;
+      break;
+    }
+    default: /* linger: seconds, or false for off */
+      if (lua_isboolean(L, 3) && !lua_toboolean(L, 3)) {
+        lg->l_onoff = 0;
+        lg->l_linger = 0;
+      } else {
+        lua_Integer v = luaL_checkinteger(L, 3);
+        luaL_argcheck(L, v >= 0 && v <= 0xffff, 3, "linger seconds out of range");
+        lg->l_onoff = 1;
+        lg->l_linger = (int)v;
+      }
+      *val = lg;
+      *len = sizeof(*lg);
+      return;
+  }
+  *val = ival;
+  *len = sizeof(*ival);
+}
+
+int ds_sock_setoption(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  const ds_optdef *d = check_optdef(L, s);
+  int lv[2], nm[2], n = halves(L, s, d, lv, nm), i, ival = 0;
+  struct linger lg;
+  const void *val;
+  socklen_t len;
+  check_value(L, d, &ival, &lg, &val, &len);
+  if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
+    return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
+  for (i = 0; i < n; i++) {
+    if (setsockopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
+    if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) && ipv4_disabled())
+      continue;
+    return ds_push_error(L, errno);
+  }
+  if (d->recvflag) s->recvopts = ival ? (s->recvopts | d->recvflag) : (s->recvopts & ~d->recvflag);
+  if (d->name6 == IPV6_V6ONLY && d->level6 == IPPROTO_IPV6) s->family = ival ? DS_INET6 : DS_DUAL;
+  lua_pushinteger(L, 1);
+  return 1;
+}
+
+int ds_sock_getoption(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  const ds_optdef *d = check_optdef(L, s);
+  int lv[2], nm[2], ival = 0;
+  struct linger lg;
+  void *val = d->kind == OPT_LINGER ? (void *)&lg : (void *)&ival;
+  socklen_t len = d->kind == OPT_LINGER ? sizeof(lg) : sizeof(ival);
+  halves(L, s, d, lv, nm);
+  if (getsockopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, errno);
+  if (d->kind == OPT_BOOL) lua_pushboolean(L, ival);
+  else if (d->kind == OPT_INT) lua_pushinteger(L, ival);
+  else if (lg.l_onoff) lua_pushinteger(L, lg.l_linger);
+  else lua_pushboolean(L, 0);
+  return 1;
+}

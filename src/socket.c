@@ -1,0 +1,510 @@
+/*
+** The socket object: creation, connection set-up, stream and datagram I/O
+** with LuaSocket's names and results, and the userdata's life cycle.
+*/
+#include "ds.h"
+
+#include <string.h>
+
+#define DS_RECV_DEFAULT 65536 /* recv/recvfrom size when none is given */
+#define DS_CHUNK (1 << 20)    /* largest piece asked of the kernel at once */
+
+static const char *const family_names[] = {"dual", "inet6", "inet", NULL};
+
+ds_socket *ds_check_socket(lua_State *L, int arg) {
+  return (ds_socket *)luaL_checkudata(L, arg, DS_SOCKET_MT);
+}
+
+/* Like liolib's closed files: using a closed socket is a programming error. */
+ds_socket *ds_check_open(lua_State *L, int arg) {
+  ds_socket *s = ds_check_socket(L, arg);
+  if (s->fd < 0) luaL_error(L, "attempt to use a closed socket");
+  return s;
+}
+
+/* Network errors of an I/O call: nil, message, code. */
+int ds_io_error(lua_State *L, ds_socket *s, int err) {
+  (void)s;
+  return ds_push_error(L, err);
+}
+
+static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
+  ds_socket *s = (ds_socket *)lua_newuserdatauv(L, sizeof(ds_socket), 0);
+  s->fd = fd;
+  s->family = family;
+  s->type = type;
+  s->bound = 0;
+  s->recvopts = 0;
+  s->timeout = -1;
+  s->first = s->last = 0;
+  luaL_setmetatable(L, DS_SOCKET_MT);
+  return s;
+}
+
+static int set_nonblocking(int fd, int on) {
+  int flags = fcntl(fd, F_GETFL, 0);
+  if (flags < 0) return errno;
+  flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  return fcntl(fd, F_SETFL, flags) < 0 ? errno : 0;
+}
+
+/* What every new descriptor, made or accepted, needs: no SIGPIPE where
+** that is a socket option rather than a send flag. */
+static int setup_fd(int fd) {
+#if defined(SO_NOSIGPIPE)
+  int one = 1;
+  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) return errno;
+#else
+  (void)fd;
+#endif
+  return 0;
+}
+
+/* Never trusts the system default for V6ONLY (bindv6only, BSD, Windows). */
+static int setup_new(int fd, int family) {
+  int err = setup_fd(fd);
+  if (err == 0 && family != DS_INET) err = ds_set_v6only(fd, family == DS_INET6);
+  return err;
+}
+
+static int new_socket(lua_State *L, int type) {
+  int family = DS_DUAL, fd, err;
+  if (!lua_isnoneornil(L, 1)) {
+    luaL_checktype(L, 1, LUA_TTABLE);
+    lua_getfield(L, 1, "family");
+    if (!lua_isnil(L, -1)) family = luaL_checkoption(L, -1, NULL, family_names);
+    lua_pop(L, 1);
+  }
+  fd = socket(family == DS_INET ? AF_INET : AF_INET6, type | DS_SOCK_CLOEXEC, 0);
+  if (fd < 0) return ds_push_error(L, errno);
+  if ((err = setup_new(fd, family)) != 0) {
+    close(fd);
+    return ds_push_error(L, err);
+  }
+  push_socket(L, fd, family, type);
+  return 1;
+}
+
+static int l_tcp(lua_State *L) { return new_socket(L, SOCK_STREAM); }
+static int l_udp(lua_State *L) { return new_socket(L, SOCK_DGRAM); }
+
+static int push_true(lua_State *L) {
+  lua_pushinteger(L, 1); /* LuaSocket's success value */
+  return 1;
+}
+
+/* ---- connection set-up ---- */
+
+static int sock_bind(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_sockaddr sa;
+  int n = ds_resolve(L, s, 2, 3, &sa);
+  if (n) return n;
+  if (bind(s->fd, &sa.u.sa, sa.len) < 0) return ds_push_error(L, errno);
+  s->bound = 1;
+  return push_true(L);
+}
+
+static int sock_listen(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  int backlog = (int)luaL_optinteger(L, 2, SOMAXCONN);
+  if (listen(s->fd, backlog) < 0) return ds_push_error(L, errno);
+  s->bound = 1;
+  return push_true(L);
+}
+
+static int sock_accept(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  double deadline = DS_DEADLINE_UNSET;
+  int fd, err;
+  while ((fd = accept4(s->fd, NULL, NULL, DS_SOCK_CLOEXEC)) < 0)
+    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+      return ds_push_error(L, err);
+  if ((err = setup_fd(fd)) != 0) {
+    close(fd);
+    return ds_push_error(L, err);
+  }
+  push_socket(L, fd, s->family, s->type)->bound = 1;
+  return 1;
+}
+
+/* A connect in progress (non-blocking, or interrupted by a signal) ends
+** when the socket turns writable; SO_ERROR then holds its outcome. */
+static int finish_connect(ds_socket *s) {
+  int err = errno, soerr = 0;
+  socklen_t len = sizeof(soerr);
+  if (err != EINPROGRESS && err != EINTR && err != EAGAIN) return err;
+  if (s->timeout == 0) return ETIMEDOUT;
+  if ((err = ds_wait(s->fd, POLLOUT, ds_deadline(s->timeout))) != 0) return err;
+  if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) return errno;
+  return soerr;
+}
+
+static int sock_connect(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_sockaddr sa;
+  int n = ds_resolve(L, s, 2, 3, &sa), err;
+  if (n) return n;
+  s->bound = 1;
+  if (connect(s->fd, &sa.u.sa, sa.len) < 0 && (err = finish_connect(s)) != 0)
+    return ds_push_error(L, err);
+  return push_true(L);
+}
+
+static int sock_shutdown(lua_State *L) {
+  static const char *const hows[] = {"both", "send", "receive", NULL};
+  static const int values[] = {SHUT_RDWR, SHUT_WR, SHUT_RD};
+  ds_socket *s = ds_check_open(L, 1);
+  int how = luaL_checkoption(L, 2, "both", hows);
+  if (shutdown(s->fd, values[how]) < 0) return ds_push_error(L, errno);
+  return push_true(L);
+}
+
+/* ---- receiving ---- */
+
+/* One recv into dst; returns bytes, 0 at end of stream, or -1 with *err. */
+static ssize_t recv_some(ds_socket *s, char *dst, size_t len, int *err) {
+  double deadline = DS_DEADLINE_UNSET;
+  ssize_t n;
+  while ((n = recv(s->fd, dst, len, 0)) < 0)
+    if ((*err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0) return -1;
+  return n;
+}
+
+/* Moves up to max buffered bytes into b; returns how many. */
+static size_t take_buffered(ds_socket *s, luaL_Buffer *b, size_t max) {
+  size_t n = s->last - s->first;
+  if (n > max) n = max;
+  luaL_addlstring(b, s->buf + s->first, n);
+  s->first += n;
+  if (s->first == s->last) s->first = s->last = 0;
+  return n;
+}
+
+/* Refills the read-ahead buffer; 0, or the error ("closed" at EOF is
+** reported as -1). */
+static int fill_buffer(ds_socket *s) {
+  int err = 0;
+  ssize_t n = recv_some(s, s->buf, sizeof(s->buf), &err);
+  if (n < 0) return err;
+  if (n == 0) return -1;
+  s->first = 0;
+  s->last = (size_t)n;
+  return 0;
+}
+
+/* Reads into b until want bytes arrived (want = SIZE_MAX: until EOF).
+** Large reads go straight into the result, not through the read-ahead. */
+static int read_count(ds_socket *s, luaL_Buffer *b, size_t want) {
+  int err = 0;
+  want -= take_buffered(s, b, want);
+  while (want > 0) {
+    size_t ask = want < DS_CHUNK ? want : DS_CHUNK;
+    ssize_t n = recv_some(s, luaL_prepbuffsize(b, ask), ask, &err);
+    if (n < 0) return err;
+    if (n == 0) return -1;
+    luaL_addsize(b, (size_t)n);
+    if (want != SIZE_MAX) want -= (size_t)n;
+  }
+  return 0;
+}
+
+/* LuaSocket's "*l": up to LF, which is dropped with every CR. */
+static int read_line(ds_socket *s, luaL_Buffer *b) {
+  for (;;) {
+    int err;
+    while (s->first < s->last) {
+      char c = s->buf[s->first++];
+      if (c == '\n') return 0;
+      if (c != '\r') luaL_addchar(b, c);
+    }
+    s->first = s->last = 0;
+    if ((err = fill_buffer(s)) != 0) return err;
+  }
+}
+
+/* Pushes the result of a pattern read: data, or nil, err, partial, code. */
+static int push_read(lua_State *L, luaL_Buffer *b, int err, int eof_ok) {
+  if (err == 0 || (err == -1 && eof_ok)) {
+    luaL_pushresult(b);
+    return 1;
+  }
+  luaL_pushresult(b);
+  lua_pushnil(L);
+  if (err == -1) {
+    lua_pushliteral(L, "closed");
+    lua_rotate(L, -3, -1);
+    lua_pushliteral(L, "EOF");
+  } else {
+    if (err == EAGAIN || err == EWOULDBLOCK) err = ETIMEDOUT;
+    lua_pushstring(L, ds_errmessage(err));
+    lua_rotate(L, -3, -1);
+    lua_pushstring(L, ds_errname(err));
+  }
+  return 4;
+}
+
+static size_t check_size(lua_State *L, int arg, lua_Integer def) {
+  lua_Integer n = luaL_optinteger(L, arg, def);
+  luaL_argcheck(L, n >= 0, arg, "size must not be negative");
+  return (size_t)n;
+}
+
+static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *from);
+
+static int sock_receive(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  luaL_Buffer b;
+  int err;
+  if (s->type == SOCK_DGRAM) return recv_datagram(L, s, check_size(L, 2, DS_RECV_DEFAULT), NULL);
+  lua_settop(L, 3); /* the buffer's slot goes above the arguments */
+  luaL_buffinit(L, &b);
+  if (!lua_isnoneornil(L, 3)) luaL_addvalue((lua_pushvalue(L, 3), &b));
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    err = read_count(s, &b, check_size(L, 2, 0));
+    return push_read(L, &b, err, 0);
+  } else {
+    const char *p = luaL_optstring(L, 2, "*l");
+    if (*p == '*') p++;
+    if (strcmp(p, "l") == 0) return push_read(L, &b, read_line(s, &b), 0);
+    if (strcmp(p, "a") == 0) return push_read(L, &b, read_count(s, &b, SIZE_MAX), 1);
+    return luaL_argerror(L, 2, "invalid receive pattern (\"*l\", \"*a\" or a size)");
+  }
+}
+
+/* One datagram (or, on a stream, whatever one recv returns) of at most max
+** bytes; from, when given, receives the sender. */
+static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *from) {
+  double deadline = DS_DEADLINE_UNSET;
+  luaL_Buffer b;
+  char *dst = luaL_buffinitsize(L, &b, max ? max : 1);
+  socklen_t *fromlen = from ? &from->len : NULL;
+  struct sockaddr *fromsa = from ? &from->u.sa : NULL;
+  ssize_t n;
+  int err;
+  if (from) from->len = sizeof(from->u);
+  while ((n = recvfrom(s->fd, dst, max, 0, fromsa, fromlen)) < 0)
+    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+      return ds_push_error(L, err);
+  if (n == 0 && s->type == SOCK_STREAM && max > 0)
+    return ds_push_failure(L, "closed", "EOF");
+  luaL_pushresultsize(&b, (size_t)n);
+  return 1;
+}
+
+static int sock_recv(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  size_t max = check_size(L, 2, DS_RECV_DEFAULT);
+  if (s->first < s->last) { /* what receive read ahead comes first */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    take_buffered(s, &b, max);
+    luaL_pushresult(&b);
+    return 1;
+  }
+  return recv_datagram(L, s, max, NULL);
+}
+
+static int sock_recvfrom(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_sockaddr from;
+  int n = recv_datagram(L, s, check_size(L, 2, DS_RECV_DEFAULT), &from);
+  if (n != 1) return n;
+  return 1 + ds_push_sockaddr(L, &from.u.sa);
+}
+
+/* ---- sending ---- */
+
+/* Sends all of data[0..len) on a stream; *sent says how much went out. */
+static int send_all(ds_socket *s, const char *data, size_t len, size_t *sent) {
+  double deadline = DS_DEADLINE_UNSET;
+  *sent = 0;
+  while (*sent < len) {
+    ssize_t n = send(s->fd, data + *sent, len - *sent, DS_SEND_FLAGS);
+    if (n >= 0) {
+      *sent += (size_t)n;
+    } else {
+      int err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline);
+      if (err) return err;
+    }
+  }
+  return 0;
+}
+
+/* send(data, i, j): LuaSocket's result, the index of the last byte sent,
+** or nil, err, last index sent, code. A datagram socket returns bytes. */
+static int sock_send(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  size_t len, sent;
+  const char *data = luaL_checklstring(L, 2, &len);
+  lua_Integer i = luaL_optinteger(L, 3, 1), j = luaL_optinteger(L, 4, -1);
+  int err;
+  if (i < 0) i = (lua_Integer)len + i + 1;
+  if (i < 1) i = 1;
+  if (j < 0) j = (lua_Integer)len + j + 1;
+  if (j > (lua_Integer)len) j = (lua_Integer)len;
+  if (i > j) { /* nothing to send */
+    lua_pushinteger(L, i - 1);
+    return 1;
+  }
+  err = send_all(s, data + i - 1, (size_t)(j - i + 1), &sent);
+  if (err == 0) {
+    lua_pushinteger(L, s->type == SOCK_DGRAM ? (lua_Integer)sent : i - 1 + (lua_Integer)sent);
+    return 1;
+  }
+  if (err == EAGAIN) err = ETIMEDOUT;
+  lua_pushnil(L);
+  lua_pushstring(L, ds_errmessage(err));
+  lua_pushinteger(L, i - 1 + (lua_Integer)sent);
+  lua_pushstring(L, ds_errname(err));
+  return 4;
+}
+
+static int sock_sendto(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  double deadline = DS_DEADLINE_UNSET;
+  ds_sockaddr sa;
+  ssize_t n;
+  int err = ds_resolve(L, s, 3, 4, &sa);
+  if (err) return err;
+  while ((n = sendto(s->fd, data, len, DS_SEND_FLAGS, &sa.u.sa, sa.len)) < 0)
+    if ((err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline)) != 0)
+      return ds_push_error(L, err);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+/* ---- names, descriptors, timeouts ---- */
+
+typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
+
+static int push_name(lua_State *L, name_fn fn) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_sockaddr sa;
+  sa.len = sizeof(sa.u);
+  if (fn(s->fd, &sa.u.sa, &sa.len) < 0) return ds_push_error(L, errno);
+  return ds_push_sockaddr(L, &sa.u.sa);
+}
+
+static int sock_getsockname(lua_State *L) { return push_name(L, getsockname); }
+static int sock_getpeername(lua_State *L) { return push_name(L, getpeername); }
+
+static int sock_getfd(lua_State *L) {
+  lua_pushinteger(L, ds_check_socket(L, 1)->fd);
+  return 1;
+}
+
+/* LuaSocket's select asks whether data waits in our read-ahead buffer. */
+static int sock_dirty(lua_State *L) {
+  ds_socket *s = ds_check_socket(L, 1);
+  lua_pushboolean(L, s->first < s->last);
+  return 1;
+}
+
+static int sock_getfamily(lua_State *L) {
+  lua_pushstring(L, family_names[ds_check_socket(L, 1)->family]);
+  return 1;
+}
+
+/* settimeout(seconds | nil): a per-call limit, LuaSocket's "b" mode. */
+static int sock_settimeout(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  double t = luaL_optnumber(L, 2, -1);
+  int err;
+  luaL_argcheck(L, t == t, 2, "timeout is NaN");
+  luaL_argcheck(L, luaL_optstring(L, 3, "b")[0] == 'b', 3,
+                "only per-call (\"b\") timeouts are supported");
+  if (t < 0) t = -1;
+  if ((err = set_nonblocking(s->fd, t >= 0)) != 0) return ds_push_error(L, err);
+  s->timeout = t;
+  return push_true(L);
+}
+
+static int sock_gettimeout(lua_State *L) {
+  ds_socket *s = ds_check_socket(L, 1);
+  if (s->timeout < 0) lua_pushnil(L);
+  else lua_pushnumber(L, s->timeout);
+  return 1;
+}
+
+/* ---- life cycle ---- */
+
+static int sock_close(lua_State *L) {
+  ds_socket *s = ds_check_socket(L, 1);
+  if (s->fd >= 0) {
+    close(s->fd); /* the descriptor is gone even when close reports EINTR */
+    s->fd = -1;
+  }
+  return push_true(L);
+}
+
+static int sock_tostring(lua_State *L) {
+  ds_socket *s = ds_check_socket(L, 1);
+  const char *type = s->type == SOCK_STREAM ? "tcp" : "udp";
+  ds_sockaddr sa;
+  ds_ip ip;
+  char text[DS_ADDRSTRLEN];
+  int port;
+  sa.len = sizeof(sa.u);
+  if (s->fd < 0) {
+    lua_pushfstring(L, "%s{closed}", type);
+    return 1;
+  }
+  if (getsockname(s->fd, &sa.u.sa, &sa.len) < 0 || (port = ds_sockaddr_to_ip(&sa.u.sa, &ip)) < 0) {
+    lua_pushfstring(L, "%s{%s, fd %d}", type, family_names[s->family], s->fd);
+    return 1;
+  }
+  ds_ntop(&ip, text);
+  lua_pushfstring(L, ip.af == AF_INET6 ? "%s{%s, fd %d, [%s]:%d}" : "%s{%s, fd %d, %s:%d}",
+                  type, family_names[s->family], s->fd, text, port);
+  return 1;
+}
+
+static const luaL_Reg methods[] = {
+  {"bind", sock_bind},
+  {"listen", sock_listen},
+  {"accept", sock_accept},
+  {"connect", sock_connect},
+  {"shutdown", sock_shutdown},
+  {"send", sock_send},
+  {"receive", sock_receive},
+  {"recv", sock_recv},
+  {"sendto", sock_sendto},
+  {"recvfrom", sock_recvfrom},
+  {"getsockname", sock_getsockname},
+  {"getpeername", sock_getpeername},
+  {"setoption", ds_sock_setoption},
+  {"getoption", ds_sock_getoption},
+  {"settimeout", sock_settimeout},
+  {"gettimeout", sock_gettimeout},
+  {"getfd", sock_getfd},
+  {"dirty", sock_dirty},
+  {"getfamily", sock_getfamily},
+  {"close", sock_close},
+  {NULL, NULL}};
+
+static const luaL_Reg metamethods[] = {
+  {"__gc", sock_close},
+  {"__close", sock_close},
+  {"__tostring", sock_tostring},
+  {"__index", NULL},
+  {NULL, NULL}};
+
+static const luaL_Reg constructors[] = {
+  {"tcp", l_tcp},
+  {"udp", l_udp},
+  {NULL, NULL}};
+
+/* Creates the socket metatable and adds the constructors to the module
+** table on top of the stack. The methods table is left in the registry
+** under the metatable so msg.c can add its methods. */
+void ds_open_socket(lua_State *L) {
+  luaL_newmetatable(L, DS_SOCKET_MT);
+  luaL_setfuncs(L, metamethods, 0);
+  luaL_newlib(L, methods);
+  lua_setfield(L, -2, "__index");
+  lua_pop(L, 1);
+  luaL_setfuncs(L, constructors, 0);
+}
