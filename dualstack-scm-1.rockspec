@@ -22,8 +22,8 @@ build = {
     ["dualstack"] = "lua/dualstack.lua",
     ["dualstack.core"] = {
       sources = {
-        "src/addr.c", "src/core.c", "src/errors.c", "src/options.c",
-        "src/socket.c", "src/wait.c",
+        "src/addr.c", "src/cmsg.c", "src/core.c", "src/errors.c",
+        "src/msg.c", "src/options.c", "src/socket.c", "src/wait.c",
       },
       incdirs = { "src" },
       defines = {},

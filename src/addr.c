@@ -322,25 +322,34 @@ static void wildcard(int sockfamily, ds_ip *ip) {
   ip->af = sockfamily == DS_INET ? AF_INET : AF_INET6;
 }
 
-/* Host and port arguments to a sockaddr for socket s. Malformed numeric
-** text raises; a failed lookup or a family that cannot fit pushes nil,
-** message, code and returns 3; success returns 0. */
+/* Host text to an address that fits socket s: "*", numeric, or a name.
+** Returns 0; or -1 when numeric text is malformed (*why says how, for the
+** caller to raise naming its argument); or the count of nil, message,
+** code values pushed when a lookup fails or the family cannot fit. */
+int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len,
+                  ds_ip *ip, const char **why) {
+  int n;
+  if (len == 1 && host[0] == '*') {
+    wildcard(s->family, ip);
+  } else if (looks_numeric(host, len)) {
+    if ((*why = ds_pton(host, len, ip)) != NULL) return -1;
+  } else if ((n = lookup_name(L, host, s, ip)) != 0) {
+    return n;
+  }
+  return ds_fit_family(L, s->family, ip);
+}
+
+/* Host and port arguments to a sockaddr for socket s: 0, or the count of
+** failure values pushed. Malformed numeric text raises. */
 int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
                ds_sockaddr *sa) {
   size_t len;
-  const char *host = luaL_checklstring(L, hostarg, &len);
+  const char *host = luaL_checklstring(L, hostarg, &len), *why;
   int port = ds_check_port(L, portarg);
   ds_ip ip;
-  int n;
-  if (len == 1 && host[0] == '*') {
-    wildcard(s->family, &ip);
-  } else if (looks_numeric(host, len)) {
-    const char *why = ds_pton(host, len, &ip);
-    if (why) return luaL_argerror(L, hostarg, lua_pushfstring(L, "%s: '%s'", why, host));
-  } else if ((n = lookup_name(L, host, s, &ip)) != 0) {
-    return n;
-  }
-  if ((n = ds_fit_family(L, s->family, &ip)) != 0) return n;
+  int n = ds_parse_host(L, s, host, len, &ip, &why);
+  if (n < 0) return luaL_argerror(L, hostarg, lua_pushfstring(L, "%s: '%s'", why, host));
+  if (n > 0) return n;
   ds_ip_to_sockaddr(&ip, port, sa);
   return 0;
 }

@@ -95,6 +95,14 @@
 #define DS_HAVE_MMSG 1
 #endif
 
+/* Linux reports a datagram's real length when asked with MSG_TRUNC; other
+** systems only flag the truncation. */
+#if defined(__linux__)
+#define DS_RECV_FLAGS MSG_TRUNC
+#else
+#define DS_RECV_FLAGS 0
+#endif
+
 /* UDP segmentation offload (GSO on send, GRO on receive): Linux only. */
 #if defined(UDP_SEGMENT) && defined(UDP_GRO)
 #define DS_HAVE_UDP_GSO 1

@@ -8,6 +8,7 @@ int luaopen_dualstack_core(lua_State *L) {
   lua_newtable(L);
   ds_open_socket(L);
   ds_open_addr(L);
+  ds_open_msg(L);
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "_VERSION");
   return 1;

@@ -33,12 +33,16 @@ enum {
 /* Read-ahead for LuaSocket's line pattern; larger reads bypass it. */
 #define DS_BUFSIZE 8192
 
+/* Receive size when none is given: the largest datagram fits. */
+#define DS_RECV_DEFAULT 65536
+
 typedef struct ds_socket {
   int fd;           /* -1 once closed */
   int family;       /* enum ds_family; v6only may turn DUAL into INET6 */
   int type;         /* SOCK_STREAM or SOCK_DGRAM */
   int bound;        /* bind, connect or listen happened: v6only is frozen */
   unsigned recvopts;/* DS_RECV_* enabled */
+  size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
   double timeout;   /* seconds per call; negative blocks */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
@@ -64,6 +68,35 @@ typedef struct ds_sockaddr {
 /* Longest text ds_ntop writes: IPv6, '%', an interface name, NUL. */
 #define DS_ADDRSTRLEN (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1)
 
+/* Control data of one datagram: what arrived with it, or what to send
+** with it. Plain C so the decoder can be fuzzed. */
+enum {
+  DS_CTL_ADDR = 1 << 0,     /* received: destination; sent: source */
+  DS_CTL_IFINDEX = 1 << 1,
+  DS_CTL_HOPLIMIT = 1 << 2,
+  DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
+  DS_CTL_TIMESTAMP = 1 << 4,
+  DS_CTL_SEGMENT = 1 << 5   /* UDP GSO/GRO segment size */
+};
+
+typedef struct ds_ctl {
+  unsigned have; /* DS_CTL_* fields set */
+  ds_ip addr;
+  unsigned ifindex;
+  int hoplimit;
+  int tclass;
+  int segment;
+  double timestamp; /* seconds since the epoch */
+} ds_ctl;
+
+/* Room for every control message this module enables, on both families. */
+#define DS_CMSG_MAX 320
+
+typedef union ds_cmsgbuf {
+  struct cmsghdr align;
+  char bytes[DS_CMSG_MAX];
+} ds_cmsgbuf;
+
 /* errors.c */
 const char *ds_errname(int err);
 const char *ds_errmessage(int err);
@@ -83,7 +116,14 @@ int ds_fit_family(lua_State *L, int sockfamily, ds_ip *ip);
 int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
                ds_sockaddr *sa);
 int ds_check_port(lua_State *L, int arg);
+int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len,
+                  ds_ip *ip, const char **why);
 void ds_open_addr(lua_State *L);
+
+/* cmsg.c */
+size_t ds_cmsg_space(unsigned recvopts);
+void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out);
+size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
 
 /* wait.c */
 double ds_now(void);
@@ -97,6 +137,13 @@ ds_socket *ds_check_socket(lua_State *L, int arg);
 ds_socket *ds_check_open(lua_State *L, int arg);
 int ds_io_error(lua_State *L, ds_socket *s, int err);
 void ds_open_socket(lua_State *L);
+void *ds_scratch(lua_State *L, int sockarg, size_t size);
+void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);
+void ds_add_methods(lua_State *L, const luaL_Reg *funcs);
+size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
+
+/* msg.c */
+void ds_open_msg(lua_State *L);
 
 /* options.c */
 int ds_sock_setoption(lua_State *L);

@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-enum ds_optkind { OPT_BOOL, OPT_INT, OPT_LINGER };
+/* OPT_LOCAL options live in the socket object, not in the kernel. */
+enum ds_optkind { OPT_BOOL, OPT_INT, OPT_LINGER, OPT_LOCAL };
 
 typedef struct ds_optdef {
   const char *name;
@@ -47,6 +48,9 @@ static const ds_optdef optdefs[] = {
    IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0},
   {"multicast_hops", OPT_INT, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL,
    IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 0},
+  /* recvmsg's control buffer in bytes; 0 sizes it for the options above.
+  ** Room for messages enabled outside dualstack (an inherited descriptor). */
+  {"cmsgspace", OPT_LOCAL, SOCK_DGRAM, NONE, NONE, 0},
 #if defined(DS_HAVE_UDP_GSO)
   {"gro", OPT_BOOL, SOCK_DGRAM, SOL_UDP, UDP_GRO, SOL_UDP, UDP_GRO, DS_RECV_GRO},
 #endif
@@ -130,10 +134,18 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
 int ds_sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   const ds_optdef *d = check_optdef(L, s);
-  int lv[2], nm[2], n = halves(L, s, d, lv, nm), i, ival = 0;
+  int lv[2], nm[2], n, i, ival = 0;
   struct linger lg;
   const void *val;
   socklen_t len;
+  if (d->kind == OPT_LOCAL) {
+    lua_Integer v = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, v >= 0 && v <= DS_CMSG_MAX, 3, "cmsgspace out of range");
+    s->cmsgspace = (size_t)v;
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  n = halves(L, s, d, lv, nm);
   check_value(L, d, &ival, &lg, &val, &len);
   if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
     return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
@@ -156,6 +168,10 @@ int ds_sock_getoption(lua_State *L) {
   struct linger lg;
   void *val = d->kind == OPT_LINGER ? (void *)&lg : (void *)&ival;
   socklen_t len = d->kind == OPT_LINGER ? sizeof(lg) : sizeof(ival);
+  if (d->kind == OPT_LOCAL) {
+    lua_pushinteger(L, (lua_Integer)s->cmsgspace);
+    return 1;
+  }
   halves(L, s, d, lv, nm);
   if (getsockopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, errno);
   if (d->kind == OPT_BOOL) lua_pushboolean(L, ival);

@@ -6,8 +6,7 @@
 
 #include <string.h>
 
-#define DS_RECV_DEFAULT 65536 /* recv/recvfrom size when none is given */
-#define DS_CHUNK (1 << 20)    /* largest piece asked of the kernel at once */
+#define DS_CHUNK (1 << 20) /* largest piece asked of the kernel at once */
 
 static const char *const family_names[] = {"dual", "inet6", "inet", NULL};
 
@@ -29,12 +28,14 @@ int ds_io_error(lua_State *L, ds_socket *s, int err) {
 }
 
 static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
-  ds_socket *s = (ds_socket *)lua_newuserdatauv(L, sizeof(ds_socket), 0);
+  /* The user value holds the scratch buffer of large receives (ds_scratch). */
+  ds_socket *s = (ds_socket *)lua_newuserdatauv(L, sizeof(ds_socket), 1);
   s->fd = fd;
   s->family = family;
   s->type = type;
   s->bound = 0;
   s->recvopts = 0;
+  s->cmsgspace = 0;
   s->timeout = -1;
   s->first = s->last = 0;
   luaL_setmetatable(L, DS_SOCKET_MT);
@@ -244,24 +245,53 @@ static int push_read(lua_State *L, luaL_Buffer *b, int err, int eof_ok) {
   return 4;
 }
 
-static size_t check_size(lua_State *L, int arg, lua_Integer def) {
+size_t ds_check_size(lua_State *L, int arg, lua_Integer def) {
   lua_Integer n = luaL_optinteger(L, arg, def);
   luaL_argcheck(L, n >= 0, arg, "size must not be negative");
   return (size_t)n;
 }
 
+/* A single receive never needs more than the largest datagram, or a large
+** stream chunk: bigger requests are trimmed, not allocated. */
+static size_t check_recv_size(lua_State *L, int arg) {
+  size_t n = ds_check_size(L, arg, DS_RECV_DEFAULT);
+  return n < DS_CHUNK ? n : DS_CHUNK;
+}
+
 static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *from);
+
+/* A buffer of at least size bytes kept with the socket at sockarg and
+** reused by later calls, so a receive loop allocates nothing. */
+void *ds_scratch(lua_State *L, int sockarg, size_t size) {
+  void *p;
+  if (lua_getiuservalue(L, sockarg, 1) == LUA_TUSERDATA && lua_rawlen(L, -1) >= size) {
+    p = lua_touserdata(L, -1);
+    lua_pop(L, 1);
+    return p;
+  }
+  lua_pop(L, 1);
+  p = lua_newuserdatauv(L, size, 0);
+  lua_setiuservalue(L, sockarg, 1);
+  return p;
+}
+
+/* Where a datagram of size bytes is received before it becomes a string:
+** the read-ahead buffer when it is free and large enough, else scratch. */
+void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size) {
+  if (size <= sizeof(s->buf) && s->first == s->last) return s->buf;
+  return ds_scratch(L, sockarg, size);
+}
 
 static int sock_receive(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   luaL_Buffer b;
   int err;
-  if (s->type == SOCK_DGRAM) return recv_datagram(L, s, check_size(L, 2, DS_RECV_DEFAULT), NULL);
+  if (s->type == SOCK_DGRAM) return recv_datagram(L, s, check_recv_size(L, 2), NULL);
   lua_settop(L, 3); /* the buffer's slot goes above the arguments */
   luaL_buffinit(L, &b);
   if (!lua_isnoneornil(L, 3)) luaL_addvalue((lua_pushvalue(L, 3), &b));
   if (lua_type(L, 2) == LUA_TNUMBER) {
-    err = read_count(s, &b, check_size(L, 2, 0));
+    err = read_count(s, &b, ds_check_size(L, 2, 0));
     return push_read(L, &b, err, 0);
   } else {
     const char *p = luaL_optstring(L, 2, "*l");
@@ -276,8 +306,7 @@ static int sock_receive(lua_State *L) {
 ** bytes; from, when given, receives the sender. */
 static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *from) {
   double deadline = DS_DEADLINE_UNSET;
-  luaL_Buffer b;
-  char *dst = luaL_buffinitsize(L, &b, max ? max : 1);
+  char *dst = (char *)ds_recv_buffer(L, s, 1, max);
   socklen_t *fromlen = from ? &from->len : NULL;
   struct sockaddr *fromsa = from ? &from->u.sa : NULL;
   ssize_t n;
@@ -288,13 +317,13 @@ static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *fr
       return ds_push_error(L, err);
   if (n == 0 && s->type == SOCK_STREAM && max > 0)
     return ds_push_failure(L, "closed", "EOF");
-  luaL_pushresultsize(&b, (size_t)n);
+  lua_pushlstring(L, dst, (size_t)n);
   return 1;
 }
 
 static int sock_recv(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  size_t max = check_size(L, 2, DS_RECV_DEFAULT);
+  size_t max = check_recv_size(L, 2);
   if (s->first < s->last) { /* what receive read ahead comes first */
     luaL_Buffer b;
     luaL_buffinit(L, &b);
@@ -308,7 +337,7 @@ static int sock_recv(lua_State *L) {
 static int sock_recvfrom(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   ds_sockaddr from;
-  int n = recv_datagram(L, s, check_size(L, 2, DS_RECV_DEFAULT), &from);
+  int n = recv_datagram(L, s, check_recv_size(L, 2), &from);
   if (n != 1) return n;
   return 1 + ds_push_sockaddr(L, &from.u.sa);
 }
@@ -498,8 +527,7 @@ static const luaL_Reg constructors[] = {
   {NULL, NULL}};
 
 /* Creates the socket metatable and adds the constructors to the module
-** table on top of the stack. The methods table is left in the registry
-** under the metatable so msg.c can add its methods. */
+** table on top of the stack. */
 void ds_open_socket(lua_State *L) {
   luaL_newmetatable(L, DS_SOCKET_MT);
   luaL_setfuncs(L, metamethods, 0);
@@ -507,4 +535,12 @@ void ds_open_socket(lua_State *L) {
   lua_setfield(L, -2, "__index");
   lua_pop(L, 1);
   luaL_setfuncs(L, constructors, 0);
+}
+
+/* Adds methods written in other files to the socket's method table. */
+void ds_add_methods(lua_State *L, const luaL_Reg *funcs) {
+  luaL_getmetatable(L, DS_SOCKET_MT);
+  lua_getfield(L, -1, "__index");
+  luaL_setfuncs(L, funcs, 0);
+  lua_pop(L, 2);
 }

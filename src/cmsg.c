@@ -1,0 +1,208 @@
+/*
+** Control data: decoding what recvmsg delivered and encoding what sendmsg
+** should carry. Plain buffers in, plain structs out, no Lua, so both can
+** be fuzzed. Platform spellings come from compat.h.
+*/
+#include "ds.h"
+
+#include <string.h>
+#include <time.h>
+
+/* Control buffer room for the receive options enabled. With IPv4 and IPv6
+** packet info both on, Linux delivers both messages for an IPv4 datagram,
+** so every option counts its IPv4 and its IPv6 message. */
+size_t ds_cmsg_space(unsigned recvopts) {
+  size_t n = 0;
+  if (recvopts & DS_RECV_PKTINFO)
+    n += CMSG_SPACE(DS_IP_DSTMSG_SIZE) + CMSG_SPACE(sizeof(struct in6_pktinfo));
+  if (recvopts & DS_RECV_HOPLIMIT) n += 2 * CMSG_SPACE(sizeof(int));
+  if (recvopts & DS_RECV_TCLASS) n += 2 * CMSG_SPACE(sizeof(int));
+  if (recvopts & DS_RECV_TIMESTAMP) n += CMSG_SPACE(sizeof(DS_TIMESTAMP_TYPE));
+  if (recvopts & DS_RECV_GRO) n += CMSG_SPACE(sizeof(int));
+  return n;
+}
+
+/* Copies the payload of c when it holds at least size bytes. */
+static int payload(const struct cmsghdr *c, size_t avail, void *dst, size_t size) {
+  if (avail < CMSG_LEN(size)) return 0;
+  memcpy(dst, CMSG_DATA(c), size);
+  return 1;
+}
+
+static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+  int v;
+  unsigned char byte;
+  switch (c->cmsg_type) {
+#if defined(DS_HAVE_IP_PKTINFO)
+    case IP_PKTINFO: {
+      struct in_pktinfo pi;
+      if (!payload(c, avail, &pi, sizeof(pi))) return;
+      out->addr.af = AF_INET;
+      out->addr.scope = 0;
+      memcpy(out->addr.bytes, &pi.ipi_addr, 4); /* the header's destination */
+      out->ifindex = (unsigned)pi.ipi_ifindex;
+      out->have |= DS_CTL_ADDR | DS_CTL_IFINDEX;
+      return;
+    }
+#else
+    case IP_RECVDSTADDR: {
+      struct in_addr a;
+      if (!payload(c, avail, &a, sizeof(a))) return;
+      out->addr.af = AF_INET;
+      out->addr.scope = 0;
+      memcpy(out->addr.bytes, &a, 4);
+      out->have |= DS_CTL_ADDR;
+      return;
+    }
+#endif
+    case DS_IP_TTLMSG:
+      if (payload(c, avail, &v, sizeof(v))) {
+        out->hoplimit = v;
+        out->have |= DS_CTL_HOPLIMIT;
+      }
+      return;
+    case DS_IP_TOSMSG: /* one byte on Linux, the BSDs alike */
+      if (payload(c, avail, &byte, 1)) {
+        out->tclass = byte;
+        out->have |= DS_CTL_TCLASS;
+      }
+      return;
+  }
+}
+
+static void decode_ipv6(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+  int v;
+  switch (c->cmsg_type) {
+    case IPV6_PKTINFO: {
+      struct in6_pktinfo pi;
+      if (!payload(c, avail, &pi, sizeof(pi))) return;
+      /* For an IPv4 datagram this is the mapped twin of IP_PKTINFO: keep
+      ** the IPv4 one when both came, so the order does not matter. */
+      if ((out->have & DS_CTL_ADDR) && out->addr.af == AF_INET) return;
+      out->addr.af = AF_INET6;
+      memcpy(out->addr.bytes, &pi.ipi6_addr, 16);
+      out->addr.scope = 0;
+      out->ifindex = pi.ipi6_ifindex;
+      out->have |= DS_CTL_ADDR | DS_CTL_IFINDEX;
+      return;
+    }
+    case IPV6_HOPLIMIT:
+      if (payload(c, avail, &v, sizeof(v))) {
+        out->hoplimit = v;
+        out->have |= DS_CTL_HOPLIMIT;
+      }
+      return;
+    case IPV6_TCLASS:
+      if (payload(c, avail, &v, sizeof(v))) {
+        out->tclass = v & 0xff;
+        out->have |= DS_CTL_TCLASS;
+      }
+      return;
+  }
+}
+
+static void decode_socket(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+  DS_TIMESTAMP_TYPE ts;
+  if (c->cmsg_type != DS_TIMESTAMP_MSG || !payload(c, avail, &ts, sizeof(ts))) return;
+  out->timestamp = (double)ts.tv_sec + DS_TIMESTAMP_FRAC(ts);
+  out->have |= DS_CTL_TIMESTAMP;
+}
+
+#if defined(DS_HAVE_UDP_GSO)
+static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+  int v;
+  if (c->cmsg_type == UDP_GRO && payload(c, avail, &v, sizeof(v))) {
+    out->segment = v;
+    out->have |= DS_CTL_SEGMENT;
+  }
+}
+#endif
+
+/* Decodes a received control buffer (aligned for struct cmsghdr, as
+** recvmsg's is). Unknown and short messages are skipped; a message that
+** claims more bytes than the buffer holds is read only as far as it goes. */
+void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
+  struct msghdr mh;
+  struct cmsghdr *c;
+  const char *end = (const char *)control + len;
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_control = (void *)control;
+  mh.msg_controllen = len;
+  out->have = 0;
+  for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+    size_t avail = (size_t)(end - (const char *)c);
+    if (c->cmsg_len < avail) avail = c->cmsg_len;
+    if (c->cmsg_level == IPPROTO_IP) decode_ip(c, avail, out);
+    else if (c->cmsg_level == IPPROTO_IPV6) decode_ipv6(c, avail, out);
+    else if (c->cmsg_level == SOL_SOCKET) decode_socket(c, avail, out);
+#if defined(DS_HAVE_UDP_GSO)
+    else if (c->cmsg_level == SOL_UDP) decode_udp(c, avail, out);
+#endif
+  }
+}
+
+#define NOFIT ((size_t)-1)
+
+/* Appends one control message; returns the new length, or NOFIT. */
+static size_t put(char *buf, size_t len, size_t cap, int level, int type,
+                  const void *data, size_t size) {
+  struct cmsghdr h;
+  if (len == NOFIT || len + CMSG_SPACE(size) > cap) return NOFIT;
+  memset(buf + len, 0, CMSG_SPACE(size));
+  h.cmsg_level = level;
+  h.cmsg_type = type;
+  h.cmsg_len = CMSG_LEN(size);
+  memcpy(buf + len, &h, sizeof(h));
+  memcpy(CMSG_DATA((struct cmsghdr *)(void *)(buf + len)), data, size);
+  return len + CMSG_SPACE(size);
+}
+
+static size_t encode_source4(char *buf, size_t len, size_t cap, const ds_ctl *in) {
+  const unsigned char *v4 = in->addr.af == AF_INET ? in->addr.bytes : in->addr.bytes + 12;
+#if defined(DS_HAVE_IP_PKTINFO)
+  struct in_pktinfo pi;
+  memset(&pi, 0, sizeof(pi));
+  if (in->have & DS_CTL_ADDR) {
+    memcpy(&pi.ipi_spec_dst, v4, 4); /* the source on Linux */
+    memcpy(&pi.ipi_addr, v4, 4);     /* the source on Windows */
+  }
+  if (in->have & DS_CTL_IFINDEX) pi.ipi_ifindex = (int)in->ifindex;
+  return put(buf, len, cap, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));
+#else
+  struct in_addr a; /* IP_SENDSRCADDR carries no interface */
+  if (!(in->have & DS_CTL_ADDR)) return len;
+  memcpy(&a, v4, 4);
+  return put(buf, len, cap, IPPROTO_IP, IP_SENDSRCADDR, &a, sizeof(a));
+#endif
+}
+
+static size_t encode_source6(char *buf, size_t len, size_t cap, const ds_ctl *in) {
+  struct in6_pktinfo pi;
+  memset(&pi, 0, sizeof(pi));
+  if (in->have & DS_CTL_ADDR) memcpy(&pi.ipi6_addr, in->addr.bytes, 16);
+  if (in->have & DS_CTL_IFINDEX) pi.ipi6_ifindex = in->ifindex;
+  return put(buf, len, cap, IPPROTO_IPV6, IPV6_PKTINFO, &pi, sizeof(pi));
+}
+
+/* Encodes what to send with a datagram. ipv4 says the destination is IPv4
+** or IPv4-mapped: such traffic takes IPv4-level messages even on an IPv6
+** socket. Returns the control length, or (size_t)-1 when cap is too small. */
+size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4) {
+  char *buf = (char *)control;
+  size_t len = 0;
+  if (in->have & (DS_CTL_ADDR | DS_CTL_IFINDEX))
+    len = ipv4 ? encode_source4(buf, len, cap, in) : encode_source6(buf, len, cap, in);
+  if (in->have & DS_CTL_HOPLIMIT)
+    len = put(buf, len, cap, ipv4 ? IPPROTO_IP : IPPROTO_IPV6, ipv4 ? IP_TTL : IPV6_HOPLIMIT,
+              &in->hoplimit, sizeof(int));
+  if (in->have & DS_CTL_TCLASS)
+    len = put(buf, len, cap, ipv4 ? IPPROTO_IP : IPPROTO_IPV6, ipv4 ? IP_TOS : IPV6_TCLASS,
+              &in->tclass, sizeof(int));
+#if defined(DS_HAVE_UDP_GSO)
+  if (in->have & DS_CTL_SEGMENT) {
+    uint16_t seg = (uint16_t)in->segment;
+    len = put(buf, len, cap, SOL_UDP, UDP_SEGMENT, &seg, sizeof(seg));
+  }
+#endif
+  return len;
+}

@@ -1,0 +1,473 @@
+/*
+** Datagrams with control data: recvmsg/sendmsg, their batch forms, and
+** reply, which answers a request from the address it was sent to. A
+** message is a Lua table; receiving refills the table it is given so a
+** server loop allocates nothing but the strings themselves.
+*/
+#include "ds.h"
+
+#include <string.h>
+
+#define DS_BATCH_MAX 1024 /* messages per recvmmsg/sendmmsg call (UIO_MAXIOV) */
+
+static ds_socket *check_dgram(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  if (s->type != SOCK_DGRAM) luaL_error(L, "message calls need a udp socket");
+  return s;
+}
+
+/* ---- receiving ---- */
+
+typedef struct ds_rx {
+  ds_sockaddr from;
+  ds_cmsgbuf ctl;
+} ds_rx;
+
+static size_t control_size(const ds_socket *s) {
+  size_t n = s->cmsgspace ? s->cmsgspace : ds_cmsg_space(s->recvopts);
+  return n < DS_CMSG_MAX ? n : DS_CMSG_MAX;
+}
+
+static void setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
+                     size_t size, ds_rx *rx) {
+  size_t ctl = control_size(s);
+  iov->iov_base = data;
+  iov->iov_len = size;
+  memset(mh, 0, sizeof(*mh));
+  mh->msg_name = &rx->from.u;
+  mh->msg_namelen = sizeof(rx->from.u);
+  mh->msg_iov = iov;
+  mh->msg_iovlen = 1;
+  mh->msg_control = ctl ? rx->ctl.bytes : NULL;
+  mh->msg_controllen = ctl;
+}
+
+/* Sets t[k] to the value on top of the stack, or to nil when absent, so a
+** reused table never keeps a field from an earlier datagram. */
+static void set_int(lua_State *L, int t, const char *k, int present, lua_Integer v) {
+  if (present) lua_pushinteger(L, v);
+  else lua_pushnil(L);
+  lua_setfield(L, t, k);
+}
+
+static void set_bool(lua_State *L, int t, const char *k, int v) {
+  lua_pushboolean(L, v);
+  lua_setfield(L, t, k);
+}
+
+static void set_dst(lua_State *L, const ds_socket *s, int t, const ds_ctl *c) {
+  if (c->have & DS_CTL_ADDR) {
+    char text[DS_ADDRSTRLEN];
+    ds_ip dst = c->addr;
+    if (s->family == DS_DUAL) ds_ip_map(&dst); /* in the socket's form */
+    lua_pushlstring(L, text, ds_ntop(&dst, text));
+  } else {
+    lua_pushnil(L);
+  }
+  lua_setfield(L, t, "dst");
+}
+
+/* Fills message table t from one received datagram of n bytes (its real
+** length where the platform reports it) read into a buffer of size. */
+static void fill_msg(lua_State *L, const ds_socket *s, int t, const char *data, size_t size,
+                     size_t n, const struct msghdr *mh) {
+  ds_ctl c;
+  ds_cmsg_decode(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0, &c);
+  lua_pushlstring(L, data, n < size ? n : size);
+  lua_setfield(L, t, "data");
+  ds_push_sockaddr(L, (const struct sockaddr *)mh->msg_name);
+  lua_setfield(L, t, "port");
+  lua_setfield(L, t, "addr");
+  set_int(L, t, "size", 1, (lua_Integer)n);
+  set_bool(L, t, "truncated", (mh->msg_flags & MSG_TRUNC) != 0);
+  set_bool(L, t, "ctruncated", (mh->msg_flags & MSG_CTRUNC) != 0);
+  set_dst(L, s, t, &c);
+  set_int(L, t, "ifindex", c.have & DS_CTL_IFINDEX, c.ifindex);
+  set_int(L, t, "hoplimit", c.have & DS_CTL_HOPLIMIT, c.hoplimit);
+  set_int(L, t, "tclass", c.have & DS_CTL_TCLASS, c.tclass);
+  set_int(L, t, "ecn", c.have & DS_CTL_TCLASS, c.tclass & 3);
+  set_int(L, t, "segment", c.have & DS_CTL_SEGMENT, c.segment);
+  if (c.have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c.timestamp);
+  else lua_pushnil(L);
+  lua_setfield(L, t, "timestamp");
+}
+
+/* The message table argument at arg, or a new one; returns its index. */
+static int msg_table(lua_State *L, int arg) {
+  if (lua_isnoneornil(L, arg)) {
+    lua_settop(L, arg - 1);
+    lua_createtable(L, 0, 14);
+  } else {
+    luaL_checktype(L, arg, LUA_TTABLE);
+    lua_settop(L, arg);
+  }
+  return arg;
+}
+
+/* msg, err, code = sock:recvmsg([size[, msg]]) */
+static int sock_recvmsg(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  size_t size = ds_check_size(L, 2, DS_RECV_DEFAULT);
+  int t = msg_table(L, 3), err;
+  char *data;
+  double deadline = DS_DEADLINE_UNSET;
+  struct msghdr mh;
+  struct iovec iov;
+  ds_rx rx;
+  ssize_t n;
+  if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
+  data = (char *)ds_recv_buffer(L, s, 1, size);
+  setup_rx(s, &mh, &iov, data, size, &rx);
+  while ((n = recvmsg(s->fd, &mh, DS_RECV_FLAGS)) < 0)
+    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+      return ds_push_error(L, err);
+  fill_msg(L, s, t, data, size, (size_t)n, &mh);
+  return 1;
+}
+
+/* ---- composing a datagram to send ---- */
+
+typedef struct ds_tx {
+  struct iovec iov;
+  ds_sockaddr to;
+  ds_cmsgbuf ctl;
+} ds_tx;
+
+static int is_v4ish(const ds_ip *ip) {
+  return ip->af == AF_INET || ds_ip_is_mapped(ip);
+}
+
+static int is_multicast(const ds_ip *ip) {
+  if (ip->af == AF_INET) return (ip->bytes[0] & 0xf0) == 0xe0;
+  if (ds_ip_is_mapped(ip)) return (ip->bytes[12] & 0xf0) == 0xe0;
+  return ip->bytes[0] == 0xff;
+}
+
+static int is_link_local(const ds_ip *ip) {
+  return ip->af == AF_INET6 && ip->bytes[0] == 0xfe && (ip->bytes[1] & 0xc0) == 0x80;
+}
+
+/* The destination's family when the message names none (connected socket). */
+static int peer_is_v4ish(const ds_socket *s) {
+  ds_sockaddr sa;
+  ds_ip ip;
+  if (s->family == DS_INET) return 1;
+  sa.len = sizeof(sa.u);
+  if (getpeername(s->fd, &sa.u.sa, &sa.len) < 0 || ds_sockaddr_to_ip(&sa.u.sa, &ip) < 0)
+    return 0;
+  return is_v4ish(&ip);
+}
+
+static int refuse_families(lua_State *L, const ds_ip *src, const ds_ip *to) {
+  char a[DS_ADDRSTRLEN], b[DS_ADDRSTRLEN];
+  ds_ntop(src, a);
+  if (to) ds_ntop(to, b);
+  lua_pushnil(L);
+  lua_pushfstring(L, "source %s (%s) cannot send to %s (%s): the families differ", a,
+                  is_v4ish(src) ? "IPv4" : "IPv6", to ? b : "the connected peer",
+                  is_v4ish(src) ? "IPv6" : "IPv4");
+  lua_pushliteral(L, "EINVAL");
+  return 3;
+}
+
+/* Completes tx for data to `to` (NULL: the connected peer) with control
+** data c. Returns 0, or the count of failure values pushed. */
+static int compose(lua_State *L, const ds_socket *s, ds_tx *tx, struct msghdr *mh,
+                   const char *data, size_t len, const ds_ip *to, int port, ds_ctl *c) {
+  int v4 = to ? is_v4ish(to) : peer_is_v4ish(s);
+  size_t clen;
+  if ((c->have & DS_CTL_ADDR) && is_v4ish(&c->addr) != v4) return refuse_families(L, &c->addr, to);
+  if ((c->have & DS_CTL_TCLASS) && (c->tclass & 3) == 3)
+    return ds_push_failure(L, "ECN codepoint CE (3) may not be sent", "EINVAL");
+  clen = ds_cmsg_encode(tx->ctl.bytes, sizeof(tx->ctl.bytes), c, v4);
+  tx->iov.iov_base = (void *)data;
+  tx->iov.iov_len = len;
+  memset(mh, 0, sizeof(*mh));
+  if (to) {
+    ds_ip_to_sockaddr(to, port, &tx->to);
+    mh->msg_name = &tx->to.u;
+    mh->msg_namelen = tx->to.len;
+  }
+  mh->msg_iov = &tx->iov;
+  mh->msg_iovlen = 1;
+  mh->msg_control = clen ? tx->ctl.bytes : NULL;
+  mh->msg_controllen = clen;
+  return 0;
+}
+
+static int field_error(lua_State *L, const char *name, const char *why) {
+  return luaL_error(L, "bad field '%s' in message (%s)", name, why);
+}
+
+/* Optional integer field in [lo, hi]; returns whether it is present. */
+static int field_int(lua_State *L, int t, const char *name, lua_Integer lo, lua_Integer hi,
+                     lua_Integer *v) {
+  int isnum, type = lua_getfield(L, t, name);
+  if (type == LUA_TNIL) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  *v = lua_tointegerx(L, -1, &isnum);
+  lua_pop(L, 1);
+  if (type != LUA_TNUMBER || !isnum) field_error(L, name, "integer expected");
+  if (*v < lo || *v > hi)
+    field_error(L, name, lua_pushfstring(L, "out of range (%I-%I)", lo, hi));
+  return 1;
+}
+
+/* Optional address field; *present says whether it was there. Returns 0,
+** or the count of failure values pushed (a name that does not resolve). */
+static int field_ip(lua_State *L, const ds_socket *s, int t, const char *name, ds_ip *ip,
+                    int *present) {
+  size_t len;
+  const char *text, *why;
+  int n, type = lua_getfield(L, t, name);
+  *present = type != LUA_TNIL;
+  if (!*present) {
+    lua_pop(L, 1);
+    return 0;
+  }
+  if (type != LUA_TSTRING) field_error(L, name, "string expected");
+  text = lua_tolstring(L, -1, &len);
+  n = ds_parse_host(L, s, text, len, ip, &why);
+  if (n < 0) field_error(L, name, lua_pushfstring(L, "%s: '%s'", why, text));
+  if (n > 0) return n;
+  lua_pop(L, 1);
+  return 0;
+}
+
+/* Reads send options (ifindex, hoplimit, tclass, ecn, segment) into c. */
+static void read_send_options(lua_State *L, int t, ds_ctl *c) {
+  lua_Integer v, ecn;
+  if (field_int(L, t, "ifindex", 0, 0xffffffffLL, &v)) {
+    c->ifindex = (unsigned)v;
+    c->have |= DS_CTL_IFINDEX;
+  }
+  if (field_int(L, t, "hoplimit", -1, 255, &v)) {
+    c->hoplimit = (int)v;
+    c->have |= DS_CTL_HOPLIMIT;
+  }
+  if (field_int(L, t, "tclass", 0, 255, &v)) {
+    c->tclass = (int)v;
+    c->have |= DS_CTL_TCLASS;
+  }
+  if (field_int(L, t, "ecn", 0, 3, &ecn)) {
+    c->tclass = (c->have & DS_CTL_TCLASS ? c->tclass & ~3 : 0) | (int)ecn;
+    c->have |= DS_CTL_TCLASS;
+  }
+  if (field_int(L, t, "segment", 1, 65535, &v)) {
+    c->segment = (int)v;
+    c->have |= DS_CTL_SEGMENT;
+  }
+}
+
+/* Builds the datagram described by message table t. The data string stays
+** referenced by t, so its pointer outlives this call. */
+static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
+                            struct msghdr *mh) {
+  ds_ip to, src;
+  ds_ctl c;
+  size_t len;
+  const char *data;
+  lua_Integer port = 0;
+  int has_to, has_src, n;
+  luaL_checktype(L, t, LUA_TTABLE);
+  if (lua_getfield(L, t, "data") != LUA_TSTRING) field_error(L, "data", "string expected");
+  data = lua_tolstring(L, -1, &len);
+  lua_pop(L, 1);
+  if ((n = field_ip(L, s, t, "addr", &to, &has_to)) != 0) return n;
+  if (has_to && !field_int(L, t, "port", 0, 65535, &port)) field_error(L, "port", "missing");
+  c.have = 0;
+  if ((n = field_ip(L, s, t, "src", &src, &has_src)) != 0) return n;
+  if (has_src && !(src.af == AF_INET6 && memcmp(src.bytes, &in6addr_any, 16) == 0) &&
+      !(src.af == AF_INET && memcmp(src.bytes, "\0\0\0\0", 4) == 0)) {
+    c.addr = src;
+    c.have |= DS_CTL_ADDR;
+  }
+  read_send_options(L, t, &c);
+  return compose(L, s, tx, mh, data, len, has_to ? &to : NULL, (int)port, &c);
+}
+
+static int send_one(lua_State *L, const ds_socket *s, struct msghdr *mh) {
+  double deadline = DS_DEADLINE_UNSET;
+  ssize_t n;
+  int err;
+  while ((n = sendmsg(s->fd, mh, DS_SEND_FLAGS)) < 0)
+    if ((err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline)) != 0)
+      return ds_push_error(L, err);
+  lua_pushinteger(L, n);
+  return 1;
+}
+
+/* n, err, code = sock:sendmsg(msg) */
+static int sock_sendmsg(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  struct msghdr mh;
+  ds_tx tx;
+  int n = build_from_table(L, s, 2, &tx, &mh);
+  return n ? n : send_one(L, s, &mh);
+}
+
+/* n, err, code = sock:reply(req, data): answers req from req.dst. A
+** multicast destination is not a source: the system picks one then. */
+static int sock_reply(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  size_t len;
+  const char *data = luaL_checklstring(L, 3, &len);
+  ds_ip to, dst;
+  ds_ctl c;
+  lua_Integer port, ifindex;
+  struct msghdr mh;
+  ds_tx tx;
+  int present, n;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  if ((n = field_ip(L, s, 2, "addr", &to, &present)) != 0) return n;
+  if (!present) field_error(L, "addr", "missing");
+  if (!field_int(L, 2, "port", 0, 65535, &port)) field_error(L, "port", "missing");
+  c.have = 0;
+  if ((n = field_ip(L, s, 2, "dst", &dst, &present)) != 0) return n;
+  if (present && !is_multicast(&dst)) {
+    c.addr = dst;
+    c.have |= DS_CTL_ADDR;
+    if (is_link_local(&dst) && field_int(L, 2, "ifindex", 0, 0xffffffffLL, &ifindex)) {
+      c.ifindex = (unsigned)ifindex;
+      c.have |= DS_CTL_IFINDEX;
+    }
+  }
+  if ((n = compose(L, s, &tx, &mh, data, len, &to, (int)port, &c)) != 0) return n;
+  return send_one(L, s, &mh);
+}
+
+/* ---- batches ---- */
+
+#if !defined(DS_HAVE_MMSG)
+/* Systems without the batch calls: one message at a time, the rest
+** without waiting, which is what the batch calls do. */
+struct mmsghdr {
+  struct msghdr msg_hdr;
+  unsigned int msg_len;
+};
+#define MSG_WAITFORONE 0
+static int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, void *timeout) {
+  unsigned i;
+  (void)timeout;
+  for (i = 0; i < n; i++) {
+    ssize_t r = recvmsg(fd, &v[i].msg_hdr, flags | (i ? MSG_DONTWAIT : 0));
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)n;
+}
+static int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    ssize_t r = sendmsg(fd, &v[i].msg_hdr, flags);
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)n;
+}
+#endif
+
+static unsigned check_count(lua_State *L, int arg) {
+  lua_Integer n = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, n >= 1 && n <= DS_BATCH_MAX, arg, "count out of range (1-1024)");
+  return (unsigned)n;
+}
+
+/* The table at msgs[i], reused, or a new one stored there; left on top. */
+static int slot_table(lua_State *L, int msgs, lua_Integer i) {
+  if (lua_rawgeti(L, msgs, i) != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_createtable(L, 0, 14);
+    lua_pushvalue(L, -1);
+    lua_rawseti(L, msgs, i);
+  }
+  return lua_gettop(L);
+}
+
+/* msgs, err, code = sock:recvmmsg(n[, size[, msgs]]): waits for the first
+** datagram like recvmsg, then takes up to n that are ready. */
+static int sock_recvmmsg(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  unsigned count = check_count(L, 2), i;
+  size_t size = ds_check_size(L, 3, 2048), stride;
+  int msgs = msg_table(L, 4), err, got;
+  double deadline = DS_DEADLINE_UNSET;
+  struct mmsghdr *v;
+  struct iovec *iov;
+  ds_rx *rx;
+  char *data;
+  lua_Integer k, len;
+  if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
+  stride = (size + 15) & ~(size_t)15;
+  v = (struct mmsghdr *)ds_scratch(L, 1, count * (sizeof(*v) + sizeof(*iov) + sizeof(*rx) + stride));
+  iov = (struct iovec *)(v + count);
+  rx = (ds_rx *)(iov + count);
+  data = (char *)(rx + count);
+  for (i = 0; i < count; i++) {
+    setup_rx(s, &v[i].msg_hdr, &iov[i], data + i * stride, size, &rx[i]);
+    v[i].msg_len = 0;
+  }
+  while ((got = recvmmsg(s->fd, v, count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL)) < 0)
+    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+      return ds_push_error(L, err);
+  for (i = 0; i < (unsigned)got; i++) {
+    int t = slot_table(L, msgs, (lua_Integer)i + 1);
+    fill_msg(L, s, t, data + i * stride, size, v[i].msg_len, &v[i].msg_hdr);
+    lua_pop(L, 1);
+  }
+  len = (lua_Integer)lua_rawlen(L, msgs); /* so #msgs is what arrived */
+  for (k = got + 1; k <= len; k++) {
+    lua_pushnil(L);
+    lua_rawseti(L, msgs, k);
+  }
+  lua_settop(L, msgs);
+  return 1;
+}
+
+/* count, err, code = sock:sendmmsg(list): sends every message of list, in
+** batches; on failure after some were sent, the fourth value counts them. */
+static int sock_sendmmsg(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  lua_Integer total, done = 0;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  total = (lua_Integer)lua_rawlen(L, 2);
+  while (done < total) {
+    unsigned batch = total - done < DS_BATCH_MAX ? (unsigned)(total - done) : DS_BATCH_MAX, i;
+    struct mmsghdr *v = (struct mmsghdr *)ds_scratch(L, 1, batch * (sizeof(*v) + sizeof(ds_tx)));
+    ds_tx *tx = (ds_tx *)(v + batch);
+    double deadline = DS_DEADLINE_UNSET;
+    int sent, err, n;
+    for (i = 0; i < batch; i++) {
+      lua_rawgeti(L, 2, done + i + 1);
+      n = build_from_table(L, s, lua_gettop(L), &tx[i], &v[i].msg_hdr);
+      if (n) goto failed;
+      lua_pop(L, 1);
+    }
+    while ((sent = sendmmsg(s->fd, v, batch, DS_SEND_FLAGS)) < 0)
+      if ((err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline)) != 0) {
+        n = ds_push_error(L, err);
+        goto failed;
+      }
+    done += sent;
+    continue;
+  failed:
+    lua_pushinteger(L, done);
+    return n + 1;
+  }
+  lua_pushinteger(L, done);
+  return 1;
+}
+
+static const luaL_Reg msg_methods[] = {
+  {"recvmsg", sock_recvmsg},
+  {"sendmsg", sock_sendmsg},
+  {"reply", sock_reply},
+  {"recvmmsg", sock_recvmmsg},
+  {"sendmmsg", sock_sendmmsg},
+  {NULL, NULL}};
+
+void ds_open_msg(lua_State *L) {
+  ds_add_methods(L, msg_methods);
+}
