@@ -23,7 +23,8 @@ build = {
     ["dualstack.core"] = {
       sources = {
         "src/addr.c", "src/cmsg.c", "src/core.c", "src/errors.c",
-        "src/msg.c", "src/options.c", "src/socket.c", "src/wait.c",
+        "src/iface.c", "src/mcast.c", "src/msg.c", "src/options.c",
+        "src/poll.c", "src/socket.c", "src/wait.c",
       },
       incdirs = { "src" },
       defines = {},

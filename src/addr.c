@@ -584,23 +584,6 @@ static int l_getnameinfo(lua_State *L) {
   return 2;
 }
 
-static int l_ifindex(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
-  unsigned idx = if_nametoindex(name);
-  if (idx == 0) return ds_push_error(L, errno ? errno : ENODEV);
-  lua_pushinteger(L, idx);
-  return 1;
-}
-
-static int l_ifname(lua_State *L) {
-  lua_Integer idx = luaL_checkinteger(L, 1);
-  char name[IF_NAMESIZE];
-  if (idx <= 0 || idx > 0xffffffffLL || !if_indextoname((unsigned)idx, name))
-    return ds_push_failure(L, "no such interface", "ENXIO");
-  lua_pushstring(L, name);
-  return 1;
-}
-
 /* Can this host make a socket of family af (and, for dual, clear V6ONLY)? */
 static int can_open(int af, int dual) {
   int ok, fd = socket(af, SOCK_DGRAM | DS_SOCK_CLOEXEC, 0);
@@ -631,7 +614,6 @@ static const luaL_Reg addr_funcs[] = {
   {"normalize", l_normalize},     {"family", l_family},
   {"pton", l_pton},               {"ntop", l_ntop},
   {"getaddrinfo", l_getaddrinfo}, {"getnameinfo", l_getnameinfo},
-  {"ifindex", l_ifindex},         {"ifname", l_ifname},
   {"has_ipv4", l_has_ipv4},       {"has_ipv6", l_has_ipv6},
   {"has_dualstack", l_has_dualstack}, {NULL, NULL}};
 

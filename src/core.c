@@ -9,6 +9,9 @@ int luaopen_dualstack_core(lua_State *L) {
   ds_open_socket(L);
   ds_open_addr(L);
   ds_open_msg(L);
+  ds_open_mcast(L);
+  ds_open_iface(L);
+  ds_open_poll(L);
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "_VERSION");
   return 1;

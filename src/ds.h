@@ -149,5 +149,19 @@ void ds_open_msg(lua_State *L);
 int ds_sock_setoption(lua_State *L);
 int ds_sock_getoption(lua_State *L);
 int ds_set_v6only(int fd, int on);
+int ds_ipv4_disabled(void);
+
+/* iface.c */
+unsigned ds_check_ifindex(lua_State *L, int arg);
+unsigned ds_ifindex_of_addr(const ds_ip *ip);
+void ds_open_iface(lua_State *L);
+
+/* mcast.c */
+int ds_set_multicast_if(lua_State *L);
+int ds_get_multicast_if(lua_State *L);
+void ds_open_mcast(lua_State *L);
+
+/* poll.c */
+void ds_open_poll(lua_State *L);
 
 #endif

@@ -8,8 +8,7 @@
 
 #include <string.h>
 
-/* OPT_LOCAL options live in the socket object, not in the kernel. */
-enum ds_optkind { OPT_BOOL, OPT_INT, OPT_LINGER, OPT_LOCAL };
+enum ds_optkind { OPT_BOOL, OPT_INT, OPT_LINGER };
 
 typedef struct ds_optdef {
   const char *name;
@@ -48,16 +47,58 @@ static const ds_optdef optdefs[] = {
    IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0},
   {"multicast_hops", OPT_INT, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL,
    IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 0},
-  /* recvmsg's control buffer in bytes; 0 sizes it for the options above.
-  ** Room for messages enabled outside dualstack (an inherited descriptor). */
-  {"cmsgspace", OPT_LOCAL, SOCK_DGRAM, NONE, NONE, 0},
 #if defined(DS_HAVE_UDP_GSO)
   {"gro", OPT_BOOL, SOCK_DGRAM, SOL_UDP, UDP_GRO, SOL_UDP, UDP_GRO, DS_RECV_GRO},
 #endif
   {NULL, 0, 0, NONE, NONE, 0}};
 
+/* recvmsg's control buffer in bytes; 0 sizes it for the enabled options.
+** Room for messages enabled outside dualstack (an inherited descriptor). */
+static int set_cmsgspace(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  lua_Integer v = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, v >= 0 && v <= DS_CMSG_MAX, 3, "cmsgspace out of range");
+  s->cmsgspace = (size_t)v;
+  lua_pushinteger(L, 1);
+  return 1;
+}
+
+static int get_cmsgspace(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ds_check_open(L, 1)->cmsgspace);
+  return 1;
+}
+
+/* Options whose value is not one setsockopt argument for both halves. */
+typedef struct ds_optfn {
+  const char *name;
+  int socktype;
+  lua_CFunction set, get;
+} ds_optfn;
+
+static const ds_optfn optfns[] = {
+  {"cmsgspace", SOCK_DGRAM, set_cmsgspace, get_cmsgspace},
+  {"multicast_if", SOCK_DGRAM, ds_set_multicast_if, ds_get_multicast_if},
+  {NULL, 0, NULL, NULL}};
+
 int ds_set_v6only(int fd, int on) {
   return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0 ? errno : 0;
+}
+
+static void check_socktype(lua_State *L, const ds_socket *s, const char *name, int socktype) {
+  if (socktype && socktype != s->type)
+    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' needs a %s socket", name,
+                                        socktype == SOCK_DGRAM ? "udp" : "tcp"));
+}
+
+static const ds_optfn *find_optfn(lua_State *L, const ds_socket *s) {
+  const char *name = luaL_checkstring(L, 2);
+  const ds_optfn *f;
+  for (f = optfns; f->name; f++)
+    if (strcmp(f->name, name) == 0) {
+      check_socktype(L, s, name, f->socktype);
+      return f;
+    }
+  return NULL;
 }
 
 static const ds_optdef *check_optdef(lua_State *L, ds_socket *s) {
@@ -66,9 +107,7 @@ static const ds_optdef *check_optdef(lua_State *L, ds_socket *s) {
   for (d = optdefs; d->name; d++)
     if (strcmp(d->name, name) == 0) break;
   if (!d->name) luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'", name));
-  if (d->socktype && d->socktype != s->type)
-    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' needs a %s socket", name,
-                                        d->socktype == SOCK_DGRAM ? "udp" : "tcp"));
+  check_socktype(L, s, name, d->socktype);
   return d;
 }
 
@@ -91,7 +130,7 @@ static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2
 
 /* A dual socket on a host with IPv4 disabled rejects IPv4-level options
 ** (EINVAL); the reference's test is whether an AF_INET socket can be made. */
-static int ipv4_disabled(void) {
+int ds_ipv4_disabled(void) {
   int fd = socket(AF_INET, SOCK_DGRAM, 0);
   if (fd >= 0) {
     close(fd);
@@ -133,25 +172,21 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
 
 int ds_sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  const ds_optdef *d = check_optdef(L, s);
+  const ds_optfn *f = find_optfn(L, s);
+  const ds_optdef *d;
   int lv[2], nm[2], n, i, ival = 0;
   struct linger lg;
   const void *val;
   socklen_t len;
-  if (d->kind == OPT_LOCAL) {
-    lua_Integer v = luaL_checkinteger(L, 3);
-    luaL_argcheck(L, v >= 0 && v <= DS_CMSG_MAX, 3, "cmsgspace out of range");
-    s->cmsgspace = (size_t)v;
-    lua_pushinteger(L, 1);
-    return 1;
-  }
+  if (f) return f->set(L);
+  d = check_optdef(L, s);
   n = halves(L, s, d, lv, nm);
   check_value(L, d, &ival, &lg, &val, &len);
   if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
     return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
   for (i = 0; i < n; i++) {
     if (setsockopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
-    if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) && ipv4_disabled())
+    if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) && ds_ipv4_disabled())
       continue;
     return ds_push_error(L, errno);
   }
@@ -163,15 +198,16 @@ int ds_sock_setoption(lua_State *L) {
 
 int ds_sock_getoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  const ds_optdef *d = check_optdef(L, s);
+  const ds_optfn *f = find_optfn(L, s);
+  const ds_optdef *d;
   int lv[2], nm[2], ival = 0;
   struct linger lg;
-  void *val = d->kind == OPT_LINGER ? (void *)&lg : (void *)&ival;
-  socklen_t len = d->kind == OPT_LINGER ? sizeof(lg) : sizeof(ival);
-  if (d->kind == OPT_LOCAL) {
-    lua_pushinteger(L, (lua_Integer)s->cmsgspace);
-    return 1;
-  }
+  void *val;
+  socklen_t len;
+  if (f) return f->get(L);
+  d = check_optdef(L, s);
+  val = d->kind == OPT_LINGER ? (void *)&lg : (void *)&ival;
+  len = d->kind == OPT_LINGER ? sizeof(lg) : sizeof(ival);
   halves(L, s, d, lv, nm);
   if (getsockopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, errno);
   if (d->kind == OPT_BOOL) lua_pushboolean(L, ival);

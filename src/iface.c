@@ -1,0 +1,156 @@
+/*
+** Interfaces: names and indexes, and the list of interfaces with their
+** addresses from getifaddrs. Multicast and scoped addresses name
+** interfaces either way, so ds_check_ifindex accepts both.
+*/
+#include "ds.h"
+
+#include <ifaddrs.h>
+#include <string.h>
+
+/* An interface argument: a name or an index. Unknown names raise. */
+unsigned ds_check_ifindex(lua_State *L, int arg) {
+  if (lua_type(L, arg) == LUA_TNUMBER) {
+    lua_Integer idx = luaL_checkinteger(L, arg);
+    luaL_argcheck(L, idx >= 0 && idx <= 0xffffffffLL, arg, "interface index out of range");
+    return (unsigned)idx;
+  } else {
+    const char *name = luaL_checkstring(L, arg);
+    unsigned idx = if_nametoindex(name);
+    if (idx == 0) luaL_argerror(L, arg, lua_pushfstring(L, "unknown interface '%s'", name));
+    return idx;
+  }
+}
+
+static int l_ifindex(lua_State *L) {
+  const char *name = luaL_checkstring(L, 1);
+  unsigned idx = if_nametoindex(name);
+  if (idx == 0) return ds_push_failure(L, "no such interface", "ENXIO");
+  lua_pushinteger(L, idx);
+  return 1;
+}
+
+static int l_ifname(lua_State *L) {
+  lua_Integer idx = luaL_checkinteger(L, 1);
+  char name[IF_NAMESIZE];
+  if (idx <= 0 || idx > 0xffffffffLL || !if_indextoname((unsigned)idx, name))
+    return ds_push_failure(L, "no such interface", "ENXIO");
+  lua_pushstring(L, name);
+  return 1;
+}
+
+static int prefix_length(const struct sockaddr *mask) {
+  ds_ip ip;
+  int i, n = 0;
+  if (!mask || ds_sockaddr_to_ip(mask, &ip) < 0) return 0;
+  for (i = 0; i < (ip.af == AF_INET ? 4 : 16); i++)
+    for (unsigned b = ip.bytes[i]; b; b &= b - 1) n++;
+  return n;
+}
+
+static const char *scope_name(const ds_ip *ip) {
+  const unsigned char *b = ip->bytes;
+  if (ip->af == AF_INET) return b[0] == 127 ? "host" : (b[0] == 169 && b[1] == 254) ? "link" : "global";
+  if (memcmp(b, &in6addr_loopback, 16) == 0) return "host";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0x80) return "link";
+  if (b[0] == 0xfe && (b[1] & 0xc0) == 0xc0) return "site";
+  return "global";
+}
+
+static void push_flags(lua_State *L, unsigned flags) {
+  static const struct { unsigned flag; const char *name; } names[] = {
+    {IFF_UP, "up"}, {IFF_RUNNING, "running"}, {IFF_LOOPBACK, "loopback"},
+    {IFF_MULTICAST, "multicast"}, {IFF_BROADCAST, "broadcast"},
+    {IFF_POINTOPOINT, "pointopoint"}};
+  size_t i;
+  lua_createtable(L, 0, 6);
+  for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    lua_pushboolean(L, (flags & names[i].flag) != 0);
+    lua_setfield(L, -2, names[i].name);
+  }
+}
+
+static void push_addr(lua_State *L, const struct ifaddrs *ifa) {
+  ds_ip ip;
+  char text[DS_ADDRSTRLEN];
+  ds_sockaddr_to_ip(ifa->ifa_addr, &ip);
+  lua_createtable(L, 0, 4);
+  lua_pushlstring(L, text, ds_ntop(&ip, text));
+  lua_setfield(L, -2, "addr");
+  lua_pushstring(L, ip.af == AF_INET ? "inet" : "inet6");
+  lua_setfield(L, -2, "family");
+  lua_pushinteger(L, prefix_length(ifa->ifa_netmask));
+  lua_setfield(L, -2, "prefixlen");
+  lua_pushstring(L, scope_name(&ip));
+  lua_setfield(L, -2, "scope");
+}
+
+/* Pushes the entry for ifa's interface from byname (at index byname),
+** creating it and appending it to list (at index list) the first time. */
+static void interface_entry(lua_State *L, int list, int byname, const struct ifaddrs *ifa) {
+  if (lua_getfield(L, byname, ifa->ifa_name) == LUA_TTABLE) return;
+  lua_pop(L, 1);
+  lua_createtable(L, 0, 4);
+  lua_pushstring(L, ifa->ifa_name);
+  lua_setfield(L, -2, "name");
+  lua_pushinteger(L, if_nametoindex(ifa->ifa_name));
+  lua_setfield(L, -2, "index");
+  push_flags(L, ifa->ifa_flags);
+  lua_setfield(L, -2, "flags");
+  lua_newtable(L);
+  lua_setfield(L, -2, "addrs");
+  lua_pushvalue(L, -1);
+  lua_setfield(L, byname, ifa->ifa_name);
+  lua_pushvalue(L, -1);
+  lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
+}
+
+/* ds.interfaces() -> {{name, index, flags, addrs = {{addr, family, prefixlen, scope}}}} */
+static int l_interfaces(lua_State *L) {
+  struct ifaddrs *all, *ifa;
+  int list, byname;
+  if (getifaddrs(&all) < 0) return ds_push_error(L, errno);
+  lua_newtable(L);
+  list = lua_gettop(L);
+  lua_newtable(L);
+  byname = lua_gettop(L);
+  for (ifa = all; ifa; ifa = ifa->ifa_next) {
+    interface_entry(L, list, byname, ifa);
+    if (ifa->ifa_addr && (ifa->ifa_addr->sa_family == AF_INET ||
+                          ifa->ifa_addr->sa_family == AF_INET6)) {
+      lua_getfield(L, -1, "addrs");
+      push_addr(L, ifa);
+      lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
+      lua_pop(L, 1);
+    }
+    lua_pop(L, 1);
+  }
+  freeifaddrs(all);
+  lua_settop(L, list);
+  return 1;
+}
+
+static const luaL_Reg iface_funcs[] = {
+  {"ifindex", l_ifindex},
+  {"ifname", l_ifname},
+  {"interfaces", l_interfaces},
+  {NULL, NULL}};
+
+void ds_open_iface(lua_State *L) {
+  luaL_setfuncs(L, iface_funcs, 0);
+}
+
+/* The index of the interface that has address ip, or 0. */
+unsigned ds_ifindex_of_addr(const ds_ip *ip) {
+  struct ifaddrs *all, *ifa;
+  unsigned idx = 0;
+  if (getifaddrs(&all) < 0) return 0;
+  for (ifa = all; ifa && !idx; ifa = ifa->ifa_next) {
+    ds_ip have;
+    if (!ifa->ifa_addr || ds_sockaddr_to_ip(ifa->ifa_addr, &have) < 0) continue;
+    if (have.af == ip->af && memcmp(have.bytes, ip->bytes, ip->af == AF_INET ? 4 : 16) == 0)
+      idx = if_nametoindex(ifa->ifa_name);
+  }
+  freeifaddrs(all);
+  return idx;
+}

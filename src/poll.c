@@ -1,0 +1,73 @@
+/*
+** Waiting on many descriptors: core.poll(rfds, wfds[, timeout]) is the
+** loop-agnostic primitive under dualstack.select. It takes arrays of
+** descriptors and returns two sets (fd -> true) of the ready ones.
+*/
+#include "ds.h"
+
+/* Adds the descriptors of array arg to p[*n..] with events. */
+static void add_fds(lua_State *L, int arg, struct pollfd *p, nfds_t *n, short events) {
+  lua_Integer i, len = (lua_Integer)lua_rawlen(L, arg);
+  for (i = 1; i <= len; i++) {
+    lua_Integer fd;
+    int isnum;
+    lua_rawgeti(L, arg, i);
+    fd = lua_tointegerx(L, -1, &isnum);
+    lua_pop(L, 1);
+    luaL_argcheck(L, isnum && fd >= 0 && fd <= 0x7fffffff, arg, "descriptor expected");
+    p[*n].fd = (int)fd;
+    p[*n].events = events;
+    p[*n].revents = 0;
+    (*n)++;
+  }
+}
+
+/* Ready descriptors of p[from..to) as a set; errors and hangups count as
+** ready, since the next call on the socket reports them. */
+static void push_ready(lua_State *L, const struct pollfd *p, nfds_t from, nfds_t to) {
+  nfds_t i;
+  lua_newtable(L);
+  for (i = from; i < to; i++) {
+    if (!p[i].revents) continue;
+    lua_pushboolean(L, 1);
+    lua_rawseti(L, -2, p[i].fd);
+  }
+}
+
+static int l_poll(lua_State *L) {
+  size_t nr, nw;
+  double t = luaL_optnumber(L, 3, -1), deadline;
+  struct pollfd *p;
+  nfds_t n = 0;
+  int err;
+  luaL_checktype(L, 1, LUA_TTABLE);
+  luaL_checktype(L, 2, LUA_TTABLE);
+  luaL_argcheck(L, t == t, 3, "timeout is NaN");
+  nr = lua_rawlen(L, 1);
+  nw = lua_rawlen(L, 2);
+  p = (struct pollfd *)lua_newuserdatauv(L, (nr + nw + 1) * sizeof(*p), 0);
+  add_fds(L, 1, p, &n, POLLIN);
+  add_fds(L, 2, p, &n, POLLOUT);
+  deadline = ds_deadline(t);
+  for (;;) {
+    int ms = -1, got;
+    if (deadline >= 0) {
+      double left = deadline - ds_now();
+      ms = left <= 0 ? 0 : (int)(left * 1000.0 + 0.999);
+    }
+    got = poll(p, n, ms);
+    if (got >= 0) break;
+    if ((err = errno) != EINTR) return ds_push_error(L, err);
+  }
+  push_ready(L, p, 0, nr);
+  push_ready(L, p, nr, n);
+  return 2;
+}
+
+static const luaL_Reg poll_funcs[] = {
+  {"poll", l_poll},
+  {NULL, NULL}};
+
+void ds_open_poll(lua_State *L) {
+  luaL_setfuncs(L, poll_funcs, 0);
+}
