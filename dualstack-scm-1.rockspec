@@ -20,6 +20,10 @@ build = {
   type = "builtin",
   modules = {
     ["dualstack"] = "lua/dualstack.lua",
+    ["dualstack.group"] = "lua/dualstack/group.lua",
+    ["dualstack.listen"] = "lua/dualstack/listen.lua",
+    ["dualstack.connect"] = "lua/dualstack/connect.lua",
+    ["dualstack.select"] = "lua/dualstack/select.lua",
     ["dualstack.core"] = {
       sources = {
         "src/addr.c", "src/cmsg.c", "src/core.c", "src/errors.c",

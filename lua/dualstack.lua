@@ -1,8 +1,18 @@
--- dualstack: IPv4/IPv6 sockets done right. This module re-exports the C
--- core (dualstack.core) and adds the conveniences written in Lua.
+--- dualstack: IPv4/IPv6 sockets done right. One dual-stack socket serves
+-- both families, IPv4-mapped addresses have helpers, and recvmsg/sendmsg
+-- carry packet info so a UDP server answers from the address it was asked
+-- on. This module re-exports the C core (dualstack.core) and adds the
+-- conveniences written in Lua.
+-- @module dualstack
 local core = require "dualstack.core"
 
 local M = {}
 for name, value in pairs(core) do M[name] = value end
+
+local listen = require "dualstack.listen"
+M.listen = listen.listen
+M.udp_listen = listen.udp_listen
+M.connect = require("dualstack.connect").connect
+M.select = require("dualstack.select").select
 
 return M

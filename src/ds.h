@@ -44,6 +44,7 @@ typedef struct ds_socket {
   unsigned recvopts;/* DS_RECV_* enabled */
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
   double timeout;   /* seconds per call; negative blocks */
+  short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
 } ds_socket;
@@ -130,7 +131,7 @@ double ds_now(void);
 #define DS_DEADLINE_UNSET (-2.0)
 int ds_wait(int fd, short events, double deadline);
 double ds_deadline(double timeout);
-int ds_retry(int fd, double timeout, short events, double *deadline);
+int ds_retry(ds_socket *s, short events, double *deadline);
 
 /* socket.c */
 ds_socket *ds_check_socket(lua_State *L, int arg);

@@ -119,7 +119,7 @@ static int sock_recvmsg(lua_State *L) {
   data = (char *)ds_recv_buffer(L, s, 1, size);
   setup_rx(s, &mh, &iov, data, size, &rx);
   while ((n = recvmsg(s->fd, &mh, DS_RECV_FLAGS)) < 0)
-    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
   fill_msg(L, s, t, data, size, (size_t)n, &mh);
   return 1;
@@ -288,12 +288,12 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   return compose(L, s, tx, mh, data, len, has_to ? &to : NULL, (int)port, &c);
 }
 
-static int send_one(lua_State *L, const ds_socket *s, struct msghdr *mh) {
+static int send_one(lua_State *L, ds_socket *s, struct msghdr *mh) {
   double deadline = DS_DEADLINE_UNSET;
   ssize_t n;
   int err;
   while ((n = sendmsg(s->fd, mh, DS_SEND_FLAGS)) < 0)
-    if ((err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline)) != 0)
+    if ((err = ds_retry(s, POLLOUT, &deadline)) != 0)
       return ds_push_error(L, err);
   lua_pushinteger(L, n);
   return 1;
@@ -410,7 +410,7 @@ static int sock_recvmmsg(lua_State *L) {
     v[i].msg_len = 0;
   }
   while ((got = recvmmsg(s->fd, v, count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL)) < 0)
-    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
   for (i = 0; i < (unsigned)got; i++) {
     int t = slot_table(L, msgs, (lua_Integer)i + 1);
@@ -446,7 +446,7 @@ static int sock_sendmmsg(lua_State *L) {
       lua_pop(L, 1);
     }
     while ((sent = sendmmsg(s->fd, v, batch, DS_SEND_FLAGS)) < 0)
-      if ((err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline)) != 0) {
+      if ((err = ds_retry(s, POLLOUT, &deadline)) != 0) {
         n = ds_push_error(L, err);
         goto failed;
       }

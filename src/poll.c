@@ -64,8 +64,15 @@ static int l_poll(lua_State *L) {
   return 2;
 }
 
+/* Seconds on a monotonic clock, for deadlines kept in Lua. */
+static int l_monotime(lua_State *L) {
+  lua_pushnumber(L, ds_now());
+  return 1;
+}
+
 static const luaL_Reg poll_funcs[] = {
   {"poll", l_poll},
+  {"monotime", l_monotime},
   {NULL, NULL}};
 
 void ds_open_poll(lua_State *L) {

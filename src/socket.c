@@ -37,6 +37,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->recvopts = 0;
   s->cmsgspace = 0;
   s->timeout = -1;
+  s->want = POLLIN;
   s->first = s->last = 0;
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
@@ -68,12 +69,20 @@ static int setup_new(int fd, int family) {
   return err;
 }
 
+/* opts.family, on top of the stack. */
+static int check_family_field(lua_State *L) {
+  const char *name = lua_tostring(L, -1);
+  int i;
+  for (i = 0; name && family_names[i]; i++)
+    if (strcmp(family_names[i], name) == 0) return i;
+  return luaL_argerror(L, 1, "bad field 'family' (\"dual\", \"inet6\" or \"inet\" expected)");
+}
+
 static int new_socket(lua_State *L, int type) {
   int family = DS_DUAL, fd, err;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    lua_getfield(L, 1, "family");
-    if (!lua_isnil(L, -1)) family = luaL_checkoption(L, -1, NULL, family_names);
+    if (lua_getfield(L, 1, "family") != LUA_TNIL) family = check_family_field(L);
     lua_pop(L, 1);
   }
   fd = socket(family == DS_INET ? AF_INET : AF_INET6, type | DS_SOCK_CLOEXEC, 0);
@@ -119,7 +128,7 @@ static int sock_accept(lua_State *L) {
   double deadline = DS_DEADLINE_UNSET;
   int fd, err;
   while ((fd = accept4(s->fd, NULL, NULL, DS_SOCK_CLOEXEC)) < 0)
-    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
   if ((err = setup_fd(fd)) != 0) {
     close(fd);
@@ -135,6 +144,7 @@ static int finish_connect(ds_socket *s) {
   int err = errno, soerr = 0;
   socklen_t len = sizeof(soerr);
   if (err != EINPROGRESS && err != EINTR && err != EAGAIN) return err;
+  s->want = POLLOUT;
   if (s->timeout == 0) return ETIMEDOUT;
   if ((err = ds_wait(s->fd, POLLOUT, ds_deadline(s->timeout))) != 0) return err;
   if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) return errno;
@@ -168,7 +178,7 @@ static ssize_t recv_some(ds_socket *s, char *dst, size_t len, int *err) {
   double deadline = DS_DEADLINE_UNSET;
   ssize_t n;
   while ((n = recv(s->fd, dst, len, 0)) < 0)
-    if ((*err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0) return -1;
+    if ((*err = ds_retry(s, POLLIN, &deadline)) != 0) return -1;
   return n;
 }
 
@@ -313,7 +323,7 @@ static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *fr
   int err;
   if (from) from->len = sizeof(from->u);
   while ((n = recvfrom(s->fd, dst, max, 0, fromsa, fromlen)) < 0)
-    if ((err = ds_retry(s->fd, s->timeout, POLLIN, &deadline)) != 0)
+    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
   if (n == 0 && s->type == SOCK_STREAM && max > 0)
     return ds_push_failure(L, "closed", "EOF");
@@ -353,7 +363,7 @@ static int send_all(ds_socket *s, const char *data, size_t len, size_t *sent) {
     if (n >= 0) {
       *sent += (size_t)n;
     } else {
-      int err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline);
+      int err = ds_retry(s, POLLOUT, &deadline);
       if (err) return err;
     }
   }
@@ -399,7 +409,7 @@ static int sock_sendto(lua_State *L) {
   int err = ds_resolve(L, s, 3, 4, &sa);
   if (err) return err;
   while ((n = sendto(s->fd, data, len, DS_SEND_FLAGS, &sa.u.sa, sa.len)) < 0)
-    if ((err = ds_retry(s->fd, s->timeout, POLLOUT, &deadline)) != 0)
+    if ((err = ds_retry(s, POLLOUT, &deadline)) != 0)
       return ds_push_error(L, err);
   lua_pushinteger(L, n);
   return 1;
@@ -429,6 +439,20 @@ static int sock_getfd(lua_State *L) {
 static int sock_dirty(lua_State *L) {
   ds_socket *s = ds_check_socket(L, 1);
   lua_pushboolean(L, s->first < s->last);
+  return 1;
+}
+
+/* The pollable protocol of cqueues: the descriptor, the events the last
+** call that would have blocked waited for, and no timeout of its own. */
+static int sock_events(lua_State *L) {
+  ds_socket *s = ds_check_socket(L, 1);
+  lua_pushstring(L, s->want == POLLOUT ? "w" : "r");
+  return 1;
+}
+
+static int sock_polltimeout(lua_State *L) {
+  ds_check_socket(L, 1);
+  lua_pushnil(L);
   return 1;
 }
 
@@ -510,6 +534,9 @@ static const luaL_Reg methods[] = {
   {"gettimeout", sock_gettimeout},
   {"getfd", sock_getfd},
   {"dirty", sock_dirty},
+  {"pollfd", sock_getfd},
+  {"events", sock_events},
+  {"timeout", sock_polltimeout},
   {"getfamily", sock_getfamily},
   {"close", sock_close},
   {NULL, NULL}};

@@ -46,12 +46,14 @@ int ds_wait(int fd, short events, double deadline) {
 /* After a system call failed: 0 to try it again (a signal interrupted it,
 ** or the socket became ready), else the error to report. The deadline is
 ** computed on the first wait only, so calls that never block read no
-** clock. A zero timeout reports ETIMEDOUT at once. */
-int ds_retry(int fd, double timeout, short events, double *deadline) {
+** clock. A zero timeout reports ETIMEDOUT at once. The direction that
+** would block is remembered for event loops (the pollable protocol). */
+int ds_retry(ds_socket *s, short events, double *deadline) {
   int err = errno;
   if (err == EINTR) return 0;
   if (err != EAGAIN && err != EWOULDBLOCK) return err;
-  if (timeout == 0) return ETIMEDOUT;
-  if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
-  return ds_wait(fd, events, *deadline);
+  s->want = events;
+  if (s->timeout == 0) return ETIMEDOUT;
+  if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(s->timeout);
+  return ds_wait(s->fd, events, *deadline);
 }

@@ -1,0 +1,122 @@
+--- Connecting by name with Happy Eyeballs v2 (RFC 8305): IPv6 first,
+-- families interleaved, a new attempt every 250 ms while earlier ones are
+-- pending, the first to connect wins and the others are closed.
+-- @module dualstack.connect
+local core = require "dualstack.core"
+
+local M = {}
+
+local ATTEMPT_DELAY = 0.25
+
+-- RFC 8305 section 4: alternate families, starting with IPv6.
+local function interleave(list)
+  local v6, v4 = {}, {}
+  for _, r in ipairs(list) do
+    local t = r.family == "inet6" and v6 or v4
+    t[#t + 1] = r
+  end
+  local out = {}
+  for i = 1, math.max(#v6, #v4) do
+    out[#out + 1] = v6[i]
+    out[#out + 1] = v4[i]
+  end
+  return out
+end
+
+local function resolve(host, port)
+  local hints = { socktype = "stream", addrconfig = true }
+  local list, err, code = core.getaddrinfo(host, port, hints)
+  if not list or #list == 0 then -- addrconfig hides loopback-only hosts
+    hints.addrconfig = nil
+    list, err, code = core.getaddrinfo(host, port, hints)
+  end
+  if list and #list == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
+  return list, err, code
+end
+
+-- Starts a non-blocking attempt; returns the socket and whether it is
+-- already connected, or nil, message, code.
+local function start(r, port)
+  local s, err, code = core.tcp { family = r.family }
+  if not s then return nil, err, code end
+  s:settimeout(0)
+  local ok
+  ok, err, code = s:connect(r.addr, port)
+  if ok then return s, true end
+  if code == "ETIMEDOUT" then return s, false end -- in progress
+  s:close()
+  return nil, err, code
+end
+
+-- A pending attempt whose socket turned writable has finished: asking
+-- connect again gives its outcome (EISCONN means it succeeded).
+local function outcome(a, port)
+  local ok, err, code = a.sock:connect(a.addr, port)
+  if ok or code == "EISCONN" then return true end
+  return false, err, code
+end
+
+local function close_pending(pending, keep)
+  for _, a in ipairs(pending) do
+    if a.sock ~= keep then a.sock:close() end
+  end
+end
+
+local function winner(s, pending)
+  close_pending(pending, s)
+  s:settimeout(nil)
+  return s
+end
+
+--- Connects to host and port, racing its addresses.
+-- opts.timeout bounds the whole race in seconds (default: none).
+-- @treturn socket a connected, blocking TCP socket, or nil, message, code
+function M.connect(host, port, opts)
+  opts = opts or {}
+  local list, err, code = resolve(host, port)
+  if not list then return nil, err, code end
+  local addrs, pending, nexti = interleave(list), {}, 1
+  local now = core.monotime
+  local deadline = opts.timeout and now() + opts.timeout
+  local next_start = now()
+  while true do
+    if nexti <= #addrs and now() >= next_start then
+      local r = addrs[nexti]
+      nexti = nexti + 1
+      local s, done, c = start(r, port)
+      if s and done then return winner(s, pending) end
+      if s then
+        pending[#pending + 1] = { sock = s, addr = r.addr }
+        next_start = now() + ATTEMPT_DELAY
+      else
+        err, code = done, c
+      end
+    end
+    if #pending == 0 and nexti > #addrs then return nil, err, code end
+    if deadline and now() >= deadline then
+      close_pending(pending)
+      return nil, "timeout", "ETIMEDOUT"
+    end
+    local wait = deadline and deadline - now()
+    if nexti <= #addrs then
+      local until_next = math.max(0, next_start - now())
+      wait = wait and math.min(wait, until_next) or until_next
+    end
+    local fds = {}
+    for i, a in ipairs(pending) do fds[i] = a.sock:getfd() end
+    local _, ready = core.poll({}, fds, wait)
+    for i = #pending, 1, -1 do
+      local a = pending[i]
+      if ready and ready[a.sock:getfd()] then
+        local ok, e, c = outcome(a, port)
+        if ok then return winner(a.sock, pending) end
+        a.sock:close()
+        table.remove(pending, i)
+        err, code = e, c
+        next_start = now() -- a failure starts the next attempt at once
+      end
+    end
+  end
+end
+
+return M

@@ -1,0 +1,187 @@
+--- Listeners: one dual-stack socket, or one socket per family behind the
+-- same interface where a dual-stack socket cannot be had.
+-- @module dualstack.group
+local core = require "dualstack.core"
+
+local M = {}
+
+local Group = {}
+Group.__index = Group
+
+--- The sockets behind a listener, for event loops that watch descriptors.
+-- @treturn {socket,...} a new array of the underlying sockets
+function Group:sockets()
+  return table.move(self.socks, 1, #self.socks, 1, {})
+end
+
+--- The listening address and the port shared by every socket.
+-- @treturn string address of the first socket
+-- @treturn integer port
+function Group:getsockname()
+  return self.socks[1]:getsockname()
+end
+
+--- Descriptor of the only socket, or of the first one: with two sockets,
+-- watch each of `sockets()` instead.
+-- @treturn integer
+function Group:getfd()
+  return self.socks[1]:getfd()
+end
+
+--- Per-call timeout for accept/recvmsg, as socket:settimeout.
+-- @tparam ?number seconds nil or negative blocks
+-- @treturn integer 1
+function Group:settimeout(seconds)
+  self.timeout = (seconds and seconds >= 0) and seconds or nil
+  if #self.socks == 1 then return self.socks[1]:settimeout(self.timeout) end
+  return 1
+end
+
+--- Closes every socket; closing twice is harmless.
+-- @treturn integer 1
+function Group:close()
+  for _, s in ipairs(self.socks) do s:close() end
+  return 1
+end
+
+Group.__close = Group.close
+
+function Group:__tostring()
+  local parts = {}
+  for i, s in ipairs(self.socks) do parts[i] = tostring(s) end
+  return self.kind .. " listener{" .. table.concat(parts, ", ") .. "}"
+end
+
+--- Runs op(sock) on a socket that is ready to read. With one socket that is
+-- a plain call; with several, they are non-blocking and polled together,
+-- starting after the one served last so neither family starves.
+function Group:on_ready(op)
+  local socks = self.socks
+  if #socks == 1 then return op(socks[1]) end
+  local deadline = self.timeout and core.monotime() + self.timeout
+  while true do
+    local fds = {}
+    for i, s in ipairs(socks) do fds[i] = s:getfd() end
+    local wait = deadline and math.max(0, deadline - core.monotime())
+    local ready, err, code = core.poll(fds, {}, wait)
+    if not ready then return nil, err, code end
+    for k = 1, #socks do
+      local i = (self.last + k - 1) % #socks + 1
+      if ready[fds[i]] then
+        local a, b, c = op(socks[i])
+        if a or c ~= "ETIMEDOUT" then
+          self.last = i
+          return a, b, c
+        end
+      end
+    end
+    if deadline and core.monotime() >= deadline then return nil, "timeout", "ETIMEDOUT" end
+  end
+end
+
+-- Which socket families serve host: one dual socket when it can, else one
+-- per family (the reference's two models).
+local function plan(host, opts)
+  if host ~= "*" and host ~= "::" and host ~= "0.0.0.0" then return nil end
+  if host == "0.0.0.0" then return { "inet" } end
+  if opts.v6only then return { "inet6" } end
+  if opts.dualstack ~= false and core.has_dualstack() then return { "dual" } end
+  local families = {}
+  if core.has_ipv6() then families[#families + 1] = "inet6" end
+  if core.has_ipv4() then families[#families + 1] = "inet" end
+  return families
+end
+
+-- Families for a specific host: numeric text names one; a name may have both.
+local function resolve(host, kind)
+  local family = core.family(host)
+  if family then return { { family = family, addr = host } } end
+  local list, err, code = core.getaddrinfo(host, nil, { socktype = kind == "tcp" and "stream" or "dgram" })
+  if not list then return nil, err, code end
+  return list
+end
+
+local function open_one(kind, family, addr, port, opts)
+  local s, err, code = core[kind] { family = family }
+  if not s then return nil, err, code end
+  local ok
+  ok, err, code = s:setoption("reuseaddr", opts.reuseaddr ~= false)
+  if ok and opts.reuseport then ok, err, code = s:setoption("reuseport", true) end
+  if ok and kind == "udp" and opts.pktinfo ~= false then ok, err, code = s:setoption("pktinfo", true) end
+  if ok then ok, err, code = s:bind(addr, port) end
+  if ok and kind == "tcp" then ok, err, code = s:listen(opts.backlog) end
+  if not ok then
+    s:close()
+    return nil, err, code
+  end
+  return s
+end
+
+local function close_all(socks)
+  for _, s in ipairs(socks) do s:close() end
+end
+
+-- Binds every (family, addr) on one port. With port 0 the first socket
+-- picks it; a later family finding it taken retries with a fresh one.
+local function open_all(kind, targets, port, opts)
+  for _ = 1, 8 do
+    local socks, shared = {}, port
+    local err, code
+    for _, t in ipairs(targets) do
+      local s
+      s, err, code = open_one(kind, t.family, t.addr, shared, opts)
+      if not s then break end
+      socks[#socks + 1] = s
+      shared = select(2, s:getsockname())
+    end
+    if #socks == #targets then return socks end
+    close_all(socks)
+    if not (port == 0 and code == "EADDRINUSE" and #socks > 0) then return nil, err, code end
+  end
+  return nil, "address already in use", "EADDRINUSE"
+end
+
+local function targets_for(kind, host, opts)
+  local families = plan(host, opts)
+  if families then
+    local wild = { dual = "*", inet6 = "*", inet = "*" }
+    local t = {}
+    for i, f in ipairs(families) do t[i] = { family = f, addr = wild[f] } end
+    if #t == 0 then return nil, "no IPv4 or IPv6 on this host", "EAFNOSUPPORT" end
+    return t
+  end
+  local list, err, code = resolve(host, kind)
+  if not list then return nil, err, code end
+  local t, seen = {}, {}
+  for _, r in ipairs(list) do
+    if not seen[r.addr] then
+      seen[r.addr] = true
+      t[#t + 1] = { family = r.family, addr = r.addr }
+    end
+  end
+  return t
+end
+
+--- Opens the listening sockets of a listener of kind "tcp" or "udp".
+function M.open(kind, class, host, port, opts)
+  opts = opts or {}
+  if type(host) ~= "string" then error("bad argument #1 (host string expected)", 3) end
+  if math.type(port) ~= "integer" or port < 0 or port > 65535 then
+    error("bad argument #2 (port must be an integer 0-65535)", 3)
+  end
+  local targets, err, code = targets_for(kind, host, opts)
+  if not targets then return nil, err, code end
+  local socks
+  socks, err, code = open_all(kind, targets, port, opts)
+  if not socks and targets[1].family == "dual" then -- V6ONLY refused after all
+    socks, err, code = open_all(kind, { { family = "inet6", addr = "*" }, { family = "inet", addr = "*" } }, port, opts)
+  end
+  if not socks then return nil, err, code end
+  if #socks > 1 then
+    for _, s in ipairs(socks) do s:settimeout(0) end
+  end
+  return setmetatable({ socks = socks, kind = kind, last = 0 }, class)
+end
+
+M.Group = Group
+return M

@@ -1,0 +1,74 @@
+--- TCP and UDP listeners that serve IPv4 and IPv6 clients through one
+-- object, whether the host gives one dual-stack socket or one per family.
+-- @module dualstack.listen
+local core = require "dualstack.core"
+local group = require "dualstack.group"
+
+local M = {}
+
+local function class(name, methods)
+  local c = { __name = name }
+  for k, v in pairs(group.Group) do c[k] = v end
+  for k, v in pairs(methods) do c[k] = v end
+  c.__index = c
+  return c
+end
+
+local TcpListener = class("dualstack.tcplistener", {
+  --- The next client of any family, as socket:accept.
+  -- @treturn socket a connected, blocking socket
+  accept = function(self)
+    return self:on_ready(function(s) return s:accept() end)
+  end,
+})
+
+-- The socket that carries traffic for addr: with one socket per family,
+-- IPv4 (plain or mapped) goes through the inet one.
+local function socket_for(self, addr)
+  local socks = self.socks
+  if #socks == 1 or type(addr) ~= "string" then return socks[1] end
+  local v4 = core.family(addr) == "inet" or core.is_mapped(addr)
+  for _, s in ipairs(socks) do
+    if (s:getfamily() == "inet") == v4 then return s end
+  end
+  return socks[1]
+end
+
+local UdpListener = class("dualstack.udplistener", {
+  --- The next datagram of any family, as socket:recvmsg.
+  recvmsg = function(self, size, msg)
+    return self:on_ready(function(s) return s:recvmsg(size, msg) end)
+  end,
+  --- The next datagram as data, addr, port, as socket:recvfrom.
+  recvfrom = function(self, size)
+    return self:on_ready(function(s) return s:recvfrom(size) end)
+  end,
+  --- Answers req from the address it was sent to, as socket:reply.
+  reply = function(self, req, data)
+    return socket_for(self, req.addr):reply(req, data)
+  end,
+  --- Sends msg through the socket of its destination's family.
+  sendmsg = function(self, msg)
+    return socket_for(self, msg.addr):sendmsg(msg)
+  end,
+  --- Sends data to host, port through the socket of host's family.
+  sendto = function(self, data, host, port)
+    return socket_for(self, host):sendto(data, host, port)
+  end,
+})
+
+--- A TCP listener on host ("*" for every address) and port.
+-- opts: backlog, reuseaddr (default true), reuseport, v6only, dualstack
+-- (false forces one socket per family).
+-- @treturn listener or nil, message, code
+function M.listen(host, port, opts)
+  return group.open("tcp", TcpListener, host, port, opts)
+end
+
+--- A UDP listener, with packet info on unless opts.pktinfo is false.
+-- @treturn listener or nil, message, code
+function M.udp_listen(host, port, opts)
+  return group.open("udp", UdpListener, host, port, opts)
+end
+
+return M

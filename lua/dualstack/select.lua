@@ -1,0 +1,69 @@
+--- select with LuaSocket's signature and results, on poll(2), for any
+-- number of dualstack sockets, listeners and LuaSocket-style objects
+-- (anything with getfd, and optionally dirty).
+-- @module dualstack.select
+local core = require "dualstack.core"
+
+local M = {}
+
+-- Descriptors of the objects in list; a listener contributes each socket.
+local function collect(list, fds, owner)
+  for _, obj in ipairs(list or {}) do
+    local socks = obj.sockets and obj:sockets() or { obj }
+    for _, s in ipairs(socks) do
+      local fd = s:getfd()
+      if fd >= 0 then
+        fds[#fds + 1] = fd
+        owner[#fds] = obj
+      end
+    end
+  end
+end
+
+local function has_dirty(list)
+  for _, obj in ipairs(list or {}) do
+    if obj.dirty and obj:dirty() then return true end
+  end
+  return false
+end
+
+-- LuaSocket's result shape: an array that also maps each object to its index.
+local function results(fds, owner, ready, list)
+  local out, seen = {}, {}
+  for i, fd in ipairs(fds) do
+    local obj = owner[i]
+    if ready[fd] and not seen[obj] then
+      seen[obj] = true
+      out[#out + 1] = obj
+      out[obj] = #out
+    end
+  end
+  for _, obj in ipairs(list or {}) do -- buffered data is ready without waiting
+    if not seen[obj] and obj.dirty and obj:dirty() then
+      seen[obj] = true
+      out[#out + 1] = obj
+      out[obj] = #out
+    end
+  end
+  return out
+end
+
+--- Waits until some of recvt can be read or some of sendt written.
+-- @tparam ?table recvt objects to read
+-- @tparam ?table sendt objects to write
+-- @tparam ?number timeout seconds; nil or negative waits for ever
+-- @treturn table readable, table writable, and "timeout" when none is ready
+function M.select(recvt, sendt, timeout)
+  local rfds, rown, wfds, wown = {}, {}, {}, {}
+  collect(recvt, rfds, rown)
+  collect(sendt, wfds, wown)
+  if has_dirty(recvt) then timeout = 0 end
+  local rready, wready = core.poll(rfds, wfds, timeout)
+  if not rready then return {}, {}, wready end
+  local r = results(rfds, rown, rready, recvt)
+  local w = results(wfds, wown, wready)
+  if #r == 0 and #w == 0 then return r, w, "timeout" end
+  return r, w
+end
+
+return M
