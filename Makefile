@@ -11,7 +11,7 @@ HDR      := $(wildcard src/*.h)
 SO       := build/dualstack/core.so
 
 BUILD_DEPS := lua5.4 liblua5.4-dev pkg-config gcc make
-TEST_DEPS  := $(BUILD_DEPS) lua-busted iproute2 util-linux
+TEST_DEPS  := $(BUILD_DEPS) lua-busted iproute2 util-linux lua-socket lua-cqueues lua-luv
 
 .PHONY: all deps test-deps demo test clean
 
