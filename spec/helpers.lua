@@ -1,0 +1,117 @@
+-- Shared helpers for the dualstack specs: real loopback sockets, bounded
+-- waits, wall-clock timing and open-socket counting. No mocks.
+local ds = require "dualstack"
+
+local H = { ds = ds }
+
+-- Every blocking call in a spec gets this timeout, so a broken library fails
+-- a spec instead of hanging the suite.
+H.WAIT = 2
+
+-- Fail loudly with the library's own message when a call that must succeed
+-- returns nil, msg, code.
+function H.ok(value, msg, code, ...)
+  assert(value ~= nil, string.format("unexpected failure: %s (%s)", tostring(msg), tostring(code)))
+  return value, msg, code, ...
+end
+
+-- Wall-clock seconds. os.clock is CPU time and does not advance while a
+-- call sleeps in poll(2), so it cannot measure a timeout; /proc/uptime can
+-- (10 ms resolution, plenty for bounds of 0.15 s and 2 s).
+function H.now()
+  local f = assert(io.open("/proc/uptime"))
+  local up = f:read("n")
+  f:close()
+  return up
+end
+
+-- Run fn, return its elapsed wall time, elapsed CPU time and its results.
+function H.timed(fn)
+  local wall, cpu = H.now(), os.clock()
+  local results = table.pack(fn())
+  return H.now() - wall, os.clock() - cpu, table.unpack(results, 1, results.n)
+end
+
+-- The pid of this Lua process. /proc/self opened from Lua is this process,
+-- whereas inside a shell started by io.popen it would be the shell.
+local function own_pid()
+  local f = assert(io.open("/proc/self/stat"))
+  local pid = f:read("n")
+  f:close()
+  return math.tointeger(pid)
+end
+
+-- Number of socket fds this process holds. Counting only sockets keeps the
+-- pipe io.popen opens for the count itself out of the number.
+function H.socket_fds()
+  local p = assert(io.popen("ls -l /proc/" .. own_pid() .. "/fd 2>/dev/null"))
+  local n = 0
+  for line in p:lines() do
+    if line:find("socket:%[") then n = n + 1 end
+  end
+  p:close()
+  return n
+end
+
+-- Whether fd is an open socket of this process right now.
+function H.fd_is_socket(fd)
+  local p = assert(io.popen("readlink /proc/" .. own_pid() .. "/fd/" .. fd .. " 2>/dev/null"))
+  local target = p:read("a")
+  p:close()
+  return target:find("^socket:%[") ~= nil
+end
+
+-- A socket of the given kind ("tcp"/"udp") and family with a bounded timeout.
+function H.socket(kind, family)
+  local s = H.ok(ds[kind]({ family = family }))
+  s:settimeout(H.WAIT)
+  return s
+end
+
+-- A listening TCP socket on host, port 0; returns it and the port it got.
+function H.listener(family, host)
+  local l = H.socket("tcp", family)
+  H.ok(l:bind(host, 0))
+  H.ok(l:listen())
+  local _, port = l:getsockname()
+  return l, port
+end
+
+-- A connected TCP pair: a client of client_family (bound to client_bind
+-- when given, so its source address is known) connects to connect_host on a
+-- listener of server_family bound to bind_host. Returns client, the accepted
+-- server side and the listener (closed by the caller).
+function H.tcp_pair(server_family, bind_host, client_family, connect_host, client_bind)
+  local l, port = H.listener(server_family, bind_host)
+  local c = H.socket("tcp", client_family)
+  if client_bind then H.ok(c:bind(client_bind, 0)) end
+  H.ok(c:connect(connect_host, port))
+  local a = H.ok(l:accept())
+  a:settimeout(H.WAIT)
+  return c, a, l
+end
+
+-- A UDP socket bound to host, port 0; returns it and its port.
+function H.udp_bound(family, host)
+  local s = H.socket("udp", family)
+  H.ok(s:bind(host, 0))
+  local _, port = s:getsockname()
+  return s, port
+end
+
+-- Close every socket in list, for after_each blocks.
+function H.close_all(list)
+  for _, s in pairs(list) do s:close() end
+end
+
+-- A TCP port on host that nothing listens on: bind, read the port, close.
+-- Without listen(), nothing accepts on it even in the instant before close.
+function H.closed_port(family, host)
+  local s = H.socket("tcp", family)
+  H.ok(s:bind(host, 0))
+  local _, port = s:getsockname()
+  s:close()
+  return port
+end
+
+return H
