@@ -1,0 +1,89 @@
+# Memory-safety checks (issue 6): the spec suite under ASan+UBSan and under
+# valgrind memcheck, and the libFuzzer targets in fuzz/. Each installs its
+# Debian packages through .ci/deps, like `make test`.
+#
+#   make check-asan        module built with -fsanitize=address,undefined
+#   make check-valgrind    spec suite under memcheck, leaks from core.so fail
+#   make fuzz              each fuzz/*_fuzz.c for FUZZ_SECONDS (default 60)
+#   make fuzz-merge        fold what `make fuzz` found into fuzz/corpus/
+
+.PHONY: check-asan check-valgrind fuzz fuzz-build fuzz-merge
+
+# The spec suite, and a preamble lua5.4 runs before busted (LUA_INIT_5_4)
+# so that every `require "dualstack.core"` loads the build under test.
+CHECK_SPECS  ?= spec
+check_preload = DS_CHECK_CORE=$(CURDIR)/$(1) LUA_INIT_5_4=@$(CURDIR)/fuzz/preload.lua
+
+# ---- AddressSanitizer + UndefinedBehaviorSanitizer ----------------------
+# gcc, because the runtime preloaded into lua5.4 must be the compiler's own.
+ASAN_CC    ?= gcc
+ASAN_SO    := build/asan/dualstack/core.so
+ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
+              -fno-sanitize-recover=undefined
+ASAN_ENV    = LD_PRELOAD="$$($(ASAN_CC) -print-file-name=libasan.so)" \
+              ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87 \
+              $(call check_preload,$(ASAN_SO))
+
+$(ASAN_SO): $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
+
+check-asan: test-deps
+	@$(MAKE) --no-print-directory $(ASAN_SO)
+	$(ASAN_ENV) $(BUSTED) $(CHECK_SPECS)
+
+# ---- valgrind memcheck ----------------------------------------------------
+# Run on the ordinary build. Every memory error fails, and every leak that
+# is definite or indirect: lua5.4 and busted free all they allocate at
+# lua_close (busted exits with os.exit(code, true)), so any such leak is the
+# module's; no suppressions are needed.
+VALGRIND      ?= valgrind
+VALGRIND_OPTS := --tool=memcheck --error-exitcode=88 --leak-check=full \
+                 --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
+                 --keep-debuginfo=yes --num-callers=40 --track-fds=no
+
+check-valgrind: test-deps
+	@.ci/deps valgrind
+	@$(MAKE) --no-print-directory all
+	$(call check_preload,$(SO)) $(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
+
+# ---- libFuzzer --------------------------------------------------------------
+# One binary per fuzz/<target>_fuzz.c, linked with every src/*.c (addr.c
+# holds Lua bindings too, so liblua5.4 comes along). `make fuzz` reads the
+# kept corpus fuzz/corpus/<target>/ and writes what it finds to
+# build/fuzz/corpus/<target>/, so runs never dirty the repository; crashes
+# land in build/fuzz/crash-<target>-*.
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
+                -fno-sanitize-recover=undefined
+FUZZ_LIBS     = $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c))
+FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
+FUZZ_DEPS    := clang libclang-rt-14-dev liblua5.4-dev pkg-config
+
+build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz.h $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) $(LUA_INC) -Isrc -o $@ $< $(SRC) $(FUZZ_LIBS)
+
+fuzz-build:
+	@.ci/deps $(FUZZ_DEPS)
+	@$(MAKE) --no-print-directory $(FUZZ_BINS)
+
+# Each target's options (max_len, dictionary) sit in fuzz/<target>.options.
+fuzz: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p build/fuzz/corpus/$$t fuzz/corpus/$$t; \
+	  echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
+	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	  build/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
+	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
+	    $$(cat fuzz/$$t.options 2>/dev/null) build/fuzz/corpus/$$t fuzz/corpus/$$t; \
+	done
+
+fuzz-merge: fuzz-build
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  build/fuzz/$${t}_fuzz -merge=1 $$(cat fuzz/$$t.options 2>/dev/null) \
+	    fuzz/corpus/$$t build/fuzz/corpus/$$t; \
+	done
