@@ -169,6 +169,37 @@ describe("sendmsg source address", function()
     assert.equal("::1", addr)
   end)
 
+  it("treats a wildcard src as no source", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    ok(server:sendmsg { data = "x", addr = "127.0.0.1", port = cport, src = "*" })
+    local _, addr = client:recvfrom()
+    assert.equal("127.0.0.1", addr)
+  end)
+
+  it("sends through an explicit ifindex alone, both families", function()
+    local server = udp("dual", "*")
+    for _, c in ipairs { { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
+      local client, cport = udp(c[1], c[2])
+      ok(server:sendmsg { data = "via-lo", addr = c[2], port = cport, ifindex = LO })
+      local data, addr = client:recvfrom()
+      assert.equal("via-lo", data)
+      assert.equal(c[2], addr)
+    end
+  end)
+
+  it("reply without a dst (pktinfo off) sends from the route's source", function()
+    local server, sport = udp("dual", "*")
+    local client = udp("inet", "127.0.0.1")
+    ok(client:sendto("query", "127.0.0.2", sport))
+    local m = ok(server:recvmsg())
+    assert.is_nil(m.dst)
+    ok(server:reply(m, "answer"))
+    local data, addr = client:recvfrom()
+    assert.equal("answer", data)
+    assert.equal("127.0.0.1", addr)
+  end)
+
   it("refuses an IPv6 src for an IPv4 destination, naming both", function()
     local server = udp("dual", "*")
     local client, cport = udp("inet", "127.0.0.1")
@@ -257,6 +288,15 @@ describe("hop limit, traffic class and ECN", function()
       assert.equal(9, m.hoplimit)
       assert.equal(0x10, m.tclass)
       assert.equal(0, m.ecn)
+    end)
+
+    it(label .. ": hoplimit -1 sends with the socket's hop limit", function()
+      -- -1 is IPv6's "use the default"; the field means the same for both
+      -- families, so an IPv4 datagram must not fail on it.
+      local receiver, rport = udp("dual", "*", { recvhoplimit = true })
+      local sender = udp("dual", "*", { hoplimit = 9 })
+      ok(sender:sendmsg { data = "probe", addr = to, port = rport, hoplimit = -1 })
+      assert.equal(9, ok(receiver:recvmsg()).hoplimit)
     end)
 
     it(label .. ": CE (3) is refused, as ecn or in tclass, and nothing is sent", function()
@@ -354,6 +394,33 @@ describe("truncation", function()
     assert.equal(0, m.tclass)
     assert.is_number(m.timestamp)
   end)
+end)
+
+describe("UDP segmentation offload and GRO", function()
+  for _, to in ipairs { "127.0.0.1", "::1" } do
+    it(to .. ": a segmented send arrives whole with its segment size when gro is on", function()
+      local receiver, rport = udp("dual", "*", { gro = true })
+      assert.is_true(receiver:getoption("gro"))
+      local sender = udp("dual", "*")
+      assert.equal(3000, ok(sender:sendmsg { data = ("s"):rep(3000), addr = to, port = rport, segment = 1000 }))
+      local m = ok(receiver:recvmsg())
+      assert.equal(3000, m.size)
+      assert.equal(1000, m.segment)
+      assert_idle(receiver, "recvmsg")
+    end)
+
+    it(to .. ": without gro the receiver gets the segments one by one", function()
+      local receiver, rport = udp("dual", "*")
+      local sender = udp("dual", "*")
+      ok(sender:sendmsg { data = ("s"):rep(3000), addr = to, port = rport, segment = 1000 })
+      for _ = 1, 3 do
+        local m = ok(receiver:recvmsg())
+        assert.equal(1000, m.size)
+        assert.is_nil(m.segment)
+      end
+      assert_idle(receiver, "recvmsg")
+    end)
+  end
 end)
 
 describe("message table reuse", function()
