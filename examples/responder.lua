@@ -1,0 +1,70 @@
+-- responder.lua: what examples/udp_responder.lua and
+-- examples/udp_responder_cqueues.lua share: their command line, the log
+-- line for each datagram and the answer to it. Not a program of its own.
+--
+-- Both programs answer every datagram with its own bytes, from the address
+-- it was sent to (sock:reply), and log who asked, which local address they
+-- asked (msg.dst) and on which interface (msg.ifindex).
+
+local ds = require "dualstack"
+
+local M = {}
+
+local function fail(usage)
+  io.stderr:write(usage)
+  os.exit(2)
+end
+
+-- Reads flags -n (datagrams), -t (idle seconds) and -d (yes|no: one dual
+-- socket or one per family) and one positional port.
+-- Returns {port, count, idle, dualstack}; count and idle are nil for ever.
+function M.parse_args(argv, usage)
+  local opts, positional, i = {port = 7008, dualstack = true}, {}, 1
+  while i <= #argv do
+    local flag = argv[i]:match("^%-(%a)$")
+    if flag then
+      local value = argv[i + 1] or fail(usage)
+      if flag == "n" then opts.count = math.tointeger(tonumber(value)) or fail(usage)
+      elseif flag == "t" then opts.idle = tonumber(value) or fail(usage)
+      elseif flag == "d" and (value == "yes" or value == "no") then opts.dualstack = value == "yes"
+      else fail(usage) end
+      i = i + 2
+    else
+      positional[#positional + 1] = argv[i]
+      i = i + 1
+    end
+  end
+  if #positional > 1 then fail(usage) end
+  opts.port = math.tointeger(tonumber(positional[1] or opts.port)) or fail(usage)
+  return opts
+end
+
+-- The interface's name next to its index, since "1" alone says little.
+local function interface(index)
+  if not index then return "an unknown interface" end
+  return ("ifindex %d (%s)"):format(index, ds.ifname(index) or "?")
+end
+
+-- One log line: peer, the local address asked (as the socket reports it
+-- and unmapped), the interface, the payload and how the reply went.
+function M.describe(msg, sent, err, code)
+  local outcome = sent and ("replied from " .. tostring(msg.dst))
+    or ("reply failed: %s (%s)"):format(err, code)
+  return ("from %s port %d to %s (%s) on %s: %q, %s"):format(
+    msg.addr, msg.port, tostring(msg.dst), msg.dst and ds.unmap(msg.dst) or "no pktinfo",
+    interface(msg.ifindex), msg.data, outcome)
+end
+
+-- Answers one received message and logs it; sock is a socket or a listener.
+function M.answer(sock, msg)
+  local sent, err, code = sock:reply(msg, msg.data)
+  print(M.describe(msg, sent, err, code))
+  return sent
+end
+
+-- The banner the demo reads the port from: "listening on :: port N (...)".
+function M.banner(addr, port, what)
+  print(("listening on %s port %d (%s)"):format(addr, port, what))
+end
+
+return M
