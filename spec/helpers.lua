@@ -15,14 +15,29 @@ function H.ok(value, msg, code, ...)
   return value, msg, code, ...
 end
 
+-- Asserts fn raises an error whose message contains fragment (plain text):
+-- the "bad argument #n to 'name'" prefix depends on how fn was called.
+-- what names the case in a failure.
+function H.raises(fragment, fn, what)
+  local ok, err = pcall(fn)
+  local label = what and (what .. ": ") or ""
+  assert(not ok, label .. "did not raise; expected: " .. fragment)
+  assert(tostring(err):find(fragment, 1, true), label .. "raised " .. tostring(err) .. "; expected: " .. fragment)
+end
+
+-- The first number in a /proc file.
+local function proc_number(path)
+  local f = assert(io.open(path))
+  local n = f:read("n")
+  f:close()
+  return n
+end
+
 -- Wall-clock seconds. os.clock is CPU time and does not advance while a
 -- call sleeps in poll(2), so it cannot measure a timeout; /proc/uptime can
 -- (10 ms resolution, plenty for bounds of 0.15 s and 2 s).
 function H.now()
-  local f = assert(io.open("/proc/uptime"))
-  local up = f:read("n")
-  f:close()
-  return up
+  return proc_number("/proc/uptime")
 end
 
 -- Run fn, return its elapsed wall time, elapsed CPU time and its results.
@@ -35,10 +50,7 @@ end
 -- The pid of this Lua process. /proc/self opened from Lua is this process,
 -- whereas inside a shell started by io.popen it would be the shell.
 local function own_pid()
-  local f = assert(io.open("/proc/self/stat"))
-  local pid = f:read("n")
-  f:close()
-  return math.tointeger(pid)
+  return math.tointeger(proc_number("/proc/self/stat"))
 end
 
 -- Number of socket fds this process holds. Counting only sockets keeps the
