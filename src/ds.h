@@ -30,11 +30,22 @@ enum {
   DS_RECV_GRO = 1 << 4
 };
 
+/* User values of a socket: the scratch buffer of large receives, and the
+** text of the last peer and destination addresses recvmsg produced. */
+enum { DS_SLOT_SCRATCH = 1, DS_SLOT_PEER, DS_SLOT_DST, DS_SLOTS = DS_SLOT_DST };
+
 /* Read-ahead for LuaSocket's line pattern; larger reads bypass it. */
 #define DS_BUFSIZE 8192
 
 /* Receive size when none is given: the largest datagram fits. */
 #define DS_RECV_DEFAULT 65536
+
+/* An IP address in binary form, as parsed from or formatted to text. */
+typedef struct ds_ip {
+  int af;                 /* AF_INET or AF_INET6 */
+  unsigned char bytes[16];/* 4 or 16 used */
+  uint32_t scope;         /* IPv6 zone (interface index), 0 when none */
+} ds_ip;
 
 typedef struct ds_socket {
   int fd;           /* -1 once closed */
@@ -45,16 +56,10 @@ typedef struct ds_socket {
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
+  ds_ip lastip[2];    /* binary forms of DS_SLOT_PEER and DS_SLOT_DST */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
 } ds_socket;
-
-/* An IP address in binary form, as parsed from or formatted to text. */
-typedef struct ds_ip {
-  int af;                 /* AF_INET or AF_INET6 */
-  unsigned char bytes[16];/* 4 or 16 used */
-  uint32_t scope;         /* IPv6 zone (interface index), 0 when none */
-} ds_ip;
 
 typedef struct ds_sockaddr {
   union {
@@ -140,7 +145,7 @@ int ds_io_error(lua_State *L, ds_socket *s, int err);
 void ds_open_socket(lua_State *L);
 void *ds_scratch(lua_State *L, int sockarg, size_t size);
 void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);
-void ds_add_methods(lua_State *L, const luaL_Reg *funcs);
+void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
 size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
 
 /* msg.c */

@@ -145,5 +145,5 @@ static const luaL_Reg mcast_methods[] = {
   {NULL, NULL}};
 
 void ds_open_mcast(lua_State *L) {
-  ds_add_methods(L, mcast_methods);
+  ds_add_methods(L, mcast_methods, 0);
 }

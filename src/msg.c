@@ -10,6 +10,26 @@
 
 #define DS_BATCH_MAX 1024 /* messages per recvmmsg/sendmmsg call (UIO_MAXIOV) */
 
+/* Message field names, interned once and kept as upvalues of every message
+** method, so filling a table hashes no C strings on the per-datagram path. */
+enum {
+  K_DATA = 1, K_ADDR, K_PORT, K_SIZE, K_TRUNCATED, K_CTRUNCATED, K_DST, K_IFINDEX,
+  K_HOPLIMIT, K_TCLASS, K_ECN, K_SEGMENT, K_TIMESTAMP, K_SRC, K_LAST = K_SRC
+};
+
+static const char *const key_names[] = {
+  NULL, "data", "addr", "port", "size", "truncated", "ctruncated", "dst", "ifindex",
+  "hoplimit", "tclass", "ecn", "segment", "timestamp", "src"};
+
+#define KEY(k) lua_upvalueindex(k)
+
+
+/* Pushes t[key k] and returns its type. */
+static int get_key(lua_State *L, int t, int k) {
+  lua_pushvalue(L, KEY(k));
+  return lua_gettable(L, t);
+}
+
 static ds_socket *check_dgram(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   if (s->type != SOCK_DGRAM) luaL_error(L, "message calls need a udp socket");
@@ -42,54 +62,83 @@ static void setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, c
   mh->msg_controllen = ctl;
 }
 
-/* Sets t[k] to the value on top of the stack, or to nil when absent, so a
-** reused table never keeps a field from an earlier datagram. */
-static void set_int(lua_State *L, int t, const char *k, int present, lua_Integer v) {
+/* Sets an integer field, or nil when absent, so a reused table never keeps
+** a field from an earlier datagram. */
+static void set_int(lua_State *L, int t, int k, int present, lua_Integer v) {
+  lua_pushvalue(L, KEY(k));
   if (present) lua_pushinteger(L, v);
   else lua_pushnil(L);
-  lua_setfield(L, t, k);
+  lua_rawset(L, t);
 }
 
-static void set_bool(lua_State *L, int t, const char *k, int v) {
+static void set_bool(lua_State *L, int t, int k, int v) {
+  lua_pushvalue(L, KEY(k));
   lua_pushboolean(L, v);
-  lua_setfield(L, t, k);
+  lua_rawset(L, t);
 }
 
-static void set_dst(lua_State *L, const ds_socket *s, int t, const ds_ctl *c) {
+/* Pushes the text of ip. A server hears the same peers and is asked on the
+** same addresses again and again, so the socket keeps the last text of
+** each kind (slot) and reuses it instead of formatting it anew. */
+static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip) {
+  ds_ip *last = &s->lastip[slot - DS_SLOT_PEER];
+  char text[DS_ADDRSTRLEN];
+  if (last->af == ip->af && last->scope == ip->scope &&
+      memcmp(last->bytes, ip->bytes, 16) == 0) {
+    lua_getiuservalue(L, 1, slot);
+    return;
+  }
+  lua_pushlstring(L, text, ds_ntop(ip, text));
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, 1, slot);
+  *last = *ip;
+}
+
+static void set_dst(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
+  lua_pushvalue(L, KEY(K_DST));
   if (c->have & DS_CTL_ADDR) {
-    char text[DS_ADDRSTRLEN];
     ds_ip dst = c->addr;
     if (s->family == DS_DUAL) ds_ip_map(&dst); /* in the socket's form */
-    lua_pushlstring(L, text, ds_ntop(&dst, text));
+    push_cached_ip(L, s, DS_SLOT_DST, &dst);
   } else {
     lua_pushnil(L);
   }
-  lua_setfield(L, t, "dst");
+  lua_rawset(L, t);
+}
+
+static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *sa) {
+  ds_ip ip;
+  int port = ds_sockaddr_to_ip(sa, &ip);
+  lua_pushvalue(L, KEY(K_ADDR));
+  if (port < 0) lua_pushnil(L);
+  else push_cached_ip(L, s, DS_SLOT_PEER, &ip);
+  lua_rawset(L, t);
+  set_int(L, t, K_PORT, port >= 0, port);
 }
 
 /* Fills message table t from one received datagram of n bytes (its real
 ** length where the platform reports it) read into a buffer of size. */
-static void fill_msg(lua_State *L, const ds_socket *s, int t, const char *data, size_t size,
+static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t size,
                      size_t n, const struct msghdr *mh) {
   ds_ctl c;
   ds_cmsg_decode(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0, &c);
+  lua_pushvalue(L, KEY(K_DATA));
   lua_pushlstring(L, data, n < size ? n : size);
-  lua_setfield(L, t, "data");
-  ds_push_sockaddr(L, (const struct sockaddr *)mh->msg_name);
-  lua_setfield(L, t, "port");
-  lua_setfield(L, t, "addr");
-  set_int(L, t, "size", 1, (lua_Integer)n);
-  set_bool(L, t, "truncated", (mh->msg_flags & MSG_TRUNC) != 0);
-  set_bool(L, t, "ctruncated", (mh->msg_flags & MSG_CTRUNC) != 0);
+  lua_rawset(L, t);
+  set_peer(L, s, t, (const struct sockaddr *)mh->msg_name);
+  set_int(L, t, K_SIZE, 1, (lua_Integer)n);
+  set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
+  set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
   set_dst(L, s, t, &c);
-  set_int(L, t, "ifindex", c.have & DS_CTL_IFINDEX, c.ifindex);
-  set_int(L, t, "hoplimit", c.have & DS_CTL_HOPLIMIT, c.hoplimit);
-  set_int(L, t, "tclass", c.have & DS_CTL_TCLASS, c.tclass);
-  set_int(L, t, "ecn", c.have & DS_CTL_TCLASS, c.tclass & 3);
-  set_int(L, t, "segment", c.have & DS_CTL_SEGMENT, c.segment);
+  set_int(L, t, K_IFINDEX, c.have & DS_CTL_IFINDEX, c.ifindex);
+  set_int(L, t, K_HOPLIMIT, c.have & DS_CTL_HOPLIMIT, c.hoplimit);
+  set_int(L, t, K_TCLASS, c.have & DS_CTL_TCLASS, c.tclass);
+  set_int(L, t, K_ECN, c.have & DS_CTL_TCLASS, c.tclass & 3);
+  set_int(L, t, K_SEGMENT, c.have & DS_CTL_SEGMENT, c.segment);
+  lua_pushvalue(L, KEY(K_TIMESTAMP));
   if (c.have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c.timestamp);
   else lua_pushnil(L);
-  lua_setfield(L, t, "timestamp");
+  lua_rawset(L, t);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -195,42 +244,54 @@ static int compose(lua_State *L, const ds_socket *s, ds_tx *tx, struct msghdr *m
   return 0;
 }
 
-static int field_error(lua_State *L, const char *name, const char *why) {
-  return luaL_error(L, "bad field '%s' in message (%s)", name, why);
+static int field_error(lua_State *L, int k, const char *why) {
+  return luaL_error(L, "bad field '%s' in message (%s)", key_names[k], why);
 }
 
 /* Optional integer field in [lo, hi]; returns whether it is present. */
-static int field_int(lua_State *L, int t, const char *name, lua_Integer lo, lua_Integer hi,
+static int field_int(lua_State *L, int t, int k, lua_Integer lo, lua_Integer hi,
                      lua_Integer *v) {
-  int isnum, type = lua_getfield(L, t, name);
+  int isnum, type = get_key(L, t, k);
   if (type == LUA_TNIL) {
     lua_pop(L, 1);
     return 0;
   }
   *v = lua_tointegerx(L, -1, &isnum);
   lua_pop(L, 1);
-  if (type != LUA_TNUMBER || !isnum) field_error(L, name, "integer expected");
+  if (type != LUA_TNUMBER || !isnum) field_error(L, k, "integer expected");
   if (*v < lo || *v > hi)
-    field_error(L, name, lua_pushfstring(L, "out of range (%I-%I)", lo, hi));
+    field_error(L, k, lua_pushfstring(L, "out of range (%I-%I)", lo, hi));
   return 1;
 }
 
-/* Optional address field; *present says whether it was there. Returns 0,
-** or the count of failure values pushed (a name that does not resolve). */
-static int field_ip(lua_State *L, const ds_socket *s, int t, const char *name, ds_ip *ip,
+/* Is the string on top the text last cached in slot? Then *ip is known. */
+static int cached_ip(lua_State *L, const ds_socket *s, int slot, ds_ip *ip) {
+  int same;
+  if (s->lastip[slot - DS_SLOT_PEER].af == 0) return 0;
+  lua_getiuservalue(L, 1, slot);
+  same = lua_rawequal(L, -1, -2);
+  lua_pop(L, 1);
+  if (same) *ip = s->lastip[slot - DS_SLOT_PEER];
+  return same;
+}
+
+/* Optional address field; *present says whether it was there. Text that
+** recvmsg produced (slot names which) needs no parsing. Returns 0, or the
+** count of failure values pushed (a name that does not resolve). */
+static int field_ip(lua_State *L, const ds_socket *s, int t, int k, int slot, ds_ip *ip,
                     int *present) {
   size_t len;
   const char *text, *why;
-  int n, type = lua_getfield(L, t, name);
+  int n, type = get_key(L, t, k);
   *present = type != LUA_TNIL;
-  if (!*present) {
+  if (!*present || (type == LUA_TSTRING && slot && cached_ip(L, s, slot, ip))) {
     lua_pop(L, 1);
     return 0;
   }
-  if (type != LUA_TSTRING) field_error(L, name, "string expected");
+  if (type != LUA_TSTRING) field_error(L, k, "string expected");
   text = lua_tolstring(L, -1, &len);
   n = ds_parse_host(L, s, text, len, ip, &why);
-  if (n < 0) field_error(L, name, lua_pushfstring(L, "%s: '%s'", why, text));
+  if (n < 0) field_error(L, k, lua_pushfstring(L, "%s: '%s'", why, text));
   if (n > 0) return n;
   lua_pop(L, 1);
   return 0;
@@ -239,23 +300,23 @@ static int field_ip(lua_State *L, const ds_socket *s, int t, const char *name, d
 /* Reads send options (ifindex, hoplimit, tclass, ecn, segment) into c. */
 static void read_send_options(lua_State *L, int t, ds_ctl *c) {
   lua_Integer v, ecn;
-  if (field_int(L, t, "ifindex", 0, 0xffffffffLL, &v)) {
+  if (field_int(L, t, K_IFINDEX, 0, 0xffffffffLL, &v)) {
     c->ifindex = (unsigned)v;
     c->have |= DS_CTL_IFINDEX;
   }
-  if (field_int(L, t, "hoplimit", -1, 255, &v)) {
+  if (field_int(L, t, K_HOPLIMIT, -1, 255, &v)) {
     c->hoplimit = (int)v;
     c->have |= DS_CTL_HOPLIMIT;
   }
-  if (field_int(L, t, "tclass", 0, 255, &v)) {
+  if (field_int(L, t, K_TCLASS, 0, 255, &v)) {
     c->tclass = (int)v;
     c->have |= DS_CTL_TCLASS;
   }
-  if (field_int(L, t, "ecn", 0, 3, &ecn)) {
+  if (field_int(L, t, K_ECN, 0, 3, &ecn)) {
     c->tclass = (c->have & DS_CTL_TCLASS ? c->tclass & ~3 : 0) | (int)ecn;
     c->have |= DS_CTL_TCLASS;
   }
-  if (field_int(L, t, "segment", 1, 65535, &v)) {
+  if (field_int(L, t, K_SEGMENT, 1, 65535, &v)) {
     c->segment = (int)v;
     c->have |= DS_CTL_SEGMENT;
   }
@@ -272,13 +333,13 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   lua_Integer port = 0;
   int has_to, has_src, n;
   luaL_checktype(L, t, LUA_TTABLE);
-  if (lua_getfield(L, t, "data") != LUA_TSTRING) field_error(L, "data", "string expected");
+  if (get_key(L, t, K_DATA) != LUA_TSTRING) field_error(L, K_DATA, "string expected");
   data = lua_tolstring(L, -1, &len);
   lua_pop(L, 1);
-  if ((n = field_ip(L, s, t, "addr", &to, &has_to)) != 0) return n;
-  if (has_to && !field_int(L, t, "port", 0, 65535, &port)) field_error(L, "port", "missing");
+  if ((n = field_ip(L, s, t, K_ADDR, DS_SLOT_PEER, &to, &has_to)) != 0) return n;
+  if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
   c.have = 0;
-  if ((n = field_ip(L, s, t, "src", &src, &has_src)) != 0) return n;
+  if ((n = field_ip(L, s, t, K_SRC, DS_SLOT_DST, &src, &has_src)) != 0) return n;
   if (has_src && !(src.af == AF_INET6 && memcmp(src.bytes, &in6addr_any, 16) == 0) &&
       !(src.af == AF_INET && memcmp(src.bytes, "\0\0\0\0", 4) == 0)) {
     c.addr = src;
@@ -321,15 +382,15 @@ static int sock_reply(lua_State *L) {
   ds_tx tx;
   int present, n;
   luaL_checktype(L, 2, LUA_TTABLE);
-  if ((n = field_ip(L, s, 2, "addr", &to, &present)) != 0) return n;
-  if (!present) field_error(L, "addr", "missing");
-  if (!field_int(L, 2, "port", 0, 65535, &port)) field_error(L, "port", "missing");
+  if ((n = field_ip(L, s, 2, K_ADDR, DS_SLOT_PEER, &to, &present)) != 0) return n;
+  if (!present) field_error(L, K_ADDR, "missing");
+  if (!field_int(L, 2, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
   c.have = 0;
-  if ((n = field_ip(L, s, 2, "dst", &dst, &present)) != 0) return n;
+  if ((n = field_ip(L, s, 2, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
   if (present && !is_multicast(&dst)) {
     c.addr = dst;
     c.have |= DS_CTL_ADDR;
-    if (is_link_local(&dst) && field_int(L, 2, "ifindex", 0, 0xffffffffLL, &ifindex)) {
+    if (is_link_local(&dst) && field_int(L, 2, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
       c.ifindex = (unsigned)ifindex;
       c.have |= DS_CTL_IFINDEX;
     }
@@ -469,5 +530,7 @@ static const luaL_Reg msg_methods[] = {
   {NULL, NULL}};
 
 void ds_open_msg(lua_State *L) {
-  ds_add_methods(L, msg_methods);
+  int k;
+  for (k = 1; k <= K_LAST; k++) lua_pushstring(L, key_names[k]);
+  ds_add_methods(L, msg_methods, K_LAST);
 }

@@ -28,8 +28,7 @@ int ds_io_error(lua_State *L, ds_socket *s, int err) {
 }
 
 static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
-  /* The user value holds the scratch buffer of large receives (ds_scratch). */
-  ds_socket *s = (ds_socket *)lua_newuserdatauv(L, sizeof(ds_socket), 1);
+  ds_socket *s = (ds_socket *)lua_newuserdatauv(L, sizeof(ds_socket), DS_SLOTS);
   s->fd = fd;
   s->family = family;
   s->type = type;
@@ -38,6 +37,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->cmsgspace = 0;
   s->timeout = -1;
   s->want = POLLIN;
+  memset(s->lastip, 0, sizeof(s->lastip)); /* af 0: nothing cached */
   s->first = s->last = 0;
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
@@ -274,14 +274,15 @@ static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *fr
 ** reused by later calls, so a receive loop allocates nothing. */
 void *ds_scratch(lua_State *L, int sockarg, size_t size) {
   void *p;
-  if (lua_getiuservalue(L, sockarg, 1) == LUA_TUSERDATA && lua_rawlen(L, -1) >= size) {
+  if (lua_getiuservalue(L, sockarg, DS_SLOT_SCRATCH) == LUA_TUSERDATA &&
+      lua_rawlen(L, -1) >= size) {
     p = lua_touserdata(L, -1);
     lua_pop(L, 1);
     return p;
   }
   lua_pop(L, 1);
   p = lua_newuserdatauv(L, size, 0);
-  lua_setiuservalue(L, sockarg, 1);
+  lua_setiuservalue(L, sockarg, DS_SLOT_SCRATCH);
   return p;
 }
 
@@ -564,10 +565,12 @@ void ds_open_socket(lua_State *L) {
   luaL_setfuncs(L, constructors, 0);
 }
 
-/* Adds methods written in other files to the socket's method table. */
-void ds_add_methods(lua_State *L, const luaL_Reg *funcs) {
+/* Adds methods written in other files to the socket's method table; they
+** share the nup upvalues on top of the stack, which are popped. */
+void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup) {
   luaL_getmetatable(L, DS_SOCKET_MT);
   lua_getfield(L, -1, "__index");
-  luaL_setfuncs(L, funcs, 0);
+  lua_rotate(L, -(nup + 2), 2);
+  luaL_setfuncs(L, funcs, nup);
   lua_pop(L, 2);
 }
