@@ -599,6 +599,23 @@ describe("batches", function()
     assert_idle(server, "recvmsg")
   end)
 
+  it("sendmmsg reports how many went before the kernel refused one", function()
+    local server, sport = udp("dual", "*")
+    local client = udp("dual", "*")
+    -- 10.9.9.9 is no local address: the kernel refuses it as a source.
+    local count, err, code, sent = client:sendmmsg {
+      { data = "first", addr = "127.0.0.1", port = sport },
+      { data = "bad-src", addr = "127.0.0.1", port = sport, src = "10.9.9.9" },
+      { data = "third", addr = "127.0.0.1", port = sport },
+    }
+    assert.is_nil(count)
+    assert.is_string(err)
+    assert.is_string(code)
+    assert.equal(1, sent)
+    assert.equal("first", ok(server:recvmsg()).data)
+    assert_idle(server, "recvmsg")
+  end)
+
   it("rejects batch counts out of range", function()
     local server = dual_server()
     assert.has_error(function() server:recvmmsg(0) end)
