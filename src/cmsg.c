@@ -192,7 +192,9 @@ size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4) {
   size_t len = 0;
   if (in->have & (DS_CTL_ADDR | DS_CTL_IFINDEX))
     len = ipv4 ? encode_source4(buf, len, cap, in) : encode_source6(buf, len, cap, in);
-  if (in->have & DS_CTL_HOPLIMIT)
+  /* -1 means the socket's default: IPv6 says so in the message, IPv4
+  ** (which refuses TTLs outside 1-255) by leaving the message out. */
+  if ((in->have & DS_CTL_HOPLIMIT) && !(ipv4 && in->hoplimit < 0))
     len = put(buf, len, cap, ipv4 ? IPPROTO_IP : IPPROTO_IPV6, ipv4 ? IP_TTL : IPV6_HOPLIMIT,
               &in->hoplimit, sizeof(int));
   if (in->have & DS_CTL_TCLASS)
