@@ -1,14 +1,22 @@
 -- demo.lua: what `make demo` shows. Run from the repository root:
 --   lua5.4 examples/demo.lua
 --
--- Starts examples/echo_server.lua on a free port (one dual-stack socket),
--- then connects to it once over IPv4 (127.0.0.1) and once over IPv6 (::1)
--- with plain single-family client sockets, and prints what each side saw.
--- It exits 0 when both echoes came back and the server ended cleanly.
+-- Part 1, TCP: starts examples/echo_server.lua on a free port (one
+-- dual-stack socket), then connects to it once over IPv4 (127.0.0.1) and
+-- once over IPv6 (::1) with plain single-family client sockets, and prints
+-- what each side saw.
 --
--- It never hangs: client calls time out after CALL_TIMEOUT seconds, and the
--- server runs under timeout(1), so even a wedged server is gone after
--- SERVER_LIMIT seconds, which ends every read from its pipe.
+-- Part 2, UDP packet info: starts examples/udp_responder.lua on a free port
+-- (one dual-stack socket on "*" with pktinfo), queries it at 127.0.0.1 and
+-- 127.0.0.2 from a plain inet socket bound to 127.0.0.1, and at ::1 from an
+-- inet6 socket, and shows each reply's source next to the address queried.
+-- They must match: that is what sock:reply is for.
+--
+-- It exits 0 when every echo came back, every reply came from the address
+-- queried and both servers ended cleanly, 1 otherwise. It never hangs:
+-- client calls time out after CALL_TIMEOUT seconds, and each server runs
+-- under timeout(1), so even a wedged server is gone after SERVER_LIMIT
+-- seconds, which ends every read from its pipe.
 
 -- The in-tree build first, then whatever is installed.
 package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
@@ -22,12 +30,13 @@ local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
 
--- The echo server as a child process whose output we read through a pipe.
--- The shell prints its pid first; exec makes that pid timeout(1)'s, which
--- passes a TERM on to the server.
-local function start_server(clients)
-  local cmd = ("echo $$; exec timeout %d %s examples/echo_server.lua 0 -n %d -t %d 2>&1"):format(
-    SERVER_LIMIT, shell_quote(arg[-1] or "lua5.4"), clients, CALL_TIMEOUT)
+-- An example server (script, with args after it) as a child process whose
+-- output we read through a pipe. The shell prints its pid first; exec makes
+-- that pid timeout(1)'s, which passes a TERM on to the server. The server's
+-- first line names its port.
+local function start_server(script, args)
+  local cmd = ("echo $$; exec timeout %d %s %s %s 2>&1"):format(
+    SERVER_LIMIT, shell_quote(arg[-1] or "lua5.4"), script, args)
   local pipe = assert(io.popen(cmd, "r"))
   local server = {pipe = pipe, pid = math.tointeger(tonumber(pipe:read("l")))}
   server.banner = pipe:read("l") or "(the server printed nothing)"
@@ -79,7 +88,35 @@ local function visit(server, label, family, host)
   return reply == text
 end
 
-local function plan()
+-- One UDP query: send from client to host, read one reply, and show the
+-- reply's source next to the address queried. They must be the same.
+local function query(server, label, client, host)
+  print(("\n%s: a plain %s socket (%s) queries %s port %d"):format(
+    label, client:getfamily(), (client:getsockname()), host, server.port))
+  local text = "who answers " .. host .. "?"
+  local data, from, from_port = client:sendto(text, host, server.port)
+  if data then data, from, from_port = client:recvfrom() end
+  if not data then
+    print(("  client | failed: %s (%s)"):format(from, from_port))
+    return false
+  end
+  local match = from == host and from_port == server.port and data == text
+  print(("  client | queried %-9s  the reply came from %-9s  %s"):format(
+    host, from, match and "(same address)" or "(MISMATCH: the client would drop it)"))
+  relay(server, "^from ")
+  return match
+end
+
+-- A plain inet UDP socket bound to 127.0.0.1 (so its own address is fixed
+-- and only the server's choice of source is under test), or inet6.
+local function udp_client(family, bind_host)
+  local sock = assert(ds.udp{family = family})
+  sock:settimeout(CALL_TIMEOUT)
+  if bind_host then assert(sock:bind(bind_host, 0)) end
+  return sock
+end
+
+local function tcp_visits()
   local visits = {{"IPv4", "inet", "127.0.0.1"}}
   if ds.has_ipv6() then
     visits[#visits + 1] = {"IPv6", "inet6", "::1"}
@@ -89,28 +126,48 @@ local function plan()
   return visits
 end
 
-local function main()
-  local visits = plan()
-  local server = start_server(#visits)
-  print("One dual-stack echo server (examples/echo_server.lua):")
+local function udp_queries()
+  local v4 = udp_client("inet", "127.0.0.1")
+  local queries = {{"IPv4", v4, "127.0.0.1"}, {"IPv4", v4, "127.0.0.2"}}
+  if ds.has_ipv6() then queries[#queries + 1] = {"IPv6", udp_client("inet6"), "::1"} end
+  return queries
+end
+
+-- Runs one part: starts the server, runs each step (fn(server, ...)) and
+-- waits for the server to finish. Returns true when all went well.
+local function run_part(title, script, args, steps, fn)
+  local server = start_server(script, args:format(#steps, CALL_TIMEOUT))
+  print(title)
   print("  server | " .. server.banner)
   if not server.port then
     stop_server(server)
     print("demo failed: the server did not start")
     return false
   end
-  for _, v in ipairs(visits) do
-    if not visit(server, v[1], v[2], v[3]) then
+  for _, step in ipairs(steps) do
+    if not fn(server, table.unpack(step)) then
       stop_server(server)
       print("\ndemo failed")
       return false
     end
   end
   relay(server)
-  local exited = server.pipe:close()
+  return server.pipe:close() == true
+end
+
+local function main()
+  local ok = run_part("One dual-stack echo server (examples/echo_server.lua):",
+    "examples/echo_server.lua", "0 -n %d -t %d", tcp_visits(), visit)
+  if not ok then return false end
   print("\nOne socket served both: the IPv4 peer appeared as ::ffff:127.0.0.1,"
     .. " which ds.unmap turns back into 127.0.0.1.")
-  return exited == true
+
+  ok = run_part("\n\nOne dual-stack UDP responder with packet info (examples/udp_responder.lua):",
+    "examples/udp_responder.lua", "0 -n %d -t %d", udp_queries(), query)
+  if not ok then return false end
+  print("\nOne socket on * answered each query from the address it was sent to"
+    .. " (msg.dst, sent back with sock:reply).")
+  return true
 end
 
 os.exit(main() and 0 or 1)

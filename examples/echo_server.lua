@@ -12,38 +12,21 @@
 --
 -- Clients are served one at a time, line by line: each line comes back.
 
--- The in-tree build first, then whatever is installed.
-package.path = "lua/?.lua;lua/?/init.lua;" .. package.path
+-- The in-tree build first, then whatever is installed; examples/ for the
+-- shared command-line reader.
+package.path = "lua/?.lua;lua/?/init.lua;examples/?.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 local ds = require "dualstack"
+local args = require "args"
 
 local USAGE = "usage: lua5.4 examples/echo_server.lua [port [host]] [-n clients] [-t seconds]\n"
 
-local function usage()
-  io.stderr:write(USAGE)
-  os.exit(2)
-end
-
--- Positional port and host, flags -n and -t, each with a number.
 local function parse_args(argv)
-  local opts, positional, i = {port = 7007, host = "*", idle = 30}, {}, 1
-  while i <= #argv do
-    local flag = argv[i]:match("^%-(%a)$")
-    if flag then
-      local value = tonumber(argv[i + 1]) or usage()
-      if flag == "n" then opts.clients = math.tointeger(value) or usage()
-      elseif flag == "t" then opts.idle = value
-      else usage() end
-      i = i + 2
-    else
-      positional[#positional + 1] = argv[i]
-      i = i + 1
-    end
-  end
-  if #positional > 2 then usage() end
-  opts.port = math.tointeger(tonumber(positional[1] or opts.port)) or usage()
-  opts.host = positional[2] or opts.host
-  return opts
+  return args.parse(argv, USAGE, {
+    defaults = {port = 7007, host = "*", idle = 30},
+    positional = {{"port", args.integer}, {"host", args.text}},
+    flags = {n = {"clients", args.integer}, t = {"idle", args.number}},
+  })
 end
 
 local function listen(host, port)

@@ -7,36 +7,21 @@
 -- asked (msg.dst) and on which interface (msg.ifindex).
 
 local ds = require "dualstack"
+local args = require "args"
 
 local M = {}
 
-local function fail(usage)
-  io.stderr:write(usage)
-  os.exit(2)
-end
-
--- Reads flags -n (datagrams), -t (idle seconds) and -d (yes|no: one dual
--- socket or one per family) and one positional port.
--- Returns {port, count, idle, dualstack}; count and idle are nil for ever.
-function M.parse_args(argv, usage)
-  local opts, positional, i = {port = 7008, dualstack = true}, {}, 1
-  while i <= #argv do
-    local flag = argv[i]:match("^%-(%a)$")
-    if flag then
-      local value = argv[i + 1] or fail(usage)
-      if flag == "n" then opts.count = math.tointeger(tonumber(value)) or fail(usage)
-      elseif flag == "t" then opts.idle = tonumber(value) or fail(usage)
-      elseif flag == "d" and (value == "yes" or value == "no") then opts.dualstack = value == "yes"
-      else fail(usage) end
-      i = i + 2
-    else
-      positional[#positional + 1] = argv[i]
-      i = i + 1
-    end
-  end
-  if #positional > 1 then fail(usage) end
-  opts.port = math.tointeger(tonumber(positional[1] or opts.port)) or fail(usage)
-  return opts
+-- The command line: one positional port, flags -n (datagrams), -t (idle
+-- seconds) and, where allow_d is set, -d yes|no (one dual socket or one per
+-- family). Returns {port, count, idle, dualstack}; count and idle are nil
+-- for ever.
+function M.parse_args(argv, usage, allow_d)
+  return args.parse(argv, usage, {
+    defaults = {port = 7008, dualstack = true},
+    positional = {{"port", args.integer}},
+    flags = {n = {"count", args.integer}, t = {"idle", args.number},
+             d = allow_d and {"dualstack", args.yesno} or nil},
+  })
 end
 
 -- The interface's name next to its index, since "1" alone says little.

@@ -43,7 +43,6 @@ end
 
 local function main(argv)
   local opts = responder.parse_args(argv, USAGE)
-  if not opts.dualstack then io.stderr:write(USAGE) os.exit(2) end
   -- A pipe (as in `make demo`) would otherwise hold our lines back.
   io.stdout:setvbuf("line")
   local sock = open(opts.port)
