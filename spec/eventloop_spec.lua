@@ -4,16 +4,11 @@
 -- traffic through a dual-stack socket with Debian's library; settimeout(0)
 -- makes every call return at once so a scheduler can drive it.
 local H = require "helpers"
+local cleanup = require "cleanup"
 local ds = H.ds
 
-local open
-before_each(function() open = {} end)
-after_each(function() H.close_all(open) end)
-
-local function keep(obj)
-  open[#open + 1] = obj
-  return obj
-end
+local keep = cleanup.keep
+after_each(cleanup.close_all)
 
 -- Loads an event-loop library, or marks the case pending with why not.
 local function need(module, package)

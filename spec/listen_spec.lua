@@ -2,6 +2,7 @@
 -- dual-stack socket, and one v6-only socket plus one IPv4 socket on the same
 -- port behind the same object. Real clients of both families on loopback.
 local H = require "helpers"
+local cleanup = require "cleanup"
 local ds = H.ds
 
 -- The two models. `v4peer` is an IPv4 client's address as the listener's
@@ -13,14 +14,8 @@ local MODELS = {
 }
 
 -- Sockets and listeners of the running case, closed after each one.
-local open
-before_each(function() open = {} end)
-after_each(function() H.close_all(open) end)
-
-local function keep(obj)
-  open[#open + 1] = obj
-  return obj
-end
+local keep = cleanup.keep
+after_each(cleanup.close_all)
 
 local function copy(t, extra)
   local out = {}

@@ -3,6 +3,7 @@
 -- spec makes: IPv4 groups on lo (multicast on, a 239.0.0.0/8 route), IPv6
 -- groups across a veth pair. The child reports "key=value" lines.
 local H = require "helpers"
+local cleanup = require "cleanup"
 local N = require "namespace"
 local ds = H.ds
 
@@ -273,14 +274,8 @@ end)
 
 -- Argument checks need no traffic and run on the host.
 describe("multicast arguments", function()
-  local open
-  before_each(function() open = {} end)
-  after_each(function() H.close_all(open) end)
-  local function udp(family)
-    local s = H.socket("udp", family)
-    open[#open + 1] = s
-    return s
-  end
+  after_each(cleanup.close_all)
+  local function udp(family) return cleanup.keep(H.socket("udp", family)) end
 
   it("refuses an IPv4 group on an inet6 socket and an IPv6 group on an inet socket", function()
     local _, msg, code = udp("inet6"):join("239.1.2.3")
@@ -296,8 +291,7 @@ describe("multicast arguments", function()
     assert.has_error(function() udp("dual"):join("239.1.2.3", "nosuchif0") end)
     assert.has_error(function() udp("dual"):join("239.1.2.3", "lo", "::1") end)
     assert.has_error(function() udp("dual"):join("not an address") end)
-    local t = H.socket("tcp", "dual")
-    open[#open + 1] = t
+    local t = cleanup.keep(H.socket("tcp", "dual"))
     assert.has_error(function() t:join("239.1.2.3") end)
     assert.has_error(function() udp("dual"):setoption("multicast_if", "nosuchif0") end)
     assert.has_error(function() udp("dual"):setoption("multicast_if", "192.0.2.99") end)

@@ -1,16 +1,11 @@
 -- ds.select: LuaSocket's signature and result shape on poll(2), for many
 -- sockets, listeners, writable sockets and sockets with buffered data.
 local H = require "helpers"
+local cleanup = require "cleanup"
 local ds = H.ds
 
-local open
-before_each(function() open = {} end)
-after_each(function() H.close_all(open) end)
-
-local function keep(obj)
-  open[#open + 1] = obj
-  return obj
-end
+local keep = cleanup.keep
+after_each(cleanup.close_all)
 
 -- n UDP sockets bound to 127.0.0.1; returns them and their ports.
 local function udp_sockets(n)
