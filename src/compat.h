@@ -37,6 +37,10 @@
 #define DS_SEND_FLAGS 0
 #endif
 
+/* Windows (not built yet): recvmsg and sendmsg are WSARecvMsg, fetched
+** with WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER), and WSASendMsg; the
+** control macros are WSA_CMSG_*; errors come from WSAGetLastError. */
+
 /* IPv4 destination-address control messages. Linux and Windows: IP_PKTINFO
 ** with struct in_pktinfo (Linux reads the source from ipi_spec_dst, Windows
 ** from ipi_addr). FreeBSD/OpenBSD/macOS without IP_PKTINFO: IP_RECVDSTADDR

@@ -104,8 +104,12 @@ end
 local function open_one(kind, family, addr, port, opts)
   local s, err, code = core[kind] { family = family }
   if not s then return nil, err, code end
+  -- SO_REUSEADDR lets a TCP listener restart over TIME_WAIT; on UDP it
+  -- would let a second socket share the port, so UDP only takes it asked.
+  local reuseaddr = opts.reuseaddr
+  if reuseaddr == nil then reuseaddr = kind == "tcp" end
   local ok
-  ok, err, code = s:setoption("reuseaddr", opts.reuseaddr ~= false)
+  ok, err, code = s:setoption("reuseaddr", reuseaddr)
   if ok and opts.reuseport then ok, err, code = s:setoption("reuseport", true) end
   if ok and kind == "udp" and opts.pktinfo ~= false then ok, err, code = s:setoption("pktinfo", true) end
   if ok then ok, err, code = s:bind(addr, port) end

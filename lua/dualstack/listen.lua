@@ -58,14 +58,15 @@ local UdpListener = class("dualstack.udplistener", {
 })
 
 --- A TCP listener on host ("*" for every address) and port.
--- opts: backlog, reuseaddr (default true), reuseport, v6only, dualstack
--- (false forces one socket per family).
+-- opts: backlog, reuseaddr (default true for TCP), reuseport, v6only,
+-- dualstack (false forces one socket per family).
 -- @treturn listener or nil, message, code
 function M.listen(host, port, opts)
   return group.open("tcp", TcpListener, host, port, opts)
 end
 
 --- A UDP listener, with packet info on unless opts.pktinfo is false.
+-- reuseaddr is off unless asked: on UDP it would share the port.
 -- @treturn listener or nil, message, code
 function M.udp_listen(host, port, opts)
   return group.open("udp", UdpListener, host, port, opts)
