@@ -17,7 +17,7 @@ LDOC_RUN   = $(LDOC) -c $(CURDIR)/docs/config.ld
 docs:
 	@.ci/deps $(DOCS_DEPS)
 	@mkdir -p $(DOCS_DIR)
-	$(LDOC_RUN) --fatalwarnings --testing -d $(CURDIR)/$(DOCS_DIR) .
+	$(LDOC_RUN) --fatalwarnings -d $(CURDIR)/$(DOCS_DIR) .
 
 # The ldoc_names filter lists what LDoc documented (ldoc runs on Lua 5.1, so
 # the filter module comes through LUA_PATH); docs/check.lua loads the
