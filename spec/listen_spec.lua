@@ -49,6 +49,7 @@ end
 -- Returns the peer address as the server sees it.
 local function accept_and_talk(l, clients)
   local a = keep(H.ok(l:accept()))
+  assert.is_nil(a:gettimeout(), "an accepted socket blocks, whatever the listener's sockets do")
   a:settimeout(H.WAIT)
   local peer, peer_port = H.ok(a:getpeername())
   local c = clients[peer_port]
