@@ -52,10 +52,10 @@ function Group:__tostring()
   return self.kind .. " listener{" .. table.concat(parts, ", ") .. "}"
 end
 
---- Runs op(sock) on a socket that is ready to read. With one socket that is
+-- Runs op(sock) on a socket that is ready to read. With one socket that is
 -- a plain call; with several, they are non-blocking and polled together,
 -- starting after the one served last so neither family starves.
-function Group:on_ready(op)
+function M.on_ready(self, op)
   local socks = self.socks
   if #socks == 1 then return op(socks[1]) end
   local deadline = self.timeout and core.monotime() + self.timeout
@@ -166,7 +166,7 @@ local function targets_for(kind, host, opts)
   return t
 end
 
---- Opens the listening sockets of a listener of kind "tcp" or "udp".
+-- Opens the listening sockets of a listener of kind "tcp" or "udp".
 function M.open(kind, class, host, port, opts)
   opts = opts or {}
   if type(host) ~= "string" then error("bad argument #1 (host string expected)", 3) end

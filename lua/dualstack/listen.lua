@@ -4,6 +4,8 @@
 local core = require "dualstack.core"
 local group = require "dualstack.group"
 
+local on_ready = group.on_ready
+
 local M = {}
 
 local function class(name, methods)
@@ -18,7 +20,7 @@ local TcpListener = class("dualstack.tcplistener", {
   --- The next client of any family, as socket:accept.
   -- @treturn socket a connected, blocking socket
   accept = function(self)
-    return self:on_ready(function(s) return s:accept() end)
+    return on_ready(self, function(s) return s:accept() end)
   end,
 })
 
@@ -37,11 +39,11 @@ end
 local UdpListener = class("dualstack.udplistener", {
   --- The next datagram of any family, as socket:recvmsg.
   recvmsg = function(self, size, msg)
-    return self:on_ready(function(s) return s:recvmsg(size, msg) end)
+    return on_ready(self, function(s) return s:recvmsg(size, msg) end)
   end,
   --- The next datagram as data, addr, port, as socket:recvfrom.
   recvfrom = function(self, size)
-    return self:on_ready(function(s) return s:recvfrom(size) end)
+    return on_ready(self, function(s) return s:recvfrom(size) end)
   end,
   --- Answers req from the address it was sent to, as socket:reply.
   reply = function(self, req, data)
