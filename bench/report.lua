@@ -1,0 +1,330 @@
+-- bench/report.lua RESULTS: turns bench/run.lua's results.txt into the
+-- Markdown section for the README (stdout): the machine, one table of
+-- measurements and one of issue 5's targets.
+local path = arg[1] or "bench/out/results.txt"
+
+-- ---- reading ----
+
+local function parse(line)
+  local t = {}
+  for pair in line:gmatch("[^\t]+") do
+    local k, v = pair:match("^([^=]+)=(.*)$")
+    t[k] = tonumber(v) or v
+  end
+  return t
+end
+
+local machine, finish, checks, memory = {}, {}, {}, {}
+local runs, cg, sc = {}, {}, {}
+
+-- runs[workload][contender][rep] = record; cg/sc[workload][contender][n] = record
+local function put(tbl, a, b, c, v)
+  tbl[a] = tbl[a] or {}
+  tbl[a][b] = tbl[a][b] or {}
+  tbl[a][b][c] = v
+end
+
+for line in io.lines(path) do
+  local r = parse(line)
+  if r.kind == "machine" then machine = r
+  elseif r.kind == "end" then finish = r
+  elseif r.kind == "check" then checks[r.contender] = r
+  elseif r.kind == "memory" then memory[r.contender] = r
+  elseif r.kind == "run" then put(runs, r.workload, r.contender, r.rep, r)
+  elseif r.kind == "callgrind" then put(cg, r.workload, r.contender, r.n, r)
+  elseif r.kind == "syscalls" then
+    put(sc, r.workload, r.contender, r.n, r)
+    machine.syscall_tool = r.tool
+  end
+end
+
+-- ---- arithmetic ----
+
+local function median(list)
+  if #list == 0 then return nil end
+  local s = {table.unpack(list)}
+  table.sort(s)
+  local m = (#s + 1) // 2
+  return #s % 2 == 1 and s[m] or (s[m] + s[m + 1]) / 2
+end
+
+local TCP = {tcpin = true, tcpout = true}
+local CHUNK = 65536
+
+-- Operations in a run's unit: round trips, datagrams, or 64 KiB chunks.
+local function ops(workload, n)
+  return TCP[workload] and n / CHUNK or n
+end
+
+-- Per repetition: f(record) for the runs that succeeded.
+local function per_rep(workload, who, f)
+  local out = {}
+  for rep, r in pairs(runs[workload] and runs[workload][who] or {}) do
+    if r.ops and not r.error then out[rep] = f(r) end
+  end
+  return out
+end
+
+local function rate(r) return r.ops / r.wall end
+
+local function values(t)
+  local l = {}
+  for _, v in pairs(t) do l[#l + 1] = v end
+  return l
+end
+
+-- Median over repetitions of rate(a) / rate(b), pairing the same repetition.
+local function ratio(wa, a, wb, b)
+  local ra, rb, l = per_rep(wa, a, rate), per_rep(wb, b, rate), {}
+  for rep, x in pairs(ra) do
+    if rb[rep] then l[#l + 1] = x / rb[rep] end
+  end
+  return median(l)
+end
+
+-- Cost per operation from two runs of different length.
+local function slope(tbl, workload, who, get)
+  local byn = tbl[workload] and tbl[workload][who]
+  if not byn then return nil end
+  local ns = {}
+  for n, r in pairs(byn) do
+    if r.error == "" then ns[#ns + 1] = n end
+  end
+  if #ns < 2 then return nil end
+  table.sort(ns)
+  local a, b = byn[ns[1]], byn[ns[#ns]]
+  return get(a, b, ops(workload, ns[#ns]) - ops(workload, ns[1]))
+end
+
+local function instructions(workload, who)
+  return slope(cg, workload, who, function(a, b, d)
+    if type(a.ir) ~= "number" or type(b.ir) ~= "number" then return nil end
+    return (b.ir - a.ir) / d
+  end)
+end
+
+local function counts(s)
+  local t = {}
+  for name, n in tostring(s):gmatch("([%w_]+):(%d+)") do t[name] = tonumber(n) end
+  return t
+end
+
+-- Syscalls per operation: total and a {name, per-op} list, largest first.
+local function syscalls(workload, who)
+  return slope(sc, workload, who, function(a, b, d)
+    local ca, cb, total, list = counts(a.calls), counts(b.calls), 0, {}
+    for name, n in pairs(cb) do
+      local per = (n - (ca[name] or 0)) / d
+      if per >= 0.005 then
+        total = total + per
+        list[#list + 1] = {name, per}
+      end
+    end
+    table.sort(list, function(x, y) return x[2] > y[2] or x[2] == y[2] and x[1] < y[1] end)
+    return {total = total, list = list}
+  end)
+end
+
+-- ---- formatting ----
+
+local function commas(n)
+  local s = string.format("%.0f", n)
+  return (s:reverse():gsub("(%d%d%d)", "%1,"):reverse():gsub("^,", ""))
+end
+
+local function num(x, digits)
+  return (string.format("%." .. (digits or 2) .. "f", x):gsub("%.?0+$", ""))
+end
+
+local function fmt_rate(workload, r)
+  if not r then return "failed" end
+  if TCP[workload] then return string.format("%.2f GB/s", r / 1e9) end
+  return commas(r) .. (workload:match("^pp") and " rt/s" or " dgram/s")
+end
+
+-- The user/system split in /proc/PID/stat is tick-sampled and adjusted to
+-- stay monotonic, meaningless over a second; only the total is shown.
+local function fmt_cpu(workload, who)
+  local cpu = median(values(per_rep(workload, who, function(r) return r.cpu / ops(workload, r.ops) end)))
+  if not cpu then return "–" end
+  return cpu >= 1e-6 and string.format("%.2f µs", cpu * 1e6) or string.format("%.0f ns", cpu * 1e9)
+end
+
+local function fmt_spread(workload, who)
+  local l = values(per_rep(workload, who, rate))
+  local m = median(l)
+  if not m then return "–" end
+  table.sort(l)
+  return string.format("±%d%%", math.floor((l[#l] - l[1]) / 2 / m * 100 + 0.5))
+end
+
+local function fmt_syscalls(workload, who)
+  local s = syscalls(workload, who)
+  if not s then return "–" end
+  local parts = {}
+  for _, e in ipairs(s.list) do parts[#parts + 1] = e[1] .. " " .. num(e[2], 2) end
+  return num(s.total, 2) .. " (" .. table.concat(parts, ", ") .. ")"
+end
+
+local function fmt_instr(workload, who)
+  local i = instructions(workload, who)
+  return i and commas(i) or "–"
+end
+
+-- ---- the tables ----
+
+local UNIT = {pp4 = "round trip", pp6 = "round trip", sink = "datagram", mmsg = "datagram",
+  tcpin = "64 KiB", tcpout = "64 KiB"}
+
+local TITLE = {
+  pp4 = "UDP ping-pong, 64 B, IPv4 to 127.0.0.2 on a dual socket, reply from 127.0.0.2",
+  pp6 = "UDP ping-pong, 64 B, IPv6 ::1",
+  sink = "Drain a queued backlog, one datagram per call",
+  mmsg = "Drain a queued backlog, recvmmsg 64 per call",
+  tcpin = "TCP bulk in (contender reads), 64 KiB",
+  tcpout = "TCP bulk out (contender writes), 64 KiB",
+}
+
+local NAME = {
+  pp4 = {c = "raw C recvmsg/sendmsg + pktinfo", dualstack = "dualstack recvmsg/reply",
+    luasocket = "LuaSocket receivefrom/sendto ¹"},
+  pp6 = {c = "raw C recvmsg/sendmsg + pktinfo", dualstack = "dualstack recvmsg/reply",
+    luasocket = "LuaSocket receivefrom/sendto"},
+  sink = {c = "raw C recvmsg + pktinfo", dualstack = "dualstack recvmsg + pktinfo",
+    luasocket = "LuaSocket receivefrom (no pktinfo)"},
+  mmsg = {c = "raw C recvmmsg + pktinfo", dualstack = "dualstack recvmmsg + pktinfo"},
+  tcpin = {c = "raw C read", dualstack = "dualstack receive(65536)",
+    ["dualstack-recv"] = "dualstack recv(65536)", luasocket = "LuaSocket receive(65536)"},
+  tcpout = {c = "raw C write", dualstack = "dualstack send", luasocket = "LuaSocket send"},
+}
+
+local ORDER = {"pp4", "pp6", "sink", "mmsg", "tcpin", "tcpout"}
+local WHO = {"c", "dualstack", "dualstack-recv", "luasocket"}
+
+local out = {}
+local function say(fmt, ...) out[#out + 1] = string.format(fmt, ...) end
+
+-- Other processes' CPU use during the timed parts (the peer's bg: busy
+-- ticks of all CPUs minus ours, per second; tick resolution, so only a
+-- large value means something).
+local function background()
+  local l = {}
+  for _, byc in pairs(runs) do
+    for _, byrep in pairs(byc) do
+      for _, r in pairs(byrep) do
+        if type(r.bg) == "number" then l[#l + 1] = math.max(0, r.bg) end
+      end
+    end
+  end
+  if #l == 0 then return "" end
+  table.sort(l)
+  return string.format("Other processes used a median of %.2f and at most %.2f CPUs during the timed parts.",
+    median(l), l[#l])
+end
+
+local function header()
+  say("Measured by `make bench` on %s: %s vCPUs (%s), %s, %s; %s, LuaSocket %s; dualstack %s.",
+    machine.date or "?", machine.nproc or "?", machine.cpu or "?", machine.kernel or "?",
+    machine.os or "?", machine.lua or "Lua 5.4", machine.luasocket or "?", machine.commit or "?")
+  say("Peer on CPU 0, contender on CPU 1. Each figure is the median of %s interleaved repetitions;"
+    .. " × C is the median of the per-repetition ratios to raw C; spread is half the range over the median."
+    .. " CPU is the contender's own time per operation. Instructions: callgrind, user space only;"
+    .. " syscalls: %s; both from the difference of two run lengths, so startup is excluded."
+    .. " Load average at start %s, at end %s; the whole run took %s s. %s",
+    machine.reps or "?", machine.syscall_tool or "?", machine.load or "?", finish.load or "?",
+    finish.seconds or "?", background())
+  say("")
+end
+
+local function measurements()
+  say("| Workload | Contender | Throughput | × C | Spread | CPU per op | User instructions per op | Syscalls per op |")
+  say("|---|---|---:|---:|---:|---:|---:|---|")
+  for _, w in ipairs(ORDER) do
+    local first = true
+    for _, who in ipairs(WHO) do
+      if runs[w] and runs[w][who] then
+        local m = median(values(per_rep(w, who, rate)))
+        local x = who == "c" and 1 or ratio(w, who, w, "c")
+        say("| %s | %s | %s | %s | %s | %s | %s | %s |",
+          first and TITLE[w] .. " (per " .. UNIT[w] .. ")" or "", NAME[w][who] or who, fmt_rate(w, m),
+          x and string.format("%.2f", x) or "–", fmt_spread(w, who), fmt_cpu(w, who), fmt_instr(w, who),
+          fmt_syscalls(w, who))
+        first = false
+      end
+    end
+  end
+  say("")
+  say("¹ LuaSocket has no pktinfo: asked at 127.0.0.2 it answers from 127.0.0.1 (the reply check below), so its IPv4 ping-pong is sent to 127.0.0.1.")
+  say("")
+end
+
+local LABEL = {c = "raw C", dualstack = "dualstack", luasocket = "LuaSocket"}
+
+-- "raw C text; dualstack text; ..." with text = f(record) for each
+-- contender that has a record in tbl (and f gives text for).
+local function per_contender(tbl, f)
+  local parts = {}
+  for _, who in ipairs {"c", "dualstack", "luasocket"} do
+    local text = tbl[who] and f(tbl[who])
+    if text then parts[#parts + 1] = LABEL[who] .. " " .. text end
+  end
+  return table.concat(parts, "; ")
+end
+
+local function check_line()
+  local any = checks.c or {}
+  say("Reply from the address asked (%s queries to 127.0.0.2 on a dual socket bound to ::): %s.",
+    any.n or "?", per_contender(checks, function(c)
+      return c.ok == "yes" and "yes" or "no (" .. c.error .. ")"
+    end))
+  say("")
+end
+
+local function memory_line()
+  local m = memory.dualstack or {}
+  say("Resident size after %s and %s echoed datagrams: %s.", commas(m.at or 0), commas(m.n or 0),
+    per_contender(memory, function(r)
+      return type(r.rss0) == "number" and string.format("%s → %s KiB", commas(r.rss0), commas(r.rss1))
+    end))
+  say("")
+end
+
+local function verdict(ok) return ok == nil and "not measured" or ok and "yes" or "**no**" end
+
+local function targets()
+  local rows = {}
+  local function row(name, value, ok) rows[#rows + 1] = {name, value, verdict(ok)} end
+  local function at_least(name, x, goal)
+    row(name, x and string.format("%.2f×", x) or "–", x and x >= goal)
+  end
+  at_least("Ping-pong IPv4 ≥ 0.95× raw C", ratio("pp4", "dualstack", "pp4", "c"), 0.95)
+  at_least("Ping-pong IPv6 ≥ 0.95× raw C", ratio("pp6", "dualstack", "pp6", "c"), 0.95)
+  for _, w in ipairs {"pp4", "pp6"} do
+    local d, c = instructions(w, "dualstack"), instructions(w, "c")
+    local x = d and c and d / c
+    row("Instructions per round trip ≤ 15× raw C (" .. w .. ")",
+      x and string.format("%s vs %s = %s×", commas(d), commas(c), num(x, 1)) or "–", x and x <= 15)
+  end
+  local s = syscalls("pp4", "dualstack")
+  row("Exactly 2 syscalls per round trip (blocking)", s and num(s.total, 2) or "–",
+    s and math.abs(s.total - 2) < 0.01)
+  at_least("recvmmsg ≥ 1.0× raw C recvmsg + pktinfo", ratio("mmsg", "dualstack", "sink", "c"), 1.0)
+  at_least("recvmmsg ≥ 1.5× LuaSocket", ratio("mmsg", "dualstack", "sink", "luasocket"), 1.5)
+  at_least("TCP in ≥ 0.9× raw C, receive(65536)", ratio("tcpin", "dualstack", "tcpin", "c"), 0.9)
+  at_least("TCP in ≥ 0.9× raw C, recv(65536)", ratio("tcpin", "dualstack-recv", "tcpin", "c"), 0.9)
+  at_least("TCP out ≥ 0.9× raw C", ratio("tcpout", "dualstack", "tcpout", "c"), 0.9)
+  local m = memory.dualstack
+  local grow = m and type(m.rss0) == "number" and m.rss1 - m.rss0
+  row(string.format("RSS after %s recvmsg within 1 MiB of after %s", commas(m and m.n or 0),
+    commas(m and m.at or 0)), grow and string.format("%+d KiB", grow) or "–", grow and grow <= 1024)
+  say("| Target (issue 5) | Measured | Holds |")
+  say("|---|---:|---|")
+  for _, r in ipairs(rows) do say("| %s | %s | %s |", r[1], r[2], r[3]) end
+end
+
+header()
+measurements()
+check_line()
+memory_line()
+targets()
+print(table.concat(out, "\n"))

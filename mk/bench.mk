@@ -1,0 +1,20 @@
+# make bench: the performance harness of issue 5 (see bench/README.md).
+# Builds the module and the C programs of bench/, then bench/run.lua
+# measures every contender through the fixed peer and writes
+# bench/out/report.md (bench/out is git-ignored).
+BENCH_DEPS   := lua-socket valgrind strace util-linux
+BENCH_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror
+BENCH_BIN    := bench/out/peer bench/out/c_contender
+
+.PHONY: bench bench-bin
+
+bench:
+	@.ci/deps $(BUILD_DEPS) $(BENCH_DEPS)
+	@$(MAKE) --no-print-directory all bench-bin
+	@$(LUA) bench/run.lua; status=$$?; cat bench/out/report.md; exit $$status
+
+bench-bin: $(BENCH_BIN)
+
+bench/out/%: bench/%.c bench/util.c bench/util.h
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) -o $@ $< bench/util.c
