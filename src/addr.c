@@ -267,6 +267,40 @@ int ds_check_port(lua_State *L, int arg) {
   return (int)port;
 }
 
+/* A string argument that C will read as text: an embedded NUL would
+** silently cut it short, so it raises. */
+const char *ds_check_text(lua_State *L, int arg, size_t *lenp) {
+  size_t len;
+  const char *s = luaL_checklstring(L, arg, &len);
+  luaL_argcheck(L, strlen(s) == len, arg, "text contains a NUL byte");
+  if (lenp) *lenp = len;
+  return s;
+}
+
+/* t[field] as the index of one of names (def when nil); anything else
+** raises naming the field. */
+int ds_check_field_option(lua_State *L, int t, const char *field, const char *const names[],
+                          int def) {
+  const char *v;
+  int i;
+  if (lua_getfield(L, t, field) == LUA_TNIL) {
+    lua_pop(L, 1);
+    return def;
+  }
+  v = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : NULL;
+  for (i = 0; v && names[i]; i++)
+    if (strcmp(names[i], v) == 0) {
+      lua_pop(L, 1);
+      return i;
+    }
+  luaL_where(L, 1);
+  lua_pushfstring(L, "bad field '%s' (one of", field);
+  for (i = 0; names[i]; i++) lua_pushfstring(L, " '%s'", names[i]);
+  lua_pushliteral(L, " expected)");
+  lua_concat(L, i + 3);
+  return lua_error(L);
+}
+
 /* Text that can only be meant as a numeric address: it has ':' or '%', or
 ** it is all digits and dots. Anything else is a name to look up. */
 static int looks_numeric(const char *s, size_t len) {
@@ -329,6 +363,10 @@ static void wildcard(int sockfamily, ds_ip *ip) {
 int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len,
                   ds_ip *ip, const char **why) {
   int n;
+  if (memchr(host, '\0', len)) {
+    *why = "address contains a NUL byte";
+    return -1;
+  }
   if (len == 1 && host[0] == '*') {
     wildcard(s->family, ip);
   } else if (looks_numeric(host, len)) {
@@ -458,21 +496,13 @@ static const char *family_name(int af) {
 static int check_family_opt(lua_State *L, int opts) {
   static const char *const names[] = {"unspec", "inet", "inet6", NULL};
   static const int values[] = {AF_UNSPEC, AF_INET, AF_INET6};
-  int i;
-  lua_getfield(L, opts, "family");
-  i = lua_isnil(L, -1) ? 0 : luaL_checkoption(L, -1, NULL, names);
-  lua_pop(L, 1);
-  return values[i];
+  return values[ds_check_field_option(L, opts, "family", names, 0)];
 }
 
 static int check_socktype_opt(lua_State *L, int opts) {
   static const char *const names[] = {"any", "stream", "dgram", NULL};
   static const int values[] = {0, SOCK_STREAM, SOCK_DGRAM};
-  int i;
-  lua_getfield(L, opts, "socktype");
-  i = lua_isnil(L, -1) ? 0 : luaL_checkoption(L, -1, NULL, names);
-  lua_pop(L, 1);
-  return values[i];
+  return values[ds_check_field_option(L, opts, "socktype", names, 0)];
 }
 
 typedef struct ds_flagname {
@@ -531,11 +561,11 @@ static const char *service_arg(lua_State *L, int arg, char *buf) {
     do *--p = (char)('0' + port % 10); while ((port /= 10) != 0);
     return p;
   }
-  return luaL_checkstring(L, arg);
+  return ds_check_text(L, arg, NULL);
 }
 
 static int l_getaddrinfo(lua_State *L) {
-  const char *host = luaL_optstring(L, 1, NULL);
+  const char *host = lua_isnoneornil(L, 1) ? NULL : ds_check_text(L, 1, NULL);
   char portbuf[8];
   const char *service = service_arg(L, 2, portbuf);
   struct addrinfo hints, *res, *ai;
@@ -569,8 +599,7 @@ static int l_getnameinfo(lua_State *L) {
   ds_ip ip;
   ds_sockaddr sa;
   char host[NI_MAXHOST], serv[NI_MAXSERV];
-  int port = (int)luaL_optinteger(L, 2, 0), flags = 0, rc, n;
-  luaL_argcheck(L, port >= 0 && port <= 65535, 2, "port out of range (0-65535)");
+  int port = lua_isnoneornil(L, 2) ? 0 : ds_check_port(L, 2), flags = 0, rc, n;
   if ((n = check_ip(L, 1, &ip)) != 0) return n;
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);

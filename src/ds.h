@@ -122,6 +122,9 @@ int ds_fit_family(lua_State *L, int sockfamily, ds_ip *ip);
 int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
                ds_sockaddr *sa);
 int ds_check_port(lua_State *L, int arg);
+const char *ds_check_text(lua_State *L, int arg, size_t *len);
+int ds_check_field_option(lua_State *L, int t, const char *field, const char *const names[],
+                          int def);
 int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len,
                   ds_ip *ip, const char **why);
 void ds_open_addr(lua_State *L);

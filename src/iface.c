@@ -15,7 +15,7 @@ unsigned ds_check_ifindex(lua_State *L, int arg) {
     luaL_argcheck(L, idx >= 0 && idx <= 0xffffffffLL, arg, "interface index out of range");
     return (unsigned)idx;
   } else {
-    const char *name = luaL_checkstring(L, arg);
+    const char *name = ds_check_text(L, arg, NULL);
     unsigned idx = if_nametoindex(name);
     if (idx == 0) luaL_argerror(L, arg, lua_pushfstring(L, "unknown interface '%s'", name));
     return idx;
@@ -23,7 +23,7 @@ unsigned ds_check_ifindex(lua_State *L, int arg) {
 }
 
 static int l_ifindex(lua_State *L) {
-  const char *name = luaL_checkstring(L, 1);
+  const char *name = ds_check_text(L, 1, NULL);
   unsigned idx = if_nametoindex(name);
   if (idx == 0) return ds_push_failure(L, "no such interface", "ENXIO");
   lua_pushinteger(L, idx);

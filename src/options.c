@@ -8,7 +8,8 @@
 
 #include <string.h>
 
-enum ds_optkind { OPT_BOOL, OPT_INT, OPT_LINGER };
+/* OPT_SIZE: bytes (0 up); OPT_HOPS: -1 (the default) to 255; OPT_BYTE: 0-255. */
+enum ds_optkind { OPT_BOOL, OPT_SIZE, OPT_HOPS, OPT_BYTE, OPT_LINGER };
 
 typedef struct ds_optdef {
   const char *name;
@@ -29,13 +30,13 @@ static const ds_optdef optdefs[] = {
   {"reuseport", OPT_BOOL, 0, SOCKET_LEVEL(SO_REUSEPORT), 0},
 #endif
   {"broadcast", OPT_BOOL, SOCK_DGRAM, SOCKET_LEVEL(SO_BROADCAST), 0},
-  {"rcvbuf", OPT_INT, 0, SOCKET_LEVEL(SO_RCVBUF), 0},
-  {"sndbuf", OPT_INT, 0, SOCKET_LEVEL(SO_SNDBUF), 0},
+  {"rcvbuf", OPT_SIZE, 0, SOCKET_LEVEL(SO_RCVBUF), 0},
+  {"sndbuf", OPT_SIZE, 0, SOCKET_LEVEL(SO_SNDBUF), 0},
   {"keepalive", OPT_BOOL, SOCK_STREAM, SOCKET_LEVEL(SO_KEEPALIVE), 0},
   {"linger", OPT_LINGER, SOCK_STREAM, SOCKET_LEVEL(SO_LINGER), 0},
   {"nodelay", OPT_BOOL, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, IPPROTO_TCP, TCP_NODELAY, 0},
-  {"hoplimit", OPT_INT, 0, IPPROTO_IP, IP_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 0},
-  {"tclass", OPT_INT, 0, IPPROTO_IP, IP_TOS, IPPROTO_IPV6, IPV6_TCLASS, 0},
+  {"hoplimit", OPT_HOPS, 0, IPPROTO_IP, IP_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 0},
+  {"tclass", OPT_BYTE, 0, IPPROTO_IP, IP_TOS, IPPROTO_IPV6, IPV6_TCLASS, 0},
   {"pktinfo", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, DS_IP_RECV_DSTOPT,
    IPPROTO_IPV6, DS_IPV6_RECV_PKTINFO, DS_RECV_PKTINFO},
   {"recvhoplimit", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, IP_RECVTTL,
@@ -45,7 +46,7 @@ static const ds_optdef optdefs[] = {
   {"timestamp", OPT_BOOL, SOCK_DGRAM, SOCKET_LEVEL(DS_TIMESTAMP_OPT), DS_RECV_TIMESTAMP},
   {"multicast_loop", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_LOOP,
    IPPROTO_IPV6, IPV6_MULTICAST_LOOP, 0},
-  {"multicast_hops", OPT_INT, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL,
+  {"multicast_hops", OPT_HOPS, SOCK_DGRAM, IPPROTO_IP, IP_MULTICAST_TTL,
    IPPROTO_IPV6, IPV6_MULTICAST_HOPS, 0},
 #if defined(DS_HAVE_UDP_GSO)
   {"gro", OPT_BOOL, SOCK_DGRAM, SOL_UDP, UDP_GRO, SOL_UDP, UDP_GRO, DS_RECV_GRO},
@@ -146,9 +147,13 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
       luaL_checktype(L, 3, LUA_TBOOLEAN);
       *ival = lua_toboolean(L, 3);
       break;
-    case OPT_INT: {
+    case OPT_SIZE:
+    case OPT_HOPS:
+    case OPT_BYTE: {
+      static const lua_Integer lo[] = {0, 0, -1, 0}, hi[] = {0, 0x7fffffff, 255, 255};
       lua_Integer v = luaL_checkinteger(L, 3);
-      luaL_argcheck(L, v >= -1 && v <= 0x7fffffff, 3, "value out of range");
+      luaL_argcheck(L, v >= lo[d->kind] && v <= hi[d->kind], 3,
+                    lua_pushfstring(L, "value out of range (%I-%I)", lo[d->kind], hi[d->kind]));
       *ival = (int)v;
       break;
     }
@@ -211,7 +216,7 @@ int ds_sock_getoption(lua_State *L) {
   halves(L, s, d, lv, nm);
   if (getsockopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, errno);
   if (d->kind == OPT_BOOL) lua_pushboolean(L, ival);
-  else if (d->kind == OPT_INT) lua_pushinteger(L, ival);
+  else if (d->kind != OPT_LINGER) lua_pushinteger(L, ival);
   else if (lg.l_onoff) lua_pushinteger(L, lg.l_linger);
   else lua_pushboolean(L, 0);
   return 1;

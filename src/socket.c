@@ -69,21 +69,11 @@ static int setup_new(int fd, int family) {
   return err;
 }
 
-/* opts.family, on top of the stack. */
-static int check_family_field(lua_State *L) {
-  const char *name = lua_tostring(L, -1);
-  int i;
-  for (i = 0; name && family_names[i]; i++)
-    if (strcmp(family_names[i], name) == 0) return i;
-  return luaL_argerror(L, 1, "bad field 'family' (\"dual\", \"inet6\" or \"inet\" expected)");
-}
-
 static int new_socket(lua_State *L, int type) {
   int family = DS_DUAL, fd, err;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    if (lua_getfield(L, 1, "family") != LUA_TNIL) family = check_family_field(L);
-    lua_pop(L, 1);
+    family = ds_check_field_option(L, 1, "family", family_names, DS_DUAL);
   }
   fd = socket(family == DS_INET ? AF_INET : AF_INET6, type | DS_SOCK_CLOEXEC, 0);
   if (fd < 0) return ds_push_error(L, errno);
@@ -117,8 +107,10 @@ static int sock_bind(lua_State *L) {
 
 static int sock_listen(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  int backlog = (int)luaL_optinteger(L, 2, SOMAXCONN);
-  if (listen(s->fd, backlog) < 0) return ds_push_error(L, errno);
+  lua_Integer backlog = luaL_optinteger(L, 2, SOMAXCONN);
+  luaL_argcheck(L, backlog >= 0, 2, "backlog must not be negative");
+  if (backlog > SOMAXCONN) backlog = SOMAXCONN; /* what the kernel allows anyway */
+  if (listen(s->fd, (int)backlog) < 0) return ds_push_error(L, errno);
   s->bound = 1;
   return push_true(L);
 }

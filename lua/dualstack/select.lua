@@ -6,6 +6,12 @@ local core = require "dualstack.core"
 
 local M = {}
 
+local function check_list(list, n)
+  if list ~= nil and type(list) ~= "table" then
+    error("bad argument #" .. n .. " to 'select' (table expected, got " .. type(list) .. ")", 3)
+  end
+end
+
 -- Descriptors of the objects in list; a listener contributes each socket.
 local function collect(list, fds, owner)
   for _, obj in ipairs(list or {}) do
@@ -54,6 +60,11 @@ end
 -- @tparam ?number timeout seconds; nil or negative waits for ever
 -- @treturn table readable, table writable, and "timeout" when none is ready
 function M.select(recvt, sendt, timeout)
+  check_list(recvt, 1)
+  check_list(sendt, 2)
+  if timeout ~= nil and type(timeout) ~= "number" then
+    error("bad argument #3 to 'select' (number expected, got " .. type(timeout) .. ")", 2)
+  end
   local rfds, rown, wfds, wown = {}, {}, {}, {}
   collect(recvt, rfds, rown)
   collect(sendt, wfds, wown)
