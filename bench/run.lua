@@ -16,6 +16,12 @@
 -- Counts (chosen so that `make bench` stays under ~10 minutes on 2 vCPUs;
 -- BENCH_QUICK=1 divides them for a smoke test):
 local QUICK = os.getenv("BENCH_QUICK") == "1"
+--
+-- BENCH_REPS=N changes the number of repetitions (5).
+-- BENCH_ONLY=a,b,... runs a part: workload keys (pp4 pp6 sink mmsg tcpin
+-- tcpout) pick workloads, phase names (check memory callgrind syscalls)
+-- pick the other phases; e.g. BENCH_ONLY=pp4,callgrind while working on
+-- the UDP hot path. The report then shows what was measured.
 local cfg = {
   reps = 5,
   pp_n = 50000, pp_warm = 2000,        -- ping-pong round trips (~1.3 s for C)
@@ -33,6 +39,7 @@ if QUICK then
   cfg.reps, cfg.pp_n, cfg.drain_n, cfg.tcp_bytes, cfg.mem_n = 2, 2000, 20000, 64 << 20, 20000
   cfg.cg, cfg.sc_pp, cfg.sc_drain, cfg.sc_tcp = {200, 1200}, {200, 1200}, {2000, 12000}, {1 << 20, 5 << 20}
 end
+cfg.reps = math.tointeger(tonumber(os.getenv("BENCH_REPS") or "")) or cfg.reps
 
 local OUT = "bench/out"
 local PEER = "taskset -c 0 " .. OUT .. "/peer"
@@ -66,6 +73,17 @@ local workloads = {
 -- "-d ADDR " for workload w as contender who sees it.
 local function dest(w, who)
   return "-d " .. (w.dest_for and w.dest_for[who] or w.dest) .. " "
+end
+
+local only = {}
+for name in (os.getenv("BENCH_ONLY") or ""):gmatch("[^,%s]+") do only[name] = true end
+local some_workload = false
+for _, w in ipairs(workloads) do some_workload = some_workload or only[w.key] end
+
+-- Does this run include the phase, and workload w (if given) in it?
+local function wanted(phase, w)
+  if next(only) and not only[phase] and not (phase == "runs" and some_workload) then return false end
+  return not w or not some_workload or only[w.key] == true
 end
 
 local results = assert(io.open(OUT .. "/results.txt", "w"))
@@ -140,9 +158,11 @@ end
 
 local function interleaved()
   for _, w in ipairs(workloads) do
+    if not wanted("runs", w) then goto next end
     for rep = 1, cfg.reps do
       for _, who in ipairs(w.who) do measure(w, who, rep) end
     end
+    ::next::
   end
 end
 
@@ -211,7 +231,7 @@ end
 
 local function instructions()
   for _, w in ipairs {workloads[1], workloads[2]} do
-    for _, who in ipairs(w.who) do
+    for _, who in ipairs(wanted("callgrind", w) and w.who or {}) do
       for _, n in ipairs(cfg.cg) do
         local file = string.format("%s/callgrind.%s.%s.%d", OUT, w.key, who, n)
         local wrap = "valgrind --tool=callgrind --callgrind-out-file=" .. file .. " "
@@ -224,8 +244,10 @@ local function instructions()
       end
     end
   end
-  profile("pp4", "dualstack")
-  profile("pp4", "luasocket")
+  if wanted("callgrind", workloads[1]) then
+    profile("pp4", "dualstack")
+    profile("pp4", "luasocket")
+  end
 end
 
 -- Syscall counters: a prefix for the contender's command, and a reader of
@@ -293,7 +315,7 @@ local COUNT_LENS = {pp4 = "sc_pp", pp6 = "sc_pp", sink = "sc_drain", mmsg = "sc_
 local function syscalls()
   local counter = perf_counter() or STRACE
   for _, w in ipairs(workloads) do
-    for _, who in ipairs(w.who) do
+    for _, who in ipairs(wanted("syscalls", w) and w.who or {}) do
       for _, n in ipairs(cfg[COUNT_LENS[w.key]]) do
         local file = string.format("%s/syscalls.%s.%s.%d", OUT, w.key, who, n)
         local args = dest(w, who) .. string.format(w.args, n, 0)
@@ -326,9 +348,9 @@ end
 
 local started = os.time()
 machine()
-reply_check()
+if wanted("check") then reply_check() end
 interleaved()
-memory()
+if wanted("memory") then memory() end
 instructions()
 syscalls()
 record(fields {"kind", "end", "load", (select(2, sh("cut -d' ' -f1-3 /proc/loadavg")):gsub("%s+$", "")),

@@ -2,7 +2,7 @@
 # Builds the module and the C programs of bench/, then bench/run.lua
 # measures every contender through the fixed peer and writes
 # bench/out/report.md (bench/out is git-ignored).
-BENCH_DEPS   := lua-socket valgrind strace util-linux
+BENCH_DEPS   := lua-socket valgrind linux-perf strace util-linux
 BENCH_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror
 BENCH_BIN    := bench/out/peer bench/out/c_contender
 
