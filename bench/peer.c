@@ -14,8 +14,8 @@
 **   -r N      also report the contender's RSS after N round trips and
 **             at the end (pingpong)
 **   -t S      seconds any single wait may take (default 10)
-** Prints one line of key=value pairs: ops, wall (s), cpu, user, sys
-** (the contender's CPU seconds during the timed part), bg (others' CPU
+** Prints one line of key=value pairs: ops, wall (s), cpu (the
+** contender's CPU seconds during the timed part), bg (others' CPU
 ** use during it, in CPUs), rss0/rss1 (KiB).
 **
 ** The contender answers on stdout: "ready PID PORT FD" after binding,
@@ -63,7 +63,6 @@ typedef struct contender {
 typedef struct sample {
   int64_t t;           /* CLOCK_MONOTONIC, ns */
   int64_t cpu;         /* contender's time on a CPU, /proc/PID/schedstat, ns */
-  long long user, sys; /* contender's split of it, /proc/PID/stat, ticks */
   int64_t self;        /* our own CPU time, ns */
   long long busy;      /* ticks all CPUs were busy, /proc/stat */
 } sample;
@@ -198,10 +197,9 @@ static long long busy_ticks(void) {
 
 /* The contender's CPU time comes from the kernel, not from the contender:
 ** getrusage only reports on oneself or on reaped children. schedstat has
-** the scheduler's nanosecond count that getrusage sums; stat's utime and
-** stime split it into user and system, in clock ticks. */
+** the scheduler's nanosecond count that getrusage sums. (The user/system
+** split in /proc/PID/stat is tick-sampled: noise over a second.) */
 static sample take(pid_t pid) {
-  char buf[1024];
   struct timespec ts;
   sample x;
   long long ns;
@@ -211,10 +209,6 @@ static sample take(pid_t pid) {
   if (fscanf(f, "%lld", &ns) != 1) die("odd /proc/%d/schedstat", (int)pid);
   fclose(f);
   x.cpu = ns;
-  /* state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime */
-  if (sscanf(proc_stat_tail(pid, buf, sizeof(buf)), "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lld %lld",
-             &x.user, &x.sys) != 2)
-    die("odd /proc/%d/stat", (int)pid);
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   x.self = (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
   x.busy = busy_ticks();
@@ -319,8 +313,7 @@ static void report(long long ops, sample a, sample b) {
   double tick = (double)sysconf(_SC_CLK_TCK), wall = (double)(b.t - a.t) / 1e9;
   double cpu = (double)(b.cpu - a.cpu) / 1e9, self = (double)(b.self - a.self) / 1e9;
   double others = (double)(b.busy - a.busy) / tick - cpu - self;
-  printf("ops=%lld wall=%.6f cpu=%.6f user=%.3f sys=%.3f bg=%.2f", ops, wall, cpu,
-         (double)(b.user - a.user) / tick, (double)(b.sys - a.sys) / tick, others / wall);
+  printf("ops=%lld wall=%.6f cpu=%.6f bg=%.2f", ops, wall, cpu, others / wall);
 }
 
 /* ---- ping-pong ---- */

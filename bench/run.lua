@@ -142,7 +142,7 @@ local function measure(w, who, rep)
   local t, err = peer("-t 30 " .. args, contenders[who])
   local line = fields {"kind", "run", "workload", w.key, "contender", who, "rep", rep}
   if t then
-    for _, k in ipairs {"ops", "wall", "cpu", "user", "sys", "bg"} do
+    for _, k in ipairs {"ops", "wall", "cpu", "bg"} do
       line[#line + 1] = k
       line[k] = t[k]
     end
