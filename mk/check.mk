@@ -9,44 +9,54 @@
 
 .PHONY: check-asan check-valgrind fuzz fuzz-build fuzz-merge
 
-# The spec suite, and a preamble lua5.4 runs before busted (LUA_INIT_5_4)
-# so that every `require "dualstack.core"` loads the build under test.
-CHECK_SPECS  ?= spec
-check_preload = DS_CHECK_CORE=$(CURDIR)/$(1) LUA_INIT_5_4=@$(CURDIR)/fuzz/preload.lua
+# The spec suite, and where busted's script is (run by an interpreter of ours).
+CHECK_SPECS   ?= spec
+BUSTED_SCRIPT ?= /usr/bin/busted
 
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer ----------------------
-# gcc, because the runtime preloaded into lua5.4 must be the compiler's own.
+# The module is built with the sanitizers, and busted runs in build/asan/lua
+# (fuzz/asan_lua.c), a lua5.4 linked with them: the runtime is in the
+# program rather than LD_PRELOADed, so the processes specs start (sh, ip, a
+# plain lua5.4 on build/) run without it. fuzz/preload.lua makes every
+# `require "dualstack.core"` load the sanitized build. gcc builds both, so
+# the runtimes match.
 ASAN_CC    ?= gcc
 ASAN_SO    := build/asan/dualstack/core.so
+ASAN_LUA   := build/asan/lua
 ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
               -fno-sanitize-recover=undefined
-ASAN_ENV    = LD_PRELOAD="$$($(ASAN_CC) -print-file-name=libasan.so)" \
-              ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
+ASAN_ENV    = ASAN_OPTIONS=detect_leaks=1:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87 \
-              $(call check_preload,$(ASAN_SO))
+              DS_CHECK_CORE=$(CURDIR)/$(ASAN_SO)
 
 $(ASAN_SO): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
 
+$(ASAN_LUA): fuzz/asan_lua.c
+	@mkdir -p $(dir $@)
+	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(LUA_INC) -o $@ $< $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+
+# The plain build too: specs run children on it.
 check-asan: test-deps
-	@$(MAKE) --no-print-directory $(ASAN_SO)
-	$(ASAN_ENV) $(BUSTED) $(CHECK_SPECS)
+	@$(MAKE) --no-print-directory all $(ASAN_SO) $(ASAN_LUA)
+	$(ASAN_ENV) $(ASAN_LUA) fuzz/preload.lua $(BUSTED_SCRIPT) $(CHECK_SPECS)
 
 # ---- valgrind memcheck ----------------------------------------------------
-# Run on the ordinary build. Every memory error fails, and every leak that
-# is definite or indirect: lua5.4 and busted free all they allocate at
-# lua_close (busted exits with os.exit(code, true)), so any such leak is the
-# module's; no suppressions are needed.
+# Every memory error fails, and every leak that is definite or indirect:
+# lua5.4 and busted free all they allocate at lua_close (busted exits with
+# os.exit(code, true)), so any such leak is the module's and no suppressions
+# are needed. --keep-debuginfo keeps core.so's symbols for leak reports made
+# after lua_close has unloaded it. Children (sh, ip, lua5.4) run natively.
 VALGRIND      ?= valgrind
 VALGRIND_OPTS := --tool=memcheck --error-exitcode=88 --leak-check=full \
                  --show-leak-kinds=definite,indirect --errors-for-leak-kinds=definite,indirect \
-                 --keep-debuginfo=yes --num-callers=40 --track-fds=no
+                 --keep-debuginfo=yes --num-callers=40
 
 check-valgrind: test-deps
 	@.ci/deps valgrind
 	@$(MAKE) --no-print-directory all
-	$(call check_preload,$(SO)) $(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
+	$(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
 
 # ---- libFuzzer --------------------------------------------------------------
 # One binary per fuzz/<target>_fuzz.c, linked with every src/*.c (addr.c
