@@ -82,15 +82,18 @@ fuzz-build:
 	@$(MAKE) --no-print-directory $(FUZZ_BINS)
 
 # Each target's options (max_len, dictionary) sit in fuzz/<target>.options.
+# Every target runs even when an earlier one finds a crash.
 fuzz: fuzz-build
-	@set -e; for t in $(FUZZ_TARGETS); do \
+	@failed=""; for t in $(FUZZ_TARGETS); do \
 	  mkdir -p build/fuzz/corpus/$$t fuzz/corpus/$$t; \
 	  echo "fuzz $$t for $(FUZZ_SECONDS)s"; \
 	  UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 	  build/fuzz/$${t}_fuzz -max_total_time=$(FUZZ_SECONDS) -timeout=10 \
 	    -rss_limit_mb=2048 -print_final_stats=1 -artifact_prefix=build/fuzz/crash-$$t- \
-	    $$(cat fuzz/$$t.options 2>/dev/null) build/fuzz/corpus/$$t fuzz/corpus/$$t; \
-	done
+	    $$(cat fuzz/$$t.options 2>/dev/null) build/fuzz/corpus/$$t fuzz/corpus/$$t \
+	    || failed="$$failed $$t"; \
+	done; \
+	test -z "$$failed" || { echo "fuzz: crashes in:$$failed (inputs: build/fuzz/crash-*)"; exit 1; }
 
 fuzz-merge: fuzz-build
 	@set -e; for t in $(FUZZ_TARGETS); do \
