@@ -150,6 +150,15 @@ describe("hostile: address helpers", function()
     { "ntop(5 bytes)", function() return ds.ntop("12345") end, fail(false, "4 or 16 bytes") },
     { "ntop(17 bytes)", function() return ds.ntop(string.rep("\0", 17)) end, fail(false, "4 or 16 bytes") },
     { "ntop({})", function() return ds.ntop({}) end, raise("string expected") },
+    -- A zone index is a 32-bit sin6_scope_id: what the kernel reports (and
+    -- ds_ntop prints as digits when no interface has it) must parse back.
+    -- Found by fuzz/addr_fuzz.c.
+    { "normalize of the largest zone index", function() return ds.normalize("fe80::1%4294967295") end,
+      value(function(text) assert.equal("fe80::1%4294967295", text) end) },
+    { "normalize of zone index 2^24", function() return ds.normalize("fe80::1%16777216") end,
+      value(function(text) assert.equal("fe80::1%16777216", text) end) },
+    { "normalize of zone index 2^32", function() return ds.normalize("fe80::1%4294967296") end,
+      fail(false, "zone index out of range") },
   })
 end)
 
