@@ -16,14 +16,14 @@ static const unsigned char mapped_prefix[12] = {0, 0, 0, 0, 0, 0,
 static const char *parse_scope(const char *s, size_t len, uint32_t *scope) {
   char name[IF_NAMESIZE];
   size_t i;
-  uint32_t n = 0;
+  uint64_t n = 0;
   if (len == 0) return "empty zone after '%'";
   for (i = 0; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
-    n = n * 10 + (uint32_t)(s[i] - '0');
-    if (n > 0xffffff) return "zone index out of range";
+    n = n * 10 + (uint64_t)(s[i] - '0');
+    if (n > 0xffffffffu) return "zone index out of range";
   }
   if (i == len) {
-    *scope = n;
+    *scope = (uint32_t)n;
     return NULL;
   }
   if (len >= IF_NAMESIZE) return "interface name too long";
