@@ -338,7 +338,7 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   lua_pop(L, 1);
   if ((n = field_ip(L, s, t, K_ADDR, DS_SLOT_PEER, &to, &has_to)) != 0) return n;
   if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
-  c.have = 0;
+  memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, t, K_SRC, DS_SLOT_DST, &src, &has_src)) != 0) return n;
   if (has_src && !(src.af == AF_INET6 && memcmp(src.bytes, &in6addr_any, 16) == 0) &&
       !(src.af == AF_INET && memcmp(src.bytes, "\0\0\0\0", 4) == 0)) {
@@ -385,7 +385,7 @@ static int sock_reply(lua_State *L) {
   if ((n = field_ip(L, s, 2, K_ADDR, DS_SLOT_PEER, &to, &present)) != 0) return n;
   if (!present) field_error(L, K_ADDR, "missing");
   if (!field_int(L, 2, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
-  c.have = 0;
+  memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, 2, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
   if (present && !is_multicast(&dst)) {
     c.addr = dst;
