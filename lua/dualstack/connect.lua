@@ -69,8 +69,11 @@ local function winner(s, pending)
 end
 
 --- Connects to host and port, racing its addresses.
--- opts.timeout bounds the whole race in seconds (default: none).
--- @treturn socket a connected, blocking TCP socket, or nil, message, code
+-- @tparam string host a name or a numeric address
+-- @tparam integer port
+-- @tparam[opt] table opts timeout: seconds for the whole race (default: none)
+-- @treturn[1] socket a connected, blocking TCP socket
+-- @return[2] nil, message, code ("timeout", "ETIMEDOUT" when opts.timeout ran out)
 function M.connect(host, port, opts)
   opts = opts or {}
   local list, err, code = resolve(host, port)

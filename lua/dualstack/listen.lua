@@ -59,17 +59,25 @@ local UdpListener = class("dualstack.udplistener", {
   end,
 })
 
---- A TCP listener on host ("*" for every address) and port.
--- opts: backlog, reuseaddr (default true for TCP), reuseport, v6only,
--- dualstack (false forces one socket per family).
--- @treturn listener or nil, message, code
+--- A TCP listener on host and port.
+-- @tparam string host "*" (or "::") for every address of both families,
+-- "0.0.0.0" for IPv4 only, or a numeric address or name
+-- @tparam integer port 0 picks a free port, shared by every socket
+-- @tparam[opt] table opts backlog, reuseaddr (default true), reuseport,
+-- v6only (IPv6 only), dualstack (false forces one socket per family)
+-- @treturn[1] listener
+-- @return[2] nil, message, code
 function M.listen(host, port, opts)
   return group.open("tcp", TcpListener, host, port, opts)
 end
 
---- A UDP listener, with packet info on unless opts.pktinfo is false.
--- reuseaddr is off unless asked: on UDP it would share the port.
--- @treturn listener or nil, message, code
+--- A UDP listener on host and port, with packet info on.
+-- @tparam string host as for listen
+-- @tparam integer port as for listen
+-- @tparam[opt] table opts pktinfo (default true), reuseaddr (default false:
+-- on UDP it would share the port), reuseport, v6only, dualstack
+-- @treturn[1] listener
+-- @return[2] nil, message, code
 function M.udp_listen(host, port, opts)
   return group.open("udp", UdpListener, host, port, opts)
 end
