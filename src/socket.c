@@ -174,13 +174,21 @@ static ssize_t recv_some(ds_socket *s, char *dst, size_t len, int *err) {
   return n;
 }
 
-/* Moves up to max buffered bytes into b; returns how many. */
-static size_t take_buffered(ds_socket *s, luaL_Buffer *b, size_t max) {
+/* Takes up to max bytes of the read-ahead: *from points at them. */
+static size_t consume(ds_socket *s, size_t max, const char **from) {
   size_t n = s->last - s->first;
   if (n > max) n = max;
-  luaL_addlstring(b, s->buf + s->first, n);
+  *from = s->buf + s->first;
   s->first += n;
   if (s->first == s->last) s->first = s->last = 0;
+  return n;
+}
+
+/* Moves up to max buffered bytes into b; returns how many. */
+static size_t take_buffered(ds_socket *s, luaL_Buffer *b, size_t max) {
+  const char *from;
+  size_t n = consume(s, max, &from);
+  luaL_addlstring(b, from, n);
   return n;
 }
 
@@ -226,25 +234,33 @@ static int read_line(ds_socket *s, luaL_Buffer *b) {
   }
 }
 
-/* Pushes the result of a pattern read: data, or nil, err, partial, code. */
-static int push_read(lua_State *L, luaL_Buffer *b, int err, int eof_ok) {
-  if (err == 0 || (err == -1 && eof_ok)) {
-    luaL_pushresult(b);
-    return 1;
-  }
-  luaL_pushresult(b);
+/* Completes a pattern read whose data (all, or the partial part) is on
+** top: data, or nil, err, partial, code. err -1 is the end of the stream. */
+static int finish_read(lua_State *L, int err, int eof_ok) {
+  if (err == 0 || (err == -1 && eof_ok)) return 1;
+  if (err == EAGAIN || err == EWOULDBLOCK) err = ETIMEDOUT;
   lua_pushnil(L);
-  if (err == -1) {
-    lua_pushliteral(L, "closed");
-    lua_rotate(L, -3, -1);
-    lua_pushliteral(L, "EOF");
-  } else {
-    if (err == EAGAIN || err == EWOULDBLOCK) err = ETIMEDOUT;
-    lua_pushstring(L, ds_errmessage(err));
-    lua_rotate(L, -3, -1);
-    lua_pushstring(L, ds_errname(err));
-  }
+  lua_pushstring(L, err == -1 ? "closed" : ds_errmessage(err));
+  lua_rotate(L, -3, -1);
+  lua_pushstring(L, err == -1 ? "EOF" : ds_errname(err));
   return 4;
+}
+
+/* Reads exactly want bytes into buf, the read-ahead first: one buffer
+** that is reused, and one string made at the end. *got counts what
+** arrived before an error or the end of the stream. */
+static int read_exact(ds_socket *s, char *buf, size_t want, size_t *got) {
+  const char *from;
+  int err = 0;
+  *got = consume(s, want, &from);
+  memcpy(buf, from, *got);
+  while (*got < want) {
+    ssize_t n = recv_some(s, buf + *got, want - *got, &err);
+    if (n < 0) return err;
+    if (n == 0) return -1;
+    *got += (size_t)n;
+  }
+  return 0;
 }
 
 size_t ds_check_size(lua_State *L, int arg, lua_Integer def) {
@@ -285,24 +301,54 @@ void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size) {
   return ds_scratch(L, sockarg, size);
 }
 
+/* Pushes prefix (when given) followed by len bytes of data. */
+static void push_prefixed(lua_State *L, const char *prefix, size_t plen, const char *data,
+                          size_t len) {
+  if (!prefix) {
+    lua_pushlstring(L, data, len);
+    return;
+  }
+  lua_pushlstring(L, prefix, plen);
+  lua_pushlstring(L, data, len);
+  lua_concat(L, 2);
+}
+
+static int receive_count(lua_State *L, ds_socket *s, size_t want, const char *prefix,
+                         size_t plen) {
+  size_t got;
+  int err;
+  if (want <= DS_CHUNK) {
+    char *buf = (char *)ds_scratch(L, 1, want ? want : 1);
+    err = read_exact(s, buf, want, &got);
+    push_prefixed(L, prefix, plen, buf, got);
+  } else { /* a huge count grows as the data comes, not all at once */
+    luaL_Buffer b;
+    luaL_buffinit(L, &b);
+    luaL_addlstring(&b, prefix ? prefix : "", plen);
+    err = read_count(s, &b, want);
+    luaL_pushresult(&b);
+  }
+  return finish_read(L, err, 0);
+}
+
 static int sock_receive(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
+  size_t plen = 0;
+  const char *prefix = luaL_optlstring(L, 3, NULL, &plen), *p;
   luaL_Buffer b;
   int err;
   if (s->type == SOCK_DGRAM) return recv_datagram(L, s, check_recv_size(L, 2), NULL);
+  if (lua_type(L, 2) == LUA_TNUMBER) return receive_count(L, s, ds_check_size(L, 2, 0), prefix, plen);
+  p = luaL_optstring(L, 2, "*l");
+  if (*p == '*') p++;
+  if (strcmp(p, "l") != 0 && strcmp(p, "a") != 0)
+    return luaL_argerror(L, 2, "invalid receive pattern (\"*l\", \"*a\" or a size)");
   lua_settop(L, 3); /* the buffer's slot goes above the arguments */
   luaL_buffinit(L, &b);
-  if (!lua_isnoneornil(L, 3)) luaL_addvalue((lua_pushvalue(L, 3), &b));
-  if (lua_type(L, 2) == LUA_TNUMBER) {
-    err = read_count(s, &b, ds_check_size(L, 2, 0));
-    return push_read(L, &b, err, 0);
-  } else {
-    const char *p = luaL_optstring(L, 2, "*l");
-    if (*p == '*') p++;
-    if (strcmp(p, "l") == 0) return push_read(L, &b, read_line(s, &b), 0);
-    if (strcmp(p, "a") == 0) return push_read(L, &b, read_count(s, &b, SIZE_MAX), 1);
-    return luaL_argerror(L, 2, "invalid receive pattern (\"*l\", \"*a\" or a size)");
-  }
+  luaL_addlstring(&b, prefix ? prefix : "", plen);
+  err = *p == 'l' ? read_line(s, &b) : read_count(s, &b, SIZE_MAX);
+  luaL_pushresult(&b);
+  return finish_read(L, err, *p == 'a');
 }
 
 /* One datagram (or, on a stream, whatever one recv returns) of at most max
