@@ -344,15 +344,16 @@ static void pong(pinger *p) {
   struct sockaddr_storage from;
   socklen_t len = sizeof(from);
   ssize_t n = recvfrom(p->fd, in, sizeof(in), 0, (struct sockaddr *)&from, &len);
-  char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
   if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
     die("no reply to datagram %lld within %d ms", p->got, g_timeout_ms);
   check(n >= 0, "recvfrom");
-  if (!same_endpoint(&from, &p->to.ss))
+  if (!same_endpoint(&from, &p->to.ss)) {
+    char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
     die("reply %lld came from %s port %u, not from %s port %u: the contender did not answer "
         "from the address it was asked on",
         p->got, addr_text((struct sockaddr *)&from, a, sizeof(a)), addr_port((struct sockaddr *)&from),
         addr_text((struct sockaddr *)&p->to.ss, b, sizeof(b)), addr_port((struct sockaddr *)&p->to.ss));
+  }
   fill(want, p->got);
   if (n != BENCH_DGRAM || memcmp(in, want, BENCH_DGRAM))
     die("reply %lld is not the datagram sent (%zd bytes)", p->got, n);
