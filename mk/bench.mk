@@ -6,12 +6,18 @@ BENCH_DEPS   := lua-socket valgrind linux-perf strace util-linux
 BENCH_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror
 BENCH_BIN    := bench/out/peer bench/out/c_contender
 
-.PHONY: bench bench-bin
+.PHONY: bench bench-bin bench-gso
 
 bench:
 	@.ci/deps $(BUILD_DEPS) $(BENCH_DEPS)
 	@$(MAKE) --no-print-directory all bench-bin
-	@$(LUA) bench/run.lua; status=$$?; cat bench/out/report.md; exit $$status
+	@$(LUA) bench/run.lua; status=$$?; cat bench/out/report.md; \
+	  $(MAKE) --no-print-directory bench-gso || status=1; exit $$status
+
+# Bulk UDP with and without GSO/GRO (dualstack only: no peer needed).
+bench-gso: all
+	@mkdir -p bench/out
+	taskset -c 0 $(LUA) bench/gso.lua 256 | tee bench/out/gso.md
 
 bench-bin: $(BENCH_BIN)
 
