@@ -137,6 +137,7 @@ size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
 /* wait.c */
 double ds_now(void);
 #define DS_DEADLINE_UNSET (-2.0)
+int ds_poll(struct pollfd *p, nfds_t n, double deadline);
 int ds_wait(int fd, short events, double deadline);
 double ds_deadline(double timeout);
 int ds_retry(ds_socket *s, short events, double *deadline);

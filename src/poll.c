@@ -36,7 +36,7 @@ static void push_ready(lua_State *L, const struct pollfd *p, nfds_t from, nfds_t
 
 static int l_poll(lua_State *L) {
   size_t nr, nw;
-  double t = luaL_optnumber(L, 3, -1), deadline;
+  double t = luaL_optnumber(L, 3, -1);
   struct pollfd *p;
   nfds_t n = 0;
   int err;
@@ -48,17 +48,8 @@ static int l_poll(lua_State *L) {
   p = (struct pollfd *)lua_newuserdatauv(L, (nr + nw + 1) * sizeof(*p), 0);
   add_fds(L, 1, p, &n, POLLIN);
   add_fds(L, 2, p, &n, POLLOUT);
-  deadline = ds_deadline(t);
-  for (;;) {
-    int ms = -1, got;
-    if (deadline >= 0) {
-      double left = deadline - ds_now();
-      ms = left <= 0 ? 0 : (int)(left * 1000.0 + 0.999);
-    }
-    got = poll(p, n, ms);
-    if (got >= 0) break;
-    if ((err = errno) != EINTR) return ds_push_error(L, err);
-  }
+  err = ds_poll(p, n, ds_deadline(t));
+  if (err != 0 && err != ETIMEDOUT) return ds_push_error(L, err);
   push_ready(L, p, 0, nr);
   push_ready(L, p, nr, n);
   return 2;

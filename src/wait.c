@@ -19,28 +19,31 @@ double ds_deadline(double timeout) {
   return timeout < 0 ? -1.0 : ds_now() + timeout;
 }
 
-/* 0 when fd is ready for events, ETIMEDOUT past the deadline, else errno.
-** Signals restart the wait with the time that is left. */
+/* Polls p[0..n) until one is ready (0), the deadline passes (ETIMEDOUT),
+** or poll fails (errno). Always looks once, so a passed deadline still
+** reports what is ready now; signals restart it with the time that is left.
+** Errors and hangups count as ready: the next call on the socket reports them. */
+int ds_poll(struct pollfd *p, nfds_t n, double deadline) {
+  for (;;) {
+    int ms = -1, got;
+    if (deadline >= 0) {
+      double left = deadline - ds_now();
+      ms = left <= 0 ? 0 : (int)(left * 1000.0 + 0.999); /* round up: never spin */
+    }
+    got = poll(p, n, ms);
+    if (got > 0) return 0;
+    if (got == 0 && deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;
+    if (got < 0 && errno != EINTR) return errno;
+  }
+}
+
+/* 0 when fd is ready for events, ETIMEDOUT past the deadline, else errno. */
 int ds_wait(int fd, short events, double deadline) {
   struct pollfd p;
   p.fd = fd;
   p.events = events;
-  for (;;) {
-    int ms = -1, n;
-    if (deadline >= 0) {
-      double left = deadline - ds_now();
-      if (left <= 0) return ETIMEDOUT;
-      ms = (int)(left * 1000.0 + 0.999); /* round up: never spin at 0 ms */
-    }
-    p.revents = 0;
-    n = poll(&p, 1, ms);
-    if (n > 0) return 0; /* errors and hangups: the next call reports them */
-    if (n == 0) {
-      if (deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;
-      continue;
-    }
-    if (errno != EINTR) return errno;
-  }
+  p.revents = 0;
+  return ds_poll(&p, 1, deadline);
 }
 
 /* After a system call failed: 0 to try it again (a signal interrupted it,

@@ -56,14 +56,14 @@ local function outcome(a, port)
   return false, err, code
 end
 
-local function close_pending(pending, keep)
+local function close_attempts(pending, keep)
   for _, a in ipairs(pending) do
     if a.sock ~= keep then a.sock:close() end
   end
 end
 
 local function winner(s, pending)
-  close_pending(pending, s)
+  close_attempts(pending, s)
   s:settimeout(nil)
   return s
 end
@@ -97,7 +97,7 @@ function M.connect(host, port, opts)
     end
     if #pending == 0 and nexti > #addrs then return nil, err, code end
     if deadline and now() >= deadline then
-      close_pending(pending)
+      close_attempts(pending)
       return nil, "timeout", "ETIMEDOUT"
     end
     local wait = deadline and deadline - now()
