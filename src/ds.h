@@ -18,6 +18,11 @@
 
 #define DS_SOCKET_MT "dualstack.socket"
 
+/* Upvalues of socket methods (see ds_add_methods): the socket metatable,
+** then the method's own. */
+#define DS_UPVALUE_MT lua_upvalueindex(1)
+#define DS_UPVALUE(k) lua_upvalueindex((k) + 1)
+
 /* The three kinds of socket a user can ask for. */
 enum ds_family { DS_DUAL, DS_INET6, DS_INET };
 
@@ -53,10 +58,13 @@ typedef struct ds_socket {
   int type;         /* SOCK_STREAM or SOCK_DGRAM */
   int bound;        /* bind, connect or listen happened: v6only is frozen */
   unsigned recvopts;/* DS_RECV_* enabled */
+  unsigned reported;/* DS_RECV_* whose fields recvmsg writes: every one ever
+                       enabled or seen arriving, so reused tables lose them */
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
   ds_ip lastip[2];    /* binary forms of DS_SLOT_PEER and DS_SLOT_DST */
+  const char *lasttext[2]; /* those slots' strings, for identity checks */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
 } ds_socket;

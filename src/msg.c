@@ -21,7 +21,7 @@ static const char *const key_names[] = {
   NULL, "data", "addr", "port", "size", "truncated", "ctruncated", "dst", "ifindex",
   "hoplimit", "tclass", "ecn", "segment", "timestamp", "src"};
 
-#define KEY(k) lua_upvalueindex(k)
+#define KEY(k) DS_UPVALUE(k)
 
 
 /* Pushes t[key k] and returns its type. */
@@ -81,17 +81,17 @@ static void set_bool(lua_State *L, int t, int k, int v) {
 ** same addresses again and again, so the socket keeps the last text of
 ** each kind (slot) and reuses it instead of formatting it anew. */
 static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip) {
-  ds_ip *last = &s->lastip[slot - DS_SLOT_PEER];
+  int i = slot - DS_SLOT_PEER;
   char text[DS_ADDRSTRLEN];
-  if (last->af == ip->af && last->scope == ip->scope &&
-      memcmp(last->bytes, ip->bytes, 16) == 0) {
+  if (s->lastip[i].af == ip->af && s->lastip[i].scope == ip->scope &&
+      memcmp(s->lastip[i].bytes, ip->bytes, 16) == 0) {
     lua_getiuservalue(L, 1, slot);
     return;
   }
-  lua_pushlstring(L, text, ds_ntop(ip, text));
+  s->lasttext[i] = lua_pushlstring(L, text, ds_ntop(ip, text));
   lua_pushvalue(L, -1);
-  lua_setiuservalue(L, 1, slot);
-  *last = *ip;
+  lua_setiuservalue(L, 1, slot); /* keeps lasttext[i] alive */
+  s->lastip[i] = *ip;
 }
 
 static void set_dst(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
@@ -116,6 +116,40 @@ static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *s
   set_int(L, t, K_PORT, port >= 0, port);
 }
 
+/* The receive options whose control data c holds. */
+static unsigned options_seen(const ds_ctl *c) {
+  unsigned opts = 0;
+  if (c->have & (DS_CTL_ADDR | DS_CTL_IFINDEX)) opts |= DS_RECV_PKTINFO;
+  if (c->have & DS_CTL_HOPLIMIT) opts |= DS_RECV_HOPLIMIT;
+  if (c->have & DS_CTL_TCLASS) opts |= DS_RECV_TCLASS;
+  if (c->have & DS_CTL_TIMESTAMP) opts |= DS_RECV_TIMESTAMP;
+  if (c->have & DS_CTL_SEGMENT) opts |= DS_RECV_GRO;
+  return opts;
+}
+
+/* Sets the fields of the receive options in opts from c, nil for what
+** this datagram lacks. Each field costs a table store on every datagram,
+** so the fields of options never used are not touched. */
+static void set_control_fields(lua_State *L, ds_socket *s, int t, unsigned opts,
+                               const ds_ctl *c) {
+  if (opts & DS_RECV_PKTINFO) {
+    set_dst(L, s, t, c);
+    set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex);
+  }
+  if (opts & DS_RECV_HOPLIMIT) set_int(L, t, K_HOPLIMIT, c->have & DS_CTL_HOPLIMIT, c->hoplimit);
+  if (opts & DS_RECV_TCLASS) {
+    set_int(L, t, K_TCLASS, c->have & DS_CTL_TCLASS, c->tclass);
+    set_int(L, t, K_ECN, c->have & DS_CTL_TCLASS, c->tclass & 3);
+  }
+  if (opts & DS_RECV_GRO) set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment);
+  if (opts & DS_RECV_TIMESTAMP) {
+    lua_pushvalue(L, KEY(K_TIMESTAMP));
+    if (c->have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c->timestamp);
+    else lua_pushnil(L);
+    lua_rawset(L, t);
+  }
+}
+
 /* Fills message table t from one received datagram of n bytes (its real
 ** length where the platform reports it) read into a buffer of size. */
 static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t size,
@@ -129,16 +163,8 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  set_dst(L, s, t, &c);
-  set_int(L, t, K_IFINDEX, c.have & DS_CTL_IFINDEX, c.ifindex);
-  set_int(L, t, K_HOPLIMIT, c.have & DS_CTL_HOPLIMIT, c.hoplimit);
-  set_int(L, t, K_TCLASS, c.have & DS_CTL_TCLASS, c.tclass);
-  set_int(L, t, K_ECN, c.have & DS_CTL_TCLASS, c.tclass & 3);
-  set_int(L, t, K_SEGMENT, c.have & DS_CTL_SEGMENT, c.segment);
-  lua_pushvalue(L, KEY(K_TIMESTAMP));
-  if (c.have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c.timestamp);
-  else lua_pushnil(L);
-  lua_rawset(L, t);
+  s->reported |= s->recvopts | options_seen(&c);
+  set_control_fields(L, s, t, s->reported, &c);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -264,15 +290,13 @@ static int field_int(lua_State *L, int t, int k, lua_Integer lo, lua_Integer hi,
   return 1;
 }
 
-/* Is the string on top the text last cached in slot? Then *ip is known. */
+/* Is the string on top the text last cached in slot? Then *ip is known.
+** Equal pointers are the same string: the slot keeps it alive. */
 static int cached_ip(lua_State *L, const ds_socket *s, int slot, ds_ip *ip) {
-  int same;
-  if (s->lastip[slot - DS_SLOT_PEER].af == 0) return 0;
-  lua_getiuservalue(L, 1, slot);
-  same = lua_rawequal(L, -1, -2);
-  lua_pop(L, 1);
-  if (same) *ip = s->lastip[slot - DS_SLOT_PEER];
-  return same;
+  int i = slot - DS_SLOT_PEER;
+  if (lua_tostring(L, -1) != s->lasttext[i]) return 0;
+  *ip = s->lastip[i];
+  return 1;
 }
 
 /* Optional address field; *present says whether it was there. Text that

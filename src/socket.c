@@ -10,8 +10,18 @@
 
 static const char *const family_names[] = {"dual", "inet6", "inet", NULL};
 
+/* Every socket method has the socket metatable as its first upvalue:
+** comparing with it costs a fraction of luaL_checkudata, which looks the
+** metatable up by name in the registry on every call. */
 ds_socket *ds_check_socket(lua_State *L, int arg) {
-  return (ds_socket *)luaL_checkudata(L, arg, DS_SOCKET_MT);
+  void *s = lua_touserdata(L, arg);
+  if (s && lua_getmetatable(L, arg)) {
+    int same = lua_rawequal(L, -1, DS_UPVALUE_MT);
+    lua_pop(L, 1);
+    if (same) return (ds_socket *)s;
+  }
+  luaL_typeerror(L, arg, DS_SOCKET_MT);
+  return NULL;
 }
 
 /* Like liolib's closed files: using a closed socket is a programming error. */
@@ -33,11 +43,12 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->family = family;
   s->type = type;
   s->bound = 0;
-  s->recvopts = 0;
+  s->recvopts = s->reported = 0;
   s->cmsgspace = 0;
   s->timeout = -1;
   s->want = POLLIN;
   memset(s->lastip, 0, sizeof(s->lastip)); /* af 0: nothing cached */
+  s->lasttext[0] = s->lasttext[1] = NULL;
   s->first = s->last = 0;
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
@@ -584,7 +595,6 @@ static const luaL_Reg metamethods[] = {
   {"__gc", sock_close},
   {"__close", sock_close},
   {"__tostring", sock_tostring},
-  {"__index", NULL},
   {NULL, NULL}};
 
 static const luaL_Reg constructors[] = {
@@ -596,19 +606,26 @@ static const luaL_Reg constructors[] = {
 ** table on top of the stack. */
 void ds_open_socket(lua_State *L) {
   luaL_newmetatable(L, DS_SOCKET_MT);
-  luaL_setfuncs(L, metamethods, 0);
-  luaL_newlib(L, methods);
-  lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, -1);
+  luaL_setfuncs(L, metamethods, 1);
   lua_pop(L, 1);
   luaL_setfuncs(L, constructors, 0);
+  ds_add_methods(L, methods, 0);
 }
 
-/* Adds methods written in other files to the socket's method table; they
-** share the nup upvalues on top of the stack, which are popped. */
+/* Adds funcs to the socket's method table (made on first use). Their
+** upvalues are the metatable (DS_UPVALUE_MT), then the nup values on top
+** of the stack, which are popped. */
 void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup) {
   luaL_getmetatable(L, DS_SOCKET_MT);
-  lua_getfield(L, -1, "__index");
-  lua_rotate(L, -(nup + 2), 2);
-  luaL_setfuncs(L, funcs, nup);
-  lua_pop(L, 2);
+  if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
+    lua_pop(L, 1);
+    lua_newtable(L);
+    lua_pushvalue(L, -1);
+    lua_setfield(L, -3, "__index");
+  }
+  lua_insert(L, -(nup + 2)); /* methods, then metatable, below the upvalues */
+  lua_insert(L, -(nup + 1));
+  luaL_setfuncs(L, funcs, nup + 1);
+  lua_pop(L, 1);
 }
