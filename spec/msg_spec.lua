@@ -445,6 +445,31 @@ describe("message table reuse", function()
     assert.is_false(m.truncated)
   end)
 
+  it("updates the per-datagram fields of a reused table", function()
+    local receiver, rport = udp("dual", "*", { pktinfo = true })
+    local sender = udp("inet6", "::1")
+    local m = {}
+    ok(sender:sendto("a long datagram", "::1", rport))
+    ok(receiver:recvmsg(4, m))
+    assert.same({ "a lo", 15, true }, { m.data, m.size, m.truncated })
+    ok(sender:sendto("ok", "::1", rport))
+    ok(receiver:recvmsg(4, m))
+    assert.same({ "ok", 2, false, false }, { m.data, m.size, m.truncated, m.ctruncated })
+    assert.equal("::1", m.dst)
+  end)
+
+  it("does not touch the fields of receive options the socket never enabled", function()
+    -- Writing every field on every datagram would cost a table store each;
+    -- fields of options turned on once are kept up to date (test above).
+    local receiver, rport = udp("dual", "*", { pktinfo = true })
+    local sender = udp("inet6", "::1")
+    local m = { hoplimit = 7, tclass = "mine" }
+    ok(sender:sendto("x", "::1", rport))
+    ok(receiver:recvmsg(nil, m))
+    assert.equal("::1", m.dst)
+    assert.same({ 7, "mine" }, { m.hoplimit, m.tclass })
+  end)
+
   it("returns a new table for each call without one", function()
     local receiver, rport = udp("dual", "*")
     local sender = udp("inet", "127.0.0.1")

@@ -58,8 +58,8 @@ typedef struct ds_socket {
   int type;         /* SOCK_STREAM or SOCK_DGRAM */
   int bound;        /* bind, connect or listen happened: v6only is frozen */
   unsigned recvopts;/* DS_RECV_* enabled */
-  unsigned reported;/* DS_RECV_* whose fields recvmsg writes: every one ever
-                       enabled or seen arriving, so reused tables lose them */
+  unsigned recvfields;/* DS_RECV_* ever enabled: recvmsg writes their fields,
+                         nil when absent, so a reused table loses them */
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */

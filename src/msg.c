@@ -116,22 +116,11 @@ static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *s
   set_int(L, t, K_PORT, port >= 0, port);
 }
 
-/* The receive options whose control data c holds. */
-static unsigned options_seen(const ds_ctl *c) {
-  unsigned opts = 0;
-  if (c->have & (DS_CTL_ADDR | DS_CTL_IFINDEX)) opts |= DS_RECV_PKTINFO;
-  if (c->have & DS_CTL_HOPLIMIT) opts |= DS_RECV_HOPLIMIT;
-  if (c->have & DS_CTL_TCLASS) opts |= DS_RECV_TCLASS;
-  if (c->have & DS_CTL_TIMESTAMP) opts |= DS_RECV_TIMESTAMP;
-  if (c->have & DS_CTL_SEGMENT) opts |= DS_RECV_GRO;
-  return opts;
-}
-
-/* Sets the fields of the receive options in opts from c, nil for what
+/* Sets the fields of the socket's receive options from c, nil for what
 ** this datagram lacks. Each field costs a table store on every datagram,
-** so the fields of options never used are not touched. */
-static void set_control_fields(lua_State *L, ds_socket *s, int t, unsigned opts,
-                               const ds_ctl *c) {
+** so the fields of options never enabled are not touched. */
+static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
+  unsigned opts = s->recvfields;
   if (opts & DS_RECV_PKTINFO) {
     set_dst(L, s, t, c);
     set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex);
@@ -163,8 +152,7 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  s->reported |= s->recvopts | options_seen(&c);
-  set_control_fields(L, s, t, s->reported, &c);
+  set_control_fields(L, s, t, &c);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */

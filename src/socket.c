@@ -43,7 +43,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->family = family;
   s->type = type;
   s->bound = 0;
-  s->recvopts = s->reported = 0;
+  s->recvopts = s->recvfields = 0;
   s->cmsgspace = 0;
   s->timeout = -1;
   s->want = POLLIN;
