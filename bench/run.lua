@@ -46,8 +46,11 @@ local OUT = "bench/out"
 local PEER = "taskset -c 0 " .. OUT .. "/peer"
 local PIN = "taskset -c 1 "
 
+-- c-copy is a reference, not a contender: raw C plus the one copy per read
+-- that any binding returning Lua strings must make (see c_contender.c).
 local contenders = {
   c = OUT .. "/c_contender",
+  ["c-copy"] = OUT .. "/c_contender copy",
   dualstack = "lua5.4 bench/dualstack_contender.lua",
   ["dualstack-recv"] = "lua5.4 bench/dualstack_contender.lua recv",
   luasocket = "lua5.4 bench/luasocket_contender.lua",
@@ -66,7 +69,7 @@ local workloads = {
    who = {"c", "dualstack", "luasocket"}},
   {key = "mmsg", dest = "127.0.0.2", args = "-n %d mmsg", n = "drain_n", who = {"c", "dualstack"}},
   {key = "tcpin", dest = "127.0.0.1", args = "-n %d tcp-in", n = "tcp_bytes",
-   who = {"c", "dualstack", "dualstack-recv", "luasocket"}},
+   who = {"c", "c-copy", "dualstack", "dualstack-recv", "luasocket"}},
   {key = "tcpout", dest = "127.0.0.1", args = "-n %d tcp-out", n = "tcp_bytes",
    who = {"c", "dualstack", "luasocket"}},
 }
