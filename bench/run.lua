@@ -12,6 +12,11 @@
 --   from separate short runs, each done at two lengths: the difference
 --   divided by the difference in operations is the cost per operation
 --   without the startup and exit of the interpreter.
+-- * Two references are measured alongside, for the two targets no Lua
+--   binding can reach: c-copy (raw C reading TCP with one copy per read,
+--   as returning a Lua string needs) in tcpin, and the Lua floor
+--   (bench/floor.c: the echo loop on C methods that do nothing, no
+--   network) in the callgrind phase.
 --
 -- Environment:
 -- * BENCH_QUICK=1 divides the counts for a smoke test.
@@ -238,18 +243,47 @@ local function profile(key, who)
   f:close()
 end
 
+-- Runs a program that needs no peer; returns true, or nil and its last words.
+local function alone(cmd)
+  local err = OUT .. "/alone.err"
+  if sh(cmd .. " 2>" .. err) then return true end
+  return nil, failure(cmd, err)
+end
+
+-- One callgrind run of who at length n, recorded under workload key.
+-- start(wrap) runs the program with wrap before its command; it returns
+-- a true value, or nil and the error.
+local function callgrind(key, who, n, start)
+  local file = string.format("%s/callgrind.%s.%s.%d", OUT, key, who, n)
+  local ok, err = start("valgrind --tool=callgrind --callgrind-out-file=" .. file .. " ")
+  local ir = ok and callgrind_total(file)
+  if not ir then failures = failures + 1 end
+  record(fields {"kind", "callgrind", "workload", key, "contender", who, "n", n,
+    "ir", ir or "", "error", err or ""})
+  progress("callgrind %s %-10s n=%d %s", key, who, n, ir or err)
+end
+
+-- The Lua floor (bench/floor.c), the reference beside the instruction
+-- target: dualstack's echo loop on methods that do nothing, without the
+-- network, at the contenders' two lengths. "string" adds the datagram.
+local function floor_instructions()
+  for _, variant in ipairs {"noop", "string"} do
+    for _, n in ipairs(cfg.cg) do
+      callgrind("floor", variant, n, function(wrap)
+        return alone(string.format("%slua5.4 bench/floor_loop.lua %s %d", wrap, variant, n))
+      end)
+    end
+  end
+  profile("floor", "string")
+end
+
 local function instructions()
   for _, w in ipairs {workloads[1], workloads[2]} do
     for _, who in ipairs(wanted("callgrind", w) and w.who or {}) do
       for _, n in ipairs(cfg.cg) do
-        local file = string.format("%s/callgrind.%s.%s.%d", OUT, w.key, who, n)
-        local wrap = "valgrind --tool=callgrind --callgrind-out-file=" .. file .. " "
-        local t, err = peer(dest(w, who) .. string.format("-t 60 -n %d -w 0 pingpong", n), contenders[who], wrap)
-        local ir = t and callgrind_total(file)
-        if not ir then failures = failures + 1 end
-        record(fields {"kind", "callgrind", "workload", w.key, "contender", who, "n", n,
-          "ir", ir or "", "error", err or ""})
-        progress("callgrind %s %-10s n=%d %s", w.key, who, n, ir or err)
+        callgrind(w.key, who, n, function(wrap)
+          return peer(dest(w, who) .. string.format("-t 60 -n %d -w 0 pingpong", n), contenders[who], wrap)
+        end)
       end
     end
   end
@@ -257,6 +291,7 @@ local function instructions()
     profile("pp4", "dualstack")
     profile("pp4", "luasocket")
   end
+  if wanted("callgrind") then floor_instructions() end
 end
 
 -- Syscall counters: a prefix for the contender's command, and a reader of

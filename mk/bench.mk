@@ -4,7 +4,7 @@
 # bench/out/report.md (bench/out is git-ignored).
 BENCH_DEPS   := lua-socket valgrind linux-perf strace util-linux
 BENCH_CFLAGS := -std=c99 -O2 -Wall -Wextra -Werror
-BENCH_BIN    := bench/out/peer bench/out/c_contender
+BENCH_BIN    := bench/out/peer bench/out/c_contender bench/out/floor.so
 
 .PHONY: bench bench-bin bench-gso
 
@@ -24,3 +24,9 @@ bench-bin: $(BENCH_BIN)
 bench/out/%: bench/%.c bench/util.c bench/util.h
 	@mkdir -p $(dir $@)
 	$(CC) $(BENCH_CFLAGS) -o $@ $< bench/util.c
+
+# The Lua floor (bench/floor.c): a Lua module, loaded by bench/floor_loop.lua.
+bench/out/floor.so: bench/floor.c bench/util.h
+	@test -n "$(LUA_INC)" || { echo "lua5.4 headers not found: run 'make deps'"; exit 1; }
+	@mkdir -p $(dir $@)
+	$(CC) $(BENCH_CFLAGS) $(LUA_INC) -fPIC -shared -o $@ $<

@@ -1,0 +1,102 @@
+/*
+** bench: the Lua floor, the reference beside issue 5's target of at most
+** 15x raw C's user-space instructions per ping-pong round trip.
+**
+** A fake socket whose recvmsg and reply do nothing a binding could leave
+** out: they check that argument 1 is the socket the way dualstack's
+** methods do (its metatable against the one held as upvalue 1, see
+** src/socket.c) and return. bench/floor_loop.lua runs dualstack's echo
+** loop on it under callgrind, without any network, so what it counts per
+** round trip is the interpreter's own cost of that loop: the method
+** lookups, the two calls into C and the field read. No Lua binding can go
+** below it.
+**
+** floor.socket(variant), variant:
+**   "noop"    recvmsg returns its msg argument as it came
+**   "string"  recvmsg also stores a new 64-byte string as msg.data: the
+**             datagram, which every binding must hand to Lua as a string
+*/
+#include "util.h"
+
+#include <lauxlib.h>
+#include <lua.h>
+
+enum { UP_METATABLE = 1, UP_DATA_KEY }; /* upvalues of every method */
+
+/* As dualstack's ds_check_socket: a pointer comparison, no registry lookup. */
+static void check_socket(lua_State *L) {
+  if (lua_touserdata(L, 1) && lua_getmetatable(L, 1)) {
+    int same = lua_rawequal(L, -1, lua_upvalueindex(UP_METATABLE));
+    lua_pop(L, 1);
+    if (same) return;
+  }
+  luaL_typeerror(L, 1, "floor socket");
+}
+
+/* msg = sock:recvmsg(size, msg) */
+static int recvmsg_noop(lua_State *L) {
+  check_socket(L);
+  lua_settop(L, 3);
+  return 1;
+}
+
+/* msg = sock:recvmsg(size, msg), with msg.data a new string. At 64 bytes
+** it is longer than Lua interns (40), so each call allocates and copies
+** one, and the previous one is left to the collector, as with a real
+** datagram. The key is interned once (upvalue), as dualstack does. */
+static int recvmsg_string(lua_State *L) {
+  static const char datagram[BENCH_DGRAM];
+  check_socket(L);
+  luaL_checktype(L, 3, LUA_TTABLE); /* lua_rawset needs a table */
+  lua_settop(L, 3);
+  lua_pushvalue(L, lua_upvalueindex(UP_DATA_KEY));
+  lua_pushlstring(L, datagram, sizeof(datagram));
+  lua_rawset(L, 3);
+  return 1;
+}
+
+/* sock:reply(msg, data) */
+static int reply_noop(lua_State *L) {
+  check_socket(L);
+  return 0;
+}
+
+static const luaL_Reg noop_methods[] = {
+  {"recvmsg", recvmsg_noop},
+  {"reply", reply_noop},
+  {NULL, NULL}};
+
+static const luaL_Reg string_methods[] = {
+  {"recvmsg", recvmsg_string},
+  {"reply", reply_noop},
+  {NULL, NULL}};
+
+/* Pushes a metatable whose __index is a table of methods, laid out as
+** dualstack's socket metatable is, so method lookup costs the same. */
+static void push_metatable(lua_State *L, const luaL_Reg *methods) {
+  lua_newtable(L);
+  lua_newtable(L);
+  lua_pushvalue(L, -2);
+  lua_pushliteral(L, "data");
+  luaL_setfuncs(L, methods, 2);
+  lua_setfield(L, -2, "__index");
+}
+
+/* floor.socket(variant): a socket of the variant's metatable (upvalues). */
+static int new_socket(lua_State *L) {
+  static const char *const variants[] = {"noop", "string", NULL};
+  int v = luaL_checkoption(L, 1, NULL, variants);
+  lua_newuserdatauv(L, 1, 0);
+  lua_pushvalue(L, lua_upvalueindex(v + 1));
+  lua_setmetatable(L, -2);
+  return 1;
+}
+
+int luaopen_floor(lua_State *L) {
+  lua_newtable(L);
+  push_metatable(L, noop_methods);
+  push_metatable(L, string_methods);
+  lua_pushcclosure(L, new_socket, 2);
+  lua_setfield(L, -2, "socket");
+  return 1;
+}
