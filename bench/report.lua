@@ -167,7 +167,6 @@ local function fmt_syscalls(workload, who)
   return num(s.total, 2) .. " (" .. table.concat(parts, ", ") .. ")"
 end
 
-
 -- ---- the tables ----
 
 local UNIT = {pp4 = "round trip", pp6 = "round trip", sink = "datagram", mmsg = "datagram",

@@ -12,10 +12,10 @@
 --   from separate short runs, each done at two lengths: the difference
 --   divided by the difference in operations is the cost per operation
 --   without the startup and exit of the interpreter.
--- * Two references are measured alongside, for the two targets no Lua
---   binding can reach: c-copy (raw C reading TCP with one copy per read,
---   as returning a Lua string needs) in tcpin, and the Lua floor
---   (bench/floor.c: the echo loop on C methods that do nothing, no
+-- * Two references do in C only what no Lua binding can avoid, for the
+--   TCP in and instruction targets: c-copy (raw C reading TCP with one
+--   copy per read, as returning a Lua string needs) in tcpin, and the Lua
+--   floor (bench/floor.c: the echo loop on C methods that do nothing, no
 --   network) in the callgrind phase.
 --
 -- Environment:
