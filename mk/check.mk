@@ -39,7 +39,7 @@ $(ASAN_LUA): fuzz/asan_lua.c
 
 # The plain build too: specs run children on it.
 check-asan: test-deps
-	@$(MAKE) --no-print-directory all $(ASAN_SO) $(ASAN_LUA)
+	@$(MAKE) --no-print-directory test-build $(ASAN_SO) $(ASAN_LUA)
 	$(ASAN_ENV) $(ASAN_LUA) fuzz/preload.lua $(BUSTED_SCRIPT) $(CHECK_SPECS)
 
 # ---- valgrind memcheck ----------------------------------------------------
@@ -55,7 +55,7 @@ VALGRIND_OPTS := --tool=memcheck --error-exitcode=88 --leak-check=full \
 
 check-valgrind: test-deps
 	@.ci/deps valgrind
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory test-build
 	$(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
 
 # ---- libFuzzer --------------------------------------------------------------

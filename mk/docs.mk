@@ -10,7 +10,9 @@
 
 LDOC      ?= ldoc
 DOCS_DIR  := build/docs
-DOCS_DEPS := lua-ldoc lua-markdown
+# ldoc's script runs on Lua 5.1 or 5.2 only, though its package also
+# accepts lua5.4 as its Lua: name 5.1 so a machine with 5.4 alone works.
+DOCS_DEPS := lua-ldoc lua-markdown lua5.1
 # LDoc changes into docs/ before reading its files: paths given to it are absolute.
 LDOC_RUN   = $(LDOC) -c $(CURDIR)/docs/config.ld
 

@@ -58,8 +58,6 @@ typedef struct ds_socket {
   int type;         /* SOCK_STREAM or SOCK_DGRAM */
   int bound;        /* bind, connect or listen happened: v6only is frozen */
   unsigned recvopts;/* DS_RECV_* enabled */
-  unsigned recvfields;/* DS_RECV_* ever enabled: recvmsg writes their fields,
-                         nil when absent, so a reused table loses them */
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
@@ -90,7 +88,8 @@ enum {
   DS_CTL_HOPLIMIT = 1 << 2,
   DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
   DS_CTL_TIMESTAMP = 1 << 4,
-  DS_CTL_SEGMENT = 1 << 5   /* UDP GSO/GRO segment size */
+  DS_CTL_SEGMENT = 1 << 5,  /* UDP GSO/GRO segment size */
+  DS_CTL_ALL = (1 << 6) - 1
 };
 
 typedef struct ds_ctl {
@@ -151,6 +150,7 @@ double ds_deadline(double timeout);
 int ds_retry(ds_socket *s, short events, double *deadline);
 
 /* socket.c */
+/* Fastest from functions registered by ds_add_methods (metatable upvalue). */
 ds_socket *ds_check_socket(lua_State *L, int arg);
 ds_socket *ds_check_open(lua_State *L, int arg);
 int ds_io_error(lua_State *L, ds_socket *s, int err);

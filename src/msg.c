@@ -23,6 +23,14 @@ static const char *const key_names[] = {
 
 #define KEY(k) DS_UPVALUE(k)
 
+/* What the last fill of a message table left: the table is its user value;
+** have, the DS_CTL_* fields that may be non-nil in it. */
+typedef struct ds_lastfill {
+  unsigned have;
+} ds_lastfill;
+
+#define LASTFILL DS_UPVALUE(K_LAST + 1)
+
 
 /* Pushes t[key k] and returns its type. */
 static int get_key(lua_State *L, int t, int k) {
@@ -116,27 +124,45 @@ static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *s
   set_int(L, t, K_PORT, port >= 0, port);
 }
 
-/* Sets the fields of the socket's receive options from c, nil for what
-** this datagram lacks. Each field costs a table store on every datagram,
-** so the fields of options never enabled are not touched. */
-static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
-  unsigned opts = s->recvfields;
-  if (opts & DS_RECV_PKTINFO) {
-    set_dst(L, s, t, c);
-    set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex);
-  }
-  if (opts & DS_RECV_HOPLIMIT) set_int(L, t, K_HOPLIMIT, c->have & DS_CTL_HOPLIMIT, c->hoplimit);
-  if (opts & DS_RECV_TCLASS) {
+/* Control data fields: those in `write` are set from c, nil when c lacks
+** them. */
+static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *c,
+                               unsigned write) {
+  if (write & DS_CTL_ADDR) set_dst(L, s, t, c);
+  if (write & DS_CTL_IFINDEX) set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex);
+  if (write & DS_CTL_HOPLIMIT)
+    set_int(L, t, K_HOPLIMIT, c->have & DS_CTL_HOPLIMIT, c->hoplimit);
+  if (write & DS_CTL_TCLASS) {
     set_int(L, t, K_TCLASS, c->have & DS_CTL_TCLASS, c->tclass);
     set_int(L, t, K_ECN, c->have & DS_CTL_TCLASS, c->tclass & 3);
   }
-  if (opts & DS_RECV_GRO) set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment);
-  if (opts & DS_RECV_TIMESTAMP) {
+  if (write & DS_CTL_SEGMENT) set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment);
+  if (write & DS_CTL_TIMESTAMP) {
     lua_pushvalue(L, KEY(K_TIMESTAMP));
     if (c->have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c->timestamp);
     else lua_pushnil(L);
     lua_rawset(L, t);
   }
+}
+
+/* The control fields to write into t for c. A store per field per datagram
+** is most of what filling costs, so only c's own fields are written when t
+** is the table filled last (by any socket) and that fill left no other
+** field set; otherwise every field is, clearing what another datagram,
+** socket or option put there. The record of the last fill is shared by all
+** sockets of a Lua state, as the last upvalue of the message methods. */
+static unsigned fields_to_write(lua_State *L, int t, const ds_ctl *c) {
+  ds_lastfill *last = (ds_lastfill *)lua_touserdata(L, LASTFILL);
+  unsigned write = c->have;
+  lua_getiuservalue(L, LASTFILL, 1);
+  if (!lua_rawequal(L, -1, t) || (last->have & ~c->have) != 0) {
+    write = DS_CTL_ALL;
+    lua_pushvalue(L, t);
+    lua_setiuservalue(L, LASTFILL, 1);
+  }
+  lua_pop(L, 1);
+  last->have = c->have;
+  return write;
 }
 
 /* Fills message table t from one received datagram of n bytes (its real
@@ -152,7 +178,7 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  set_control_fields(L, s, t, &c);
+  set_control_fields(L, s, t, &c, fields_to_write(L, t, &c));
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -279,7 +305,9 @@ static int field_int(lua_State *L, int t, int k, lua_Integer lo, lua_Integer hi,
 }
 
 /* Is the string on top the text last cached in slot? Then *ip is known.
-** Equal pointers are the same string: the slot keeps it alive. */
+** Equal pointers are the same string: the slot keeps it alive. Should the
+** slot be replaced behind our back (debug.setuservalue), lasttext may go
+** stale, but it is only ever compared, never read through. */
 static int cached_ip(lua_State *L, const ds_socket *s, int slot, ds_ip *ip) {
   int i = slot - DS_SLOT_PEER;
   if (lua_tostring(L, -1) != s->lasttext[i]) return 0;
@@ -544,5 +572,6 @@ static const luaL_Reg msg_methods[] = {
 void ds_open_msg(lua_State *L) {
   int k;
   for (k = 1; k <= K_LAST; k++) lua_pushstring(L, key_names[k]);
-  ds_add_methods(L, msg_methods, K_LAST);
+  ((ds_lastfill *)lua_newuserdatauv(L, sizeof(ds_lastfill), 1))->have = 0;
+  ds_add_methods(L, msg_methods, K_LAST + 1);
 }

@@ -195,10 +195,8 @@ int ds_sock_setoption(lua_State *L) {
       continue;
     return ds_push_error(L, errno);
   }
-  if (d->recvflag) {
+  if (d->recvflag)
     s->recvopts = ival ? (s->recvopts | d->recvflag) : (s->recvopts & ~d->recvflag);
-    s->recvfields |= s->recvopts;
-  }
   if (d->name6 == IPV6_V6ONLY && d->level6 == IPPROTO_IPV6) s->family = ival ? DS_INET6 : DS_DUAL;
   lua_pushinteger(L, 1);
   return 1;

@@ -10,9 +10,9 @@
 
 static const char *const family_names[] = {"dual", "inet6", "inet", NULL};
 
-/* Every socket method has the socket metatable as its first upvalue:
+/* Socket methods have the socket metatable as their first upvalue:
 ** comparing with it costs a fraction of luaL_checkudata, which looks the
-** metatable up by name in the registry on every call. */
+** metatable up by name in the registry. Any other caller gets that lookup. */
 ds_socket *ds_check_socket(lua_State *L, int arg) {
   void *s = lua_touserdata(L, arg);
   if (s && lua_getmetatable(L, arg)) {
@@ -20,8 +20,7 @@ ds_socket *ds_check_socket(lua_State *L, int arg) {
     lua_pop(L, 1);
     if (same) return (ds_socket *)s;
   }
-  luaL_typeerror(L, arg, DS_SOCKET_MT);
-  return NULL;
+  return (ds_socket *)luaL_checkudata(L, arg, DS_SOCKET_MT);
 }
 
 /* Like liolib's closed files: using a closed socket is a programming error. */
@@ -43,7 +42,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->family = family;
   s->type = type;
   s->bound = 0;
-  s->recvopts = s->recvfields = 0;
+  s->recvopts = 0;
   s->cmsgspace = 0;
   s->timeout = -1;
   s->want = POLLIN;
