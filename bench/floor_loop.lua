@@ -3,7 +3,7 @@
 -- network, for callgrind to count what the interpreter alone costs per
 -- round trip. The loop is kept in the same shape (a function, bench as an
 -- upvalue, sock and msg locals), so Lua runs the same bytecode for it.
--- Usage, from the repository root: lua5.4 bench/floor_loop.lua noop|string N
+-- Usage, from the repository root: lua5.4 bench/floor_loop.lua noop|string|bare N
 package.path = "bench/?.lua;" .. package.path
 package.cpath = "bench/out/?.so;" .. package.cpath
 local bench = require "contender"
@@ -19,7 +19,7 @@ end
 
 local variant, n = arg[1], math.tointeger(tonumber(arg[2]))
 if not n then
-  io.stderr:write("usage: ", arg[0], " noop|string N\n")
+  io.stderr:write("usage: ", arg[0], " noop|string|bare N\n")
   os.exit(2)
 end
 echo(n, variant)

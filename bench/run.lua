@@ -265,9 +265,10 @@ end
 
 -- The Lua floor (bench/floor.c), the reference beside the instruction
 -- target: dualstack's echo loop on methods that do nothing, without the
--- network, at the contenders' two lengths. "string" adds the datagram.
+-- network, at the contenders' two lengths. "string" adds the datagram,
+-- "bare" is "string" without the socket argument checks.
 local function floor_instructions()
-  for _, variant in ipairs {"noop", "string"} do
+  for _, variant in ipairs {"noop", "string", "bare"} do
     for _, n in ipairs(cfg.cg) do
       callgrind("floor", variant, n, function(wrap)
         return alone(string.format("%slua5.4 bench/floor_loop.lua %s %d", wrap, variant, n))
