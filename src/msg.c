@@ -23,9 +23,11 @@ static const char *const key_names[] = {
 
 #define KEY(k) DS_UPVALUE(k)
 
-/* What the last fill of a message table left: the table is its user value;
-** have, the DS_CTL_* fields that may be non-nil in it. */
+/* What the last fill of a message table left: have, the DS_CTL_* fields
+** that may be non-nil in it. The table is also the record's user value, so
+** no other table can take its address while table points to it. */
 typedef struct ds_lastfill {
+  const void *table;
   unsigned have;
 } ds_lastfill;
 
@@ -153,14 +155,14 @@ static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *
 ** sockets of a Lua state, as the last upvalue of the message methods. */
 static unsigned fields_to_write(lua_State *L, int t, const ds_ctl *c) {
   ds_lastfill *last = (ds_lastfill *)lua_touserdata(L, LASTFILL);
+  const void *table = lua_topointer(L, t);
   unsigned write = c->have;
-  lua_getiuservalue(L, LASTFILL, 1);
-  if (!lua_rawequal(L, -1, t) || (last->have & ~c->have) != 0) {
+  if (table != last->table || (last->have & ~c->have) != 0) {
     write = DS_CTL_ALL;
     lua_pushvalue(L, t);
     lua_setiuservalue(L, LASTFILL, 1);
+    last->table = table;
   }
-  lua_pop(L, 1);
   last->have = c->have;
   return write;
 }
@@ -572,6 +574,6 @@ static const luaL_Reg msg_methods[] = {
 void ds_open_msg(lua_State *L) {
   int k;
   for (k = 1; k <= K_LAST; k++) lua_pushstring(L, key_names[k]);
-  ((ds_lastfill *)lua_newuserdatauv(L, sizeof(ds_lastfill), 1))->have = 0;
+  memset(lua_newuserdatauv(L, sizeof(ds_lastfill), 1), 0, sizeof(ds_lastfill));
   ds_add_methods(L, msg_methods, K_LAST + 1);
 }
