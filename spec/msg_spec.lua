@@ -475,7 +475,19 @@ describe("message table reuse", function()
     assert.same({ 64, nil, nil }, { m.hoplimit, m.dst, m.ifindex })
   end)
 
-  it("clears the fields of a table it did not fill last", function()
+  it("clears another socket's fields from the tables of a batch", function()
+    local a, aport = udp("dual", "*", { recvhoplimit = true })
+    local b, bport = udp("dual", "*", { pktinfo = true })
+    local sender = udp("inet6", "::1")
+    local m = {}
+    via6(sender, a, aport, "1", m)
+    assert.equal(64, m.hoplimit)
+    ok(sender:sendto("2", "::1", bport))
+    assert.equal(m, ok(b:recvmmsg(1, nil, { m }))[1])
+    assert.same({ "2", nil, "::1" }, { m.data, m.hoplimit, m.dst })
+  end)
+
+  it("clears the fields of a table new to it", function()
     local receiver, rport = udp("dual", "*", { pktinfo = true })
     local sender, sport = udp("inet6", "::1")
     local m = { hoplimit = 7, tclass = 1, ecn = 1, segment = 1200, timestamp = 1.5 }
