@@ -498,7 +498,16 @@ describe("message table reuse", function()
                   ctruncated = false, dst = "::1", ifindex = m.ifindex }, m)
   end)
 
-  it("keeps a field stored in the table it filled last when a datagram has none", function()
+  it("clears the fields of a table it returned when that comes back", function()
+    local receiver, rport = udp("dual", "*", { pktinfo = true })
+    local sender = udp("inet6", "::1")
+    local m = via6(sender, receiver, rport, "x")
+    m.hoplimit = 7
+    via6(sender, receiver, rport, "y", m)
+    assert.same({ "y", nil, "::1" }, { m.data, m.hoplimit, m.dst })
+  end)
+
+  it("keeps a field stored in a table it filled before when a datagram has none", function()
     -- The documented price of writing only what a datagram carries.
     local receiver, rport = udp("dual", "*", { pktinfo = true })
     local sender = udp("inet6", "::1")

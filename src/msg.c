@@ -23,16 +23,9 @@ static const char *const key_names[] = {
 
 #define KEY(k) DS_UPVALUE(k)
 
-/* What the last fill of a message table left: have, the DS_CTL_* fields
-** that may be non-nil in it. The table is also the record's user value, so
-** no other table can take its address while table points to it. */
-typedef struct ds_lastfill {
-  const void *table;
-  unsigned have;
-} ds_lastfill;
-
-#define LASTFILL DS_UPVALUE(K_LAST + 1)
-
+/* A weak-keyed table shared by all sockets of a Lua state: for each message
+** table passed in and filled, the DS_CTL_* fields that fill left non-nil. */
+#define FILLED DS_UPVALUE(K_LAST + 1)
 
 /* Pushes t[key k] and returns its type. */
 static int get_key(lua_State *L, int t, int k) {
@@ -148,29 +141,30 @@ static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *
 }
 
 /* The control fields to write into t for c. A store per field per datagram
-** is most of what filling costs, so only c's own fields are written when t
-** is the table filled last (by any socket) and that fill left no other
-** field set; otherwise every field is, clearing what another datagram,
-** socket or option put there. The record of the last fill is shared by all
-** sockets of a Lua state, as the last upvalue of the message methods. */
+** is most of what filling costs, so a table filled before, whose fields
+** left non-nil are among c's, gets only c's (the others are nil already).
+** Any other table gets every field, clearing what another datagram,
+** socket or option put there. */
 static unsigned fields_to_write(lua_State *L, int t, const ds_ctl *c) {
-  ds_lastfill *last = (ds_lastfill *)lua_touserdata(L, LASTFILL);
-  const void *table = lua_topointer(L, t);
-  unsigned write = c->have;
-  if (table != last->table || (last->have & ~c->have) != 0) {
-    write = DS_CTL_ALL;
+  lua_Integer left;
+  int known;
+  lua_pushvalue(L, t);
+  lua_rawget(L, FILLED);
+  left = lua_tointegerx(L, -1, &known);
+  lua_pop(L, 1);
+  if (!known || left != (lua_Integer)c->have) {
     lua_pushvalue(L, t);
-    lua_setiuservalue(L, LASTFILL, 1);
-    last->table = table;
+    lua_pushinteger(L, c->have);
+    lua_rawset(L, FILLED);
   }
-  last->have = c->have;
-  return write;
+  return known && (left & ~(lua_Integer)c->have) == 0 ? c->have : DS_CTL_ALL;
 }
 
 /* Fills message table t from one received datagram of n bytes (its real
-** length where the platform reports it) read into a buffer of size. */
-static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t size,
-                     size_t n, const struct msghdr *mh) {
+** length where the platform reports it) read into a buffer of size. A
+** fresh table, made by this call, has no fields to clear. */
+static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *data,
+                     size_t size, size_t n, const struct msghdr *mh) {
   ds_ctl c;
   ds_cmsg_decode(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0, &c);
   lua_pushvalue(L, KEY(K_DATA));
@@ -180,7 +174,7 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, const char *data, size_t
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  set_control_fields(L, s, t, &c, fields_to_write(L, t, &c));
+  set_control_fields(L, s, t, &c, fresh ? c.have : fields_to_write(L, t, &c));
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -199,7 +193,7 @@ static int msg_table(lua_State *L, int arg) {
 static int sock_recvmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t size = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int t = msg_table(L, 3), err;
+  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err;
   char *data;
   double deadline = DS_DEADLINE_UNSET;
   struct msghdr mh;
@@ -212,7 +206,7 @@ static int sock_recvmsg(lua_State *L) {
   while ((n = recvmsg(s->fd, &mh, DS_RECV_FLAGS)) < 0)
     if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
-  fill_msg(L, s, t, data, size, (size_t)n, &mh);
+  fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh);
   return 1;
 }
 
@@ -478,9 +472,11 @@ static unsigned check_count(lua_State *L, int arg) {
   return (unsigned)n;
 }
 
-/* The table at msgs[i], reused, or a new one stored there; left on top. */
-static int slot_table(lua_State *L, int msgs, lua_Integer i) {
-  if (lua_rawgeti(L, msgs, i) != LUA_TTABLE) {
+/* The table at msgs[i], reused, or a new (*fresh) one stored there; left
+** on top. */
+static int slot_table(lua_State *L, int msgs, lua_Integer i, int *fresh) {
+  *fresh = lua_rawgeti(L, msgs, i) != LUA_TTABLE;
+  if (*fresh) {
     lua_pop(L, 1);
     lua_createtable(L, 0, 14);
     lua_pushvalue(L, -1);
@@ -516,8 +512,8 @@ static int sock_recvmmsg(lua_State *L) {
     if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
   for (i = 0; i < (unsigned)got; i++) {
-    int t = slot_table(L, msgs, (lua_Integer)i + 1);
-    fill_msg(L, s, t, data + i * stride, size, v[i].msg_len, &v[i].msg_hdr);
+    int fresh, t = slot_table(L, msgs, (lua_Integer)i + 1, &fresh);
+    fill_msg(L, s, t, fresh, data + i * stride, size, v[i].msg_len, &v[i].msg_hdr);
     lua_pop(L, 1);
   }
   len = (lua_Integer)lua_rawlen(L, msgs); /* so #msgs is what arrived */
@@ -574,6 +570,10 @@ static const luaL_Reg msg_methods[] = {
 void ds_open_msg(lua_State *L) {
   int k;
   for (k = 1; k <= K_LAST; k++) lua_pushstring(L, key_names[k]);
-  memset(lua_newuserdatauv(L, sizeof(ds_lastfill), 1), 0, sizeof(ds_lastfill));
+  lua_newtable(L); /* FILLED */
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "k");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
   ds_add_methods(L, msg_methods, K_LAST + 1);
 }
