@@ -462,10 +462,16 @@ describe("message table reuse", function()
     assert.equal("::1", m.dst)
   end)
 
-  it("clears what another socket's options put in a table passed between them", function()
+  -- Two receivers with different options (a: hoplimit, b: pktinfo), and
+  -- a sender on ::1; returns a, its port, b, its port, the sender.
+  local function differing_receivers()
     local a, aport = udp("dual", "*", { recvhoplimit = true })
     local b, bport = udp("dual", "*", { pktinfo = true })
-    local sender = udp("inet6", "::1")
+    return a, aport, b, bport, udp("inet6", "::1")
+  end
+
+  it("clears what another socket's options put in a table passed between them", function()
+    local a, aport, b, bport, sender = differing_receivers()
     local m = {}
     via6(sender, a, aport, "1", m)
     assert.same({ 64, nil }, { m.hoplimit, m.dst })
@@ -476,9 +482,7 @@ describe("message table reuse", function()
   end)
 
   it("clears another socket's fields from the tables of a batch", function()
-    local a, aport = udp("dual", "*", { recvhoplimit = true })
-    local b, bport = udp("dual", "*", { pktinfo = true })
-    local sender = udp("inet6", "::1")
+    local a, aport, b, bport, sender = differing_receivers()
     local m = {}
     via6(sender, a, aport, "1", m)
     assert.equal(64, m.hoplimit)
