@@ -140,24 +140,40 @@ static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *
   }
 }
 
-/* The control fields to write into t for c. A store per field per datagram
-** is most of what filling costs, so a table filled before, whose fields
-** left non-nil are among c's, gets only c's (the others are nil already).
-** Any other table gets every field, clearing what another datagram,
-** socket or option put there. */
-static unsigned fields_to_write(lua_State *L, int t, const ds_ctl *c) {
+/* The DS_CTL_* fields FILLED records for table t, or -1: none recorded. */
+static lua_Integer recorded_fields(lua_State *L, int t) {
   lua_Integer left;
   int known;
   lua_pushvalue(L, t);
   lua_rawget(L, FILLED);
   left = lua_tointegerx(L, -1, &known);
   lua_pop(L, 1);
-  if (!known || left != (lua_Integer)c->have) {
-    lua_pushvalue(L, t);
-    lua_pushinteger(L, c->have);
-    lua_rawset(L, FILLED);
+  return known ? left : -1;
+}
+
+/* Records fields (-1: none, forgetting t) as those t is left with. */
+static void record_fields(lua_State *L, int t, lua_Integer fields) {
+  lua_pushvalue(L, t);
+  if (fields < 0) lua_pushnil(L);
+  else lua_pushinteger(L, fields);
+  lua_rawset(L, FILLED);
+}
+
+/* Sets c's control fields in t, a table passed in. A store per field per
+** datagram is most of what filling costs, so a table whose recorded fields
+** are among c's gets only c's (the others are nil already); any other
+** table gets every field, clearing what another datagram, socket or option
+** put there. While the fields change t is unrecorded (clearing an existing
+** key cannot fail), so a fill cut short by an error leaves t unknown. */
+static void refill_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
+  lua_Integer left = recorded_fields(L, t), have = (lua_Integer)c->have;
+  if (left == have) {
+    set_control_fields(L, s, t, c, c->have);
+    return;
   }
-  return known && (left & ~(lua_Integer)c->have) == 0 ? c->have : DS_CTL_ALL;
+  if (left >= 0) record_fields(L, t, -1);
+  set_control_fields(L, s, t, c, left >= 0 && (left & ~have) == 0 ? c->have : DS_CTL_ALL);
+  record_fields(L, t, have);
 }
 
 /* Fills message table t from one received datagram of n bytes (its real
@@ -174,7 +190,8 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *d
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  set_control_fields(L, s, t, &c, fresh ? c.have : fields_to_write(L, t, &c));
+  if (fresh) set_control_fields(L, s, t, &c, c.have);
+  else refill_control_fields(L, s, t, &c);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
