@@ -9,7 +9,7 @@ LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 SRC      := $(wildcard src/*.c)
 HDR      := $(wildcard src/*.h)
 SO       := build/dualstack/core.so
-SPEC_SO  := build/spec/sockopt.so
+SPEC_SO  := build/spec/testhelp.so
 
 BUILD_DEPS := lua5.4 liblua5.4-dev pkg-config gcc make
 TEST_DEPS  := $(BUILD_DEPS) lua-busted iproute2 util-linux lua-socket lua-cqueues lua-luv
@@ -23,8 +23,8 @@ $(SO): $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
 
-# A C helper some specs load (spec/sockopt.c), not part of the module.
-$(SPEC_SO): spec/sockopt.c
+# A C helper some specs load (spec/testhelp.c), not part of the module.
+$(SPEC_SO): spec/testhelp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $<
 

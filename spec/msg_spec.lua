@@ -522,14 +522,38 @@ describe("message table reuse", function()
     assert.same({ "y", 7 }, { m.data, m.hoplimit })
   end)
 
+  it("leaves no stale field when a memory error cuts a fill short", function()
+    -- m holds a hoplimit from a; a fill from b must clear it and add dst
+    -- and ifindex, and growing m for those allocates. Whatever that fill
+    -- did before an allocation failed, the next fill from b clears hoplimit.
+    local helper = require "spec.testhelp"
+    local a, aport, b, bport, sender = differing_receivers()
+    local cut = 0
+    for n = 0, 40 do
+      local m = via6(sender, a, aport, "a", {})
+      ok(sender:sendto(("b"):rep(64), "::1", bport))
+      helper.failalloc(n)
+      local done = pcall(b.recvmsg, b, nil, m)
+      helper.failalloc(nil)
+      if done then break end
+      cut = cut + 1
+      b:settimeout(0) -- a failure before recvmsg read the datagram left it queued
+      while b:recvmsg() do end
+      b:settimeout(WAIT)
+      via6(sender, b, bport, "after", m)
+      assert.same({ "after", nil, "::1" }, { m.data, m.hoplimit, m.dst })
+    end
+    assert.is_true(cut > 1, "the fill was not cut short after it began")
+  end)
+
   it("reports options enabled on the descriptor outside dualstack", function()
     -- The cmsgspace remedy of the README: another library enables the
     -- option on getfd(), dualstack sizes the control buffer by cmsgspace.
-    local sockopt = require "spec.sockopt"
+    local helper = require "spec.testhelp"
     local receiver, rport = udp("dual", "*", { cmsgspace = 64 })
     local fd = receiver:getfd()
-    assert(sockopt.setint(fd, sockopt.IPPROTO_IPV6, sockopt.IPV6_RECVHOPLIMIT, 1))
-    assert(sockopt.setint(fd, sockopt.IPPROTO_IP, sockopt.IP_RECVTTL, 1))
+    assert(helper.setint(fd, helper.IPPROTO_IPV6, helper.IPV6_RECVHOPLIMIT, 1))
+    assert(helper.setint(fd, helper.IPPROTO_IP, helper.IP_RECVTTL, 1))
     local m = {}
     via6(udp("inet6", "::1"), receiver, rport, "6", m)
     assert.same({ "6", 64 }, { m.data, m.hoplimit })
