@@ -13,7 +13,7 @@
 #include <lua.h>
 #include <lauxlib.h>
 
-/* ok, err = sockopt.setint(fd, level, name, value) */
+/* ok, err = testhelp.setint(fd, level, name, value) */
 static int setint(lua_State *L) {
   int fd = (int)luaL_checkinteger(L, 1);
   int level = (int)luaL_checkinteger(L, 2);
@@ -75,5 +75,6 @@ int luaopen_spec_testhelp(lua_State *L) {
   CONSTANT(IPPROTO_IPV6);
   CONSTANT(IP_RECVTTL);
   CONSTANT(IPV6_RECVHOPLIMIT);
+#undef CONSTANT
   return 1;
 }

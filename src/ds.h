@@ -89,7 +89,7 @@ enum {
   DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
   DS_CTL_TIMESTAMP = 1 << 4,
   DS_CTL_SEGMENT = 1 << 5,  /* UDP GSO/GRO segment size */
-  DS_CTL_ALL = (1 << 6) - 1
+  DS_CTL_ALL = (DS_CTL_SEGMENT << 1) - 1
 };
 
 typedef struct ds_ctl {

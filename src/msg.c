@@ -23,8 +23,9 @@ static const char *const key_names[] = {
 
 #define KEY(k) DS_UPVALUE(k)
 
-/* A weak-keyed table shared by all sockets of a Lua state: for each message
-** table passed in and filled, the DS_CTL_* fields that fill left non-nil. */
+/* A weak-keyed table shared by all sockets of a Lua state (kept in the
+** registry, so every load of the module shares it): for each message table
+** passed in and filled, the DS_CTL_* fields that fill left non-nil. */
 #define FILLED DS_UPVALUE(K_LAST + 1)
 
 /* Pushes t[key k] and returns its type. */
@@ -65,8 +66,7 @@ static void setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, c
   mh->msg_controllen = ctl;
 }
 
-/* Sets an integer field, or nil when absent, so a reused table never keeps
-** a field from an earlier datagram. */
+/* Sets an integer field, or nil when absent. */
 static void set_int(lua_State *L, int t, int k, int present, lua_Integer v) {
   lua_pushvalue(L, KEY(k));
   if (present) lua_pushinteger(L, v);
@@ -97,8 +97,8 @@ static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip
   s->lastip[i] = *ip;
 }
 
-static void set_dst(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
-  lua_pushvalue(L, KEY(K_DST));
+/* Pushes the destination's text, or nil. */
+static void push_dst(lua_State *L, ds_socket *s, const ds_ctl *c) {
   if (c->have & DS_CTL_ADDR) {
     ds_ip dst = c->addr;
     if (s->family == DS_DUAL) ds_ip_map(&dst); /* in the socket's form */
@@ -106,7 +106,6 @@ static void set_dst(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
   } else {
     lua_pushnil(L);
   }
-  lua_rawset(L, t);
 }
 
 static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *sa) {
@@ -120,10 +119,15 @@ static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *s
 }
 
 /* Control data fields: those in `write` are set from c, nil when c lacks
-** them. */
-static void set_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *c,
+** them; dst is at index dst. Raw stores of numbers only: no collection
+** step, so no finalizer, can run in here. */
+static void set_control_fields(lua_State *L, int t, const ds_ctl *c, int dst,
                                unsigned write) {
-  if (write & DS_CTL_ADDR) set_dst(L, s, t, c);
+  if (write & DS_CTL_ADDR) {
+    lua_pushvalue(L, KEY(K_DST));
+    lua_pushvalue(L, dst);
+    lua_rawset(L, t);
+  }
   if (write & DS_CTL_IFINDEX) set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex);
   if (write & DS_CTL_HOPLIMIT)
     set_int(L, t, K_HOPLIMIT, c->have & DS_CTL_HOPLIMIT, c->hoplimit);
@@ -159,20 +163,23 @@ static void record_fields(lua_State *L, int t, lua_Integer fields) {
   lua_rawset(L, FILLED);
 }
 
-/* Sets c's control fields in t, a table passed in. A store per field per
-** datagram is most of what filling costs, so a table whose recorded fields
-** are among c's gets only c's (the others are nil already); any other
-** table gets every field, clearing what another datagram, socket or option
-** put there. While the fields change t is unrecorded (clearing an existing
-** key cannot fail), so a fill cut short by an error leaves t unknown. */
-static void refill_control_fields(lua_State *L, ds_socket *s, int t, const ds_ctl *c) {
+/* Sets c's control fields in t, a table passed in (dst as above). A store
+** per field per datagram is most of what filling costs, so a table whose
+** recorded fields are among c's gets only c's (the others are nil
+** already); any other table gets every field, clearing what another
+** datagram, socket or option put there. No finalizer can run between
+** reading the record and writing it (see set_control_fields), so none can
+** fill t meanwhile. When the record stays, an error midway leaves t with
+** fields of that record only; when it changes, t is unrecorded first
+** (clearing an existing key cannot fail), so an error leaves t unknown. */
+static void refill_control_fields(lua_State *L, int t, const ds_ctl *c, int dst) {
   lua_Integer left = recorded_fields(L, t), have = (lua_Integer)c->have;
   if (left == have) {
-    set_control_fields(L, s, t, c, c->have);
+    set_control_fields(L, t, c, dst, c->have);
     return;
   }
   if (left >= 0) record_fields(L, t, -1);
-  set_control_fields(L, s, t, c, left >= 0 && (left & ~have) == 0 ? c->have : DS_CTL_ALL);
+  set_control_fields(L, t, c, dst, left >= 0 && (left & ~have) == 0 ? c->have : DS_CTL_ALL);
   record_fields(L, t, have);
 }
 
@@ -190,8 +197,10 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *d
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  if (fresh) set_control_fields(L, s, t, &c, c.have);
-  else refill_control_fields(L, s, t, &c);
+  push_dst(L, s, &c); /* may collect, so before the record is read */
+  if (fresh) set_control_fields(L, t, &c, lua_gettop(L), c.have);
+  else refill_control_fields(L, t, &c, lua_gettop(L));
+  lua_pop(L, 1);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -318,9 +327,10 @@ static int field_int(lua_State *L, int t, int k, lua_Integer lo, lua_Integer hi,
 }
 
 /* Is the string on top the text last cached in slot? Then *ip is known.
-** Equal pointers are the same string: the slot keeps it alive. Should the
-** slot be replaced behind our back (debug.setuservalue), lasttext may go
-** stale, but it is only ever compared, never read through. */
+** Equal pointers are the same string: the slot keeps it alive. A slot
+** replaced behind our back (debug.setuservalue, outside the contract) can
+** free that string, and a new string at its address would then pass for
+** it; nothing is ever read through the pointer. */
 static int cached_ip(lua_State *L, const ds_socket *s, int slot, ds_ip *ip) {
   int i = slot - DS_SLOT_PEER;
   if (lua_tostring(L, -1) != s->lasttext[i]) return 0;
@@ -587,10 +597,11 @@ static const luaL_Reg msg_methods[] = {
 void ds_open_msg(lua_State *L) {
   int k;
   for (k = 1; k <= K_LAST; k++) lua_pushstring(L, key_names[k]);
-  lua_newtable(L); /* FILLED */
-  lua_createtable(L, 0, 1);
-  lua_pushliteral(L, "k");
-  lua_setfield(L, -2, "__mode");
-  lua_setmetatable(L, -2);
+  if (!luaL_getsubtable(L, LUA_REGISTRYINDEX, "dualstack.filled")) { /* FILLED */
+    lua_createtable(L, 0, 1);
+    lua_pushliteral(L, "k");
+    lua_setfield(L, -2, "__mode");
+    lua_setmetatable(L, -2);
+  }
   ds_add_methods(L, msg_methods, K_LAST + 1);
 }
