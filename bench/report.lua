@@ -346,9 +346,8 @@ local function verdict(ok) return ok == nil and "not measured" or ok and "yes" o
 local function targets()
   local rows = {}
   local function row(name, value, ok) rows[#rows + 1] = {name, value, verdict(ok)} end
-  local function at_least(name, x, goal)
-    row(name, x and string.format("%.2f×", x) or "–", x and x >= goal)
-  end
+  local function times(x) return x and string.format("%.2f×", x) or "–" end
+  local function at_least(name, x, goal) row(name, times(x), x and x >= goal) end
   at_least("Ping-pong IPv4 ≥ 0.95× raw C", ratio("pp4", "dualstack", "pp4", "c"), 0.95)
   at_least("Ping-pong IPv6 ≥ 0.95× raw C", ratio("pp6", "dualstack", "pp6", "c"), 0.95)
   local floor_string = instructions("floor", "string")
@@ -366,13 +365,10 @@ local function targets()
   at_least("recvmmsg ≥ 1.5× LuaSocket", ratio("mmsg", "dualstack", "sink", "luasocket"), 1.5)
   -- TCP in: wall clock (the target), then by CPU time, each beside c-copy.
   local function tcp_in(name, who)
-    local function x(a, by)
-      local v = ratio("tcpin", a, "tcpin", "c", by)
-      return v and string.format("%.2f×", v) or "–"
-    end
-    local wall = ratio("tcpin", who, "tcpin", "c")
-    row(name, string.format("%s (raw C + one copy: %s); by CPU time %s (one copy: %s)", x(who),
-      x("c-copy"), x(who, cpu_rate), x("c-copy", cpu_rate)), wall and wall >= 0.9)
+    local function x(a, by) return ratio("tcpin", a, "tcpin", "c", by) end
+    local wall = x(who)
+    row(name, string.format("%s (raw C + one copy: %s); by CPU time %s (one copy: %s)", times(wall),
+      times(x("c-copy")), times(x(who, cpu_rate)), times(x("c-copy", cpu_rate))), wall and wall >= 0.9)
   end
   tcp_in("TCP in ≥ 0.9× raw C, receive(65536)", "dualstack")
   tcp_in("TCP in ≥ 0.9× raw C, recv(65536)", "dualstack-recv")
