@@ -174,6 +174,12 @@ void ds_ip_unmap(ds_ip *ip) {
   ip->scope = 0;
 }
 
+/* Only the bytes of the family count: an IPv4 address leaves 12 unset. */
+int ds_ip_equal(const ds_ip *a, const ds_ip *b) {
+  return a->af == b->af && a->scope == b->scope &&
+         memcmp(a->bytes, b->bytes, a->af == AF_INET ? 4 : 16) == 0;
+}
+
 void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa) {
   memset(sa, 0, sizeof(*sa));
   if (ip->af == AF_INET) {
@@ -444,8 +450,7 @@ static int l_same(lua_State *L) {
   if ((n = check_ip(L, 1, &a)) != 0 || (n = check_ip(L, 2, &b)) != 0) return n;
   ds_ip_unmap(&a);
   ds_ip_unmap(&b);
-  lua_pushboolean(L, a.af == b.af && a.scope == b.scope &&
-                         memcmp(a.bytes, b.bytes, a.af == AF_INET ? 4 : 16) == 0);
+  lua_pushboolean(L, ds_ip_equal(&a, &b));
   return 1;
 }
 

@@ -19,6 +19,9 @@ size_t ds_cmsg_space(unsigned recvopts) {
   if (recvopts & DS_RECV_TCLASS) n += 2 * CMSG_SPACE(sizeof(int));
   if (recvopts & DS_RECV_TIMESTAMP) n += CMSG_SPACE(sizeof(DS_TIMESTAMP_TYPE));
   if (recvopts & DS_RECV_GRO) n += CMSG_SPACE(sizeof(int));
+#if defined(DS_IP_GUARD_OPT)
+  if (recvopts & DS_RECV_GUARD) n += CMSG_SPACE(DS_IP_GUARD_SIZE);
+#endif
   return n;
 }
 
@@ -29,6 +32,21 @@ static int payload(const struct cmsghdr *c, size_t avail, void *dst, size_t size
   return 1;
 }
 
+static int is_ipv4_group(const unsigned char *b) {
+  return (b[0] & 0xf0) == 0xe0;
+}
+
+/* Records an IPv4 destination; the limited broadcast is known on sight
+** (systems without ipi_spec_dst cannot tell a subnet's broadcast). */
+static void set_ipv4_dst(ds_ctl *out, const struct in_addr *a) {
+  static const unsigned char all_ones[4] = {255, 255, 255, 255};
+  memset(&out->addr, 0, sizeof(out->addr));
+  out->addr.af = AF_INET;
+  memcpy(out->addr.bytes, a, 4);
+  out->have |= DS_CTL_ADDR;
+  if (memcmp(out->addr.bytes, all_ones, 4) == 0) out->have |= DS_CTL_BROADCAST;
+}
+
 static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
   unsigned char byte;
@@ -37,21 +55,20 @@ static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
     case IP_PKTINFO: {
       struct in_pktinfo pi;
       if (!payload(c, avail, &pi, sizeof(pi))) return;
-      out->addr.af = AF_INET;
-      out->addr.scope = 0;
-      memcpy(out->addr.bytes, &pi.ipi_addr, 4); /* the header's destination */
+      set_ipv4_dst(out, &pi.ipi_addr); /* the header's destination */
       out->ifindex = (unsigned)pi.ipi_ifindex;
-      out->have |= DS_CTL_ADDR | DS_CTL_IFINDEX;
+      out->have |= DS_CTL_IFINDEX;
+      /* ipi_spec_dst is the local address to answer from: the header's
+      ** destination itself unless that is a broadcast (or group) address. */
+      if (memcmp(&pi.ipi_spec_dst, &pi.ipi_addr, 4) != 0 && !is_ipv4_group(out->addr.bytes))
+        out->have |= DS_CTL_BROADCAST;
       return;
     }
 #else
     case IP_RECVDSTADDR: {
       struct in_addr a;
       if (!payload(c, avail, &a, sizeof(a))) return;
-      out->addr.af = AF_INET;
-      out->addr.scope = 0;
-      memcpy(out->addr.bytes, &a, 4);
-      out->have |= DS_CTL_ADDR;
+      set_ipv4_dst(out, &a);
       return;
     }
 #endif
@@ -139,6 +156,19 @@ void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
     else if (c->cmsg_level == SOL_UDP) decode_udp(c, avail, out);
 #endif
   }
+}
+
+/* Did an IPv4-level control message come? Only IPv4 traffic carries one,
+** and a dual socket always asks for one (DS_IP_GUARD_OPT). */
+int ds_cmsg_from_ipv4(const void *control, size_t len) {
+  struct msghdr mh;
+  struct cmsghdr *c;
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_control = (void *)control;
+  mh.msg_controllen = len;
+  for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+    if (c->cmsg_level == IPPROTO_IP) return 1;
+  return 0;
 }
 
 #define NOFIT ((size_t)-1)

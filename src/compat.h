@@ -125,6 +125,20 @@
 #define DS_SOCK_CLOEXEC 0
 #endif
 
+/* The IPv4 arrival marker of a dual socket. Linux delivers IPv6 datagrams
+** whose source claims to be IPv4-mapped; only the IPv4-level control data
+** that comes with real IPv4 traffic tells them apart. dualstack turns on an
+** IPv4-level receive option the user never sets, so every IPv4 datagram
+** carries at least one IPPROTO_IP message: IP_RECVORIGDSTADDR (Linux,
+** FreeBSD). Elsewhere IP_RECVDSTADDR serves, which then also gives dst. */
+#if defined(IP_RECVORIGDSTADDR)
+#define DS_IP_GUARD_OPT IP_RECVORIGDSTADDR
+#define DS_IP_GUARD_SIZE sizeof(struct sockaddr_in)
+#elif defined(IP_RECVDSTADDR)
+#define DS_IP_GUARD_OPT IP_RECVDSTADDR
+#define DS_IP_GUARD_SIZE sizeof(struct in_addr)
+#endif
+
 /* OpenBSD has no dual-stack sockets at all: IPV6_V6ONLY is fixed at 1. */
 #if defined(__OpenBSD__)
 #define DS_NO_DUALSTACK 1

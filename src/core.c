@@ -8,6 +8,7 @@ int luaopen_dualstack_core(lua_State *L) {
   lua_newtable(L);
   ds_open_socket(L);
   ds_open_addr(L);
+  ds_open_recv(L);
   ds_open_msg(L);
   ds_open_mcast(L);
   ds_open_iface(L);

@@ -3,7 +3,8 @@
 ** Each file owns one concern: errors.c (errno names), addr.c (address
 ** text and sockaddrs), wait.c (timeouts), socket.c (the socket object),
 ** options.c (socket options), cmsg.c (control data), msg.c (recvmsg and
-** friends), core.c (the module table).
+** friends), recv.c (the receive loop every datagram path shares, and the
+** buffers a call borrows), core.c (the module table).
 */
 #ifndef DS_H
 #define DS_H
@@ -32,7 +33,8 @@ enum {
   DS_RECV_HOPLIMIT = 1 << 1,
   DS_RECV_TCLASS = 1 << 2,
   DS_RECV_TIMESTAMP = 1 << 3,
-  DS_RECV_GRO = 1 << 4
+  DS_RECV_GRO = 1 << 4,
+  DS_RECV_GUARD = 1 << 5 /* the IPv4 arrival marker (ds_guard_ipv4) */
 };
 
 /* User values of a socket: the scratch buffer of large receives, and the
@@ -63,6 +65,7 @@ typedef struct ds_socket {
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
   ds_ip lastip[2];    /* binary forms of DS_SLOT_PEER and DS_SLOT_DST */
   const char *lasttext[2]; /* those slots' strings, for identity checks */
+  lua_Integer spoofed; /* datagrams dropped: mapped source, not IPv4 */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
 } ds_socket;
@@ -89,7 +92,8 @@ enum {
   DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
   DS_CTL_TIMESTAMP = 1 << 4,
   DS_CTL_SEGMENT = 1 << 5,  /* UDP GSO/GRO segment size */
-  DS_CTL_ALL = (DS_CTL_SEGMENT << 1) - 1
+  DS_CTL_BROADCAST = 1 << 6,/* received: dst is no unicast address of ours */
+  DS_CTL_ALL = (DS_CTL_BROADCAST << 1) - 1
 };
 
 typedef struct ds_ctl {
@@ -122,6 +126,7 @@ size_t ds_ntop(const ds_ip *ip, char *out);
 int ds_ip_is_mapped(const ds_ip *ip);
 void ds_ip_map(ds_ip *ip);
 void ds_ip_unmap(ds_ip *ip);
+int ds_ip_equal(const ds_ip *a, const ds_ip *b);
 void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa);
 int ds_sockaddr_to_ip(const struct sockaddr *sa, ds_ip *ip);
 int ds_push_sockaddr(lua_State *L, const struct sockaddr *sa);
@@ -140,6 +145,7 @@ void ds_open_addr(lua_State *L);
 size_t ds_cmsg_space(unsigned recvopts);
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out);
 size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
+int ds_cmsg_from_ipv4(const void *control, size_t len);
 
 /* wait.c */
 double ds_now(void);
@@ -159,6 +165,22 @@ void *ds_scratch(lua_State *L, int sockarg, size_t size);
 void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);
 void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
 size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
+
+/* recv.c */
+typedef struct ds_rx { /* where one datagram's sender and control data land */
+  ds_sockaddr from;
+  ds_cmsgbuf ctl;
+} ds_rx;
+int ds_guard_ipv4(int fd);
+void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
+                 size_t size, ds_rx *rx);
+int ds_drop_spoofed(ds_socket *s, const struct msghdr *mh);
+int ds_past_deadline(const ds_socket *s, double *deadline);
+ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, double *deadline, int *err);
+void *ds_borrow(lua_State *L, int sockarg, size_t size);
+void ds_give_back(lua_State *L, int sockarg, int idx);
+char *ds_dgram_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);
+void ds_open_recv(lua_State *L);
 
 /* msg.c */
 void ds_open_msg(lua_State *L);

@@ -14,12 +14,12 @@
 ** method, so filling a table hashes no C strings on the per-datagram path. */
 enum {
   K_DATA = 1, K_ADDR, K_PORT, K_SIZE, K_TRUNCATED, K_CTRUNCATED, K_DST, K_IFINDEX,
-  K_HOPLIMIT, K_TCLASS, K_ECN, K_SEGMENT, K_TIMESTAMP, K_SRC, K_LAST = K_SRC
+  K_HOPLIMIT, K_TCLASS, K_ECN, K_SEGMENT, K_TIMESTAMP, K_BROADCAST, K_SRC, K_LAST = K_SRC
 };
 
 static const char *const key_names[] = {
   NULL, "data", "addr", "port", "size", "truncated", "ctruncated", "dst", "ifindex",
-  "hoplimit", "tclass", "ecn", "segment", "timestamp", "src"};
+  "hoplimit", "tclass", "ecn", "segment", "timestamp", "broadcast", "src"};
 
 #define KEY(k) DS_UPVALUE(k)
 
@@ -42,30 +42,6 @@ static ds_socket *check_dgram(lua_State *L) {
 
 /* ---- receiving ---- */
 
-typedef struct ds_rx {
-  ds_sockaddr from;
-  ds_cmsgbuf ctl;
-} ds_rx;
-
-static size_t control_size(const ds_socket *s) {
-  size_t n = s->cmsgspace ? s->cmsgspace : ds_cmsg_space(s->recvopts);
-  return n < DS_CMSG_MAX ? n : DS_CMSG_MAX;
-}
-
-static void setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
-                     size_t size, ds_rx *rx) {
-  size_t ctl = control_size(s);
-  iov->iov_base = data;
-  iov->iov_len = size;
-  memset(mh, 0, sizeof(*mh));
-  mh->msg_name = &rx->from.u;
-  mh->msg_namelen = sizeof(rx->from.u);
-  mh->msg_iov = iov;
-  mh->msg_iovlen = 1;
-  mh->msg_control = ctl ? rx->ctl.bytes : NULL;
-  mh->msg_controllen = ctl;
-}
-
 /* Sets an integer field, or nil when absent. */
 static void set_int(lua_State *L, int t, int k, int present, lua_Integer v) {
   lua_pushvalue(L, KEY(k));
@@ -86,8 +62,7 @@ static void set_bool(lua_State *L, int t, int k, int v) {
 static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip) {
   int i = slot - DS_SLOT_PEER;
   char text[DS_ADDRSTRLEN];
-  if (s->lastip[i].af == ip->af && s->lastip[i].scope == ip->scope &&
-      memcmp(s->lastip[i].bytes, ip->bytes, 16) == 0) {
+  if (ds_ip_equal(&s->lastip[i], ip)) {
     lua_getiuservalue(L, 1, slot);
     return;
   }
@@ -136,6 +111,12 @@ static void set_control_fields(lua_State *L, int t, const ds_ctl *c, int dst,
     set_int(L, t, K_ECN, c->have & DS_CTL_TCLASS, c->tclass & 3);
   }
   if (write & DS_CTL_SEGMENT) set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment);
+  if (write & DS_CTL_BROADCAST) {
+    lua_pushvalue(L, KEY(K_BROADCAST));
+    if (c->have & DS_CTL_BROADCAST) lua_pushboolean(L, 1);
+    else lua_pushnil(L);
+    lua_rawset(L, t);
+  }
   if (write & DS_CTL_TIMESTAMP) {
     lua_pushvalue(L, KEY(K_TIMESTAMP));
     if (c->have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c->timestamp);
@@ -219,7 +200,7 @@ static int msg_table(lua_State *L, int arg) {
 static int sock_recvmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t size = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err;
+  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err = 0, buf;
   char *data;
   double deadline = DS_DEADLINE_UNSET;
   struct msghdr mh;
@@ -227,12 +208,14 @@ static int sock_recvmsg(lua_State *L) {
   ds_rx rx;
   ssize_t n;
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
-  data = (char *)ds_recv_buffer(L, s, 1, size);
-  setup_rx(s, &mh, &iov, data, size, &rx);
-  while ((n = recvmsg(s->fd, &mh, DS_RECV_FLAGS)) < 0)
-    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
-      return ds_push_error(L, err);
-  fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh);
+  data = ds_dgram_buffer(L, s, 1, size);
+  buf = lua_gettop(L);
+  ds_setup_rx(s, &mh, &iov, data, size, &rx);
+  n = ds_recv_dgram(s, &mh, &deadline, &err);
+  if (n >= 0) fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh);
+  ds_give_back(L, 1, buf);
+  if (n < 0) return ds_push_error(L, err);
+  lua_pushvalue(L, t);
   return 1;
 }
 
@@ -385,8 +368,9 @@ static void read_send_options(lua_State *L, int t, ds_ctl *c) {
   }
 }
 
-/* Builds the datagram described by message table t. The data string stays
-** referenced by t, so its pointer outlives this call. */
+/* Builds the datagram described by message table t. Its data string is
+** left on the stack, which anchors it while the caller keeps it there:
+** reading the other fields may run metamethods that change t. */
 static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
                             struct msghdr *mh) {
   ds_ip to, src;
@@ -398,7 +382,6 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   luaL_checktype(L, t, LUA_TTABLE);
   if (get_key(L, t, K_DATA) != LUA_TSTRING) field_error(L, K_DATA, "string expected");
   data = lua_tolstring(L, -1, &len);
-  lua_pop(L, 1);
   if ((n = field_ip(L, s, t, K_ADDR, DS_SLOT_PEER, &to, &has_to)) != 0) return n;
   if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
   memset(&c, 0, sizeof(c));
@@ -432,8 +415,21 @@ static int sock_sendmsg(lua_State *L) {
   return n ? n : send_one(L, s, &mh);
 }
 
+/* Was req (at index 2) sent to a broadcast address? The limited broadcast
+** shows in dst itself, a subnet's in the broadcast field. */
+static int to_broadcast(lua_State *L, const ds_ip *dst) {
+  static const unsigned char all_ones[4] = {255, 255, 255, 255};
+  int flagged;
+  if (!is_v4ish(dst)) return 0;
+  if (memcmp(dst->af == AF_INET ? dst->bytes : dst->bytes + 12, all_ones, 4) == 0) return 1;
+  flagged = get_key(L, 2, K_BROADCAST) != LUA_TNIL && lua_toboolean(L, -1);
+  lua_pop(L, 1);
+  return flagged;
+}
+
 /* n, err, code = sock:reply(req, data): answers req from req.dst. A
-** multicast destination is not a source: the system picks one then. */
+** multicast or broadcast destination is not a source: the system picks
+** one then, on the arrival interface for a broadcast (req.ifindex). */
 static int sock_reply(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t len;
@@ -451,9 +447,13 @@ static int sock_reply(lua_State *L) {
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, 2, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
   if (present && !is_multicast(&dst)) {
-    c.addr = dst;
-    c.have |= DS_CTL_ADDR;
-    if (is_link_local(&dst) && field_int(L, 2, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
+    int broadcast = to_broadcast(L, &dst);
+    if (!broadcast) {
+      c.addr = dst;
+      c.have |= DS_CTL_ADDR;
+    }
+    if ((broadcast || is_link_local(&dst)) &&
+        field_int(L, 2, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
       c.ifindex = (unsigned)ifindex;
       c.have |= DS_CTL_IFINDEX;
     }
@@ -512,39 +512,73 @@ static int slot_table(lua_State *L, int msgs, lua_Integer i, int *fresh) {
   return lua_gettop(L);
 }
 
+/* Points each entry of a batch at its part of the borrowed buffer. */
+static void setup_batch(const ds_socket *s, struct mmsghdr *v, unsigned count, size_t size,
+                        size_t stride) {
+  struct iovec *iov = (struct iovec *)(v + count);
+  ds_rx *rx = (ds_rx *)(iov + count);
+  char *data = (char *)(rx + count);
+  unsigned i;
+  for (i = 0; i < count; i++) {
+    ds_setup_rx(s, &v[i].msg_hdr, &iov[i], data + i * stride, size, &rx[i]);
+    v[i].msg_len = 0;
+  }
+}
+
+/* Waits for a batch and takes what is ready, dropping spoofed datagrams
+** (their entries get a NULL msg_name). Returns the entries used, at least
+** one of them kept, or -1 with *err. */
+static int recv_batch(ds_socket *s, struct mmsghdr *v, unsigned count, size_t size,
+                      size_t stride, int *err) {
+  double deadline = DS_DEADLINE_UNSET;
+  for (;;) {
+    int got, i, kept = 0;
+    setup_batch(s, v, count, size, stride);
+    got = recvmmsg(s->fd, v, count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL);
+    if (got < 0) {
+      if ((*err = ds_retry(s, POLLIN, &deadline)) != 0) return -1;
+      continue;
+    }
+    for (i = 0; i < got; i++) {
+      if (ds_drop_spoofed(s, &v[i].msg_hdr)) v[i].msg_hdr.msg_name = NULL;
+      else kept++;
+    }
+    if (kept) return got;
+    if (ds_past_deadline(s, &deadline)) {
+      *err = ETIMEDOUT;
+      return -1;
+    }
+  }
+}
+
 /* msgs, err, code = sock:recvmmsg(n[, size[, msgs]]): waits for the first
 ** datagram like recvmsg, then takes up to n that are ready. */
 static int sock_recvmmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
-  unsigned count = check_count(L, 2), i;
+  unsigned count = check_count(L, 2);
   size_t size = ds_check_size(L, 3, 2048), stride;
-  int msgs = msg_table(L, 4), err, got;
-  double deadline = DS_DEADLINE_UNSET;
+  int msgs = msg_table(L, 4), err = 0, got, i, buf;
+  lua_Integer k = 0, len = (lua_Integer)lua_rawlen(L, msgs);
   struct mmsghdr *v;
-  struct iovec *iov;
-  ds_rx *rx;
   char *data;
-  lua_Integer k, len;
+  luaL_argcheck(L, len <= DS_BATCH_MAX, 4, "more than 1024 messages");
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
   stride = (size + 15) & ~(size_t)15;
-  v = (struct mmsghdr *)ds_scratch(L, 1, count * (sizeof(*v) + sizeof(*iov) + sizeof(*rx) + stride));
-  iov = (struct iovec *)(v + count);
-  rx = (ds_rx *)(iov + count);
-  data = (char *)(rx + count);
-  for (i = 0; i < count; i++) {
-    setup_rx(s, &v[i].msg_hdr, &iov[i], data + i * stride, size, &rx[i]);
-    v[i].msg_len = 0;
-  }
-  while ((got = recvmmsg(s->fd, v, count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL)) < 0)
-    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
-      return ds_push_error(L, err);
-  for (i = 0; i < (unsigned)got; i++) {
-    int fresh, t = slot_table(L, msgs, (lua_Integer)i + 1, &fresh);
-    fill_msg(L, s, t, fresh, data + i * stride, size, v[i].msg_len, &v[i].msg_hdr);
+  v = (struct mmsghdr *)ds_borrow(
+      L, 1, count * (sizeof(*v) + sizeof(struct iovec) + sizeof(ds_rx) + stride));
+  buf = lua_gettop(L);
+  data = (char *)((ds_rx *)((struct iovec *)(v + count) + count) + count);
+  got = recv_batch(s, v, count, size, stride, &err);
+  for (i = 0; i < got; i++) {
+    int fresh, t;
+    if (!v[i].msg_hdr.msg_name) continue; /* dropped */
+    t = slot_table(L, msgs, ++k, &fresh);
+    fill_msg(L, s, t, fresh, data + (size_t)i * stride, size, v[i].msg_len, &v[i].msg_hdr);
     lua_pop(L, 1);
   }
-  len = (lua_Integer)lua_rawlen(L, msgs); /* so #msgs is what arrived */
-  for (k = got + 1; k <= len; k++) {
+  ds_give_back(L, 1, buf);
+  if (got < 0) return ds_push_error(L, err);
+  while (++k <= len) { /* so #msgs is what arrived */
     lua_pushnil(L);
     lua_rawseti(L, msgs, k);
   }
@@ -552,38 +586,47 @@ static int sock_recvmmsg(lua_State *L) {
   return 1;
 }
 
-/* count, err, code = sock:sendmmsg(list): sends every message of list, in
-** batches; on failure after some were sent, the fourth value counts them. */
+/* Sends v[0..n) until all went or the system refuses one: 0, or the
+** errno, with *done counting the messages sent. */
+static int send_batch(ds_socket *s, struct mmsghdr *v, lua_Integer n, lua_Integer *done) {
+  double deadline = DS_DEADLINE_UNSET;
+  int err;
+  while (*done < n) {
+    int sent = sendmmsg(s->fd, v + *done, (unsigned)(n - *done), DS_SEND_FLAGS);
+    if (sent >= 0) *done += sent;
+    else if ((err = ds_retry(s, POLLOUT, &deadline)) != 0) return err;
+  }
+  return 0;
+}
+
+/* count, err, code = sock:sendmmsg(list): sends the messages of list, at
+** most 1024. All are built before any is sent, so a malformed message
+** raises with none sent. A refused one (a source of the other family, CE,
+** a name that does not resolve) ends the list there: those before it are
+** sent, and the failure's fourth value counts what went. */
 static int sock_sendmmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
-  lua_Integer total, done = 0;
+  lua_Integer total, built, done = 0;
+  struct mmsghdr *v;
+  ds_tx *tx;
+  int fail = 0, err, buf;
   luaL_checktype(L, 2, LUA_TTABLE);
   total = (lua_Integer)lua_rawlen(L, 2);
-  while (done < total) {
-    unsigned batch = total - done < DS_BATCH_MAX ? (unsigned)(total - done) : DS_BATCH_MAX, i;
-    struct mmsghdr *v = (struct mmsghdr *)ds_scratch(L, 1, batch * (sizeof(*v) + sizeof(ds_tx)));
-    ds_tx *tx = (ds_tx *)(v + batch);
-    double deadline = DS_DEADLINE_UNSET;
-    int sent, err, n;
-    for (i = 0; i < batch; i++) {
-      lua_rawgeti(L, 2, done + i + 1);
-      n = build_from_table(L, s, lua_gettop(L), &tx[i], &v[i].msg_hdr);
-      if (n) goto failed;
-      lua_pop(L, 1);
-    }
-    while ((sent = sendmmsg(s->fd, v, batch, DS_SEND_FLAGS)) < 0)
-      if ((err = ds_retry(s, POLLOUT, &deadline)) != 0) {
-        n = ds_push_error(L, err);
-        goto failed;
-      }
-    done += sent;
-    continue;
-  failed:
-    lua_pushinteger(L, done);
-    return n + 1;
+  luaL_argcheck(L, total <= DS_BATCH_MAX, 2, "more than 1024 messages");
+  lua_settop(L, 2);
+  v = (struct mmsghdr *)ds_borrow(L, 1, (size_t)total * (sizeof(*v) + sizeof(*tx)));
+  buf = lua_gettop(L);
+  tx = (ds_tx *)(v + total);
+  luaL_checkstack(L, 2 * (int)total + LUA_MINSTACK, "too many messages");
+  for (built = 0; built < total; built++) { /* each leaves its table and data */
+    lua_rawgeti(L, 2, built + 1);
+    if ((fail = build_from_table(L, s, lua_gettop(L), &tx[built], &v[built].msg_hdr)) != 0)
+      break;
   }
+  if ((err = send_batch(s, v, built, &done)) != 0) fail = ds_push_error(L, err);
+  ds_give_back(L, 1, buf);
   lua_pushinteger(L, done);
-  return 1;
+  return fail ? fail + 1 : 1;
 }
 
 static const luaL_Reg msg_methods[] = {

@@ -43,6 +43,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->type = type;
   s->bound = 0;
   s->recvopts = 0;
+  s->spoofed = 0;
   s->cmsgspace = 0;
   s->timeout = -1;
   s->want = POLLIN;
@@ -72,10 +73,13 @@ static int setup_fd(int fd) {
   return 0;
 }
 
-/* Never trusts the system default for V6ONLY (bindv6only, BSD, Windows). */
-static int setup_new(int fd, int family) {
+/* Never trusts the system default for V6ONLY (bindv6only, BSD, Windows).
+** An IPv6 datagram socket gets the IPv4 arrival marker before it can
+** receive anything, whatever v6only becomes later. */
+static int setup_new(int fd, int family, int type) {
   int err = setup_fd(fd);
   if (err == 0 && family != DS_INET) err = ds_set_v6only(fd, family == DS_INET6);
+  if (err == 0 && family != DS_INET && type == SOCK_DGRAM) err = ds_guard_ipv4(fd);
   return err;
 }
 
@@ -87,11 +91,12 @@ static int new_socket(lua_State *L, int type) {
   }
   fd = socket(family == DS_INET ? AF_INET : AF_INET6, type | DS_SOCK_CLOEXEC, 0);
   if (fd < 0) return ds_push_error(L, errno);
-  if ((err = setup_new(fd, family)) != 0) {
+  if ((err = setup_new(fd, family, type)) != 0) {
     close(fd);
     return ds_push_error(L, err);
   }
-  push_socket(L, fd, family, type);
+  push_socket(L, fd, family, type)->recvopts =
+      family != DS_INET && type == SOCK_DGRAM ? DS_RECV_GUARD : 0;
   return 1;
 }
 

@@ -1,0 +1,150 @@
+/*
+** Receiving datagrams: the one loop that recvfrom, receive, recvmsg and
+** recvmmsg share (one deadline per call, and the check that no datagram
+** claiming an IPv4-mapped source passes unless it arrived over IPv4), and
+** the buffers a call borrows from its socket.
+*/
+#include "ds.h"
+
+#include <string.h>
+
+/* Largest buffer a socket keeps between calls; a bigger one is the call's
+** alone, so one large batch does not pin its memory for the socket's life. */
+#define DS_KEEP_MAX (1 << 20)
+
+/* Turns on the IPv4 arrival marker on a new AF_INET6 datagram socket (see
+** DS_IP_GUARD_OPT): 0, or the errno. A host with IPv4 disabled refuses
+** IPv4-level options and has no IPv4 traffic to tell apart. */
+int ds_guard_ipv4(int fd) {
+#if defined(DS_IP_GUARD_OPT)
+  int one = 1;
+  if (setsockopt(fd, IPPROTO_IP, DS_IP_GUARD_OPT, &one, sizeof(one)) < 0 &&
+      !ds_ipv4_disabled())
+    return errno;
+#else
+  (void)fd;
+#endif
+  return 0;
+}
+
+static size_t control_size(const ds_socket *s) {
+  size_t n = s->cmsgspace ? s->cmsgspace : ds_cmsg_space(s->recvopts);
+  return n < DS_CMSG_MAX ? n : DS_CMSG_MAX;
+}
+
+/* Points mh at data[0..size) and at rx for the sender and control data. */
+void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
+                 size_t size, ds_rx *rx) {
+  size_t ctl = control_size(s);
+  iov->iov_base = data;
+  iov->iov_len = size;
+  memset(mh, 0, sizeof(*mh));
+  mh->msg_name = &rx->from.u;
+  mh->msg_namelen = sizeof(rx->from.u);
+  mh->msg_iov = iov;
+  mh->msg_iovlen = 1;
+  mh->msg_control = ctl ? rx->ctl.bytes : NULL;
+  mh->msg_controllen = ctl;
+}
+
+/* Does the received datagram claim an IPv4-mapped source it cannot have?
+** An inet6 (v6-only) socket gets no IPv4 traffic at all; on a dual socket
+** real IPv4 traffic carries IPv4-level control data (the marker, at
+** least). A control buffer too small to show it (cmsgspace) leaves the
+** claim unproven, and unproven is refused too. */
+static int spoofed(const ds_socket *s, const struct msghdr *mh) {
+  const struct sockaddr_in6 *from = (const struct sockaddr_in6 *)mh->msg_name;
+  if (s->family == DS_INET || s->type != SOCK_DGRAM || !from ||
+      mh->msg_namelen < sizeof(*from) || from->sin6_family != AF_INET6 ||
+      !IN6_IS_ADDR_V4MAPPED(&from->sin6_addr))
+    return 0;
+  return s->family == DS_INET6 ||
+         !ds_cmsg_from_ipv4(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0);
+}
+
+/* Counts and reports a spoofed datagram, which the caller then drops. */
+int ds_drop_spoofed(ds_socket *s, const struct msghdr *mh) {
+  if (!spoofed(s, mh)) return 0;
+  s->spoofed++;
+  return 1;
+}
+
+/* After a dropped datagram: has the call's deadline passed? A stream of
+** spoofed datagrams never lets the socket wait, so it is checked here too.
+** The first drop only starts the clock: even a zero timeout reads on. */
+int ds_past_deadline(const ds_socket *s, double *deadline) {
+  if (s->timeout < 0) return 0;
+  if (*deadline == DS_DEADLINE_UNSET) {
+    *deadline = ds_deadline(s->timeout);
+    return 0;
+  }
+  return ds_now() >= *deadline;
+}
+
+/* Receives one datagram into mh (set up by ds_setup_rx), dropping spoofed
+** ones. Returns its length, or -1 with *err. */
+ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, double *deadline, int *err) {
+  socklen_t namelen = mh->msg_namelen;
+  size_t ctllen = mh->msg_controllen;
+  for (;;) {
+    ssize_t n = recvmsg(s->fd, mh, DS_RECV_FLAGS);
+    if (n >= 0 && !ds_drop_spoofed(s, mh)) return n;
+    if (n < 0 && (*err = ds_retry(s, POLLIN, deadline)) != 0) return -1;
+    if (n >= 0 && ds_past_deadline(s, deadline)) {
+      *err = ETIMEDOUT;
+      return -1;
+    }
+    mh->msg_namelen = namelen;
+    mh->msg_controllen = ctllen;
+  }
+}
+
+/* A buffer of at least size bytes for one call, left on the stack, which
+** anchors it. It is the socket's kept buffer when that is large enough,
+** taken from the socket meanwhile: Lua code the call runs (a finalizer
+** receiving on the same socket) then gets a buffer of its own instead of
+** overwriting or replacing this one. */
+void *ds_borrow(lua_State *L, int sockarg, size_t size) {
+  if (lua_getiuservalue(L, sockarg, DS_SLOT_SCRATCH) == LUA_TUSERDATA &&
+      lua_rawlen(L, -1) >= size) {
+    lua_pushnil(L);
+    lua_setiuservalue(L, sockarg, DS_SLOT_SCRATCH);
+    return lua_touserdata(L, -1);
+  }
+  lua_pop(L, 1);
+  return lua_newuserdatauv(L, size ? size : 1, 0);
+}
+
+/* Keeps the borrowed buffer at idx (nil: none was borrowed) for the
+** socket's next call, unless it is too large to keep. */
+void ds_give_back(lua_State *L, int sockarg, int idx) {
+  if (lua_type(L, idx) != LUA_TUSERDATA || lua_rawlen(L, idx) > DS_KEEP_MAX) return;
+  lua_pushvalue(L, idx);
+  lua_setiuservalue(L, sockarg, DS_SLOT_SCRATCH);
+}
+
+/* Where one datagram of size bytes is received: the read-ahead buffer
+** when it is free and large enough (nil is pushed), else a borrowed one.
+** Either way the caller makes its string before running any Lua code. */
+char *ds_dgram_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size) {
+  if (size <= sizeof(s->buf) && s->first == s->last) {
+    lua_pushnil(L);
+    return s->buf;
+  }
+  return (char *)ds_borrow(L, sockarg, size);
+}
+
+/* sock:spoofed(): how many datagrams were dropped for claiming an
+** IPv4-mapped source without arriving over IPv4. */
+static int sock_spoofed(lua_State *L) {
+  lua_pushinteger(L, ds_check_socket(L, 1)->spoofed);
+  return 1;
+}
+
+static const luaL_Reg recv_methods[] = {
+  {"spoofed", sock_spoofed},
+  {NULL, NULL}};
+
+void ds_open_recv(lua_State *L) {
+  ds_add_methods(L, recv_methods, 0);
+}
