@@ -53,6 +53,13 @@ local UdpListener = class("dualstack.udplistener", {
   sendmsg = function(self, msg)
     return socket_for(self, msg.addr):sendmsg(msg)
   end,
+  --- Datagrams dropped for a spoofed IPv4-mapped source, as socket:spoofed,
+  -- summed over the listener's sockets.
+  spoofed = function(self)
+    local n = 0
+    for _, s in ipairs(self.socks) do n = n + s:spoofed() end
+    return n
+  end,
   --- Sends data to host, port through the socket of host's family.
   sendto = function(self, data, host, port)
     return socket_for(self, host):sendto(data, host, port)

@@ -1,0 +1,179 @@
+-- Lua code run in the middle of a call: a message table's __index, or a
+-- finalizer run by any allocation, may close the socket, receive or send
+-- on it, edit the tables the call reads, and collect garbage. The call must
+-- neither read freed memory (what it sends and what it returns stay
+-- exactly right) nor fail other than cleanly. `make check-asan` runs these
+-- under AddressSanitizer too.
+local H = require "spec.helpers"
+local cleanup = require "spec.cleanup"
+
+local ok = H.ok
+local keep = cleanup.keep
+
+after_each(cleanup.close_all)
+
+local function udp(family, host)
+  local s, port = H.udp_bound(family, host)
+  return keep(s), port
+end
+
+-- A long string (never interned, so its own object) with a unique body;
+-- calling it twice gives two distinct strings of equal content.
+local serial = 0
+local function fresh_text(tag)
+  serial = serial + 1
+  return tag .. ":" .. ("x"):rep(200) .. ":" .. serial
+end
+
+-- Frees what is garbage and fills the freed memory with other strings of
+-- the same size, so a pointer kept into a freed string reads junk.
+local junk = {}
+local function churn()
+  collectgarbage()
+  collectgarbage()
+  for i = 1, 200 do junk[i] = ("J"):rep(210) .. i end
+end
+
+-- Runs fn while a chain of finalizers runs action over and over: the
+-- collector takes a step at every allocation, and each finalizer re-arms
+-- the next, so action runs inside fn's own allocations. Returns fn's
+-- results and how many times action ran.
+local function with_finalizers(action, fn)
+  local armed, runs = true, 0
+  local function arm()
+    setmetatable({}, { __gc = function()
+      if not armed then return end
+      runs = runs + 1
+      action()
+      arm()
+    end })
+  end
+  local mode = collectgarbage("incremental", 1, 1000, 1)
+  collectgarbage()
+  arm()
+  local results = table.pack(pcall(fn))
+  armed = false
+  collectgarbage("incremental", 200, 100, 13)
+  if mode == "generational" then collectgarbage("generational") end
+  collectgarbage()
+  assert(results[1], results[2])
+  return runs, table.unpack(results, 2, results.n)
+end
+
+-- Whether datagrams wait on s (a finalizer's way to tell that the call it
+-- interrupts has already taken the batch).
+local function readable(s)
+  if s:getfd() < 0 then return false end
+  local ready = H.ds.poll({ s:getfd() }, {}, 0)
+  return ready[s:getfd()] == true
+end
+
+describe("sendmsg with Lua code in the middle", function()
+  it("sends the data it read even when __index drops it and collects", function()
+    local server, port = udp("inet", "127.0.0.1")
+    local client = udp("inet", "127.0.0.1")
+    local expected = fresh_text("d")
+    serial = serial - 1
+    local msg = setmetatable({ data = fresh_text("d"), port = port }, {
+      __index = function(t, k)
+        if k ~= "addr" then return nil end
+        rawset(t, "data", nil)
+        churn()
+        return "127.0.0.1"
+      end })
+    assert.equal(#expected, ok(client:sendmsg(msg)))
+    assert.equal(expected, ok(server:recvfrom()))
+  end)
+
+  it("fails cleanly when __index closes the socket", function()
+    local client = udp("dual", "*")
+    local msg = setmetatable({ data = "x", port = 9 }, {
+      __index = function(_, k)
+        if k == "addr" then client:close() return "::1" end
+      end })
+    assert.same({ nil, "bad file descriptor", "EBADF" }, { client:sendmsg(msg) })
+  end)
+
+  it("reply fails cleanly when the request's __index closes the socket", function()
+    local client = udp("dual", "*")
+    local req = setmetatable({ addr = "::1", port = 9 }, {
+      __index = function(_, k)
+        if k == "dst" then client:close() return "::1" end
+      end })
+    assert.same({ nil, "bad file descriptor", "EBADF" }, { client:reply(req, "x") })
+  end)
+end)
+
+describe("sendmmsg with Lua code in the middle", function()
+  it("sends every message's own data while __index edits the list, collects and sends", function()
+    local server, port = udp("inet", "127.0.0.1")
+    server:settimeout(H.WAIT)
+    local client = udp("inet", "127.0.0.1")
+    local want = { fresh_text("a"), fresh_text("b"), fresh_text("c") }
+    serial = serial - 3
+    local list = { { data = fresh_text("a"), addr = "127.0.0.1", port = port } }
+    list[2] = setmetatable({ data = fresh_text("b"), port = port }, {
+      __index = function(t, k)
+        if k ~= "addr" then return nil end
+        rawset(list[1], "data", "edited")
+        rawset(t, "data", nil)
+        list[3].data = "edited too"
+        -- A nested batch on the same socket, as a finalizer could send one.
+        assert(client:sendmmsg { { data = "inner", addr = "127.0.0.1", port = port } })
+        churn()
+        return "127.0.0.1"
+      end })
+    list[3] = { data = fresh_text("c"), addr = "127.0.0.1", port = port }
+    -- list[3] is built after list[2]'s __index edited it: its new data goes.
+    want[3] = "edited too"
+    assert.equal(3, ok(client:sendmmsg(list)))
+    local got = {}
+    for i = 1, 4 do got[i] = ok(server:recvfrom()) end
+    assert.same({ "inner", want[1], want[2], want[3] }, got)
+  end)
+end)
+
+describe("recvmmsg with finalizers in the middle", function()
+  it("returns every datagram intact while finalizers receive on the same socket", function()
+    local server, port = udp("dual", "*")
+    local client = udp("inet", "127.0.0.1")
+    local sent = {}
+    for i = 1, 16 do
+      sent[i] = fresh_text("q" .. i)
+      ok(client:sendto(sent[i], "127.0.0.1", port))
+    end
+    server:settimeout(0)
+    local late = 0
+    local runs, batch = with_finalizers(function()
+      -- Once the batch is taken (nothing left to read), a larger batch on
+      -- the same socket: it needs a larger buffer than the call has.
+      if readable(server) then return end
+      late = late + 1
+      assert.same({ nil, "timeout", "ETIMEDOUT" }, { server:recvmmsg(64, 65536) })
+    end, function()
+      return ok(server:recvmmsg(16, 2048))
+    end)
+    assert.is_true(runs > 0 and late > 0, "no finalizer ran after the batch arrived")
+    local got = {}
+    for i, m in ipairs(batch) do got[i] = m.data end
+    assert.same(sent, got)
+  end)
+
+  it("finishes its batch when a finalizer closes the socket", function()
+    local server, port = udp("dual", "*")
+    local client = udp("inet", "127.0.0.1")
+    for i = 1, 8 do ok(client:sendto("m" .. i, "127.0.0.1", port)) end
+    local closed = false
+    local runs, batch = with_finalizers(function()
+      if closed or readable(server) then return end
+      closed = true
+      server:close()
+    end, function()
+      return ok(server:recvmmsg(8))
+    end)
+    assert.is_true(runs > 0 and closed, "no finalizer ran after the batch arrived")
+    assert.equal(8, #batch)
+    assert.equal("m8", batch[8].data)
+    assert.equal("udp{closed}", tostring(server))
+  end)
+end)

@@ -1,0 +1,232 @@
+-- Spoofed IPv4 peers: an IPv6 datagram whose source claims to be an
+-- IPv4-mapped address (::ffff:a.b.c.d). Linux delivers it to IPv6 sockets,
+-- and reported as-is it passes for a real IPv4 peer (ds.same/ds.unmap
+-- allow-lists let it in, and answering it sends real IPv4 to the address
+-- the attacker chose). Every receive path must drop it, count it in
+-- sock:spoofed(), and keep real IPv4 traffic on the same socket working.
+-- The spoofed datagrams are real packets from a raw socket (testhelp.c),
+-- which needs root: without it the cases are pending with the reason.
+local H = require "spec.helpers"
+local cleanup = require "spec.cleanup"
+local N = require "spec.namespace"
+
+local ds, ok = H.ds, H.ok
+local keep = cleanup.keep
+
+after_each(cleanup.close_all)
+
+local function is_root()
+  local p = assert(io.popen("id -u"))
+  local uid = p:read("l")
+  p:close()
+  return uid == "0"
+end
+
+local ROOT = is_root()
+local help = require "spec.testhelp"
+
+-- Sends one raw IPv6 UDP datagram claiming source src.
+local function spoof(src, dst, port, payload)
+  assert(help.send_raw6(src, dst, 4242, port, payload))
+end
+
+local function udp(family, host)
+  local s, port = H.udp_bound(family, host)
+  s:settimeout(H.WAIT)
+  return keep(s), port
+end
+
+-- The next datagram's data and sender through each receive path.
+local PATHS = {
+  recvfrom = function(s)
+    return s:recvfrom()
+  end,
+  receive = function(s) -- no sender: the data alone tells which came
+    return s:receive()
+  end,
+  recvmsg = function(s)
+    local m, err, code = s:recvmsg()
+    if not m then return nil, err, code end
+    return m.data, m.addr
+  end,
+  recvmmsg = function(s)
+    local batch, err, code = s:recvmmsg(8)
+    if not batch then return nil, err, code end
+    assert.equal(1, #batch, "the spoofed datagram came in the batch")
+    return batch[1].data, batch[1].addr
+  end,
+}
+
+-- Where the real traffic of each socket family comes from.
+local REAL = {
+  dual = { family = "inet", from = "127.0.0.1", to = "127.0.0.1", addr = "::ffff:127.0.0.1" },
+  inet6 = { family = "inet6", from = "::1", to = "::1", addr = "::1" },
+}
+
+describe("spoofed IPv4-mapped sources", function()
+  before_each(function()
+    if not ROOT then pending("not root: raw IPv6 sockets need CAP_NET_RAW") end
+  end)
+
+  for _, family in ipairs { "dual", "inet6" } do
+    for name, recv in pairs(PATHS) do
+      it(family .. " socket: " .. name .. " drops the spoof and gets the real datagram after it", function()
+        if not ROOT then return end
+        local server, port = udp(family, "*")
+        local real = REAL[family]
+        local client = udp(real.family, real.from)
+        spoof("::ffff:127.0.0.1", "::1", port, "spoof")
+        ok(client:sendto("real", real.to, port))
+        local data, addr = recv(server)
+        assert.equal("real", data)
+        if name ~= "receive" then assert.equal(real.addr, addr) end
+        assert.equal(1, server:spoofed())
+      end)
+    end
+
+    it(family .. " socket: a spoof alone is a timeout, counted", function()
+      if not ROOT then return end
+      local server, port = udp(family, "*")
+      server:settimeout(0.2)
+      spoof("::ffff:127.0.0.1", "::1", port, "alone")
+      assert.same({ nil, "timeout", "ETIMEDOUT" }, { server:recvfrom() })
+      assert.equal(1, server:spoofed())
+    end)
+  end
+
+  it("recvmsg with packet info drops the spoof; real IPv4 keeps its dst", function()
+    if not ROOT then return end
+    local server, port = udp("dual", "*")
+    ok(server:setoption("pktinfo", true))
+    local client = udp("inet", "127.0.0.1")
+    spoof("::ffff:127.0.0.2", "::1", port, "spoof")
+    ok(client:sendto("real", "127.0.0.2", port))
+    local m = ok(server:recvmsg())
+    assert.same({ "real", "::ffff:127.0.0.1", "::ffff:127.0.0.2" }, { m.data, m.addr, m.dst })
+    assert.equal(1, server:spoofed())
+  end)
+
+  it("a batch keeps its real datagrams in order around spoofs", function()
+    if not ROOT then return end
+    local server, port = udp("dual", "*")
+    local v4, v6 = udp("inet", "127.0.0.1"), udp("inet6", "::1")
+    spoof("::ffff:127.0.0.1", "::1", port, "s1")
+    ok(v4:sendto("a", "127.0.0.1", port))
+    spoof("::ffff:10.0.0.1", "::1", port, "s2")
+    ok(v6:sendto("b", "::1", port))
+    spoof("::ffff:127.0.0.1", "::1", port, "s3")
+    local batch = ok(server:recvmmsg(16))
+    assert.equal(2, #batch)
+    assert.same({ "a", "::ffff:127.0.0.1" }, { batch[1].data, batch[1].addr })
+    assert.same({ "b", "::1" }, { batch[2].data, batch[2].addr })
+    assert.equal(3, server:spoofed())
+  end)
+
+  it("a connected dual socket drops a spoof of its own peer", function()
+    if not ROOT then return end
+    local server, port = udp("dual", "*")
+    local peer, pport = udp("inet", "127.0.0.1")
+    ok(server:connect("127.0.0.1", pport))
+    spoof("::ffff:127.0.0.1", "::1", port, "spoof")
+    ok(peer:sendto("real", "127.0.0.1", port))
+    assert.equal("real", ok(server:receive()))
+    assert.equal(1, server:spoofed())
+  end)
+
+  for _, model in ipairs { "dual", "per-family" } do
+    it("udp_listen (" .. model .. " model) drops spoofs on recvfrom and recvmsg", function()
+      if not ROOT then return end
+      local l = keep(ok(ds.udp_listen("*", 0, { dualstack = model == "dual" })))
+      assert.equal(model == "dual" and 1 or 2, #l:sockets())
+      l:settimeout(H.WAIT)
+      local _, port = l:getsockname()
+      local client = udp("inet", "127.0.0.1")
+      spoof("::ffff:127.0.0.1", "::1", port, "spoof1")
+      ok(client:sendto("real1", "127.0.0.1", port))
+      local data, addr = l:recvfrom()
+      assert.same({ "real1" }, { data })
+      assert.is_true(ds.same(addr, "127.0.0.1"))
+      spoof("::ffff:127.0.0.1", "::1", port, "spoof2")
+      ok(client:sendto("real2", "127.0.0.1", port))
+      local m = ok(l:recvmsg())
+      assert.equal("real2", m.data)
+      assert.equal(2, l:spoofed())
+    end)
+  end
+end)
+
+-- Across a veth pair: a second namespace (the attacker's host) sends the
+-- spoof over the wire to the receiver's global IPv6 address, then real
+-- IPv4 and IPv6 datagrams. The receiver must report only the real ones.
+local VETH_SETUP = [[
+set -e
+ip link set lo up
+unshare -n sleep 30 &
+PEER=$!
+sleep 0.2
+ip link add va type veth peer name vb netns $PEER
+ip addr add 2001:db8::1/64 dev va nodad
+ip addr add 192.0.2.1/24 dev va
+ip link set va up
+nsenter -t $PEER -n sh -c 'ip link set lo up; ip addr add 2001:db8::2/64 dev vb nodad; ip addr add 192.0.2.2/24 dev vb; ip link set vb up'
+export PEER
+]]
+
+local VETH_CHILD = [[
+local ds = require "dualstack"
+local root = os.getenv("DS_ROOT")
+local server = assert(ds.udp())
+assert(server:bind("*", 0))
+server:settimeout(2)
+local _, port = server:getsockname()
+-- The peer namespace runs this with the sending's arguments.
+local peer = os.tmpname()
+local f = assert(io.open(peer, "w"))
+f:write(("package.cpath = %q .. package.cpath\n"):format(root .. "/build/?.so;"))
+f:write(("package.path = %q .. package.path\n"):format(root .. "/?.lua;" .. root .. "/lua/?.lua;"))
+f:write([=[
+local kind, a, b, port, data = ...
+if kind == "raw" then
+  assert(require("spec.testhelp").send_raw6(a, b, 4242, tonumber(port), data, "vb"))
+else
+  local s = assert(require("dualstack").udp { family = kind })
+  assert(s:sendto(data, b, tonumber(port)))
+end
+]=])
+f:close()
+local function from_peer(kind, a, b, data)
+  local cmd = ("cd %s && nsenter -t %s -n lua5.4 %s %s %s %s %d %s"):format(root,
+    os.getenv("PEER"), peer, kind, a, b, port, data)
+  assert(os.execute(cmd), cmd)
+end
+-- Real traffic first, so neighbour discovery is done before the spoofs.
+from_peer("inet6", "-", "2001:db8::1", "first6")
+from_peer("inet", "-", "192.0.2.1", "first4")
+from_peer("raw", "::ffff:127.0.0.1", "2001:db8::1", "spoof")
+from_peer("inet", "-", "192.0.2.1", "real4")
+from_peer("raw", "::ffff:192.0.2.2", "2001:db8::1", "spoof")
+from_peer("inet6", "-", "2001:db8::1", "real6")
+for i = 1, 4 do
+  local data, addr = server:recvfrom()
+  report("data" .. i, data)
+  report("addr" .. i, addr)
+end
+report("spoofed", server:spoofed())
+report("after", select(3, server:recvfrom()) or "ready")
+os.remove(peer)
+os.execute("kill " .. os.getenv("PEER"))
+]]
+
+describe("spoofed IPv4-mapped sources across a veth pair", function()
+  it("are dropped while real IPv4 and IPv6 from the same host arrive", function()
+    local usable, reason = N.available("-n")
+    if not usable then return pending(reason) end
+    if not ROOT then return pending("not root: raw IPv6 sockets need CAP_NET_RAW") end
+    local root = io.popen("pwd"):read("l")
+    local r, out = N.run("-n", "export DS_ROOT=" .. root .. "\n" .. VETH_SETUP, VETH_CHILD)
+    assert.same({ "first6", "2001:db8::2", "first4", "::ffff:192.0.2.2", "real4",
+      "::ffff:192.0.2.2", "real6", "2001:db8::2", "2", "ETIMEDOUT" },
+      { r.data1, r.addr1, r.data2, r.addr2, r.data3, r.addr3, r.data4, r.addr4, r.spoofed,
+        r.after }, out)
+  end)
+end)
