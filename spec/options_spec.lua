@@ -101,7 +101,7 @@ describe("option effects on real traffic", function()
 
   -- hoplimit and tclass on a dual socket set both halves: datagrams to an
   -- IPv4 and to an IPv6 receiver carry them. The receivers read them with
-  -- issue 3's recvmsg; issue 3's specs cover per-packet values.
+  -- recvmsg; msg_spec covers per-packet values.
   local HALVES = {
     { family = "inet", host = "127.0.0.1" },
     { family = "inet6", host = "::1" },
@@ -111,9 +111,6 @@ describe("option effects on real traffic", function()
     it("hoplimit and tclass on a dual socket reach a " .. half.family .. " receiver", function()
       local receiver, port = H.udp_bound(half.family, half.host)
       open[#open + 1] = receiver
-      if not receiver.recvmsg then
-        return pending("recvmsg (issue 3) is not built; round trips above still run")
-      end
       receiver:setoption("recvhoplimit", true)
       receiver:setoption("recvtclass", true)
       local sender = sock("udp", "dual")
