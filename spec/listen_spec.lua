@@ -338,11 +338,16 @@ describe("ds.listen on one address", function()
 end)
 
 describe("ds.listen arguments", function()
-  it("raises on a port out of range or a host that is not a string", function()
-    assert.has_error(function() ds.listen("*", -1) end)
-    assert.has_error(function() ds.listen("*", 65536) end)
-    assert.has_error(function() ds.listen("*", 1.5) end)
-    assert.has_error(function() ds.udp_listen(nil, 0) end)
+  -- Like every argument error, these name the function called.
+  it("raises on a port out of range", function()
+    local bad_port = "bad argument #2 to 'listen' (port must be an integer 0-65535)"
+    assert.has_error(function() ds.listen("*", -1) end, bad_port)
+    assert.has_error(function() ds.listen("*", 65536) end, bad_port)
+    assert.has_error(function() ds.listen("*", 1.5) end, bad_port)
+  end)
+
+  it("raises on a host that is not a string", function()
+    assert.has_error(function() ds.udp_listen(nil, 0) end, "bad argument #1 to 'udp_listen' (host string expected)")
   end)
 
   it("gives nil, message, code for a name that does not resolve", function()

@@ -287,13 +287,19 @@ describe("multicast arguments", function()
   end)
 
   it("raises on a unicast group, an unknown interface, mixed source family, or TCP", function()
-    assert.has_error(function() udp("dual"):join("127.0.0.1") end)
-    assert.has_error(function() udp("dual"):join("239.1.2.3", "nosuchif0") end)
-    assert.has_error(function() udp("dual"):join("239.1.2.3", "lo", "::1") end)
-    assert.has_error(function() udp("dual"):join("not an address") end)
+    assert.has_error(function() udp("dual"):join("127.0.0.1") end,
+      "bad argument #1 to 'join' (not a multicast group address)")
+    assert.has_error(function() udp("dual"):join("239.1.2.3", "nosuchif0") end,
+      "bad argument #2 to 'join' (unknown interface 'nosuchif0')")
+    assert.has_error(function() udp("dual"):join("239.1.2.3", "lo", "::1") end,
+      "bad argument #3 to 'join' (source and group families differ)")
+    assert.has_error(function() udp("dual"):join("not an address") end,
+      "bad argument #1 to 'join' (malformed IPv4 address: 'not an address')")
     local t = cleanup.keep(H.socket("tcp", "dual"))
-    assert.has_error(function() t:join("239.1.2.3") end)
-    assert.has_error(function() udp("dual"):setoption("multicast_if", "nosuchif0") end)
-    assert.has_error(function() udp("dual"):setoption("multicast_if", "192.0.2.99") end)
+    assert.has_error(function() t:join("239.1.2.3") end, "calling 'join' on bad self (multicast needs a udp socket)")
+    assert.has_error(function() udp("dual"):setoption("multicast_if", "nosuchif0") end,
+      "bad argument #2 to 'setoption' (unknown interface 'nosuchif0')")
+    assert.has_error(function() udp("dual"):setoption("multicast_if", "192.0.2.99") end,
+      "bad argument #2 to 'setoption' (no interface has address '192.0.2.99')")
   end)
 end)

@@ -266,7 +266,8 @@ describe("v6only", function()
 
   it("cannot be set on an inet socket", function()
     local s = keep(H.socket("udp", "inet"))
-    assert.has_error(function() s:setoption("v6only", true) end)
+    assert.has_error(function() s:setoption("v6only", true) end,
+      "bad argument #1 to 'setoption' (option 'v6only' does not apply to an inet socket)")
   end)
 end)
 
@@ -377,32 +378,39 @@ describe("error codes", function()
 end)
 
 describe("programming errors raise", function()
+  -- Each bad port and why it is refused.
   local function each_port_case(fn)
-    for _, port in ipairs { 65536, -1, 1.5, 70000 } do fn(port) end
+    local range, not_int = "port out of range (0-65535)", "number has no integer representation"
+    for _, case in ipairs { { 65536, range }, { -1, range }, { 1.5, not_int }, { 70000, range } } do
+      fn(case[1], case[2])
+    end
   end
 
   it("for ports out of range or not integers", function()
     local s = keep(H.socket("udp", "dual"))
-    each_port_case(function(port)
-      assert.has_error(function() s:bind("::1", port) end)
-      assert.has_error(function() s:connect("::1", port) end)
-      assert.has_error(function() s:sendto("x", "::1", port) end)
+    each_port_case(function(port, why)
+      assert.has_error(function() s:bind("::1", port) end, "bad argument #2 to 'bind' (" .. why .. ")")
+      assert.has_error(function() s:connect("::1", port) end, "bad argument #2 to 'connect' (" .. why .. ")")
+      assert.has_error(function() s:sendto("x", "::1", port) end, "bad argument #3 to 'sendto' (" .. why .. ")")
     end)
   end)
 
   it("for malformed numeric addresses", function()
     local s = keep(H.socket("udp", "dual"))
     H.raises("malformed IPv4 address: '1.2.3'", function() s:bind("1.2.3", 0) end)
-    assert.has_error(function() s:connect("::1::2", 9) end)
-    assert.has_error(function() s:sendto("x", "1.2.3.256", 9) end)
+    assert.has_error(function() s:connect("::1::2", 9) end,
+      "bad argument #1 to 'connect' (malformed IPv6 address: '::1::2')")
+    assert.has_error(function() s:sendto("x", "1.2.3.256", 9) end,
+      "bad argument #2 to 'sendto' (malformed IPv4 address: '1.2.3.256')")
   end)
 
   it("for wrong argument types", function()
     local s = keep(H.socket("udp", "dual"))
-    assert.has_error(function() s:bind({}, 0) end)
-    assert.has_error(function() s:sendto({}, "::1", 9) end)
-    assert.has_error(function() s:settimeout("soon") end)
-    assert.has_error(function() ds.udp { family = "ipx" } end)
+    assert.has_error(function() s:bind({}, 0) end, "bad argument #1 to 'bind' (string expected, got table)")
+    assert.has_error(function() s:sendto({}, "::1", 9) end, "bad argument #1 to 'sendto' (string expected, got table)")
+    assert.has_error(function() s:settimeout("soon") end, "bad argument #1 to 'settimeout' (number expected, got string)")
+    assert.has_error(function() ds.udp { family = "ipx" } end,
+      "bad field 'family' (one of 'dual' 'inet6' 'inet' expected)")
   end)
 
   -- Every method that touches the fd (close, getfd, gettimeout, getfamily,
