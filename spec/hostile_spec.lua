@@ -569,6 +569,7 @@ local ARGS = {
 -- their answer (true: checked by the socket-specific case below).
 local ANSWERS_WHEN_CLOSED = {
   close = 1, getfd = -1, pollfd = -1, getfamily = "dual", dirty = false, events = "r",
+  spoofed = 0,
 }
 -- Methods that answer nil on a closed socket as on an open one.
 local NIL_WHEN_CLOSED = { gettimeout = true, timeout = true }
@@ -752,6 +753,7 @@ describe("hostile: junk first arguments to every function", function()
     dirty = both(always(equals(false))),
     events = both(always(equals("r"))),
     getfamily = both(always(equals("dual"))),
+    spoofed = both(always(equals(0))),
     getfd = both(always(value(function(fd) assert.equal("integer", math.type(fd)); assert.is_true(fd >= 0) end))),
     pollfd = both(always(value(function(fd) assert.equal("integer", math.type(fd)); assert.is_true(fd >= 0) end))),
     getoption = both(takes("string", 1, "getoption", function(i)
