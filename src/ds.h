@@ -59,6 +59,7 @@ typedef struct ds_socket {
   int bound;        /* bind, connect or listen happened: v6only is frozen */
   unsigned recvopts;/* DS_RECV_* enabled */
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
+  size_t maxline;   /* longest line "*l" returns; 0: no limit */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
   ds_ip lastip[2];    /* binary forms of DS_SLOT_PEER and DS_SLOT_DST */
