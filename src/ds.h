@@ -61,6 +61,7 @@ typedef struct ds_socket {
   int bound;        /* bind, connect or listen happened: v6only is frozen */
   unsigned recvopts;/* DS_RECV_* enabled */
   size_t cmsgspace; /* control buffer for recvmsg; 0: sized by recvopts */
+  size_t maxline;   /* longest line "*l" returns; 0: no limit */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
   ds_ip lastip[2];    /* binary forms of DS_SLOT_PEER and DS_SLOT_DST */
@@ -161,8 +162,6 @@ ds_socket *ds_check_socket(lua_State *L, int arg);
 ds_socket *ds_check_open(lua_State *L, int arg);
 int ds_io_error(lua_State *L, ds_socket *s, int err);
 void ds_open_socket(lua_State *L);
-void *ds_scratch(lua_State *L, int sockarg, size_t size);
-void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);
 void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
 size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
 

@@ -69,6 +69,22 @@ static int get_cmsgspace(lua_State *L) {
   return 1;
 }
 
+/* The longest line receive("*l") returns, in bytes (0: no limit), so a
+** server bounds what a peer's endless line costs. */
+static int set_maxline(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  lua_Integer v = luaL_checkinteger(L, 3);
+  luaL_argcheck(L, v >= 0 && (lua_Unsigned)v <= SIZE_MAX, 3, "maxline out of range");
+  s->maxline = (size_t)v;
+  lua_pushinteger(L, 1);
+  return 1;
+}
+
+static int get_maxline(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ds_check_open(L, 1)->maxline);
+  return 1;
+}
+
 /* Options whose value is not one setsockopt argument for both halves. */
 typedef struct ds_optfn {
   const char *name;
@@ -78,6 +94,7 @@ typedef struct ds_optfn {
 
 static const ds_optfn optfns[] = {
   {"cmsgspace", SOCK_DGRAM, set_cmsgspace, get_cmsgspace},
+  {"maxline", SOCK_STREAM, set_maxline, get_maxline},
   {"multicast_if", SOCK_DGRAM, ds_set_multicast_if, ds_get_multicast_if},
   {NULL, 0, NULL, NULL}};
 

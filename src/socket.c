@@ -4,6 +4,7 @@
 */
 #include "ds.h"
 
+#include <limits.h>
 #include <string.h>
 
 #define DS_CHUNK (1 << 20) /* largest piece asked of the kernel at once */
@@ -45,6 +46,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->recvopts = 0;
   s->spoofed = 0;
   s->cmsgspace = 0;
+  s->maxline = 0;
   s->timeout = -1;
   s->want = POLLIN;
   memset(s->lastip, 0, sizeof(s->lastip)); /* af 0: nothing cached */
@@ -83,20 +85,31 @@ static int setup_new(int fd, int family, int type) {
   return err;
 }
 
+/* Gives s the new descriptor fd, or closes it when setting it up fails:
+** 0, or the error. */
+static int adopt(ds_socket *s, int fd, int err) {
+  if (err != 0) {
+    close(fd);
+    return err;
+  }
+  s->fd = fd;
+  return 0;
+}
+
+/* The userdata comes first (liolib's order): a memory error raised while
+** making it can then leak no descriptor. */
 static int new_socket(lua_State *L, int type) {
   int family = DS_DUAL, fd, err;
+  ds_socket *s;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
     family = ds_check_field_option(L, 1, "family", family_names, DS_DUAL);
   }
+  s = push_socket(L, -1, family, type);
   fd = socket(family == DS_INET ? AF_INET : AF_INET6, type | DS_SOCK_CLOEXEC, 0);
   if (fd < 0) return ds_push_error(L, errno);
-  if ((err = setup_new(fd, family, type)) != 0) {
-    close(fd);
-    return ds_push_error(L, err);
-  }
-  push_socket(L, fd, family, type)->recvopts =
-      family != DS_INET && type == SOCK_DGRAM ? DS_RECV_GUARD : 0;
+  if ((err = adopt(s, fd, setup_new(fd, family, type))) != 0) return ds_push_error(L, err);
+  if (family != DS_INET && type == SOCK_DGRAM) s->recvopts = DS_RECV_GUARD;
   return 1;
 }
 
@@ -120,28 +133,31 @@ static int sock_bind(lua_State *L) {
   return push_true(L);
 }
 
+/* The kernel caps the backlog at its own limit (net.core.somaxconn), which
+** may exceed the header's SOMAXCONN: only the conversion to int is clamped. */
 static int sock_listen(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   lua_Integer backlog = luaL_optinteger(L, 2, SOMAXCONN);
   luaL_argcheck(L, backlog >= 0, 2, "backlog must not be negative");
-  if (backlog > SOMAXCONN) backlog = SOMAXCONN; /* what the kernel allows anyway */
+  if (backlog > INT_MAX) backlog = INT_MAX;
   if (listen(s->fd, (int)backlog) < 0) return ds_push_error(L, errno);
   s->bound = 1;
   return push_true(L);
 }
 
+/* The client's userdata is made before accept4, so a memory error leaves
+** the connection queued. Its allocation may run a finalizer that closes
+** the listener: s->fd is read afterwards (-1 fails with EBADF). */
 static int sock_accept(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
+  ds_socket *client = push_socket(L, -1, s->family, s->type);
   double deadline = DS_DEADLINE_UNSET;
   int fd, err;
   while ((fd = accept4(s->fd, NULL, NULL, DS_SOCK_CLOEXEC)) < 0)
     if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
-  if ((err = setup_fd(fd)) != 0) {
-    close(fd);
-    return ds_push_error(L, err);
-  }
-  push_socket(L, fd, s->family, s->type)->bound = 1;
+  if ((err = adopt(client, fd, setup_fd(fd))) != 0) return ds_push_error(L, err);
+  client->bound = 1;
   return 1;
 }
 
@@ -178,14 +194,21 @@ static int sock_shutdown(lua_State *L) {
   return push_true(L);
 }
 
-/* ---- receiving ---- */
+/* ---- receiving ----
+** Every stream receive has one deadline (DS_DEADLINE_UNSET until its first
+** wait) that all of its recvs share. Growing a luaL_Buffer or making a
+** string may run a finalizer that receives on the same socket or closes
+** it: the read-ahead is looked at only after such a call, never through a
+** pointer kept across it, and s->fd is read afresh for each recv. */
+
+/* What the stream readers return besides 0 and an errno value. */
+enum { READ_EOF = -1, READ_LONG = -2 };
 
 /* One recv into dst; returns bytes, 0 at end of stream, or -1 with *err. */
-static ssize_t recv_some(ds_socket *s, char *dst, size_t len, int *err) {
-  double deadline = DS_DEADLINE_UNSET;
+static ssize_t recv_some(ds_socket *s, char *dst, size_t len, double *deadline, int *err) {
   ssize_t n;
   while ((n = recv(s->fd, dst, len, 0)) < 0)
-    if ((*err = ds_retry(s, POLLIN, &deadline)) != 0) return -1;
+    if ((*err = ds_retry(s, POLLIN, deadline)) != 0) return -1;
   return n;
 }
 
@@ -199,21 +222,34 @@ static size_t consume(ds_socket *s, size_t max, const char **from) {
   return n;
 }
 
-/* Moves up to max buffered bytes into b; returns how many. */
-static size_t take_buffered(ds_socket *s, luaL_Buffer *b, size_t max) {
+/* Copies up to len bytes of the read-ahead to dst; returns how many. */
+static size_t take_into(ds_socket *s, char *dst, size_t len) {
   const char *from;
-  size_t n = consume(s, max, &from);
-  luaL_addlstring(b, from, n);
+  size_t n = consume(s, len, &from);
+  memcpy(dst, from, n);
   return n;
 }
 
-/* Refills the read-ahead buffer; 0, or the error ("closed" at EOF is
-** reported as -1). */
-static int fill_buffer(ds_socket *s) {
+/* The next piece of a stream into dst: the read-ahead, else one recv. */
+static ssize_t read_into(ds_socket *s, char *dst, size_t len, double *deadline, int *err) {
+  if (s->first < s->last) return (ssize_t)take_into(s, dst, len);
+  return recv_some(s, dst, len, deadline, err);
+}
+
+/* How much to reserve for a piece of at most max bytes: no more than the
+** read-ahead holds, when it holds any. What is taken is decided after the
+** reservation, which may have run a finalizer. */
+static size_t room_for(const ds_socket *s, size_t max) {
+  size_t n = s->last - s->first;
+  return n > 0 && n < max ? n : max;
+}
+
+/* Refills the empty read-ahead buffer; 0, READ_EOF or the error. */
+static int fill_buffer(ds_socket *s, double *deadline) {
   int err = 0;
-  ssize_t n = recv_some(s, s->buf, sizeof(s->buf), &err);
+  ssize_t n = recv_some(s, s->buf, sizeof(s->buf), deadline, &err);
   if (n < 0) return err;
-  if (n == 0) return -1;
+  if (n == 0) return READ_EOF;
   s->first = 0;
   s->last = (size_t)n;
   return 0;
@@ -221,58 +257,69 @@ static int fill_buffer(ds_socket *s) {
 
 /* Reads into b until want bytes arrived (want = SIZE_MAX: until EOF).
 ** Large reads go straight into the result, not through the read-ahead. */
-static int read_count(ds_socket *s, luaL_Buffer *b, size_t want) {
+static int read_count(ds_socket *s, luaL_Buffer *b, size_t want, double *deadline) {
   int err = 0;
-  want -= take_buffered(s, b, want);
   while (want > 0) {
-    size_t ask = want < DS_CHUNK ? want : DS_CHUNK;
-    ssize_t n = recv_some(s, luaL_prepbuffsize(b, ask), ask, &err);
+    size_t ask = room_for(s, want < DS_CHUNK ? want : DS_CHUNK);
+    char *dst = luaL_prepbuffsize(b, ask);
+    ssize_t n = read_into(s, dst, ask, deadline, &err);
     if (n < 0) return err;
-    if (n == 0) return -1;
+    if (n == 0) return READ_EOF;
     luaL_addsize(b, (size_t)n);
     if (want != SIZE_MAX) want -= (size_t)n;
   }
   return 0;
 }
 
-/* LuaSocket's "*l": up to LF, which is dropped with every CR. */
-static int read_line(ds_socket *s, luaL_Buffer *b) {
+/* LuaSocket's "*l": up to LF, which is dropped with every CR. At most max
+** bytes are kept (CRs do not count); the byte past them stays unread and
+** the read ends with READ_LONG. A byte is consumed before luaL_addchar,
+** whose growth may run a finalizer that reads on. */
+static int read_line(ds_socket *s, luaL_Buffer *b, size_t max, double *deadline) {
+  size_t kept = 0;
   for (;;) {
     int err;
     while (s->first < s->last) {
-      char c = s->buf[s->first++];
+      char c = s->buf[s->first];
+      if (c != '\n' && c != '\r' && kept == max) return READ_LONG;
+      s->first++;
       if (c == '\n') return 0;
-      if (c != '\r') luaL_addchar(b, c);
+      if (c != '\r') {
+        kept++;
+        luaL_addchar(b, c);
+      }
     }
     s->first = s->last = 0;
-    if ((err = fill_buffer(s)) != 0) return err;
+    if ((err = fill_buffer(s, deadline)) != 0) return err;
   }
 }
 
 /* Completes a pattern read whose data (all, or the partial part) is on
-** top: data, or nil, err, partial, code. err -1 is the end of the stream. */
+** top: data, or nil, err, partial, code. */
 static int finish_read(lua_State *L, int err, int eof_ok) {
-  if (err == 0 || (err == -1 && eof_ok)) return 1;
+  const char *message, *code;
+  if (err == 0 || (err == READ_EOF && eof_ok)) return 1;
   if (err == EAGAIN || err == EWOULDBLOCK) err = ETIMEDOUT;
+  if (err == READ_EOF) message = "closed", code = "EOF";
+  else if (err == READ_LONG) message = "line too long", code = ds_errname(EMSGSIZE);
+  else message = ds_errmessage(err), code = ds_errname(err);
   lua_pushnil(L);
-  lua_pushstring(L, err == -1 ? "closed" : ds_errmessage(err));
+  lua_pushstring(L, message);
   lua_rotate(L, -3, -1);
-  lua_pushstring(L, err == -1 ? "EOF" : ds_errname(err));
+  lua_pushstring(L, code);
   return 4;
 }
 
 /* Reads exactly want bytes into buf, the read-ahead first: one buffer
 ** that is reused, and one string made at the end. *got counts what
 ** arrived before an error or the end of the stream. */
-static int read_exact(ds_socket *s, char *buf, size_t want, size_t *got) {
-  const char *from;
+static int read_exact(ds_socket *s, char *buf, size_t want, size_t *got, double *deadline) {
   int err = 0;
-  *got = consume(s, want, &from);
-  memcpy(buf, from, *got);
+  *got = 0;
   while (*got < want) {
-    ssize_t n = recv_some(s, buf + *got, want - *got, &err);
+    ssize_t n = read_into(s, buf + *got, want - *got, deadline, &err);
     if (n < 0) return err;
-    if (n == 0) return -1;
+    if (n == 0) return READ_EOF;
     *got += (size_t)n;
   }
   return 0;
@@ -291,98 +338,91 @@ static size_t check_recv_size(lua_State *L, int arg) {
   return n < DS_CHUNK ? n : DS_CHUNK;
 }
 
-static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *from);
+static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender);
 
-/* A buffer of at least size bytes kept with the socket at sockarg and
-** reused by later calls, so a receive loop allocates nothing. */
-void *ds_scratch(lua_State *L, int sockarg, size_t size) {
-  void *p;
-  if (lua_getiuservalue(L, sockarg, DS_SLOT_SCRATCH) == LUA_TUSERDATA &&
-      lua_rawlen(L, -1) >= size) {
-    p = lua_touserdata(L, -1);
-    lua_pop(L, 1);
-    return p;
-  }
-  lua_pop(L, 1);
-  p = lua_newuserdatauv(L, size, 0);
-  lua_setiuservalue(L, sockarg, DS_SLOT_SCRATCH);
-  return p;
-}
-
-/* Where a datagram of size bytes is received before it becomes a string:
-** the read-ahead buffer when it is free and large enough, else scratch. */
-void *ds_recv_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size) {
-  if (size <= sizeof(s->buf) && s->first == s->last) return s->buf;
-  return ds_scratch(L, sockarg, size);
-}
-
-/* Pushes prefix (when given) followed by len bytes of data. */
-static void push_prefixed(lua_State *L, const char *prefix, size_t plen, const char *data,
-                          size_t len) {
-  if (!prefix) {
-    lua_pushlstring(L, data, len);
-    return;
-  }
-  lua_pushlstring(L, prefix, plen);
-  lua_pushlstring(L, data, len);
+/* The prefix argument (when given) in front of the string on top. The data
+** became a string first: lua_pushlstring copies before it can run a
+** finalizer. */
+static void add_prefix(lua_State *L, int prefixarg) {
+  if (lua_isnil(L, prefixarg)) return;
+  lua_pushvalue(L, prefixarg);
+  lua_insert(L, -2);
   lua_concat(L, 2);
 }
 
-static int receive_count(lua_State *L, ds_socket *s, size_t want, const char *prefix,
-                         size_t plen) {
+/* receive(n [, prefix]); the stack is socket, n, prefix (or nil). */
+static int receive_count(lua_State *L, ds_socket *s, size_t want, double *deadline) {
   size_t got;
   int err;
   if (want <= DS_CHUNK) {
-    char *buf = (char *)ds_scratch(L, 1, want ? want : 1);
-    err = read_exact(s, buf, want, &got);
-    push_prefixed(L, prefix, plen, buf, got);
+    char *buf = (char *)ds_borrow(L, 1, want);
+    err = read_exact(s, buf, want, &got, deadline);
+    lua_pushlstring(L, buf, got);
+    ds_give_back(L, 1, 4);
+    add_prefix(L, 3);
   } else { /* a huge count grows as the data comes, not all at once */
     luaL_Buffer b;
     luaL_buffinit(L, &b);
-    luaL_addlstring(&b, prefix ? prefix : "", plen);
-    err = read_count(s, &b, want);
+    if (!lua_isnil(L, 3)) {
+      lua_pushvalue(L, 3);
+      luaL_addvalue(&b);
+    }
+    err = read_count(s, &b, want, deadline);
     luaL_pushresult(&b);
   }
   return finish_read(L, err, 0);
 }
 
+/* receive(pattern | n [, prefix]) on a stream: LuaSocket's shapes, one
+** deadline for the whole call. "*l" stops at the maxline option. */
 static int sock_receive(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
+  double deadline = DS_DEADLINE_UNSET;
   size_t plen = 0;
   const char *prefix = luaL_optlstring(L, 3, NULL, &plen), *p;
   luaL_Buffer b;
   int err;
-  if (s->type == SOCK_DGRAM) return recv_datagram(L, s, check_recv_size(L, 2), NULL);
-  if (lua_type(L, 2) == LUA_TNUMBER) return receive_count(L, s, ds_check_size(L, 2, 0), prefix, plen);
+  if (s->type == SOCK_DGRAM) return recv_one(L, s, check_recv_size(L, 2), 0);
+  if (lua_type(L, 2) == LUA_TNUMBER) {
+    size_t want = ds_check_size(L, 2, 0);
+    lua_settop(L, 3);
+    return receive_count(L, s, want, &deadline);
+  }
   p = luaL_optstring(L, 2, "*l");
   if (*p == '*') p++;
   if (strcmp(p, "l") != 0 && strcmp(p, "a") != 0)
     return luaL_argerror(L, 2, "invalid receive pattern (\"*l\", \"*a\" or a size)");
   lua_settop(L, 3); /* the buffer's slot goes above the arguments */
   luaL_buffinit(L, &b);
-  luaL_addlstring(&b, prefix ? prefix : "", plen);
-  err = *p == 'l' ? read_line(s, &b) : read_count(s, &b, SIZE_MAX);
+  luaL_addlstring(&b, prefix ? prefix : "", plen); /* prefix stays anchored at 3 */
+  if (*p == 'l') err = read_line(s, &b, s->maxline ? s->maxline : SIZE_MAX, &deadline);
+  else err = read_count(s, &b, SIZE_MAX, &deadline);
   luaL_pushresult(&b);
   return finish_read(L, err, *p == 'a');
 }
 
-/* One datagram (or, on a stream, whatever one recv returns) of at most max
-** bytes; from, when given, receives the sender. */
-static int recv_datagram(lua_State *L, ds_socket *s, size_t max, ds_sockaddr *from) {
+/* One datagram (or, on a stream, what one recv returns) of at most max
+** bytes, pushed as a string; with sender, the datagram's address and port
+** follow. Datagrams go through the receive loop that drops spoofed ones. */
+static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   double deadline = DS_DEADLINE_UNSET;
-  char *dst = (char *)ds_recv_buffer(L, s, 1, max);
-  socklen_t *fromlen = from ? &from->len : NULL;
-  struct sockaddr *fromsa = from ? &from->u.sa : NULL;
+  char *dst = ds_dgram_buffer(L, s, 1, max);
+  int buf = lua_gettop(L), err = 0;
+  struct msghdr mh;
+  struct iovec iov;
+  ds_rx rx;
   ssize_t n;
-  int err;
-  if (from) from->len = sizeof(from->u);
-  while ((n = recvfrom(s->fd, dst, max, 0, fromsa, fromlen)) < 0)
-    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
-      return ds_push_error(L, err);
-  if (n == 0 && s->type == SOCK_STREAM && max > 0)
-    return ds_push_failure(L, "closed", "EOF");
-  lua_pushlstring(L, dst, (size_t)n);
-  return 1;
+  if (s->type == SOCK_DGRAM) {
+    ds_setup_rx(s, &mh, &iov, dst, max, &rx);
+    n = ds_recv_dgram(s, &mh, &deadline, &err);
+  } else {
+    n = recv_some(s, dst, max, &deadline, &err);
+  }
+  if (n >= 0) lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* n: the real length */
+  ds_give_back(L, 1, buf);
+  if (n < 0) return ds_push_error(L, err);
+  if (n == 0 && s->type == SOCK_STREAM && max > 0) return ds_push_failure(L, "closed", "EOF");
+  return sender ? 1 + ds_push_sockaddr(L, &rx.from.u.sa) : 1;
 }
 
 static int sock_recv(lua_State *L) {
@@ -390,29 +430,30 @@ static int sock_recv(lua_State *L) {
   size_t max = check_recv_size(L, 2);
   if (s->first < s->last) { /* what receive read ahead comes first */
     luaL_Buffer b;
-    luaL_buffinit(L, &b);
-    take_buffered(s, &b, max);
-    luaL_pushresult(&b);
-    return 1;
+    size_t room = room_for(s, max);
+    char *dst = luaL_buffinitsize(L, &b, room); /* may run a finalizer that reads */
+    size_t n = take_into(s, dst, room);
+    if (n > 0 || max == 0) {
+      luaL_pushresultsize(&b, n);
+      return 1;
+    } /* else that finalizer took the read-ahead: the socket is next */
   }
-  return recv_datagram(L, s, max, NULL);
+  return recv_one(L, s, max, 0);
 }
 
 static int sock_recvfrom(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  ds_sockaddr from;
-  int n = recv_datagram(L, s, check_recv_size(L, 2), &from);
-  if (n != 1) return n;
-  return 1 + ds_push_sockaddr(L, &from.u.sa);
+  return recv_one(L, s, check_recv_size(L, 2), s->type == SOCK_DGRAM);
 }
 
 /* ---- sending ---- */
 
-/* Sends all of data[0..len) on a stream; *sent says how much went out. */
+/* Sends all of data[0..len); *sent says how much went out. Always one
+** send at least: on a datagram socket an empty one is a datagram. */
 static int send_all(ds_socket *s, const char *data, size_t len, size_t *sent) {
   double deadline = DS_DEADLINE_UNSET;
   *sent = 0;
-  while (*sent < len) {
+  do {
     ssize_t n = send(s->fd, data + *sent, len - *sent, DS_SEND_FLAGS);
     if (n >= 0) {
       *sent += (size_t)n;
@@ -420,12 +461,13 @@ static int send_all(ds_socket *s, const char *data, size_t len, size_t *sent) {
       int err = ds_retry(s, POLLOUT, &deadline);
       if (err) return err;
     }
-  }
+  } while (*sent < len);
   return 0;
 }
 
 /* send(data, i, j): LuaSocket's result, the index of the last byte sent,
-** or nil, err, last index sent, code. A datagram socket returns bytes. */
+** or nil, err, last index sent, code. A datagram socket returns bytes,
+** and sends an empty datagram for an empty range, as sendto("") does. */
 static int sock_send(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t len, sent;
@@ -436,11 +478,15 @@ static int sock_send(lua_State *L) {
   if (i < 1) i = 1;
   if (j < 0) j = (lua_Integer)len + j + 1;
   if (j > (lua_Integer)len) j = (lua_Integer)len;
-  if (i > j) { /* nothing to send */
-    lua_pushinteger(L, i - 1);
-    return 1;
+  if (i > j) {
+    if (s->type == SOCK_STREAM) { /* nothing to send */
+      lua_pushinteger(L, i - 1);
+      return 1;
+    }
+    err = send_all(s, data, 0, &sent); /* data + i - 1 may lie past the end */
+  } else {
+    err = send_all(s, data + i - 1, (size_t)(j - i + 1), &sent);
   }
-  err = send_all(s, data + i - 1, (size_t)(j - i + 1), &sent);
   if (err == 0) {
     lua_pushinteger(L, s->type == SOCK_DGRAM ? (lua_Integer)sent : i - 1 + (lua_Integer)sent);
     return 1;
@@ -515,14 +561,16 @@ static int sock_getfamily(lua_State *L) {
   return 1;
 }
 
-/* settimeout(seconds | nil): a per-call limit, LuaSocket's "b" mode. */
+/* settimeout(seconds | nil [, mode]): mode is LuaSocket's "b" (per call)
+** or "t" (total); both mean the same here, a limit on each whole call,
+** since every call keeps one deadline for all of its system calls. */
 static int sock_settimeout(lua_State *L) {
+  static const char *const modes[] = {"b", "t", NULL};
   ds_socket *s = ds_check_open(L, 1);
   double t = luaL_optnumber(L, 2, -1);
   int err;
   luaL_argcheck(L, t == t, 2, "timeout is NaN");
-  luaL_argcheck(L, luaL_optstring(L, 3, "b")[0] == 'b', 3,
-                "only per-call (\"b\") timeouts are supported");
+  luaL_checkoption(L, 3, "b", modes);
   if (t < 0) t = -1;
   if ((err = set_nonblocking(s->fd, t >= 0)) != 0) return ds_push_error(L, err);
   s->timeout = t;
