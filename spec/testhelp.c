@@ -49,26 +49,55 @@ static void *fail_after(void *ud, void *ptr, size_t osize, size_t nsize) {
   return a->f(a->ud, ptr, osize, nsize);
 }
 
-/* failalloc(n): from now on, n allocations succeed and the rest fail.
-** failalloc(nil): the state's own allocator again. The wrapper lives in C
-** memory, as the state frees its own memory through it. */
-static int failalloc(lua_State *L) {
+static failing_alloc *installed(lua_State *L) {
   void *ud;
-  failing_alloc *a = lua_getallocf(L, &ud) == fail_after ? (failing_alloc *)ud : NULL;
-  if (lua_isnoneornil(L, 1)) {
-    if (a) {
-      lua_setallocf(L, a->f, a->ud);
-      free(a);
-    }
-    return 0;
-  }
+  return lua_getallocf(L, &ud) == fail_after ? (failing_alloc *)ud : NULL;
+}
+
+/* The state's own allocator again. */
+static void restore(lua_State *L) {
+  failing_alloc *a = installed(L);
+  if (!a) return;
+  lua_setallocf(L, a->f, a->ud);
+  free(a);
+}
+
+/* From now on, n allocations succeed and the rest fail. The wrapper lives
+** in C memory, as the state frees its own memory through it. */
+static void install(lua_State *L, long n) {
+  failing_alloc *a = installed(L);
   if (!a) {
-    if (!(a = (failing_alloc *)malloc(sizeof(*a)))) return luaL_error(L, "out of memory");
+    if (!(a = (failing_alloc *)malloc(sizeof(*a)))) luaL_error(L, "out of memory");
     a->f = lua_getallocf(L, &a->ud);
     lua_setallocf(L, fail_after, a);
   }
-  a->countdown = (long)luaL_checkinteger(L, 1);
+  a->countdown = n;
+}
+
+/* failalloc(n): n allocations succeed, the rest fail; failalloc(nil):
+** the state's own allocator again. */
+static int failalloc(lua_State *L) {
+  if (lua_isnoneornil(L, 1))
+    restore(L);
+  else
+    install(L, (long)luaL_checkinteger(L, 1));
   return 0;
+}
+
+/* failcall(n, f, ...) -> pcall(f, ...) with n allocations allowed. The
+** allocator is swapped in C around the call: after a failed pcall, Lua
+** code calling failalloc(nil) may itself need memory (a shrunk stack
+** grows again) and die outside any pcall. */
+static int failcall(lua_State *L) {
+  long n = (long)luaL_checkinteger(L, 1);
+  int status;
+  luaL_checkany(L, 2);
+  install(L, n);
+  status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  restore(L);
+  lua_pushboolean(L, status == LUA_OK);
+  lua_replace(L, 1);
+  return lua_gettop(L);
 }
 
 /* heap() -> bytes of the C heap in use (glibc's mallinfo2().uordblks), for
@@ -198,6 +227,8 @@ int luaopen_spec_testhelp(lua_State *L) {
   lua_setfield(L, -2, "setint");
   lua_pushcfunction(L, failalloc);
   lua_setfield(L, -2, "failalloc");
+  lua_pushcfunction(L, failcall);
+  lua_setfield(L, -2, "failcall");
   lua_pushcfunction(L, heap);
   lua_setfield(L, -2, "heap");
   lua_pushcfunction(L, send_raw6);
