@@ -6,10 +6,23 @@ local core = require "dualstack.core"
 
 local M = {}
 
+local function arg_error(n, msg)
+  error("bad argument #" .. n .. " to 'select' (" .. msg .. ")", 4)
+end
+
+-- A list's length comes from Lua (a table with holes may have a border
+-- near 2^63): bounded here, where the message can name select's argument.
 local function check_list(list, n)
   if list ~= nil and type(list) ~= "table" then
-    error("bad argument #" .. n .. " to 'select' (table expected, got " .. type(list) .. ")", 3)
+    arg_error(n, "table expected, got " .. type(list))
   end
+  if list and rawlen(list) > core.POLL_MAX then arg_error(n, "too many descriptors") end
+end
+
+-- A listener contributes a socket per family, so the descriptors may
+-- outnumber the objects.
+local function check_count(fds, n)
+  if #fds > core.POLL_MAX then arg_error(n, "too many descriptors") end
 end
 
 -- Descriptors of the objects in list; a listener contributes each socket.
@@ -68,6 +81,8 @@ function M.select(recvt, sendt, timeout)
   local rfds, rown, wfds, wown = {}, {}, {}, {}
   collect(recvt, rfds, rown)
   collect(sendt, wfds, wown)
+  check_count(rfds, 1)
+  check_count(wfds, 2)
   if has_dirty(recvt) then timeout = 0 end
   local rready, wready = core.poll(rfds, wfds, timeout)
   if not rready then return {}, {}, wready end
