@@ -257,3 +257,46 @@ describe("connect's timeout", function()
     for _, w in ipairs(waits) do assert.is_true(w >= 0, "poll was asked to wait " .. w) end
   end)
 end)
+
+-- ---- arguments the Lua layers pass on to C ------------------------------------
+
+describe("arguments checked where the caller can be named", function()
+  local function raise_message(fn)
+    local ok, err = pcall(fn)
+    assert.is_false(ok)
+    return err
+  end
+
+  it("select: a NaN timeout", function()
+    assert.matches("bad argument #3 to 'select' %(timeout is NaN%)$",
+      raise_message(function() return ds.select({}, {}, 0 / 0) end))
+  end)
+
+  it("select: an object whose getfd is not a descriptor", function()
+    local odd = { getfd = function() end }
+    assert.matches("bad argument #1 to 'select' %(getfd%(%) returned no descriptor%)$",
+      raise_message(function() return ds.select({ odd }, {}, 0) end))
+    local huge = { getfd = function() return 1 << 40 end }
+    assert.matches("bad argument #2 to 'select' %(getfd%(%) returned no descriptor%)$",
+      raise_message(function() return ds.select({}, { huge }, 0) end))
+  end)
+
+  it("select: LuaSocket's float descriptors still work", function()
+    local s = keep(H.socket("udp", "inet"))
+    local obj = { getfd = function() return s:getfd() + 0.0 end }
+    local r, w = ds.select({}, { obj }, 0)
+    assert.same({ {}, { obj, [obj] = 1 } }, { r, w })
+  end)
+
+  it("a listener's settimeout: NaN raises like a socket's", function()
+    local l = H.ok(ds.udp_listen("127.0.0.1", 0))
+    finally(function() l:close() end)
+    assert.matches("bad argument #1 to 'settimeout' %(timeout is NaN%)$",
+      raise_message(function() return l:settimeout(0 / 0) end))
+    assert.matches("bad argument #1 to 'settimeout' %(number expected, got string%)$",
+      raise_message(function() return l:settimeout("1") end))
+    local s = keep(H.socket("udp", "inet"))
+    assert.matches("bad argument #1 to 'settimeout' %(timeout is NaN%)$",
+      raise_message(function() return s:settimeout(0 / 0) end))
+  end)
+end)

@@ -32,6 +32,11 @@ end
 -- @tparam ?number seconds nil or negative blocks
 -- @treturn integer 1
 function Group:settimeout(seconds)
+  if seconds ~= nil and type(seconds) ~= "number" then
+    error("bad argument #1 to 'settimeout' (number expected, got " .. type(seconds) .. ")", 2)
+  end
+  -- NaN would read as "no timeout" here; a socket raises for it too.
+  if seconds ~= seconds then error("bad argument #1 to 'settimeout' (timeout is NaN)", 2) end
   self.timeout = (seconds and seconds >= 0) and seconds or nil
   if #self.socks == 1 then return self.socks[1]:settimeout(self.timeout) end
   return 1
