@@ -300,3 +300,24 @@ describe("arguments checked where the caller can be named", function()
       raise_message(function() return s:settimeout(0 / 0) end))
   end)
 end)
+
+-- ---- the test helper's raw IPv6 sender ------------------------------------------
+
+describe("testhelp.send_raw6", function()
+  it("delivers UDP datagrams with a checksum the kernel accepts, from any source", function()
+    local s = keep(H.socket("udp", "dual"))
+    H.ok(s:bind("*", 0))
+    local _, port = s:getsockname()
+    local ok, err = helper.send_raw6("::1", "::1", 4242, port, "odd")
+    if not ok and err:find("Operation not permitted", 1, true) then return pending("needs CAP_NET_RAW") end
+    assert.same({ "odd", "::1", 4242 }, { s:recvfrom() })
+    assert(helper.send_raw6("::1", "::1", 4243, port, "even", "lo"))
+    assert.same({ "even", "::1", 4243 }, { s:recvfrom() })
+    -- What address the mapped source is reported as is another spec's.
+    assert(helper.send_raw6("::ffff:127.0.0.1", "::1", 4244, port, "mapped"))
+    local data, _, sport = s:recvfrom()
+    assert.same({ "mapped", 4244 }, { data, sport })
+    assert.same({ nil, "SO_BINDTODEVICE: No such device" },
+      { helper.send_raw6("::1", "::1", 1, port, "x", "nosuch0") })
+  end)
+end)
