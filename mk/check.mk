@@ -2,7 +2,8 @@
 # valgrind memcheck, and the libFuzzer targets in fuzz/. Each installs its
 # Debian packages through .ci/deps, like `make test`.
 #
-#   make check-asan        module built with -fsanitize=address,undefined
+#   make check-asan        module built with -fsanitize=address,undefined,
+#                          float-cast-overflow by gcc and by clang
 #   make check-valgrind    spec suite under memcheck, leaks from core.so fail
 #   make fuzz              each fuzz/*_fuzz.c for FUZZ_SECONDS (default 60)
 #   make fuzz-merge        fold what `make fuzz` found into fuzz/corpus/
@@ -14,33 +15,47 @@ CHECK_SPECS   ?= spec
 BUSTED_SCRIPT ?= /usr/bin/busted
 
 # ---- AddressSanitizer + UndefinedBehaviorSanitizer ----------------------
-# The module is built with the sanitizers, and busted runs in build/asan/lua
-# (fuzz/asan_lua.c), a lua5.4 linked with them: the runtime is in the
-# program rather than LD_PRELOADed, so the processes specs start (sh, ip, a
-# plain lua5.4 on build/) run without it. fuzz/preload.lua makes every
-# `require "dualstack.core"` load the sanitized build. gcc builds both, so
-# the runtimes match.
-ASAN_CC    ?= gcc
-ASAN_SO    := build/asan/dualstack/core.so
-ASAN_LUA   := build/asan/lua
-ASAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer \
-              -fno-sanitize-recover=undefined
+# The module is built with the sanitizers by each compiler in ASAN_COMPILERS,
+# each in its own build/asan-<cc>/, and busted runs in build/asan-<cc>/lua
+# (fuzz/asan_lua.c), a lua5.4 linked with them by the same compiler so the
+# runtimes match: the runtime is in the program rather than LD_PRELOADed,
+# so the processes specs start (sh, ip, a plain lua5.4 on build/) run
+# without it. fuzz/preload.lua makes every `require "dualstack.core"` load
+# the sanitized build. float-cast-overflow is named because neither
+# compiler's -fsanitize=undefined includes it, and a double that does not
+# fit an int (a timeout of weeks in milliseconds) is exactly that. Both
+# compilers run even when the first finds something.
+#
+#   make check-asan                     gcc, then clang
+#   make check-asan ASAN_COMPILERS=gcc  one of them
+ASAN_COMPILERS ?= gcc clang
+ASAN_DEPS  := clang libclang-rt-14-dev
+ASAN_CHECKS := address,undefined,float-cast-overflow
+ASAN_FLAGS := -O1 -g -fsanitize=$(ASAN_CHECKS) -fno-omit-frame-pointer \
+              -fno-sanitize-recover=$(ASAN_CHECKS)
 ASAN_ENV    = ASAN_OPTIONS=detect_leaks=1:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
-              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87 \
-              DS_CHECK_CORE=$(CURDIR)/$(ASAN_SO)
+              UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87
+ASAN_BUILDS := $(foreach c,$(ASAN_COMPILERS),build/asan-$(c)/dualstack/core.so build/asan-$(c)/lua)
 
-$(ASAN_SO): $(SRC) $(HDR)
+build/asan-%/dualstack/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
+	$* $(ASAN_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
 
-$(ASAN_LUA): fuzz/asan_lua.c
+build/asan-%/lua: fuzz/asan_lua.c
 	@mkdir -p $(dir $@)
-	$(ASAN_CC) $(ASAN_FLAGS) $(WARN) $(LUA_INC) -o $@ $< $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
+	$* $(ASAN_FLAGS) $(WARN) $(LUA_INC) -o $@ $< $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 
 # The plain build too: specs run children on it.
 check-asan: test-deps
-	@$(MAKE) --no-print-directory test-build $(ASAN_SO) $(ASAN_LUA)
-	$(ASAN_ENV) $(ASAN_LUA) fuzz/preload.lua $(BUSTED_SCRIPT) $(CHECK_SPECS)
+	@.ci/deps $(ASAN_DEPS)
+	@$(MAKE) --no-print-directory test-build $(ASAN_BUILDS)
+	@failed=""; for c in $(ASAN_COMPILERS); do \
+	  echo "check-asan: $$c"; \
+	  $(ASAN_ENV) DS_CHECK_CORE=$(CURDIR)/build/asan-$$c/dualstack/core.so \
+	    build/asan-$$c/lua fuzz/preload.lua $(BUSTED_SCRIPT) $(CHECK_SPECS) \
+	    || failed="$$failed $$c"; \
+	done; \
+	test -z "$$failed" || { echo "check-asan: failed under:$$failed"; exit 1; }
 
 # ---- valgrind memcheck ----------------------------------------------------
 # Every memory error fails, and every leak that is definite or indirect:

@@ -1,14 +1,21 @@
 /*
 ** Test helpers, not part of dualstack, for what Lua cannot do itself: set
 ** a socket option behind dualstack's back (as another library or a parent
-** process would), and make the allocator fail. Built by `make test-build`
-** as build/spec/testhelp.so.
+** process would), make the allocator fail, read the C heap's size, and
+** send an IPv6 datagram with any source address. Built by `make
+** test-build` as build/spec/testhelp.so.
 */
+#define _GNU_SOURCE 1 /* mallinfo2, SO_BINDTODEVICE, inet_pton under -std=c99 */
+
+#include <arpa/inet.h>
 #include <errno.h>
+#include <malloc.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <unistd.h>
 
 #include <lua.h>
 #include <lauxlib.h>
@@ -42,26 +49,181 @@ static void *fail_after(void *ud, void *ptr, size_t osize, size_t nsize) {
   return a->f(a->ud, ptr, osize, nsize);
 }
 
-/* failalloc(n): from now on, n allocations succeed and the rest fail.
-** failalloc(nil): the state's own allocator again. The wrapper lives in C
-** memory, as the state frees its own memory through it. */
-static int failalloc(lua_State *L) {
+static failing_alloc *installed(lua_State *L) {
   void *ud;
-  failing_alloc *a = lua_getallocf(L, &ud) == fail_after ? (failing_alloc *)ud : NULL;
-  if (lua_isnoneornil(L, 1)) {
-    if (a) {
-      lua_setallocf(L, a->f, a->ud);
-      free(a);
-    }
-    return 0;
-  }
+  return lua_getallocf(L, &ud) == fail_after ? (failing_alloc *)ud : NULL;
+}
+
+/* The state's own allocator again. */
+static void restore(lua_State *L) {
+  failing_alloc *a = installed(L);
+  if (!a) return;
+  lua_setallocf(L, a->f, a->ud);
+  free(a);
+}
+
+/* From now on, n allocations succeed and the rest fail. The wrapper lives
+** in C memory, as the state frees its own memory through it. */
+static void install(lua_State *L, long n) {
+  failing_alloc *a = installed(L);
   if (!a) {
-    if (!(a = (failing_alloc *)malloc(sizeof(*a)))) return luaL_error(L, "out of memory");
+    if (!(a = (failing_alloc *)malloc(sizeof(*a)))) luaL_error(L, "out of memory");
     a->f = lua_getallocf(L, &a->ud);
     lua_setallocf(L, fail_after, a);
   }
-  a->countdown = (long)luaL_checkinteger(L, 1);
+  a->countdown = n;
+}
+
+/* failalloc(n): n allocations succeed, the rest fail; failalloc(nil):
+** the state's own allocator again. */
+static int failalloc(lua_State *L) {
+  if (lua_isnoneornil(L, 1))
+    restore(L);
+  else
+    install(L, (long)luaL_checkinteger(L, 1));
   return 0;
+}
+
+/* failcall(n, f, ...) -> pcall(f, ...) with n allocations allowed. The
+** allocator is swapped in C around the call: after a failed pcall, Lua
+** code calling failalloc(nil) may itself need memory (a shrunk stack
+** grows again) and die outside any pcall. The collector is stopped for
+** the call (an emergency collection still runs, without finalizers): a
+** finalizer of an earlier call run now would fail for want of memory and
+** be lost, and what it owned would look leaked by the call under test. */
+static int failcall(lua_State *L) {
+  long n = (long)luaL_checkinteger(L, 1);
+  int status;
+  luaL_checkany(L, 2);
+  lua_gc(L, LUA_GCSTOP);
+  install(L, n);
+  status = lua_pcall(L, lua_gettop(L) - 2, LUA_MULTRET, 0);
+  restore(L);
+  lua_gc(L, LUA_GCRESTART);
+  lua_pushboolean(L, status == LUA_OK);
+  lua_replace(L, 1);
+  return lua_gettop(L);
+}
+
+/* heap() -> bytes of the C heap in use (glibc's mallinfo2().uordblks), for
+** specs that check a call leaks nothing. */
+static int heap(lua_State *L) {
+  struct mallinfo2 mi = mallinfo2();
+  lua_pushinteger(L, (lua_Integer)mi.uordblks);
+  return 1;
+}
+
+/* ---- send_raw6: an IPv6 UDP datagram built by hand ---- */
+
+#define IP6_HDR 40
+#define UDP_HDR 8
+#define RAW6_MAX 65000 /* payload bound: the UDP length field has 16 bits */
+
+static void put16(unsigned char *p, unsigned v) {
+  p[0] = (unsigned char)(v >> 8);
+  p[1] = (unsigned char)v;
+}
+
+/* One's complement sum of len bytes as big-endian 16-bit words. */
+static uint32_t sum16(uint32_t sum, const unsigned char *p, size_t len) {
+  size_t i;
+  for (i = 0; i + 1 < len; i += 2) sum += (uint32_t)p[i] << 8 | p[i + 1];
+  if (len & 1) sum += (uint32_t)p[len - 1] << 8;
+  return sum;
+}
+
+/* RFC 8200 section 8.1: the pseudo-header (src, dst, UDP length, next
+** header 17) and the UDP header and payload; 0 is sent as 0xffff. */
+static unsigned udp6_checksum(const unsigned char *pkt, size_t udplen) {
+  unsigned char tail[8] = {0};
+  uint32_t sum = sum16(0, pkt + 8, 32); /* source and destination */
+  tail[0] = (unsigned char)(udplen >> 24);
+  tail[1] = (unsigned char)(udplen >> 16);
+  tail[2] = (unsigned char)(udplen >> 8);
+  tail[3] = (unsigned char)udplen;
+  tail[7] = 17;
+  sum = sum16(sum, tail, sizeof(tail));
+  sum = sum16(sum, pkt + IP6_HDR, udplen);
+  while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+  sum = ~sum & 0xffff;
+  return sum ? sum : 0xffff;
+}
+
+static void check_ip6(lua_State *L, int arg, unsigned char *out) {
+  const char *text = luaL_checkstring(L, arg);
+  if (inet_pton(AF_INET6, text, out) != 1)
+    luaL_argerror(L, arg, lua_pushfstring(L, "not an IPv6 address: '%s'", text));
+}
+
+static unsigned check_port(lua_State *L, int arg) {
+  lua_Integer port = luaL_checkinteger(L, arg);
+  luaL_argcheck(L, port >= 0 && port <= 65535, arg, "port out of range");
+  return (unsigned)port;
+}
+
+static int fail_errno(lua_State *L, const char *what) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s: %s", what, strerror(errno));
+  return 2;
+}
+
+/* Opens the raw socket (bound to device ifname when given) and sends the
+** len bytes of pkt to dst; returns the count of values pushed. */
+static int send_packet(lua_State *L, const char *ifname, const unsigned char *pkt,
+                       size_t len, const unsigned char *dst) {
+  struct sockaddr_in6 to;
+  ssize_t sent;
+  int fd = socket(AF_INET6, SOCK_RAW, IPPROTO_RAW); /* Linux: header included */
+  if (fd < 0) return fail_errno(L, "socket");
+  if (ifname && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, ifname,
+                           (socklen_t)strlen(ifname)) < 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return fail_errno(L, "SO_BINDTODEVICE");
+  }
+  memset(&to, 0, sizeof(to));
+  to.sin6_family = AF_INET6;
+  memcpy(&to.sin6_addr, dst, 16);
+  sent = sendto(fd, pkt, len, 0, (const struct sockaddr *)&to, sizeof(to));
+  if (sent < 0) {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return fail_errno(L, "sendto");
+  }
+  close(fd);
+  lua_pushboolean(L, 1);
+  return 1;
+}
+
+/* ok, err = testhelp.send_raw6(src, dst, sport, dport, payload[, ifname]):
+** a UDP datagram from any source (an IPv4-mapped one too) over a raw
+** socket. Needs root (CAP_NET_RAW). */
+static int send_raw6(lua_State *L) {
+  unsigned char src[16], dst[16], *pkt;
+  unsigned sport = check_port(L, 3), dport = check_port(L, 4);
+  size_t len, udplen;
+  const char *payload = luaL_checklstring(L, 5, &len); /* anchored: argument 5 */
+  const char *ifname = luaL_optstring(L, 6, NULL);
+  check_ip6(L, 1, src);
+  check_ip6(L, 2, dst);
+  luaL_argcheck(L, len <= RAW6_MAX, 5, "payload too long");
+  udplen = UDP_HDR + len;
+  pkt = (unsigned char *)lua_newuserdatauv(L, IP6_HDR + udplen, 0);
+  memset(pkt, 0, IP6_HDR + UDP_HDR);
+  pkt[0] = 0x60;                     /* version 6, traffic class 0, no flow label */
+  put16(pkt + 4, (unsigned)udplen);  /* payload length */
+  pkt[6] = 17;                       /* next header: UDP */
+  pkt[7] = 64;                       /* hop limit */
+  memcpy(pkt + 8, src, 16);
+  memcpy(pkt + 24, dst, 16);
+  put16(pkt + IP6_HDR, sport);
+  put16(pkt + IP6_HDR + 2, dport);
+  put16(pkt + IP6_HDR + 4, (unsigned)udplen);
+  memcpy(pkt + IP6_HDR + UDP_HDR, payload, len);
+  put16(pkt + IP6_HDR + 6, udp6_checksum(pkt, udplen));
+  return send_packet(L, ifname, pkt, IP6_HDR + udplen, dst);
 }
 
 int luaopen_spec_testhelp(lua_State *L) {
@@ -70,6 +232,12 @@ int luaopen_spec_testhelp(lua_State *L) {
   lua_setfield(L, -2, "setint");
   lua_pushcfunction(L, failalloc);
   lua_setfield(L, -2, "failalloc");
+  lua_pushcfunction(L, failcall);
+  lua_setfield(L, -2, "failcall");
+  lua_pushcfunction(L, heap);
+  lua_setfield(L, -2, "heap");
+  lua_pushcfunction(L, send_raw6);
+  lua_setfield(L, -2, "send_raw6");
 #define CONSTANT(c) (lua_pushinteger(L, c), lua_setfield(L, -2, #c))
   CONSTANT(IPPROTO_IP);
   CONSTANT(IPPROTO_IPV6);

@@ -569,11 +569,35 @@ static const char *service_arg(lua_State *L, int arg, char *buf) {
   return ds_check_text(L, arg, NULL);
 }
 
+/* getaddrinfo's result in a userdata whose __gc frees it: a memory error
+** while the tables are built unwinds past the explicit free. */
+#define AI_BOX_MT "dualstack.addrinfo"
+
+static int ai_box_gc(lua_State *L) {
+  struct addrinfo **box = (struct addrinfo **)lua_touserdata(L, 1);
+  if (*box) freeaddrinfo(*box);
+  *box = NULL;
+  return 0;
+}
+
+/* Pushes an empty box; made before getaddrinfo runs, so nothing it returns
+** is ever without an owner. */
+static struct addrinfo **new_ai_box(lua_State *L) {
+  struct addrinfo **box = (struct addrinfo **)lua_newuserdatauv(L, sizeof(*box), 0);
+  *box = NULL;
+  if (luaL_newmetatable(L, AI_BOX_MT)) {
+    lua_pushcfunction(L, ai_box_gc);
+    lua_setfield(L, -2, "__gc");
+  }
+  lua_setmetatable(L, -2);
+  return box;
+}
+
 static int l_getaddrinfo(lua_State *L) {
   const char *host = lua_isnoneornil(L, 1) ? NULL : ds_check_text(L, 1, NULL);
   char portbuf[8];
   const char *service = service_arg(L, 2, portbuf);
-  struct addrinfo hints, *res, *ai;
+  struct addrinfo hints, **box, *ai;
   int rc, i = 0;
   memset(&hints, 0, sizeof(hints));
   if (!lua_isnoneornil(L, 3)) {
@@ -583,15 +607,20 @@ static int l_getaddrinfo(lua_State *L) {
     hints.ai_flags = check_flags(L, 3, ai_flags);
   }
   luaL_argcheck(L, host || service, 1, "host or port required");
-  rc = getaddrinfo(host, service, &hints, &res);
-  if (rc != 0) return push_gai_error(L, rc);
+  box = new_ai_box(L); /* stays on the stack: *box is valid across allocations */
+  rc = getaddrinfo(host, service, &hints, box);
+  if (rc != 0) {
+    *box = NULL; /* not set on failure */
+    return push_gai_error(L, rc);
+  }
   lua_newtable(L);
-  for (ai = res; ai; ai = ai->ai_next) {
+  for (ai = *box; ai; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
     push_addrinfo(L, ai);
     lua_rawseti(L, -2, ++i);
   }
-  freeaddrinfo(res);
+  freeaddrinfo(*box);
+  *box = NULL;
   return 1;
 }
 
@@ -618,28 +647,46 @@ static int l_getnameinfo(lua_State *L) {
   return 2;
 }
 
-/* Can this host make a socket of family af (and, for dual, clear V6ONLY)? */
-static int can_open(int af, int dual) {
-  int ok, fd = socket(af, SOCK_DGRAM | DS_SOCK_CLOEXEC, 0);
-  if (fd < 0) return 0;
-  ok = !dual || ds_set_v6only(fd, 0) == 0;
+/* What a probe found: the family (or dual-stack) works, is absent, or the
+** probe could not tell (out of descriptors or memory: *err says why). */
+enum { PROBE_ERROR = -1, PROBE_ABSENT = 0, PROBE_PRESENT = 1 };
+
+/* Can this host make a socket of family af (and, for dual, clear V6ONLY)?
+** Only errors that mean the family is not there answer "absent". */
+static int probe(int af, int dual, int *err) {
+  int r = PROBE_PRESENT, fd = socket(af, SOCK_DGRAM | DS_SOCK_CLOEXEC, 0);
+  if (fd < 0) {
+    *err = errno;
+    return (*err == EAFNOSUPPORT || *err == EPROTONOSUPPORT) ? PROBE_ABSENT : PROBE_ERROR;
+  }
+  /* On a fresh socket of ours, a refusal is the stack saying it has no
+  ** dual-stack mode (OpenBSD, IPv4 disabled). */
+  if (dual && ds_set_v6only(fd, 0) != 0) r = PROBE_ABSENT;
   close(fd);
-  return ok;
+  return r;
+}
+
+/* Pushes true or false, or nil, message, code when the probe failed. */
+static int push_probe(lua_State *L, int r, int err) {
+  if (r == PROBE_ERROR) return ds_push_error(L, err);
+  lua_pushboolean(L, r == PROBE_PRESENT);
+  return 1;
 }
 
 static int l_has_ipv4(lua_State *L) {
-  lua_pushboolean(L, can_open(AF_INET, 0));
-  return 1;
+  int err = 0, r = probe(AF_INET, 0, &err);
+  return push_probe(L, r, err);
 }
 
 static int l_has_ipv6(lua_State *L) {
-  lua_pushboolean(L, can_open(AF_INET6, 0));
-  return 1;
+  int err = 0, r = probe(AF_INET6, 0, &err);
+  return push_probe(L, r, err);
 }
 
 static int l_has_dualstack(lua_State *L) {
-  lua_pushboolean(L, can_open(AF_INET6, 1) && can_open(AF_INET, 0));
-  return 1;
+  int err = 0, r = probe(AF_INET6, 1, &err);
+  if (r == PROBE_PRESENT) r = probe(AF_INET, 0, &err);
+  return push_probe(L, r, err);
 }
 
 static const luaL_Reg addr_funcs[] = {

@@ -5,13 +5,31 @@
 */
 #include "ds.h"
 
-/* Adds the descriptors of array arg to p[*n..] with events. */
-static void add_fds(lua_State *L, int arg, struct pollfd *p, nfds_t *n, short events) {
-  lua_Integer i, len = (lua_Integer)lua_rawlen(L, arg);
+/* Most descriptors one array may hold (core.POLL_MAX): far above any
+** descriptor limit, and small enough that the buffer's size cannot wrap.
+** A table's border comes from Lua and can be near 2^63 (rawlen may find
+** any border of a table with holes). */
+#define DS_POLL_MAX (1 << 20)
+
+/* The length of array arg, bounded before anyone multiplies it. */
+static size_t check_fds_len(lua_State *L, int arg) {
+  size_t len;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  len = lua_rawlen(L, arg);
+  luaL_argcheck(L, len <= DS_POLL_MAX, arg, "too many descriptors");
+  return len;
+}
+
+/* Adds the first len descriptors of array arg to p[*n..] with events. len
+** is the length the buffer was sized for: a finalizer run by that
+** allocation may have grown the table since. */
+static void add_fds(lua_State *L, int arg, size_t len, struct pollfd *p, nfds_t *n,
+                    short events) {
+  size_t i;
   for (i = 1; i <= len; i++) {
     lua_Integer fd;
     int isnum;
-    lua_rawgeti(L, arg, i);
+    lua_rawgeti(L, arg, (lua_Integer)i);
     fd = lua_tointegerx(L, -1, &isnum);
     lua_pop(L, 1);
     luaL_argcheck(L, isnum && fd >= 0 && fd <= 0x7fffffff, arg, "descriptor expected");
@@ -40,14 +58,12 @@ static int l_poll(lua_State *L) {
   struct pollfd *p;
   nfds_t n = 0;
   int err;
-  luaL_checktype(L, 1, LUA_TTABLE);
-  luaL_checktype(L, 2, LUA_TTABLE);
+  nr = check_fds_len(L, 1);
+  nw = check_fds_len(L, 2);
   luaL_argcheck(L, t == t, 3, "timeout is NaN");
-  nr = lua_rawlen(L, 1);
-  nw = lua_rawlen(L, 2);
   p = (struct pollfd *)lua_newuserdatauv(L, (nr + nw + 1) * sizeof(*p), 0);
-  add_fds(L, 1, p, &n, POLLIN);
-  add_fds(L, 2, p, &n, POLLOUT);
+  add_fds(L, 1, nr, p, &n, POLLIN);
+  add_fds(L, 2, nw, p, &n, POLLOUT);
   err = ds_poll(p, n, ds_deadline(t));
   if (err != 0 && err != ETIMEDOUT) return ds_push_error(L, err);
   push_ready(L, p, 0, nr);
@@ -68,4 +84,6 @@ static const luaL_Reg poll_funcs[] = {
 
 void ds_open_poll(lua_State *L) {
   luaL_setfuncs(L, poll_funcs, 0);
+  lua_pushinteger(L, DS_POLL_MAX);
+  lua_setfield(L, -2, "POLL_MAX");
 }

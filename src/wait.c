@@ -6,6 +6,7 @@
 */
 #include "ds.h"
 
+#include <limits.h>
 #include <time.h>
 
 double ds_now(void) {
@@ -19,6 +20,17 @@ double ds_deadline(double timeout) {
   return timeout < 0 ? -1.0 : ds_now() + timeout;
 }
 
+/* Milliseconds for one poll(2) with left seconds to go, rounded up so a
+** wait never spins. Beyond INT_MAX ms (24.8 days; an infinite timeout) the
+** conversion would be undefined: the wait is cut there and ds_poll's loop
+** polls again. */
+static int poll_ms(double left) {
+  double ms;
+  if (left <= 0) return 0;
+  ms = left * 1000.0 + 0.999;
+  return ms >= (double)INT_MAX ? INT_MAX : (int)ms;
+}
+
 /* Polls p[0..n) until one is ready (0), the deadline passes (ETIMEDOUT),
 ** or poll fails (errno). Always looks once, so a passed deadline still
 ** reports what is ready now; signals restart it with the time that is left.
@@ -26,10 +38,7 @@ double ds_deadline(double timeout) {
 int ds_poll(struct pollfd *p, nfds_t n, double deadline) {
   for (;;) {
     int ms = -1, got;
-    if (deadline >= 0) {
-      double left = deadline - ds_now();
-      ms = left <= 0 ? 0 : (int)(left * 1000.0 + 0.999); /* round up: never spin */
-    }
+    if (deadline >= 0) ms = poll_ms(deadline - ds_now());
     got = poll(p, n, ms);
     if (got > 0) return 0;
     if (got == 0 && deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;

@@ -68,6 +68,27 @@ local function winner(s, pending)
   return s
 end
 
+-- opts.timeout, checked before anything starts: a NaN or negative one
+-- would reach poll as "for ever" or raise there, naming poll's argument.
+local function check_opts(opts)
+  if opts == nil then return {} end
+  if type(opts) ~= "table" then
+    error("bad argument #3 to 'connect' (table expected, got " .. type(opts) .. ")", 3)
+  end
+  local t = opts.timeout
+  if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
+    error("bad argument #3 to 'connect' (timeout must be a number >= 0)", 3)
+  end
+  return opts
+end
+
+-- Seconds from now until the time at, never negative: the clock may pass
+-- it between the deadline check and this read, and poll takes a negative
+-- wait as "for ever".
+local function until_time(at, now)
+  return math.max(0, at - now())
+end
+
 --- Connects to host and port, racing its addresses.
 -- @tparam string host a name or a numeric address
 -- @tparam integer port
@@ -75,7 +96,7 @@ end
 -- @treturn[1] socket a connected, blocking TCP socket
 -- @return[2] nil, message, code ("timeout", "ETIMEDOUT" when opts.timeout ran out)
 function M.connect(host, port, opts)
-  opts = opts or {}
+  opts = check_opts(opts)
   local list, err, code = resolve(host, port)
   if not list then return nil, err, code end
   local addrs, pending, nexti = interleave(list), {}, 1
@@ -100,9 +121,9 @@ function M.connect(host, port, opts)
       close_attempts(pending)
       return nil, "timeout", "ETIMEDOUT"
     end
-    local wait = deadline and deadline - now()
+    local wait = deadline and until_time(deadline, now)
     if nexti <= #addrs then
-      local until_next = math.max(0, next_start - now())
+      local until_next = until_time(next_start, now)
       wait = wait and math.min(wait, until_next) or until_next
     end
     local fds = {}

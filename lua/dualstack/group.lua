@@ -32,6 +32,11 @@ end
 -- @tparam ?number seconds nil or negative blocks
 -- @treturn integer 1
 function Group:settimeout(seconds)
+  if seconds ~= nil and type(seconds) ~= "number" then
+    error("bad argument #1 to 'settimeout' (number expected, got " .. type(seconds) .. ")", 2)
+  end
+  -- NaN would read as "no timeout" here; a socket raises for it too.
+  if seconds ~= seconds then error("bad argument #1 to 'settimeout' (timeout is NaN)", 2) end
   self.timeout = (seconds and seconds >= 0) and seconds or nil
   if #self.socks == 1 then return self.socks[1]:settimeout(self.timeout) end
   return 1
@@ -79,16 +84,28 @@ function M.on_ready(self, op)
   end
 end
 
--- Which socket families serve host: one dual socket when it can, else one
--- per family (the reference's two models).
+local function is_wildcard(host)
+  return host == "*" or host == "::" or host == "0.0.0.0"
+end
+
+-- Which socket families serve a wildcard host: one dual socket when it can,
+-- else one per family (the reference's two models). A probe that could not
+-- tell (out of descriptors) is passed on as nil, message, code: that is
+-- not a host without the family.
 local function plan(host, opts)
-  if host ~= "*" and host ~= "::" and host ~= "0.0.0.0" then return nil end
   if host == "0.0.0.0" then return { "inet" } end
   if opts.v6only then return { "inet6" } end
-  if opts.dualstack ~= false and core.has_dualstack() then return { "dual" } end
+  if opts.dualstack ~= false then
+    local dual, err, code = core.has_dualstack()
+    if dual == nil then return nil, err, code end
+    if dual then return { "dual" } end
+  end
   local families = {}
-  if core.has_ipv6() then families[#families + 1] = "inet6" end
-  if core.has_ipv4() then families[#families + 1] = "inet" end
+  for _, f in ipairs { { "inet6", core.has_ipv6 }, { "inet", core.has_ipv4 } } do
+    local has, err, code = f[2]()
+    if has == nil then return nil, err, code end
+    if has then families[#families + 1] = f[1] end
+  end
   return families
 end
 
@@ -146,11 +163,11 @@ local function open_all(kind, targets, port, opts)
 end
 
 local function targets_for(kind, host, opts)
-  local families = plan(host, opts)
-  if families then
-    local wild = { dual = "*", inet6 = "*", inet = "*" }
+  if is_wildcard(host) then
+    local families, err, code = plan(host, opts)
+    if not families then return nil, err, code end
     local t = {}
-    for i, f in ipairs(families) do t[i] = { family = f, addr = wild[f] } end
+    for i, f in ipairs(families) do t[i] = { family = f, addr = "*" } end
     if #t == 0 then return nil, "no IPv4 or IPv6 on this host", "EAFNOSUPPORT" end
     return t
   end

@@ -6,18 +6,42 @@ local core = require "dualstack.core"
 
 local M = {}
 
-local function check_list(list, n)
-  if list ~= nil and type(list) ~= "table" then
-    error("bad argument #" .. n .. " to 'select' (table expected, got " .. type(list) .. ")", 3)
-  end
+-- Raises at select's caller; depth counts the helpers between select and
+-- this function.
+local function arg_error(n, msg, depth)
+  error("bad argument #" .. n .. " to 'select' (" .. msg .. ")", depth + 3)
 end
 
--- Descriptors of the objects in list; a listener contributes each socket.
-local function collect(list, fds, owner)
+-- A list's length comes from Lua (a table with holes may have a border
+-- near 2^63): bounded here, where the message can name select's argument.
+local function check_list(list, n)
+  if list ~= nil and type(list) ~= "table" then
+    arg_error(n, "table expected, got " .. type(list), 1)
+  end
+  if list and rawlen(list) > core.POLL_MAX then arg_error(n, "too many descriptors", 1) end
+end
+
+-- A listener contributes a socket per family, so the descriptors may
+-- outnumber the objects.
+local function check_count(fds, n)
+  if #fds > core.POLL_MAX then arg_error(n, "too many descriptors", 1) end
+end
+
+-- A descriptor from getfd: LuaSocket's are floats (5.0); a closed object
+-- gives a negative one, skipped.
+local function descriptor(s, n)
+  local fd = math.tointeger((s:getfd()))
+  if not fd or fd > 0x7fffffff then arg_error(n, "getfd() returned no descriptor", 2) end
+  return fd
+end
+
+-- Descriptors of the objects in list (argument n); a listener contributes
+-- each socket.
+local function collect(list, fds, owner, n)
   for _, obj in ipairs(list or {}) do
     local socks = obj.sockets and obj:sockets() or { obj }
     for _, s in ipairs(socks) do
-      local fd = s:getfd()
+      local fd = descriptor(s, n)
       if fd >= 0 then
         fds[#fds + 1] = fd
         owner[#fds] = obj
@@ -65,9 +89,12 @@ function M.select(recvt, sendt, timeout)
   if timeout ~= nil and type(timeout) ~= "number" then
     error("bad argument #3 to 'select' (number expected, got " .. type(timeout) .. ")", 2)
   end
+  if timeout ~= timeout then error("bad argument #3 to 'select' (timeout is NaN)", 2) end
   local rfds, rown, wfds, wown = {}, {}, {}, {}
-  collect(recvt, rfds, rown)
-  collect(sendt, wfds, wown)
+  collect(recvt, rfds, rown, 1)
+  collect(sendt, wfds, wown, 2)
+  check_count(rfds, 1)
+  check_count(wfds, 2)
   if has_dirty(recvt) then timeout = 0 end
   local rready, wready = core.poll(rfds, wfds, timeout)
   if not rready then return {}, {}, wready end
