@@ -141,11 +141,13 @@ static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
   struct msghdr mh;
   struct cmsghdr *c;
-  const char *end = (const char *)control + len;
+  const char *end;
+  out->have = 0;
+  if (len == 0) return; /* control may be NULL: no arithmetic on it */
+  end = (const char *)control + len;
   memset(&mh, 0, sizeof(mh));
   mh.msg_control = (void *)control;
   mh.msg_controllen = len;
-  out->have = 0;
   for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
     size_t avail = (size_t)(end - (const char *)c);
     if (c->cmsg_len < avail) avail = c->cmsg_len;

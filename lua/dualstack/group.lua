@@ -183,12 +183,15 @@ local function targets_for(kind, host, opts)
   return t
 end
 
--- Opens the listening sockets of a listener of kind "tcp" or "udp".
-function M.open(kind, class, host, port, opts)
+-- Opens the listening sockets of a listener of kind "tcp" or "udp";
+-- fname names the caller in argument errors.
+function M.open(kind, class, fname, host, port, opts)
   opts = opts or {}
-  if type(host) ~= "string" then error("bad argument #1 (host string expected)", 3) end
+  if type(host) ~= "string" then
+    error(("bad argument #1 to '%s' (host string expected)"):format(fname), 3)
+  end
   if math.type(port) ~= "integer" or port < 0 or port > 65535 then
-    error("bad argument #2 (port must be an integer 0-65535)", 3)
+    error(("bad argument #2 to '%s' (port must be an integer 0-65535)"):format(fname), 3)
   end
   local targets, err, code = targets_for(kind, host, opts)
   if not targets then return nil, err, code end

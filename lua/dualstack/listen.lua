@@ -75,7 +75,7 @@ local UdpListener = class("dualstack.udplistener", {
 -- @treturn[1] listener
 -- @return[2] nil, message, code
 function M.listen(host, port, opts)
-  return group.open("tcp", TcpListener, host, port, opts)
+  return group.open("tcp", TcpListener, "listen", host, port, opts)
 end
 
 --- A UDP listener on host and port, with packet info on.
@@ -86,7 +86,7 @@ end
 -- @treturn[1] listener
 -- @return[2] nil, message, code
 function M.udp_listen(host, port, opts)
-  return group.open("udp", UdpListener, host, port, opts)
+  return group.open("udp", UdpListener, "udp_listen", host, port, opts)
 end
 
 return M

@@ -39,6 +39,8 @@ end
 -- each socket.
 local function collect(list, fds, owner, n)
   for _, obj in ipairs(list or {}) do
+    local t = type(obj)
+    if t ~= "table" and t ~= "userdata" then arg_error(n, "socket expected, got " .. t, 2) end
     local socks = obj.sockets and obj:sockets() or { obj }
     for _, s in ipairs(socks) do
       local fd = descriptor(s, n)
