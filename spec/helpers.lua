@@ -44,7 +44,17 @@ end
 function H.timed(fn)
   local wall, cpu = H.now(), os.clock()
   local results = table.pack(fn())
-  return H.now() - wall, os.clock() - cpu, table.unpack(results, 1, results.n)
+  -- A table whose length (#t, lua_rawlen) is 2^61: keys 2^61, ..., 4, 2, 1,
+-- all in the hash part (the small keys come last, into free slots, so no
+-- rehash moves them to an array part), and rawlen's unbound search doubles
+-- from 1 up to 2^61. A list length any C code must bound.
+function H.huge_border(value)
+  local t = {}
+  for k = 61, 0, -1 do t[1 << k] = value end
+  return t
+end
+
+return H.now() - wall, os.clock() - cpu, table.unpack(results, 1, results.n)
 end
 
 -- The pid of this Lua process. /proc/self opened from Lua is this process,
@@ -124,6 +134,16 @@ function H.closed_port(family, host)
   local _, port = s:getsockname()
   s:close()
   return port
+end
+
+-- A table whose length (#t, lua_rawlen) is 2^61: keys 2^61, ..., 4, 2, 1,
+-- all in the hash part (the small keys come last, into free slots, so no
+-- rehash moves them to an array part), and rawlen's unbound search doubles
+-- from 1 up to 2^61. A list length any C code must bound.
+function H.huge_border(value)
+  local t = {}
+  for k = 61, 0, -1 do t[1 << k] = value end
+  return t
 end
 
 return H

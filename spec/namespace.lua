@@ -22,14 +22,49 @@ end
 -- The repository root as an absolute path: the child runs from anywhere.
 local ROOT = read_command("pwd"):gsub("%s+$", "")
 
--- Prepended to every child script: the in-tree module paths, absolute, and
--- report(key, value) to write one result line.
-local PROLOGUE = string.format([[
+-- The in-tree module paths, absolute (spec.testhelp included).
+local PATHS = string.format([[
 package.path = %q .. package.path
 package.cpath = %q .. package.cpath
+]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/build/?.so;")
+
+-- Prepended to every child script: the paths, report(key, value) to write
+-- one result line, and in_peer(code, ...), which starts code (with the
+-- same paths, its arguments as ...) in N.PAIR's peer namespace and returns
+-- io.popen's handle of its output.
+local PROLOGUE = PATHS .. string.format([[
 io.stdout:setvbuf("line")
 function report(key, value) print(key .. "=" .. tostring(value)) end
-]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/build/?.so;")
+local peer_paths = %q
+function in_peer(code, ...)
+  local file = os.tmpname()
+  local f = assert(io.open(file, "w"))
+  f:write(peer_paths, code)
+  f:close()
+  local args = {}
+  for i, a in ipairs({ ... }) do args[i] = ("%%q"):format(tostring(a)) end
+  return assert(io.popen(("nsenter -t %%s -n lua5.4 %%s %%s; rm -f %%s"):format(
+    assert(os.getenv("PEER"), "no peer: use N.PAIR"), file, table.concat(args, " "), file)))
+end
+]], PATHS)
+
+-- Two hosts joined by a veth pair, for N.run("-n", N.PAIR, script): the
+-- child's namespace has va (2001:db8::1/64, 192.0.2.1/24) and a second
+-- namespace, the peer, has vb (2001:db8::2/64, 192.0.2.2/24). PEER is the
+-- pid that holds the peer's namespace; in_peer (below) runs code there.
+N.PAIR = [[
+set -e
+ip link set lo up
+unshare -n sleep 30 &
+PEER=$!
+sleep 0.2
+ip link add va type veth peer name vb netns $PEER
+ip addr add 2001:db8::1/64 dev va nodad
+ip addr add 192.0.2.1/24 dev va
+ip link set va up
+nsenter -t $PEER -n sh -c 'ip link set lo up; ip addr add 2001:db8::2/64 dev vb nodad; ip addr add 192.0.2.2/24 dev vb; ip link set vb up'
+export PEER
+]]
 
 -- Whether unshare with these flags works here; if not, the reason.
 function N.available(flags)

@@ -144,49 +144,28 @@ describe("spoofed IPv4-mapped sources", function()
   end
 end)
 
--- Across a veth pair: a second namespace (the attacker's host) sends the
--- spoof over the wire to the receiver's global IPv6 address, then real
+-- Across a veth pair: the peer namespace (the attacker's host) sends the
+-- spoof over the wire to the receiver's global IPv6 address, between real
 -- IPv4 and IPv6 datagrams. The receiver must report only the real ones.
-local VETH_SETUP = [[
-set -e
-ip link set lo up
-unshare -n sleep 30 &
-PEER=$!
-sleep 0.2
-ip link add va type veth peer name vb netns $PEER
-ip addr add 2001:db8::1/64 dev va nodad
-ip addr add 192.0.2.1/24 dev va
-ip link set va up
-nsenter -t $PEER -n sh -c 'ip link set lo up; ip addr add 2001:db8::2/64 dev vb nodad; ip addr add 192.0.2.2/24 dev vb; ip link set vb up'
-export PEER
-]]
-
 local VETH_CHILD = [[
 local ds = require "dualstack"
-local root = os.getenv("DS_ROOT")
 local server = assert(ds.udp())
 assert(server:bind("*", 0))
 server:settimeout(2)
 local _, port = server:getsockname()
--- The peer namespace runs this with the sending's arguments.
-local peer = os.tmpname()
-local f = assert(io.open(peer, "w"))
-f:write(("package.cpath = %q .. package.cpath\n"):format(root .. "/build/?.so;"))
-f:write(("package.path = %q .. package.path\n"):format(root .. "/?.lua;" .. root .. "/lua/?.lua;"))
-f:write([=[
-local kind, a, b, port, data = ...
+local SEND = [=[
+local kind, src, dst, port, data = ...
 if kind == "raw" then
-  assert(require("spec.testhelp").send_raw6(a, b, 4242, tonumber(port), data, "vb"))
+  assert(require("spec.testhelp").send_raw6(src, dst, 4242, tonumber(port), data, "vb"))
 else
   local s = assert(require("dualstack").udp { family = kind })
-  assert(s:sendto(data, b, tonumber(port)))
+  assert(s:sendto(data, dst, tonumber(port)))
 end
-]=])
-f:close()
-local function from_peer(kind, a, b, data)
-  local cmd = ("cd %s && nsenter -t %s -n lua5.4 %s %s %s %s %d %s"):format(root,
-    os.getenv("PEER"), peer, kind, a, b, port, data)
-  assert(os.execute(cmd), cmd)
+]=]
+local function from_peer(kind, src, dst, data)
+  local p = in_peer(SEND, kind, src, dst, port, data)
+  p:read("a")
+  assert(p:close(), "the peer failed to send " .. data)
 end
 -- Real traffic first, so neighbour discovery is done before the spoofs.
 from_peer("inet6", "-", "2001:db8::1", "first6")
@@ -202,7 +181,6 @@ for i = 1, 4 do
 end
 report("spoofed", server:spoofed())
 report("after", select(3, server:recvfrom()) or "ready")
-os.remove(peer)
 os.execute("kill " .. os.getenv("PEER"))
 ]]
 
@@ -211,8 +189,7 @@ describe("spoofed IPv4-mapped sources across a veth pair", function()
     local usable, reason = N.available("-n")
     if not usable then return pending(reason) end
     if not ROOT then return pending("not root: raw IPv6 sockets need CAP_NET_RAW") end
-    local root = io.popen("pwd"):read("l")
-    local r, out = N.run("-n", "export DS_ROOT=" .. root .. "\n" .. VETH_SETUP, VETH_CHILD)
+    local r, out = N.run("-n", N.PAIR, VETH_CHILD)
     assert.same({ "first6", "2001:db8::2", "first4", "::ffff:192.0.2.2", "real4",
       "::ffff:192.0.2.2", "real6", "2001:db8::2", "2", "ETIMEDOUT" },
       { r.data1, r.addr1, r.data2, r.addr2, r.data3, r.addr3, r.data4, r.addr4, r.spoofed,

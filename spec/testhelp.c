@@ -243,6 +243,8 @@ int luaopen_spec_testhelp(lua_State *L) {
   CONSTANT(IPPROTO_IPV6);
   CONSTANT(IP_RECVTTL);
   CONSTANT(IPV6_RECVHOPLIMIT);
+  CONSTANT(IP_TOS);
+  CONSTANT(IPV6_TCLASS);
 #undef CONSTANT
   return 1;
 }

@@ -140,15 +140,8 @@ end)
 -- ---- sizes from Lua ---------------------------------------------------------
 
 describe("descriptor lists whose length is absurd", function()
-  -- Keys 2^61, ..., 4, 2, 1, all in the hash part (the small keys come
-  -- last, into free slots, so no rehash moves them to an array part):
-  -- rawlen's unbound search doubles from 1 and finds the border 2^61, and
-  -- 8 * (2^61 + 1) bytes wraps around to 8.
-  local function sparse(value)
-    local t = {}
-    for k = 61, 0, -1 do t[1 << k] = value end
-    return t
-  end
+  -- H.huge_border: 8 * (2^61 + 1) bytes of pollfd wraps around to 8.
+  local sparse = H.huge_border
 
   local function raise_message(fn)
     local ok, err = pcall(fn)

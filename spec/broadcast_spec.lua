@@ -1,0 +1,56 @@
+-- Broadcast discovery: a device asks the subnet's broadcast address (or
+-- 255.255.255.255) and the server answers with reply(). A broadcast
+-- address is no source to answer from, so reply must send from the local
+-- unicast address of the interface the query came in on. Two real hosts:
+-- the child's namespace (the server, 192.0.2.1 on va) and a peer namespace
+-- (the client, 192.0.2.2 on vb), joined by a veth pair (N.PAIR).
+local N = require "spec.namespace"
+
+local CHILD = [[
+local ds = require "dualstack"
+local server = assert(ds.udp())
+assert(server:setoption("pktinfo", true))
+assert(server:bind("*", 0))
+server:settimeout(2)
+local _, port = server:getsockname()
+-- The peer asks to, waits for the answer and prints its sender.
+local ASK = [=[
+local to, port = ...
+local ds = require "dualstack"
+local c = assert(ds.udp { family = "inet" })
+assert(c:setoption("broadcast", true))
+assert(c:bind("192.0.2.2", 0))
+c:settimeout(2)
+assert(c:sendto("who is there?", to, tonumber(port)))
+local data, from = c:recvfrom()
+print(tostring(data) .. " from " .. tostring(from))
+]=]
+for i, to in ipairs { "192.0.2.1", "192.0.2.255", "255.255.255.255" } do
+  local peer = in_peer(ASK, to, port)
+  local m = assert(server:recvmsg())
+  report("dst" .. i, m.dst)
+  report("broadcast" .. i, m.broadcast)
+  report("ifindex" .. i, m.ifindex == ds.ifindex("va"))
+  report("reply" .. i, table.concat({ tostring(server:reply(m, "here")) }, ","))
+  report("answer" .. i, peer:read("l"))
+  peer:close()
+end
+os.execute("kill " .. os.getenv("PEER"))
+]]
+
+describe("reply to a broadcast query", function()
+  it("answers from the arrival interface's unicast address", function()
+    local usable, reason = N.available("-n")
+    if not usable then return pending(reason) end
+    local r, out = N.run("-n", N.PAIR, CHILD)
+    assert.same({
+      "::ffff:192.0.2.1", "nil", "true", "4", "here from 192.0.2.1",
+      "::ffff:192.0.2.255", "true", "true", "4", "here from 192.0.2.1",
+      "::ffff:255.255.255.255", "true", "true", "4", "here from 192.0.2.1",
+    }, {
+      r.dst1, r.broadcast1, r.ifindex1, r.reply1, r.answer1,
+      r.dst2, r.broadcast2, r.ifindex2, r.reply2, r.answer2,
+      r.dst3, r.broadcast3, r.ifindex3, r.reply3, r.answer3,
+    }, out)
+  end)
+end)
