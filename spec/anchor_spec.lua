@@ -159,6 +159,24 @@ describe("recvmmsg with finalizers in the middle", function()
     assert.same(sent, got)
   end)
 
+  it("recvmsg returns a large datagram intact while finalizers receive on the same socket", function()
+    local server, port = udp("dual", "*")
+    local client = udp("inet6", "::1")
+    local sent = fresh_text("big") .. ("y"):rep(20000)
+    ok(client:sendto(sent, "::1", port))
+    server:settimeout(0)
+    local late = 0
+    local runs, m = with_finalizers(function()
+      if readable(server) then return end
+      late = late + 1
+      assert.same({ nil, "timeout", "ETIMEDOUT" }, { server:recvmsg(65536) })
+    end, function()
+      return ok(server:recvmsg(30000))
+    end)
+    assert.is_true(runs > 0 and late > 0, "no finalizer ran after the datagram arrived")
+    assert.equal(sent, m.data)
+  end)
+
   it("finishes its batch when a finalizer closes the socket", function()
     local server, port = udp("dual", "*")
     local client = udp("inet", "127.0.0.1")

@@ -125,6 +125,21 @@ describe("recvmsg and reply on single-family sockets", function()
     assert.equal(sport, port)
   end)
 
+  it("inet: repeated queries compare the cached addresses by their 4 bytes", function()
+    -- make check-valgrind: an IPv4 address sets 4 of its 16 bytes, and the
+    -- cache of the last dst and peer texts must not read the other 12.
+    local server, sport = udp("inet", "*", { pktinfo = true })
+    local client = udp("inet", "127.0.0.1")
+    local dsts = {}
+    for i, to in ipairs { "127.0.0.2", "127.0.0.2", "127.0.0.1", "127.0.0.1" } do
+      ok(client:sendto("q", to, sport))
+      local m = ok(server:recvmsg())
+      dsts[i] = m.dst .. " " .. m.addr
+    end
+    assert.same({ "127.0.0.2 127.0.0.1", "127.0.0.2 127.0.0.1", "127.0.0.1 127.0.0.1",
+      "127.0.0.1 127.0.0.1" }, dsts)
+  end)
+
   it("inet6: dst ::1 and reply from ::1", function()
     local server, sport = udp("inet6", "*", { pktinfo = true })
     local client, cport = udp("inet6", "::1")
