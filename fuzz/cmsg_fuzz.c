@@ -15,7 +15,7 @@
 #include <string.h>
 
 #define KNOWN_FIELDS (DS_CTL_ADDR | DS_CTL_IFINDEX | DS_CTL_HOPLIMIT | DS_CTL_TCLASS | \
-                      DS_CTL_TIMESTAMP | DS_CTL_SEGMENT)
+                      DS_CTL_TIMESTAMP | DS_CTL_SEGMENT | DS_CTL_BROADCAST)
 
 /* Consumes the input front to back; zeros once it runs out. */
 typedef struct reader {
@@ -46,6 +46,10 @@ static void fuzz_decode(const uint8_t *data, size_t size) {
   if (size) memcpy(buf, data, size);
   memset(&out, 0xa5, sizeof(out)); /* fields the decoder does not set stay junk */
   ds_cmsg_decode(buf, size, &out);
+  /* The spoof check reads the same hostile bytes; an IPv4 destination
+  ** comes only from an IPv4-level message. */
+  if ((out.have & DS_CTL_ADDR) && out.addr.af == AF_INET)
+    FUZZ_CHECK(ds_cmsg_from_ipv4(buf, size), "IPv4 dst without an IPv4-level message");
   free(buf);
   FUZZ_CHECK((out.have & ~(unsigned)KNOWN_FIELDS) == 0, "unknown field bits %#x", out.have);
   if (out.have & DS_CTL_ADDR)
@@ -53,6 +57,9 @@ static void fuzz_decode(const uint8_t *data, size_t size) {
                out.addr.af);
   if (out.have & DS_CTL_TCLASS)
     FUZZ_CHECK(out.tclass >= 0 && out.tclass <= 255, "traffic class %d", out.tclass);
+  if (out.have & DS_CTL_BROADCAST)
+    FUZZ_CHECK((out.have & DS_CTL_ADDR) && out.addr.af == AF_INET && out.broadcast.af == AF_INET,
+               "broadcast without an IPv4 dst");
   if (size < sizeof(struct cmsghdr)) FUZZ_CHECK(out.have == 0, "fields from %zu bytes", size);
 }
 
@@ -125,6 +132,8 @@ static void fuzz_encode(const uint8_t *data, size_t size) {
     FUZZ_CHECK(len <= cap, "encoded %zu bytes into %zu", len, cap);
     ds_cmsg_decode(buf, len, &out);
     check_decoded(&in, &out, ipv4);
+    /* What an IPv6 destination is sent never passes for IPv4 traffic. */
+    if (!ipv4) FUZZ_CHECK(!ds_cmsg_from_ipv4(buf, len), "IPv6 control data taken for IPv4");
   }
   free(buf);
   /* Whatever fits in the largest capacity fits in DS_CMSG_MAX. */

@@ -1,7 +1,8 @@
 -- Broadcast discovery: a device asks the subnet's broadcast address (or
 -- 255.255.255.255) and the server answers with reply(). A broadcast
--- address is no source to answer from, so reply must send from the local
--- unicast address of the interface the query came in on. Two real hosts:
+-- address is no source to answer from: the answer must come from the local
+-- unicast address of the interface the query came in on, which is what
+-- dst reports for a broadcast (the broadcast address is in broadcast). Two real hosts:
 -- the child's namespace (the server, 192.0.2.1 on va) and a peer namespace
 -- (the client, 192.0.2.2 on vb), joined by a veth pair (N.PAIR).
 local N = require "spec.namespace"
@@ -35,6 +36,12 @@ for i, to in ipairs { "192.0.2.1", "192.0.2.255", "255.255.255.255" } do
   report("answer" .. i, peer:read("l"))
   peer:close()
 end
+-- The batch-reply idiom: a fresh reply from dst answers a broadcast too.
+local peer = in_peer(ASK, "192.0.2.255", port)
+local m = assert(server:recvmsg())
+report("batch", tostring(server:sendmmsg { { data = "batch", addr = m.addr, port = m.port, src = m.dst } }))
+report("batch_answer", peer:read("l"))
+peer:close()
 os.execute("kill " .. os.getenv("PEER"))
 ]]
 
@@ -45,12 +52,13 @@ describe("reply to a broadcast query", function()
     local r, out = N.run("-n", N.PAIR, CHILD)
     assert.same({
       "::ffff:192.0.2.1", "nil", "true", "4", "here from 192.0.2.1",
-      "::ffff:192.0.2.255", "true", "true", "4", "here from 192.0.2.1",
-      "::ffff:255.255.255.255", "true", "true", "4", "here from 192.0.2.1",
+      "::ffff:192.0.2.1", "::ffff:192.0.2.255", "true", "4", "here from 192.0.2.1",
+      "::ffff:192.0.2.1", "::ffff:255.255.255.255", "true", "4", "here from 192.0.2.1",
     }, {
       r.dst1, r.broadcast1, r.ifindex1, r.reply1, r.answer1,
       r.dst2, r.broadcast2, r.ifindex2, r.reply2, r.answer2,
       r.dst3, r.broadcast3, r.ifindex3, r.reply3, r.answer3,
     }, out)
+    assert.same({ "1", "batch from 192.0.2.1" }, { r.batch, r.batch_answer }, out)
   end)
 end)

@@ -36,15 +36,18 @@ static int is_ipv4_group(const unsigned char *b) {
   return (b[0] & 0xf0) == 0xe0;
 }
 
-/* Records an IPv4 destination; the limited broadcast is known on sight
-** (systems without ipi_spec_dst cannot tell a subnet's broadcast). */
+/* Records an IPv4 destination. The limited broadcast is known on sight;
+** where the system says no more (no ipi_spec_dst) it stays the dst. */
 static void set_ipv4_dst(ds_ctl *out, const struct in_addr *a) {
   static const unsigned char all_ones[4] = {255, 255, 255, 255};
   memset(&out->addr, 0, sizeof(out->addr));
   out->addr.af = AF_INET;
   memcpy(out->addr.bytes, a, 4);
   out->have |= DS_CTL_ADDR;
-  if (memcmp(out->addr.bytes, all_ones, 4) == 0) out->have |= DS_CTL_BROADCAST;
+  if (memcmp(out->addr.bytes, all_ones, 4) == 0) {
+    out->broadcast = out->addr;
+    out->have |= DS_CTL_BROADCAST;
+  }
 }
 
 static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
@@ -59,9 +62,13 @@ static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
       out->ifindex = (unsigned)pi.ipi_ifindex;
       out->have |= DS_CTL_IFINDEX;
       /* ipi_spec_dst is the local address to answer from: the header's
-      ** destination itself unless that is a broadcast (or group) address. */
-      if (memcmp(&pi.ipi_spec_dst, &pi.ipi_addr, 4) != 0 && !is_ipv4_group(out->addr.bytes))
+      ** destination itself, unless that was a broadcast (or a group, which
+      ** stays the dst). For a broadcast, dst becomes the local address. */
+      if (memcmp(&pi.ipi_spec_dst, &pi.ipi_addr, 4) != 0 && !is_ipv4_group(out->addr.bytes)) {
+        out->broadcast = out->addr;
+        memcpy(out->addr.bytes, &pi.ipi_spec_dst, 4);
         out->have |= DS_CTL_BROADCAST;
+      }
       return;
     }
 #else

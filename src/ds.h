@@ -93,13 +93,14 @@ enum {
   DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
   DS_CTL_TIMESTAMP = 1 << 4,
   DS_CTL_SEGMENT = 1 << 5,  /* UDP GSO/GRO segment size */
-  DS_CTL_BROADCAST = 1 << 6,/* received: dst is no unicast address of ours */
+  DS_CTL_BROADCAST = 1 << 6,/* received: sent to a broadcast address */
   DS_CTL_ALL = (DS_CTL_BROADCAST << 1) - 1
 };
 
 typedef struct ds_ctl {
   unsigned have; /* DS_CTL_* fields set */
-  ds_ip addr;
+  ds_ip addr;              /* for a broadcast, the local address to answer from */
+  ds_ip broadcast;         /* the broadcast address it was sent to */
   unsigned ifindex;
   int hoplimit;
   int tclass;

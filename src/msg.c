@@ -72,15 +72,19 @@ static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip
   s->lastip[i] = *ip;
 }
 
-/* Pushes the destination's text, or nil. */
+/* Pushes the texts of the destination and of the broadcast address it
+** was sent to, each nil when absent, in the socket's form (mapped on a
+** dual socket). Broadcasts are rare: that text is not cached. */
 static void push_dst(lua_State *L, ds_socket *s, const ds_ctl *c) {
-  if (c->have & DS_CTL_ADDR) {
-    ds_ip dst = c->addr;
-    if (s->family == DS_DUAL) ds_ip_map(&dst); /* in the socket's form */
-    push_cached_ip(L, s, DS_SLOT_DST, &dst);
-  } else {
-    lua_pushnil(L);
-  }
+  char text[DS_ADDRSTRLEN];
+  ds_ip ip = c->addr;
+  if (s->family == DS_DUAL) ds_ip_map(&ip);
+  if (c->have & DS_CTL_ADDR) push_cached_ip(L, s, DS_SLOT_DST, &ip);
+  else lua_pushnil(L);
+  ip = c->broadcast;
+  if (s->family == DS_DUAL) ds_ip_map(&ip);
+  if (c->have & DS_CTL_BROADCAST) lua_pushlstring(L, text, ds_ntop(&ip, text));
+  else lua_pushnil(L);
 }
 
 static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *sa) {
@@ -94,8 +98,9 @@ static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *s
 }
 
 /* Control data fields: those in `write` are set from c, nil when c lacks
-** them; dst is at index dst. Raw stores of numbers only: no collection
-** step, so no finalizer, can run in here. */
+** them; the texts of dst and broadcast are at indexes dst and dst + 1.
+** Raw stores of numbers only: no collection step, so no finalizer, can run
+** in here. */
 static void set_control_fields(lua_State *L, int t, const ds_ctl *c, int dst,
                                unsigned write) {
   if (write & DS_CTL_ADDR) {
@@ -113,8 +118,7 @@ static void set_control_fields(lua_State *L, int t, const ds_ctl *c, int dst,
   if (write & DS_CTL_SEGMENT) set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment);
   if (write & DS_CTL_BROADCAST) {
     lua_pushvalue(L, KEY(K_BROADCAST));
-    if (c->have & DS_CTL_BROADCAST) lua_pushboolean(L, 1);
-    else lua_pushnil(L);
+    lua_pushvalue(L, dst + 1);
     lua_rawset(L, t);
   }
   if (write & DS_CTL_TIMESTAMP) {
@@ -179,9 +183,9 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *d
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
   push_dst(L, s, &c); /* may collect, so before the record is read */
-  if (fresh) set_control_fields(L, t, &c, lua_gettop(L), c.have);
-  else refill_control_fields(L, t, &c, lua_gettop(L));
-  lua_pop(L, 1);
+  if (fresh) set_control_fields(L, t, &c, lua_gettop(L) - 1, c.have);
+  else refill_control_fields(L, t, &c, lua_gettop(L) - 1);
+  lua_pop(L, 2);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -415,21 +419,18 @@ static int sock_sendmsg(lua_State *L) {
   return n ? n : send_one(L, s, &mh);
 }
 
-/* Was req (at index 2) sent to a broadcast address? The limited broadcast
-** shows in dst itself, a subnet's in the broadcast field. */
-static int to_broadcast(lua_State *L, const ds_ip *dst) {
+/* 255.255.255.255 as a dst: a system without ipi_spec_dst (see cmsg.c)
+** could not say which local address a broadcast was for. */
+static int is_limited_broadcast(const ds_ip *ip) {
   static const unsigned char all_ones[4] = {255, 255, 255, 255};
-  int flagged;
-  if (!is_v4ish(dst)) return 0;
-  if (memcmp(dst->af == AF_INET ? dst->bytes : dst->bytes + 12, all_ones, 4) == 0) return 1;
-  flagged = get_key(L, 2, K_BROADCAST) != LUA_TNIL && lua_toboolean(L, -1);
-  lua_pop(L, 1);
-  return flagged;
+  return is_v4ish(ip) &&
+         memcmp(ip->af == AF_INET ? ip->bytes : ip->bytes + 12, all_ones, 4) == 0;
 }
 
-/* n, err, code = sock:reply(req, data): answers req from req.dst. A
-** multicast or broadcast destination is not a source: the system picks
-** one then, on the arrival interface for a broadcast (req.ifindex). */
+/* n, err, code = sock:reply(req, data): answers req from req.dst (for a
+** broadcast, the local address it came in on). A multicast destination is
+** not a source: the system picks one then; nor is the limited broadcast
+** where it stayed the dst: the answer then leaves by req.ifindex. */
 static int sock_reply(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t len;
@@ -447,7 +448,7 @@ static int sock_reply(lua_State *L) {
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, 2, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
   if (present && !is_multicast(&dst)) {
-    int broadcast = to_broadcast(L, &dst);
+    int broadcast = is_limited_broadcast(&dst);
     if (!broadcast) {
       c.addr = dst;
       c.have |= DS_CTL_ADDR;
