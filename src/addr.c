@@ -174,12 +174,6 @@ void ds_ip_unmap(ds_ip *ip) {
   ip->scope = 0;
 }
 
-/* Only the bytes of the family count: an IPv4 address leaves 12 unset. */
-int ds_ip_equal(const ds_ip *a, const ds_ip *b) {
-  return a->af == b->af && a->scope == b->scope &&
-         memcmp(a->bytes, b->bytes, a->af == AF_INET ? 4 : 16) == 0;
-}
-
 void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa) {
   memset(sa, 0, sizeof(*sa));
   if (ip->af == AF_INET) {

@@ -77,14 +77,21 @@ static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip
 ** dual socket). Broadcasts are rare: that text is not cached. */
 static void push_dst(lua_State *L, ds_socket *s, const ds_ctl *c) {
   char text[DS_ADDRSTRLEN];
-  ds_ip ip = c->addr;
-  if (s->family == DS_DUAL) ds_ip_map(&ip);
-  if (c->have & DS_CTL_ADDR) push_cached_ip(L, s, DS_SLOT_DST, &ip);
-  else lua_pushnil(L);
-  ip = c->broadcast;
-  if (s->family == DS_DUAL) ds_ip_map(&ip);
-  if (c->have & DS_CTL_BROADCAST) lua_pushlstring(L, text, ds_ntop(&ip, text));
-  else lua_pushnil(L);
+  ds_ip ip;
+  if (c->have & DS_CTL_ADDR) {
+    ip = c->addr;
+    if (s->family == DS_DUAL) ds_ip_map(&ip);
+    push_cached_ip(L, s, DS_SLOT_DST, &ip);
+  } else {
+    lua_pushnil(L);
+  }
+  if (c->have & DS_CTL_BROADCAST) {
+    ip = c->broadcast;
+    if (s->family == DS_DUAL) ds_ip_map(&ip);
+    lua_pushlstring(L, text, ds_ntop(&ip, text));
+  } else {
+    lua_pushnil(L);
+  }
 }
 
 static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *sa) {
