@@ -379,8 +379,18 @@ describe("truncation", function()
     assert.is_false(m.truncated)
   end)
 
-  it("flags a control buffer too small for the packet info", function()
-    local receiver, rport = udp("dual", "*", { pktinfo = true, cmsgspace = 1 })
+  -- Control data is cut short only by options enabled outside dualstack
+  -- (cmsgspace cannot shrink the buffer below what dualstack's need).
+  local function with_outside_pktinfo()
+    local helper = require "spec.testhelp"
+    local receiver, rport = udp("dual", "*")
+    assert(helper.setint(receiver:getfd(), helper.IPPROTO_IPV6, helper.IPV6_RECVPKTINFO, 1))
+    return receiver, rport
+  end
+
+  it("flags control data cut short by an option enabled outside dualstack", function()
+    local receiver, rport = with_outside_pktinfo()
+    ok(receiver:setoption("cmsgspace", 1))
     assert.equal(1, receiver:getoption("cmsgspace"))
     local sender = udp("inet6", "::1")
     ok(sender:sendto("z", "::1", rport))
@@ -388,23 +398,36 @@ describe("truncation", function()
     assert.equal("z", m.data)
     assert.is_true(m.ctruncated)
     assert.is_nil(m.dst)
-    -- Back to automatic sizing, the same socket gets the packet info.
-    ok(receiver:setoption("cmsgspace", 0))
+    -- The remedy: room for it, and its field is reported.
+    ok(receiver:setoption("cmsgspace", 128))
     ok(sender:sendto("z", "::1", rport))
     m = ok(receiver:recvmsg())
     assert.is_false(m.ctruncated)
     assert.equal("::1", m.dst)
   end)
 
-  it("drops IPv4 datagrams whose arrival a too small control buffer hides", function()
+  it("drops IPv4 datagrams whose arrival cut control data hides, until there is room", function()
     -- An IPv4 peer is only believed with the IPv4-level control data that
     -- real IPv4 traffic carries; cut off, the claim is unproven.
-    local receiver, rport = udp("dual", "*", { pktinfo = true, cmsgspace = 1 })
+    local receiver, rport = with_outside_pktinfo()
     receiver:settimeout(0.2)
     local sender = udp("inet", "127.0.0.1")
-    ok(sender:sendto("z", "127.0.0.2", rport))
+    ok(sender:sendto("cut", "127.0.0.2", rport))
     assert.same({ nil, "timeout", "ETIMEDOUT" }, { receiver:recvmsg() })
     assert.equal(1, receiver:spoofed())
+    ok(receiver:setoption("cmsgspace", 128))
+    ok(sender:sendto("room", "127.0.0.2", rport))
+    local m = ok(receiver:recvmsg())
+    assert.same({ "room", "::ffff:127.0.0.1", "::ffff:127.0.0.2", false },
+      { m.data, m.addr, m.dst, m.ctruncated })
+  end)
+
+  it("cmsgspace never shrinks the buffer below what the enabled options need", function()
+    local receiver, rport = udp("dual", "*", { pktinfo = true, cmsgspace = 1 })
+    local sender = udp("inet", "127.0.0.1")
+    ok(sender:sendto("z", "127.0.0.2", rport))
+    local m = ok(receiver:recvmsg())
+    assert.same({ "z", false, "::ffff:127.0.0.2" }, { m.data, m.ctruncated, m.dst })
   end)
 
   it("sizes the automatic control buffer for every option on at once", function()

@@ -627,7 +627,9 @@ static int sock_sendmmsg(lua_State *L) {
   tx = (ds_tx *)(v + total);
   luaL_checkstack(L, 2 * (int)total + LUA_MINSTACK, "too many messages");
   for (built = 0; built < total; built++) { /* each leaves its table and data */
-    lua_rawgeti(L, 2, built + 1);
+    if (lua_rawgeti(L, 2, built + 1) != LUA_TTABLE)
+      luaL_argerror(L, 2, lua_pushfstring(L, "message %I: table expected, got %s",
+                                          (LUAI_UACINT)(built + 1), luaL_typename(L, -1)));
     if ((fail = build_from_table(L, s, lua_gettop(L), &tx[built], &v[built].msg_hdr)) != 0)
       break;
   }

@@ -53,8 +53,9 @@ static const ds_optdef optdefs[] = {
 #endif
   {NULL, 0, 0, NONE, NONE, 0}};
 
-/* recvmsg's control buffer in bytes; 0 sizes it for the enabled options.
-** Room for messages enabled outside dualstack (an inherited descriptor). */
+/* recvmsg's control buffer in bytes, at least what the enabled options
+** need (0: just that). Room for messages enabled outside dualstack (an
+** inherited descriptor). */
 static int set_cmsgspace(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   lua_Integer v = luaL_checkinteger(L, 3);
@@ -206,14 +207,16 @@ int ds_sock_setoption(lua_State *L) {
   check_value(L, d, &ival, &lg, &val, &len);
   if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
     return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
+  /* Room for a receive option's messages comes first: should one half be
+  ** set and the other fail, the control buffer still fits what arrives. */
+  if (ival) s->recvopts |= d->recvflag;
   for (i = 0; i < n; i++) {
     if (setsockopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
     if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) && ds_ipv4_disabled())
       continue;
     return ds_push_error(L, errno);
   }
-  if (d->recvflag)
-    s->recvopts = ival ? (s->recvopts | d->recvflag) : (s->recvopts & ~d->recvflag);
+  if (!ival) s->recvopts &= ~d->recvflag;
   if (d->name6 == IPV6_V6ONLY && d->level6 == IPPROTO_IPV6) s->family = ival ? DS_INET6 : DS_DUAL;
   lua_pushinteger(L, 1);
   return 1;

@@ -27,8 +27,12 @@ int ds_guard_ipv4(int fd) {
   return 0;
 }
 
+/* Room for the enabled options at least: cmsgspace only adds room (for
+** options enabled outside dualstack), since a cut IPv4 datagram could not
+** show that it came over IPv4 and would be dropped. */
 static size_t control_size(const ds_socket *s) {
-  size_t n = s->cmsgspace ? s->cmsgspace : ds_cmsg_space(s->recvopts);
+  size_t n = ds_cmsg_space(s->recvopts);
+  if (s->cmsgspace > n) n = s->cmsgspace;
   return n < DS_CMSG_MAX ? n : DS_CMSG_MAX;
 }
 
@@ -50,8 +54,8 @@ void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char 
 /* Does the received datagram claim an IPv4-mapped source it cannot have?
 ** An inet6 (v6-only) socket gets no IPv4 traffic at all; on a dual socket
 ** real IPv4 traffic carries IPv4-level control data (the marker, at
-** least). A control buffer too small to show it (cmsgspace) leaves the
-** claim unproven, and unproven is refused too. */
+** least). Control data cut short (options enabled outside dualstack, with
+** too little cmsgspace) can leave the claim unproven: refused too. */
 static int spoofed(const ds_socket *s, const struct msghdr *mh) {
   const struct sockaddr_in6 *from = (const struct sockaddr_in6 *)mh->msg_name;
   if (s->family == DS_INET || s->type != SOCK_DGRAM || !from ||

@@ -158,6 +158,7 @@ static int sock_accept(lua_State *L) {
       return ds_push_error(L, err);
   if ((err = adopt(client, fd, setup_fd(fd))) != 0) return ds_push_error(L, err);
   client->bound = 1;
+  client->maxline = s->maxline; /* a listener's line limit holds for its clients */
   return 1;
 }
 
@@ -441,9 +442,12 @@ static int sock_recv(lua_State *L) {
   return recv_one(L, s, max, 0);
 }
 
+/* On a stream there is no sender to report: recvfrom is recv, read-ahead
+** first, so bytes never come out of order. */
 static int sock_recvfrom(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  return recv_one(L, s, check_recv_size(L, 2), s->type == SOCK_DGRAM);
+  if (s->type == SOCK_STREAM) return sock_recv(L);
+  return recv_one(L, s, check_recv_size(L, 2), 1);
 }
 
 /* ---- sending ---- */
@@ -592,6 +596,7 @@ static int sock_close(lua_State *L) {
     close(s->fd); /* the descriptor is gone even when close reports EINTR */
     s->fd = -1;
   }
+  s->first = s->last = 0; /* nothing left to read: dirty() is false */
   return push_true(L);
 }
 

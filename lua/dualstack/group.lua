@@ -63,6 +63,9 @@ end
 function M.on_ready(self, op)
   local socks = self.socks
   if #socks == 1 then return op(socks[1]) end
+  for _, s in ipairs(socks) do -- as a socket says, not poll
+    if s:getfd() < 0 then error("attempt to use a closed socket", 3) end
+  end
   local deadline = self.timeout and core.monotime() + self.timeout
   while true do
     local fds = {}
@@ -130,6 +133,7 @@ local function open_one(kind, family, addr, port, opts)
   if ok and opts.reuseport then ok, err, code = s:setoption("reuseport", true) end
   if ok and kind == "udp" and opts.pktinfo ~= false then ok, err, code = s:setoption("pktinfo", true) end
   if ok then ok, err, code = s:bind(addr, port) end
+  if ok and kind == "tcp" and opts.maxline then ok, err, code = s:setoption("maxline", opts.maxline) end
   if ok and kind == "tcp" then ok, err, code = s:listen(opts.backlog) end
   if not ok then
     s:close()

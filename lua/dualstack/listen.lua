@@ -24,12 +24,20 @@ local TcpListener = class("dualstack.tcplistener", {
   end,
 })
 
+-- The family of addr: numeric text says it, a name is looked up.
+local function family_of(addr)
+  local family = core.family(addr)
+  if family then return core.is_mapped(addr) and "inet" or family end
+  local list = core.getaddrinfo(addr, nil, { socktype = "dgram" })
+  return list and list[1] and list[1].family
+end
+
 -- The socket that carries traffic for addr: with one socket per family,
 -- IPv4 (plain or mapped) goes through the inet one.
 local function socket_for(self, addr)
   local socks = self.socks
   if #socks == 1 or type(addr) ~= "string" then return socks[1] end
-  local v4 = core.family(addr) == "inet" or core.is_mapped(addr)
+  local v4 = family_of(addr) == "inet"
   for _, s in ipairs(socks) do
     if (s:getfamily() == "inet") == v4 then return s end
   end
@@ -71,7 +79,8 @@ local UdpListener = class("dualstack.udplistener", {
 -- "0.0.0.0" for IPv4 only, or a numeric address or name
 -- @tparam integer port 0 picks a free port, shared by every socket
 -- @tparam[opt] table opts backlog, reuseaddr (default true), reuseport,
--- v6only (IPv6 only), dualstack (false forces one socket per family)
+-- v6only (IPv6 only), dualstack (false forces one socket per family),
+-- maxline (the line limit of every accepted client)
 -- @treturn[1] listener
 -- @return[2] nil, message, code
 function M.listen(host, port, opts)

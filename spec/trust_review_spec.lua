@@ -1,0 +1,92 @@
+-- Defects an adversarial review of the binding found after the trust
+-- work: stream bytes out of order, a closed socket left readable, batch
+-- argument errors numbered wrong, listeners that blame poll or pick the
+-- wrong family for a name, line limits not reaching accepted clients.
+local H = require "spec.helpers"
+local cleanup = require "spec.cleanup"
+
+local ds, ok = H.ds, H.ok
+local keep = cleanup.keep
+
+after_each(cleanup.close_all)
+
+local function tcp_pair()
+  local c, a, l = H.tcp_pair("dual", "::1", "inet6", "::1")
+  keep(l)
+  return keep(c), keep(a)
+end
+
+describe("a stream's read-ahead", function()
+  it("comes first for recvfrom too", function()
+    local c, a = tcp_pair()
+    ok(c:send("one\ntwo\n"))
+    assert.equal("one", ok(a:receive("*l")))
+    ok(c:send("LATER"))
+    local got = {}
+    repeat
+      local piece = ok(a:recvfrom())
+      got[#got + 1] = piece
+    until table.concat(got):find("LATER", 1, true)
+    assert.equal("two\nLATER", table.concat(got))
+  end)
+
+  it("goes with close: a closed socket is not dirty, and select skips it", function()
+    local c, a = tcp_pair()
+    ok(c:send("one\ntwo\n"))
+    assert.equal("one", ok(a:receive("*l")))
+    assert.is_true(a:dirty())
+    ok(a:close())
+    assert.is_false(a:dirty())
+    local r, w, err = ds.select({ a }, nil, 0)
+    assert.same({ {}, {}, "timeout" }, { r, w, err })
+  end)
+end)
+
+describe("sendmmsg's argument errors", function()
+  it("name the list and the message that is not a table", function()
+    local s = keep(H.socket("udp", "dual"))
+    assert.has_error(function() s:sendmmsg({ "x" }) end,
+      "bad argument #1 to 'sendmmsg' (message 1: table expected, got string)")
+    assert.has_error(function()
+      s:sendmmsg({ { data = "a", addr = "::1", port = 9 }, nil, { data = "c", addr = "::1", port = 9 } })
+    end, "bad argument #1 to 'sendmmsg' (message 2: table expected, got nil)")
+  end)
+end)
+
+describe("a per-family listener", function()
+  it("closed, raises as a closed socket does", function()
+    local l = ok(ds.udp_listen("*", 0, { dualstack = false }))
+    assert.equal(2, #l:sockets())
+    ok(l:close())
+    local okc, err = pcall(l.recvmsg, l)
+    assert.is_false(okc)
+    assert.matches("attempt to use a closed socket$", err)
+  end)
+
+  it("sends to a name through the socket of the name's family", function()
+    local l = keep(ok(ds.udp_listen("*", 0, { dualstack = false })))
+    local receiver, port = H.udp_bound("dual", "*")
+    keep(receiver)
+    local first = ok(ds.getaddrinfo("localhost", nil, { socktype = "dgram" }))[1]
+    assert.equal(1, ok(l:sendto("x", "localhost", port)))
+    local data, from = ok(receiver:recvfrom())
+    assert.equal("x", data)
+    assert.is_true(ds.same(from, first.addr))
+  end)
+end)
+
+describe("a listener's line limit", function()
+  it("holds for the clients it accepts", function()
+    local l = keep(ok(ds.listen("::1", 0, { maxline = 5 })))
+    l:settimeout(H.WAIT)
+    local _, port = l:getsockname()
+    local c = keep(H.socket("tcp", "inet6"))
+    ok(c:connect("::1", port))
+    local a = keep(ok(l:accept()))
+    a:settimeout(H.WAIT)
+    assert.equal(5, a:getoption("maxline"))
+    ok(c:send("12345\n123456\n"))
+    assert.equal("12345", ok(a:receive()))
+    assert.same({ nil, "line too long", "12345", "EMSGSIZE" }, { a:receive() })
+  end)
+end)
