@@ -32,19 +32,25 @@ local function answer_batch(server, batch)
   return server:sendmmsg(replies)
 end
 
+-- Three clients query the server at to, the second one's query marked CE
+-- by the network (as a router would mark it); returns the clients and the
+-- batch the server received.
+local function queries_with_ce(server, port, to)
+  local clients = {}
+  for i = 1, 3 do
+    clients[i] = udp("inet", "127.0.0.1")
+    if i == 2 then assert(help.setint(clients[i]:getfd(), help.IPPROTO_IP, help.IP_TOS, 3)) end
+    ok(clients[i]:sendto("q" .. i, to, port))
+  end
+  return clients, ok(server:recvmmsg(8))
+end
+
 describe("a batch with a request marked CE", function()
   it("is answered in full by the batch-reply idiom", function()
     local server, port = udp("dual", "*")
     ok(server:setoption("pktinfo", true))
     ok(server:setoption("recvtclass", true))
-    local clients = {}
-    for i = 1, 3 do
-      clients[i] = udp("inet", "127.0.0.1")
-      -- The network's CE mark, as a router would set it.
-      if i == 2 then assert(help.setint(clients[i]:getfd(), help.IPPROTO_IP, help.IP_TOS, 3)) end
-      ok(clients[i]:sendto("q" .. i, "127.0.0.2", port))
-    end
-    local batch = ok(server:recvmmsg(8))
+    local clients, batch = queries_with_ce(server, port, "127.0.0.2")
     assert.equal(3, #batch)
     assert.same({ 0, 3, 0 }, { batch[1].ecn, batch[2].ecn, batch[3].ecn })
     assert.equal(3, ok(answer_batch(server, batch)))
@@ -57,13 +63,7 @@ describe("a batch with a request marked CE", function()
   it("sent back as received, answers those before the CE one and counts them", function()
     local server, port = udp("dual", "*")
     ok(server:setoption("recvtclass", true))
-    local clients = {}
-    for i = 1, 3 do
-      clients[i] = udp("inet", "127.0.0.1")
-      if i == 2 then assert(help.setint(clients[i]:getfd(), help.IPPROTO_IP, help.IP_TOS, 3)) end
-      ok(clients[i]:sendto("q" .. i, "127.0.0.1", port))
-    end
-    local batch = ok(server:recvmmsg(8))
+    local clients, batch = queries_with_ce(server, port, "127.0.0.1")
     assert.same({ nil, "ECN codepoint CE (3) may not be sent", "EINVAL", 1 }, { server:sendmmsg(batch) })
     assert.equal("q1", ok(clients[1]:recvfrom()))
     assert_idle(clients[2])

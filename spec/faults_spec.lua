@@ -6,7 +6,6 @@
 -- re-plumb the process they run in (SIGPIPE, signal handlers) run in a child.
 local H = require "helpers"
 local N = require "namespace"
-local lfs = require "lfs"
 local ds = H.ds
 
 local open = {}
@@ -27,14 +26,7 @@ local function settle()
   collectgarbage()
 end
 
--- Every descriptor this process holds (lfs.dir's own is there at both counts).
-local function open_fds()
-  local n = 0
-  for name in lfs.dir("/proc/self/fd") do
-    if name ~= "." and name ~= ".." then n = n + 1 end
-  end
-  return n
-end
+local open_fds = H.open_fds
 
 -- Waits seconds without a busy loop: a receive on a socket nothing sends to.
 local function sleep(seconds)

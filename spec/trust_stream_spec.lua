@@ -5,7 +5,6 @@
 local H = require "helpers"
 local N = require "namespace"
 local C = require "cleanup"
-local lfs = require "lfs"
 local T = require "spec.testhelp"
 local ds = H.ds
 
@@ -13,15 +12,11 @@ after_each(C.close_all)
 
 local keep = C.keep
 
--- Every descriptor this process holds (lfs.dir's own is there at both counts).
+-- Every descriptor this process holds, after collecting what is garbage.
 local function open_fds()
   collectgarbage()
   collectgarbage()
-  local n = 0
-  for name in lfs.dir("/proc/self/fd") do
-    if name ~= "." and name ~= ".." then n = n + 1 end
-  end
-  return n
+  return H.open_fds()
 end
 
 -- pcall(f, ...) with only n allocations allowed. Call records and stack

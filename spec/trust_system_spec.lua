@@ -8,16 +8,10 @@ local core = require "dualstack.core"
 local helper = require "spec.testhelp"
 local ds = H.ds
 
-local open = {}
-after_each(function()
-  H.close_all(open)
-  open = {}
-end)
+local cleanup = require "spec.cleanup"
+after_each(cleanup.close_all)
 
-local function keep(s)
-  open[#open + 1] = s
-  return s
-end
+local keep = cleanup.keep
 
 local function settle()
   collectgarbage()

@@ -563,35 +563,16 @@ static const char *service_arg(lua_State *L, int arg, char *buf) {
   return ds_check_text(L, arg, NULL);
 }
 
-/* getaddrinfo's result in a userdata whose __gc frees it: a memory error
-** while the tables are built unwinds past the explicit free. */
-#define AI_BOX_MT "dualstack.addrinfo"
-
-static int ai_box_gc(lua_State *L) {
-  struct addrinfo **box = (struct addrinfo **)lua_touserdata(L, 1);
-  if (*box) freeaddrinfo(*box);
-  *box = NULL;
-  return 0;
-}
-
-/* Pushes an empty box; made before getaddrinfo runs, so nothing it returns
-** is ever without an owner. */
-static struct addrinfo **new_ai_box(lua_State *L) {
-  struct addrinfo **box = (struct addrinfo **)lua_newuserdatauv(L, sizeof(*box), 0);
-  *box = NULL;
-  if (luaL_newmetatable(L, AI_BOX_MT)) {
-    lua_pushcfunction(L, ai_box_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return box;
+static void release_addrinfo(void *p) {
+  freeaddrinfo((struct addrinfo *)p);
 }
 
 static int l_getaddrinfo(lua_State *L) {
   const char *host = lua_isnoneornil(L, 1) ? NULL : ds_check_text(L, 1, NULL);
   char portbuf[8];
   const char *service = service_arg(L, 2, portbuf);
-  struct addrinfo hints, **box, *ai;
+  struct addrinfo hints, *res, *ai;
+  ds_box *box;
   int rc, i = 0;
   memset(&hints, 0, sizeof(hints));
   if (!lua_isnoneornil(L, 3)) {
@@ -601,20 +582,17 @@ static int l_getaddrinfo(lua_State *L) {
     hints.ai_flags = check_flags(L, 3, ai_flags);
   }
   luaL_argcheck(L, host || service, 1, "host or port required");
-  box = new_ai_box(L); /* stays on the stack: *box is valid across allocations */
-  rc = getaddrinfo(host, service, &hints, box);
-  if (rc != 0) {
-    *box = NULL; /* not set on failure */
-    return push_gai_error(L, rc);
-  }
+  box = ds_new_box(L, release_addrinfo); /* stays on the stack below the list */
+  rc = getaddrinfo(host, service, &hints, &res);
+  if (rc != 0) return push_gai_error(L, rc);
+  box->p = res;
   lua_newtable(L);
-  for (ai = *box; ai; ai = ai->ai_next) {
+  for (ai = res; ai; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
     push_addrinfo(L, ai);
     lua_rawseti(L, -2, ++i);
   }
-  freeaddrinfo(*box);
-  *box = NULL;
+  ds_box_release(box);
   return 1;
 }
 

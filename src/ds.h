@@ -4,7 +4,8 @@
 ** text and sockaddrs), wait.c (timeouts), socket.c (the socket object),
 ** options.c (socket options), cmsg.c (control data), msg.c (recvmsg and
 ** friends), recv.c (the receive loop every datagram path shares, and the
-** buffers a call borrows), core.c (the module table).
+** buffers a call borrows), box.c (system results owned by a userdata),
+** core.c (the module table).
 */
 #ifndef DS_H
 #define DS_H
@@ -116,6 +117,14 @@ typedef union ds_cmsgbuf {
   struct cmsghdr align;
   char bytes[DS_CMSG_MAX];
 } ds_cmsgbuf;
+
+/* box.c */
+typedef struct ds_box {
+  void *p;                 /* the system result, NULL once freed */
+  void (*release)(void *); /* frees it */
+} ds_box;
+ds_box *ds_new_box(lua_State *L, void (*release)(void *));
+void ds_box_release(ds_box *b);
 
 /* errors.c */
 const char *ds_errname(int err);

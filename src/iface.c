@@ -105,42 +105,22 @@ static void interface_entry(lua_State *L, int list, int byname, const struct ifa
   lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
 }
 
-/* getifaddrs's result in a userdata whose __gc frees it: a memory error
-** while the tables are built unwinds past the explicit free. */
-#define IFA_BOX_MT "dualstack.ifaddrs"
-
-static int ifa_box_gc(lua_State *L) {
-  struct ifaddrs **box = (struct ifaddrs **)lua_touserdata(L, 1);
-  if (*box) freeifaddrs(*box);
-  *box = NULL;
-  return 0;
-}
-
-/* Pushes an empty box, made before getifaddrs runs. */
-static struct ifaddrs **new_ifa_box(lua_State *L) {
-  struct ifaddrs **box = (struct ifaddrs **)lua_newuserdatauv(L, sizeof(*box), 0);
-  *box = NULL;
-  if (luaL_newmetatable(L, IFA_BOX_MT)) {
-    lua_pushcfunction(L, ifa_box_gc);
-    lua_setfield(L, -2, "__gc");
-  }
-  lua_setmetatable(L, -2);
-  return box;
+static void release_ifaddrs(void *p) {
+  freeifaddrs((struct ifaddrs *)p);
 }
 
 /* ds.interfaces() -> {{name, index, flags, addrs = {{addr, family, prefixlen, scope}}}} */
 static int l_interfaces(lua_State *L) {
-  struct ifaddrs **box = new_ifa_box(L), *ifa; /* stays on the stack below the lists */
+  ds_box *box = ds_new_box(L, release_ifaddrs); /* stays on the stack below the lists */
+  struct ifaddrs *all, *ifa;
   int list, byname;
-  if (getifaddrs(box) < 0) {
-    *box = NULL;
-    return ds_push_error(L, errno);
-  }
+  if (getifaddrs(&all) < 0) return ds_push_error(L, errno);
+  box->p = all;
   lua_newtable(L);
   list = lua_gettop(L);
   lua_newtable(L);
   byname = lua_gettop(L);
-  for (ifa = *box; ifa; ifa = ifa->ifa_next) {
+  for (ifa = all; ifa; ifa = ifa->ifa_next) {
     interface_entry(L, list, byname, ifa);
     if (ifa->ifa_addr && (ifa->ifa_addr->sa_family == AF_INET ||
                           ifa->ifa_addr->sa_family == AF_INET6)) {
@@ -151,8 +131,7 @@ static int l_interfaces(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  freeifaddrs(*box);
-  *box = NULL;
+  ds_box_release(box);
   lua_settop(L, list);
   return 1;
 }
