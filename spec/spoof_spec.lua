@@ -106,6 +106,48 @@ describe("spoofed IPv4-mapped sources", function()
     assert.equal(1, server:spoofed())
   end)
 
+  -- The IPv4 arrival marker is on only while no IPv4-level receive option
+  -- of the user's is (each marks IPv4 arrival itself): whatever is on,
+  -- spoofs drop and real IPv4 passes.
+  local function marker(s)
+    return assert(help.getint(s:getfd(), help.IPPROTO_IP, help.IP_RECVORIGDSTADDR)) ~= 0
+  end
+
+  local function spoof_then_real(server, port, client, n)
+    spoof("::ffff:127.0.0.1", "::1", port, "spoof")
+    ok(client:sendto("real" .. n, "127.0.0.1", port))
+    local data, addr = ok(server:recvfrom())
+    assert.same({ "real" .. n, "::ffff:127.0.0.1", n }, { data, addr, server:spoofed() })
+  end
+
+  it("drops spoofs whichever receive options are on, and marks IPv4 only when needed", function()
+    if not ROOT then return end
+    local server, port = udp("dual", "*")
+    local client = udp("inet", "127.0.0.1")
+    local steps = {
+      { nil, true }, { "pktinfo", false }, { "recvhoplimit", false }, { "-pktinfo", false },
+      { "-recvhoplimit", true }, { "recvtclass", false }, { "-recvtclass", true },
+    }
+    for n, step in ipairs(steps) do
+      local opt, want = step[1], step[2]
+      if opt then ok(server:setoption(opt:gsub("^%-", ""), opt:sub(1, 1) ~= "-")) end
+      assert.equal(want, marker(server), "marker after " .. tostring(opt))
+      spoof_then_real(server, port, client, n)
+    end
+  end)
+
+  it("an inet6 socket keeps the marker, so clearing v6only later still tells IPv4 apart", function()
+    if not ROOT then return end
+    local s = keep(ok(H.ds.udp { family = "inet6" }))
+    s:settimeout(H.WAIT)
+    ok(s:setoption("pktinfo", true))
+    assert.is_true(marker(s))
+    ok(s:setoption("v6only", false))
+    ok(s:bind("*", 0))
+    local _, port = s:getsockname()
+    spoof_then_real(s, port, udp("inet", "127.0.0.1"), 1)
+  end)
+
   it("a batch keeps its real datagrams in order around spoofs", function()
     if not ROOT then return end
     local server, port = udp("dual", "*")

@@ -35,6 +35,22 @@ static int setint(lua_State *L) {
   return 1;
 }
 
+/* value, err = testhelp.getint(fd, level, name) */
+static int getint(lua_State *L) {
+  int fd = (int)luaL_checkinteger(L, 1);
+  int level = (int)luaL_checkinteger(L, 2);
+  int name = (int)luaL_checkinteger(L, 3);
+  int value = 0;
+  socklen_t len = sizeof(value);
+  if (getsockopt(fd, level, name, &value, &len) < 0) {
+    lua_pushnil(L);
+    lua_pushstring(L, strerror(errno));
+    return 2;
+  }
+  lua_pushinteger(L, value);
+  return 1;
+}
+
 /* The allocator failalloc puts in front of the state's own. */
 typedef struct failing_alloc {
   lua_Alloc f;
@@ -230,6 +246,8 @@ int luaopen_spec_testhelp(lua_State *L) {
   lua_newtable(L);
   lua_pushcfunction(L, setint);
   lua_setfield(L, -2, "setint");
+  lua_pushcfunction(L, getint);
+  lua_setfield(L, -2, "getint");
   lua_pushcfunction(L, failalloc);
   lua_setfield(L, -2, "failalloc");
   lua_pushcfunction(L, failcall);
@@ -245,6 +263,7 @@ int luaopen_spec_testhelp(lua_State *L) {
   CONSTANT(IPV6_RECVHOPLIMIT);
   CONSTANT(IPV6_RECVPKTINFO);
   CONSTANT(IP_TOS);
+  CONSTANT(IP_RECVORIGDSTADDR);
   CONSTANT(IPV6_TCLASS);
 #undef CONSTANT
   return 1;

@@ -130,13 +130,15 @@
 ** that comes with real IPv4 traffic tells them apart. dualstack turns on an
 ** IPv4-level receive option the user never sets, so every IPv4 datagram
 ** carries at least one IPPROTO_IP message: IP_RECVORIGDSTADDR (Linux,
-** FreeBSD). Elsewhere IP_RECVDSTADDR serves, which then also gives dst. */
+** FreeBSD), on while no IPv4-level receive option of the user's is.
+** Elsewhere IP_RECVDSTADDR serves, which then also gives dst. */
 #if defined(IP_RECVORIGDSTADDR)
 #define DS_IP_GUARD_OPT IP_RECVORIGDSTADDR
 #define DS_IP_GUARD_SIZE sizeof(struct sockaddr_in)
 #elif defined(IP_RECVDSTADDR)
 #define DS_IP_GUARD_OPT IP_RECVDSTADDR
 #define DS_IP_GUARD_SIZE sizeof(struct in_addr)
+#define DS_GUARD_SHARED 1 /* the same option as pktinfo's: never turned off */
 #endif
 
 /* OpenBSD has no dual-stack sockets at all: IPV6_V6ONLY is fixed at 1. */

@@ -36,7 +36,9 @@ enum {
   DS_RECV_TCLASS = 1 << 2,
   DS_RECV_TIMESTAMP = 1 << 3,
   DS_RECV_GRO = 1 << 4,
-  DS_RECV_GUARD = 1 << 5 /* the IPv4 arrival marker (ds_guard_ipv4) */
+  DS_RECV_GUARD = 1 << 5, /* the IPv4 arrival marker (ds_fit_marker) */
+  /* Those with an IPv4-level message: each marks IPv4 arrival itself. */
+  DS_RECV_IPV4 = DS_RECV_PKTINFO | DS_RECV_HOPLIMIT | DS_RECV_TCLASS
 };
 
 /* User values of a socket: the scratch buffer of large receives, and the
@@ -187,7 +189,8 @@ typedef struct ds_rx { /* where one datagram's sender and control data land */
   ds_sockaddr from;
   ds_cmsgbuf ctl;
 } ds_rx;
-int ds_guard_ipv4(int fd);
+int ds_guard_ipv4(int fd, int on);
+int ds_fit_marker(ds_socket *s, unsigned recvopts);
 void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
                  size_t size, ds_rx *rx);
 int ds_drop_spoofed(ds_socket *s, const struct msghdr *mh);

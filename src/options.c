@@ -197,7 +197,7 @@ int ds_sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   const ds_optfn *f = find_optfn(L, s);
   const ds_optdef *d;
-  int lv[2], nm[2], n, i, ival = 0;
+  int lv[2], nm[2], n, i, ival = 0, err;
   struct linger lg;
   const void *val;
   socklen_t len;
@@ -208,8 +208,12 @@ int ds_sock_setoption(lua_State *L) {
   if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
     return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
   /* Room for a receive option's messages comes first: should one half be
-  ** set and the other fail, the control buffer still fits what arrives. */
+  ** set and the other fail, the control buffer still fits what arrives.
+  ** The IPv4 arrival marker goes on before the last IPv4-level option goes
+  ** off, and off only after one came on (ds_fit_marker). */
   if (ival) s->recvopts |= d->recvflag;
+  else if (d->recvflag && (err = ds_fit_marker(s, s->recvopts & ~d->recvflag)) != 0)
+    return ds_push_error(L, err);
   for (i = 0; i < n; i++) {
     if (setsockopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
     if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) && ds_ipv4_disabled())
@@ -217,6 +221,7 @@ int ds_sock_setoption(lua_State *L) {
     return ds_push_error(L, errno);
   }
   if (!ival) s->recvopts &= ~d->recvflag;
+  else if (d->recvflag) (void)ds_fit_marker(s, s->recvopts); /* kept on if it fails */
   if (d->name6 == IPV6_V6ONLY && d->level6 == IPPROTO_IPV6) s->family = ival ? DS_INET6 : DS_DUAL;
   lua_pushinteger(L, 1);
   return 1;

@@ -12,24 +12,40 @@
 ** alone, so one large batch does not pin its memory for the socket's life. */
 #define DS_KEEP_MAX (1 << 20)
 
-/* Turns on the IPv4 arrival marker on a new AF_INET6 datagram socket (see
-** DS_IP_GUARD_OPT): 0, or the errno. A host with IPv4 disabled refuses
-** IPv4-level options and has no IPv4 traffic to tell apart. */
-int ds_guard_ipv4(int fd) {
+/* Turns the IPv4 arrival marker (DS_IP_GUARD_OPT) on or off: 0, or the
+** errno. A host with IPv4 disabled refuses IPv4-level options and has no
+** IPv4 traffic to tell apart. */
+int ds_guard_ipv4(int fd, int on) {
 #if defined(DS_IP_GUARD_OPT)
-  int one = 1;
-  if (setsockopt(fd, IPPROTO_IP, DS_IP_GUARD_OPT, &one, sizeof(one)) < 0 &&
-      !ds_ipv4_disabled())
+  if (setsockopt(fd, IPPROTO_IP, DS_IP_GUARD_OPT, &on, sizeof(on)) < 0 && !ds_ipv4_disabled())
     return errno;
 #else
   (void)fd;
+  (void)on;
 #endif
   return 0;
 }
 
-/* Room for the enabled options at least: cmsgspace only adds room (for
-** options enabled outside dualstack), since a cut IPv4 datagram could not
-** show that it came over IPv4 and would be dropped. */
+/* Gives s the marker exactly when recvopts (the receive options about to
+** be on) has no IPv4-level one: each of those makes IPv4 traffic carry an
+** IPv4-level message already, and the marker costs a message per IPv4
+** datagram. An inet6 socket keeps it: its options have no IPv4 half, and
+** v6only may still be cleared. Called before an option goes off and after
+** one comes on, so no datagram is read while neither is on. 0, or errno. */
+int ds_fit_marker(ds_socket *s, unsigned recvopts) {
+  int want = s->type == SOCK_DGRAM &&
+             (s->family == DS_INET6 || (s->family == DS_DUAL && !(recvopts & DS_RECV_IPV4)));
+  int err;
+#if defined(DS_GUARD_SHARED)
+  want = want || (s->recvopts & DS_RECV_GUARD); /* it is pktinfo's own option there */
+#endif
+  if (want == ((s->recvopts & DS_RECV_GUARD) != 0)) return 0;
+  if ((err = ds_guard_ipv4(s->fd, want)) != 0) return err;
+  if (want) s->recvopts |= DS_RECV_GUARD;
+  else s->recvopts &= ~(unsigned)DS_RECV_GUARD;
+  return 0;
+}
+
 static size_t control_size(const ds_socket *s) {
   size_t n = ds_cmsg_space(s->recvopts);
   if (s->cmsgspace > n) n = s->cmsgspace;

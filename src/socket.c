@@ -81,7 +81,7 @@ static int setup_fd(int fd) {
 static int setup_new(int fd, int family, int type) {
   int err = setup_fd(fd);
   if (err == 0 && family != DS_INET) err = ds_set_v6only(fd, family == DS_INET6);
-  if (err == 0 && family != DS_INET && type == SOCK_DGRAM) err = ds_guard_ipv4(fd);
+  if (err == 0 && family != DS_INET && type == SOCK_DGRAM) err = ds_guard_ipv4(fd, 1);
   return err;
 }
 
