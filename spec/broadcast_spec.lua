@@ -1,8 +1,9 @@
 -- Broadcast discovery: a device asks the subnet's broadcast address (or
 -- 255.255.255.255) and the server answers with reply(). A broadcast
 -- address is no source to answer from: the answer must come from the local
--- unicast address of the interface the query came in on, which is what
--- dst reports for a broadcast (the broadcast address is in broadcast). Two real hosts:
+-- address the system would answer from, here the arrival interface's,
+-- which is what dst reports for a broadcast (the broadcast address is in
+-- broadcast). Two real hosts:
 -- the child's namespace (the server, 192.0.2.1 on va) and a peer namespace
 -- (the client, 192.0.2.2 on vb), joined by a veth pair (N.PAIR).
 local N = require "spec.namespace"
@@ -60,5 +61,43 @@ describe("reply to a broadcast query", function()
       r.dst3, r.broadcast3, r.ifindex3, r.reply3, r.answer3,
     }, out)
     assert.same({ "1", "batch from 192.0.2.1" }, { r.batch, r.batch_answer }, out)
+  end)
+end)
+
+-- The server's interface has no IPv4 address: Linux has no local address
+-- to answer from (ipi_spec_dst is 0), so dst stays the broadcast address
+-- and reply leaves by the arrival interface, letting the system choose.
+local NO_ADDRESS_CHILD = [[
+assert(os.execute("ip addr del 192.0.2.1/24 dev va && ip route add 192.0.2.0/24 dev va"))
+local ds = require "dualstack"
+local server = assert(ds.udp())
+assert(server:setoption("pktinfo", true))
+assert(server:bind("*", 0))
+server:settimeout(2)
+local _, port = server:getsockname()
+local peer = in_peer([=[
+local port = ...
+local c = assert(require("dualstack").udp { family = "inet" })
+assert(c:setoption("broadcast", true))
+assert(c:bind("192.0.2.2", 0))
+assert(c:sendto("who is there?", "255.255.255.255", tonumber(port)))
+]=], port)
+peer:read("a")
+peer:close()
+local m = assert(server:recvmsg())
+report("dst", m.dst)
+report("broadcast", m.broadcast)
+report("ifindex", m.ifindex == ds.ifindex("va"))
+report("reply", table.concat({ tostring(server:reply(m, "here")) }, ","))
+os.execute("kill " .. os.getenv("PEER"))
+]]
+
+describe("reply to a broadcast on an interface without IPv4", function()
+  it("keeps the broadcast as dst and answers by the arrival interface", function()
+    local usable, reason = N.available("-n")
+    if not usable then return pending(reason) end
+    local r, out = N.run("-n", N.PAIR, NO_ADDRESS_CHILD)
+    assert.same({ "::ffff:255.255.255.255", "::ffff:255.255.255.255", "true", "4" },
+      { r.dst, r.broadcast, r.ifindex, r.reply }, out)
   end)
 end)

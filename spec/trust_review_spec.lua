@@ -40,6 +40,36 @@ describe("a stream's read-ahead", function()
     local r, w, err = ds.select({ a }, nil, 0)
     assert.same({ {}, {}, "timeout" }, { r, w, err })
   end)
+
+  it("recv takes what a finalizer read ahead while its buffer was made", function()
+    local c, a = tcp_pair()
+    c:settimeout(1)
+    for attempt = 1, 200 do
+      ok(a:send("AAA\nBBB\n"))
+      ds.poll({ c:getfd() }, {}, 1)
+      local inside, line = false, nil
+      local mode = collectgarbage("incremental", 1, 1000, 1) -- a step per allocation
+      collectgarbage("stop")
+      for _ = 1, 50 do
+        setmetatable({}, { __gc = function()
+          if inside and not line then line = c:receive("*l") end
+        end })
+      end
+      collectgarbage("restart")
+      inside = true
+      local data, err = c:recv(65536) -- over 8192 bytes: a buffer is made
+      inside = false
+      collectgarbage("incremental", 200, 100, 13)
+      if mode == "generational" then collectgarbage("generational") end
+      collectgarbage()
+      if line then
+        assert.same({ "AAA", "BBB\n" }, { line, data or err })
+        return
+      end
+      assert.equal("AAA\nBBB\n", data, "attempt " .. attempt)
+    end
+    error("no finalizer ran inside recv in 200 attempts")
+  end)
 end)
 
 describe("sendmmsg's argument errors", function()
@@ -88,5 +118,27 @@ describe("a listener's line limit", function()
     ok(c:send("12345\n123456\n"))
     assert.equal("12345", ok(a:receive()))
     assert.same({ nil, "line too long", "12345", "EMSGSIZE" }, { a:receive() })
+  end)
+end)
+
+describe("a listener's options", function()
+  it("are checked before any socket is made", function()
+    local probe = keep(H.socket("tcp", "inet6"))
+    ok(probe:bind("::1", 0))
+    local _, port = probe:getsockname()
+    probe:close()
+    for _, case in ipairs {
+      { { maxline = -1 }, "bad argument #3 to 'listen' (option 'maxline' must not be negative)" },
+      { { maxline = "5" }, "bad argument #3 to 'listen' (option 'maxline': integer expected, got string)" },
+      { { backlog = 1.5 }, "bad argument #3 to 'listen' (option 'backlog': integer expected, got float)" },
+      { { reuseport = 1 }, "bad argument #3 to 'listen' (option 'reuseport': boolean expected, got integer)" },
+      { 7, "bad argument #3 to 'listen' (table expected, got number)" },
+    } do
+      assert.has_error(function() ds.listen("::1", port, case[1]) end, case[2])
+      -- Nothing was left bound: the port is free at once, without a collection.
+      local again = keep(H.socket("tcp", "inet6"))
+      ok(again:bind("::1", port))
+      again:close()
+    end
   end)
 end)

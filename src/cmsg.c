@@ -61,10 +61,12 @@ static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
       set_ipv4_dst(out, &pi.ipi_addr); /* the header's destination */
       out->ifindex = (unsigned)pi.ipi_ifindex;
       out->have |= DS_CTL_IFINDEX;
-      /* ipi_spec_dst is the local address to answer from: the header's
-      ** destination itself, unless that was a broadcast (or a group, which
-      ** stays the dst). For a broadcast, dst becomes the local address. */
-      if (memcmp(&pi.ipi_spec_dst, &pi.ipi_addr, 4) != 0 && !is_ipv4_group(out->addr.bytes)) {
+      /* ipi_spec_dst is the local address the system would answer from:
+      ** the header's destination itself, unless that was a broadcast (or a
+      ** group, which stays the dst). For a broadcast, dst becomes that
+      ** address, when there is one (an interface without IPv4 has none). */
+      if (pi.ipi_spec_dst.s_addr != 0 && pi.ipi_spec_dst.s_addr != pi.ipi_addr.s_addr &&
+          !is_ipv4_group(out->addr.bytes)) {
         out->broadcast = out->addr;
         memcpy(out->addr.bytes, &pi.ipi_spec_dst, 4);
         out->have |= DS_CTL_BROADCAST;

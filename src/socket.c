@@ -416,8 +416,8 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   if (s->type == SOCK_DGRAM) {
     ds_setup_rx(s, &mh, &iov, dst, max, &rx);
     n = ds_recv_dgram(s, &mh, &deadline, &err);
-  } else {
-    n = recv_some(s, dst, max, &deadline, &err);
+  } else { /* borrowing may have run a finalizer that read ahead */
+    n = read_into(s, dst, max, &deadline, &err);
   }
   if (n >= 0) lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* n: the real length */
   ds_give_back(L, 1, buf);

@@ -187,6 +187,29 @@ local function targets_for(kind, host, opts)
   return t
 end
 
+-- The options a listener takes, and what each must be: checked before any
+-- socket is made, so a bad one raises naming the listener and leaves
+-- nothing open.
+local OPTION_TYPES = {
+  backlog = "integer", maxline = "integer", reuseaddr = "boolean", reuseport = "boolean",
+  pktinfo = "boolean", v6only = "boolean", dualstack = "boolean",
+}
+
+local function check_opts(fname, opts)
+  if type(opts) ~= "table" then
+    error(("bad argument #3 to '%s' (table expected, got %s)"):format(fname, type(opts)), 4)
+  end
+  for name, want in pairs(OPTION_TYPES) do
+    local v = opts[name]
+    local got = math.type(v) or type(v)
+    if v ~= nil and got ~= want then
+      error(("bad argument #3 to '%s' (option '%s': %s expected, got %s)"):format(fname, name, want, got), 4)
+    elseif want == "integer" and v ~= nil and v < 0 then
+      error(("bad argument #3 to '%s' (option '%s' must not be negative)"):format(fname, name), 4)
+    end
+  end
+end
+
 -- Opens the listening sockets of a listener of kind "tcp" or "udp";
 -- fname names the caller in argument errors.
 function M.open(kind, class, fname, host, port, opts)
@@ -197,6 +220,7 @@ function M.open(kind, class, fname, host, port, opts)
   if math.type(port) ~= "integer" or port < 0 or port > 65535 then
     error(("bad argument #2 to '%s' (port must be an integer 0-65535)"):format(fname), 3)
   end
+  check_opts(fname, opts)
   local targets, err, code = targets_for(kind, host, opts)
   if not targets then return nil, err, code end
   local socks
