@@ -146,12 +146,15 @@ static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
 
 /* Decodes a received control buffer (aligned for struct cmsghdr, as
 ** recvmsg's is). Unknown and short messages are skipped; a message that
-** claims more bytes than the buffer holds is read only as far as it goes. */
+** claims more bytes than the buffer holds is read only as far as it goes.
+** out->ipv4 says whether any IPv4-level message came, cut or not: the
+** spoof check's evidence (recv.c). */
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
   struct msghdr mh;
   struct cmsghdr *c;
   const char *end;
   out->have = 0;
+  out->ipv4 = 0;
   if (len == 0) return; /* control may be NULL: no arithmetic on it */
   end = (const char *)control + len;
   memset(&mh, 0, sizeof(mh));
@@ -160,26 +163,15 @@ void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
   for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
     size_t avail = (size_t)(end - (const char *)c);
     if (c->cmsg_len < avail) avail = c->cmsg_len;
-    if (c->cmsg_level == IPPROTO_IP) decode_ip(c, avail, out);
-    else if (c->cmsg_level == IPPROTO_IPV6) decode_ipv6(c, avail, out);
+    if (c->cmsg_level == IPPROTO_IP) {
+      out->ipv4 = 1; /* only IPv4 traffic carries IPv4-level messages */
+      decode_ip(c, avail, out);
+    } else if (c->cmsg_level == IPPROTO_IPV6) decode_ipv6(c, avail, out);
     else if (c->cmsg_level == SOL_SOCKET) decode_socket(c, avail, out);
 #if defined(DS_HAVE_UDP_GSO)
     else if (c->cmsg_level == SOL_UDP) decode_udp(c, avail, out);
 #endif
   }
-}
-
-/* Did an IPv4-level control message come? Only IPv4 traffic carries one,
-** and a dual socket always asks for one (DS_IP_GUARD_OPT). */
-int ds_cmsg_from_ipv4(const void *control, size_t len) {
-  struct msghdr mh;
-  struct cmsghdr *c;
-  memset(&mh, 0, sizeof(mh));
-  mh.msg_control = (void *)control;
-  mh.msg_controllen = len;
-  for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
-    if (c->cmsg_level == IPPROTO_IP) return 1;
-  return 0;
 }
 
 #define NOFIT ((size_t)-1)

@@ -103,6 +103,7 @@ enum {
 
 typedef struct ds_ctl {
   unsigned have; /* DS_CTL_* fields set */
+  int ipv4;      /* received: an IPv4-level message came, so it came over IPv4 */
   ds_ip addr;              /* for a broadcast, the local address to answer from */
   ds_ip broadcast;         /* the broadcast address it was sent to */
   unsigned ifindex;
@@ -165,7 +166,6 @@ static inline int ds_ip_equal(const ds_ip *a, const ds_ip *b) {
 size_t ds_cmsg_space(unsigned recvopts);
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out);
 size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
-int ds_cmsg_from_ipv4(const void *control, size_t len);
 
 /* wait.c */
 double ds_now(void);
@@ -188,14 +188,15 @@ size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
 typedef struct ds_rx { /* where one datagram's sender and control data land */
   ds_sockaddr from;
   ds_cmsgbuf ctl;
+  ds_ctl got;    /* ctl decoded */
 } ds_rx;
 int ds_guard_ipv4(int fd, int on);
 int ds_fit_marker(ds_socket *s, unsigned recvopts);
 void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
                  size_t size, ds_rx *rx);
-int ds_drop_spoofed(ds_socket *s, const struct msghdr *mh);
+int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx);
 int ds_past_deadline(const ds_socket *s, double *deadline);
-ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, double *deadline, int *err);
+ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err);
 void *ds_borrow(lua_State *L, int sockarg, size_t size);
 void ds_give_back(lua_State *L, int sockarg, int idx);
 char *ds_dgram_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);

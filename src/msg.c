@@ -176,12 +176,12 @@ static void refill_control_fields(lua_State *L, int t, const ds_ctl *c, int dst)
 }
 
 /* Fills message table t from one received datagram of n bytes (its real
-** length where the platform reports it) read into a buffer of size. A
-** fresh table, made by this call, has no fields to clear. */
+** length where the platform reports it) read into a buffer of size, with
+** its control data decoded in rx->got. A fresh table, made by this call,
+** has no fields to clear. */
 static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *data,
-                     size_t size, size_t n, const struct msghdr *mh) {
-  ds_ctl c;
-  ds_cmsg_decode(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0, &c);
+                     size_t size, size_t n, const struct msghdr *mh, const ds_rx *rx) {
+  const ds_ctl *c = &rx->got;
   lua_pushvalue(L, KEY(K_DATA));
   lua_pushlstring(L, data, n < size ? n : size);
   lua_rawset(L, t);
@@ -189,9 +189,9 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *d
   set_int(L, t, K_SIZE, 1, (lua_Integer)n);
   set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
   set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  push_dst(L, s, &c); /* may collect, so before the record is read */
-  if (fresh) set_control_fields(L, t, &c, lua_gettop(L) - 1, c.have);
-  else refill_control_fields(L, t, &c, lua_gettop(L) - 1);
+  push_dst(L, s, c); /* may collect, so before the record is read */
+  if (fresh) set_control_fields(L, t, c, lua_gettop(L) - 1, c->have);
+  else refill_control_fields(L, t, c, lua_gettop(L) - 1);
   lua_pop(L, 2);
 }
 
@@ -222,8 +222,8 @@ static int sock_recvmsg(lua_State *L) {
   data = ds_dgram_buffer(L, s, 1, size);
   buf = lua_gettop(L);
   ds_setup_rx(s, &mh, &iov, data, size, &rx);
-  n = ds_recv_dgram(s, &mh, &deadline, &err);
-  if (n >= 0) fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh);
+  n = ds_recv_dgram(s, &mh, &rx, &deadline, &err);
+  if (n >= 0) fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh, &rx);
   ds_give_back(L, 1, buf);
   if (n < 0) return ds_push_error(L, err);
   lua_pushvalue(L, t);
@@ -520,36 +520,50 @@ static int slot_table(lua_State *L, int msgs, lua_Integer i, int *fresh) {
   return lua_gettop(L);
 }
 
-/* Points each entry of a batch at its part of the borrowed buffer. */
-static void setup_batch(const ds_socket *s, struct mmsghdr *v, unsigned count, size_t size,
-                        size_t stride) {
-  struct iovec *iov = (struct iovec *)(v + count);
-  ds_rx *rx = (ds_rx *)(iov + count);
-  char *data = (char *)(rx + count);
-  unsigned i;
-  for (i = 0; i < count; i++) {
-    ds_setup_rx(s, &v[i].msg_hdr, &iov[i], data + i * stride, size, &rx[i]);
-    v[i].msg_len = 0;
-  }
+/* A batch of received datagrams in one borrowed buffer: count of each
+** part in a row, the data last (stride bytes per datagram, aligned). */
+typedef struct ds_batch {
+  struct mmsghdr *v;
+  struct iovec *iov;
+  ds_rx *rx;
+  char *data;
+  unsigned count;
+  size_t size, stride;
+} ds_batch;
+
+/* Borrows the buffer of a batch of count datagrams of size bytes (left on
+** the stack) and lays the batch out in it. */
+static void borrow_batch(lua_State *L, ds_batch *b, unsigned count, size_t size) {
+  b->count = count;
+  b->size = size;
+  b->stride = (size + 15) & ~(size_t)15;
+  b->v = (struct mmsghdr *)ds_borrow(
+      L, 1, count * (sizeof(*b->v) + sizeof(*b->iov) + sizeof(*b->rx) + b->stride));
+  b->iov = (struct iovec *)(b->v + count);
+  b->rx = (ds_rx *)(b->iov + count);
+  b->data = (char *)(b->rx + count);
 }
 
 /* Waits for a batch and takes what is ready, dropping spoofed datagrams
 ** (their entries get a NULL msg_name). Returns the entries used, at least
 ** one of them kept, or -1 with *err. */
-static int recv_batch(ds_socket *s, struct mmsghdr *v, unsigned count, size_t size,
-                      size_t stride, int *err) {
+static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
   double deadline = DS_DEADLINE_UNSET;
   for (;;) {
     int got, i, kept = 0;
-    setup_batch(s, v, count, size, stride);
-    got = recvmmsg(s->fd, v, count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL);
+    for (i = 0; i < (int)b->count; i++) {
+      ds_setup_rx(s, &b->v[i].msg_hdr, &b->iov[i], b->data + (size_t)i * b->stride, b->size,
+                  &b->rx[i]);
+      b->v[i].msg_len = 0;
+    }
+    got = recvmmsg(s->fd, b->v, b->count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL);
     if (got < 0) {
       if ((*err = ds_retry(s, POLLIN, &deadline)) != 0) return -1;
       continue;
     }
     for (i = 0; i < got; i++) {
-      if (ds_drop_spoofed(s, &v[i].msg_hdr)) v[i].msg_hdr.msg_name = NULL;
-      else kept++;
+      if (ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i])) kept++;
+      else b->v[i].msg_hdr.msg_name = NULL;
     }
     if (kept) return got;
     if (ds_past_deadline(s, &deadline)) {
@@ -564,24 +578,20 @@ static int recv_batch(ds_socket *s, struct mmsghdr *v, unsigned count, size_t si
 static int sock_recvmmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
   unsigned count = check_count(L, 2);
-  size_t size = ds_check_size(L, 3, 2048), stride;
+  size_t size = ds_check_size(L, 3, 2048);
   int msgs = msg_table(L, 4), err = 0, got, i, buf;
   lua_Integer k = 0, len = (lua_Integer)lua_rawlen(L, msgs);
-  struct mmsghdr *v;
-  char *data;
+  ds_batch b;
   luaL_argcheck(L, len <= DS_BATCH_MAX, 4, "more than 1024 messages");
-  if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
-  stride = (size + 15) & ~(size_t)15;
-  v = (struct mmsghdr *)ds_borrow(
-      L, 1, count * (sizeof(*v) + sizeof(struct iovec) + sizeof(ds_rx) + stride));
+  borrow_batch(L, &b, count, size < DS_RECV_DEFAULT ? size : DS_RECV_DEFAULT);
   buf = lua_gettop(L);
-  data = (char *)((ds_rx *)((struct iovec *)(v + count) + count) + count);
-  got = recv_batch(s, v, count, size, stride, &err);
+  got = recv_batch(s, &b, &err);
   for (i = 0; i < got; i++) {
     int fresh, t;
-    if (!v[i].msg_hdr.msg_name) continue; /* dropped */
+    if (!b.v[i].msg_hdr.msg_name) continue; /* dropped */
     t = slot_table(L, msgs, ++k, &fresh);
-    fill_msg(L, s, t, fresh, data + (size_t)i * stride, size, v[i].msg_len, &v[i].msg_hdr);
+    fill_msg(L, s, t, fresh, b.data + (size_t)i * b.stride, b.size, b.v[i].msg_len,
+             &b.v[i].msg_hdr, &b.rx[i]);
     lua_pop(L, 1);
   }
   ds_give_back(L, 1, buf);

@@ -72,21 +72,22 @@ void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char 
 ** real IPv4 traffic carries IPv4-level control data (the marker, at
 ** least). Control data cut short (options enabled outside dualstack, with
 ** too little cmsgspace) can leave the claim unproven: refused too. */
-static int spoofed(const ds_socket *s, const struct msghdr *mh) {
+static int spoofed(const ds_socket *s, const struct msghdr *mh, const ds_ctl *got) {
   const struct sockaddr_in6 *from = (const struct sockaddr_in6 *)mh->msg_name;
-  if (s->family == DS_INET || s->type != SOCK_DGRAM || !from ||
-      mh->msg_namelen < sizeof(*from) || from->sin6_family != AF_INET6 ||
-      !IN6_IS_ADDR_V4MAPPED(&from->sin6_addr))
+  if (s->family == DS_INET || mh->msg_namelen < sizeof(*from) ||
+      from->sin6_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&from->sin6_addr))
     return 0;
-  return s->family == DS_INET6 ||
-         !ds_cmsg_from_ipv4(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0);
+  return s->family == DS_INET6 || !got->ipv4;
 }
 
-/* Counts and reports a spoofed datagram, which the caller then drops. */
-int ds_drop_spoofed(ds_socket *s, const struct msghdr *mh) {
-  if (!spoofed(s, mh)) return 0;
+/* Decodes the control data of the datagram just received into mh (set up
+** with rx) into rx->got, once for every use. Returns 1 to keep it, 0 for a
+** spoofed one, which is counted and must be dropped. */
+int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx) {
+  ds_cmsg_decode(mh->msg_control, mh->msg_control ? mh->msg_controllen : 0, &rx->got);
+  if (!spoofed(s, mh, &rx->got)) return 1;
   s->spoofed++;
-  return 1;
+  return 0;
 }
 
 /* After a dropped datagram: has the call's deadline passed? A stream of
@@ -101,14 +102,15 @@ int ds_past_deadline(const ds_socket *s, double *deadline) {
   return ds_now() >= *deadline;
 }
 
-/* Receives one datagram into mh (set up by ds_setup_rx), dropping spoofed
-** ones. Returns its length, or -1 with *err. */
-ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, double *deadline, int *err) {
+/* Receives one datagram into mh (set up by ds_setup_rx with rx), dropping
+** spoofed ones; rx->got holds its decoded control data. Returns its
+** length, or -1 with *err. */
+ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err) {
   socklen_t namelen = mh->msg_namelen;
   size_t ctllen = mh->msg_controllen;
   for (;;) {
     ssize_t n = recvmsg(s->fd, mh, DS_RECV_FLAGS);
-    if (n >= 0 && !ds_drop_spoofed(s, mh)) return n;
+    if (n >= 0 && ds_take_dgram(s, mh, rx)) return n;
     if (n < 0 && (*err = ds_retry(s, POLLIN, deadline)) != 0) return -1;
     if (n >= 0 && ds_past_deadline(s, deadline)) {
       *err = ETIMEDOUT;

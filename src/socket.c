@@ -415,7 +415,7 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   ssize_t n;
   if (s->type == SOCK_DGRAM) {
     ds_setup_rx(s, &mh, &iov, dst, max, &rx);
-    n = ds_recv_dgram(s, &mh, &deadline, &err);
+    n = ds_recv_dgram(s, &mh, &rx, &deadline, &err);
   } else { /* borrowing may have run a finalizer that read ahead */
     n = read_into(s, dst, max, &deadline, &err);
   }
