@@ -137,3 +137,36 @@ describe("batch lists from Lua are bounded", function()
       "bad argument #3 to 'recvmmsg' (more than 1024 messages)")
   end)
 end)
+
+describe("what a socket keeps between calls", function()
+  -- A Lua state's memory in KiB after a full collection.
+  local function heap_kib()
+    collectgarbage()
+    collectgarbage()
+    return collectgarbage("count")
+  end
+
+  it("is not the buffer of one huge batch", function()
+    local server = udp("inet", "127.0.0.1")
+    server:settimeout(0)
+    local before = heap_kib()
+    -- 1024 datagrams of up to 64 KiB: a buffer of over 64 MiB for the call.
+    assert.same({ nil, "timeout", "ETIMEDOUT" }, { server:recvmmsg(1024, 65536) })
+    local after = heap_kib()
+    assert.is_true(after - before < 2048, ("the socket kept %d KiB"):format(after - before))
+  end)
+
+  it("is the buffer of an ordinary batch, reused by the next call", function()
+    local server, port = udp("inet", "127.0.0.1")
+    local client = udp("inet", "127.0.0.1")
+    local base = heap_kib()
+    ok(client:sendto("one", "127.0.0.1", port))
+    assert.equal("one", ok(server:recvmmsg(64, 2048))[1].data)
+    -- 64 entries of 2 KiB and more: the socket holds on to it.
+    local kept = heap_kib() - base
+    assert.is_true(kept > 100, ("the socket kept %d KiB"):format(kept))
+    ok(client:sendto("two", "127.0.0.1", port))
+    assert.equal("two", ok(server:recvmmsg(64, 2048))[1].data)
+    assert.is_true(heap_kib() - base - kept < 32, "the next batch did not reuse it")
+  end)
+end)
