@@ -153,7 +153,7 @@ describe("what a socket keeps between calls", function()
     -- 1024 datagrams of up to 64 KiB: a buffer of over 64 MiB for the call.
     assert.same({ nil, "timeout", "ETIMEDOUT" }, { server:recvmmsg(1024, 65536) })
     local after = heap_kib()
-    assert.is_true(after - before < 2048, ("the socket kept %d KiB"):format(after - before))
+    assert.is_true(after - before < 2048, ("the socket kept %s KiB"):format(after - before))
   end)
 
   it("is the buffer of an ordinary batch, reused by the next call", function()
@@ -164,7 +164,7 @@ describe("what a socket keeps between calls", function()
     assert.equal("one", ok(server:recvmmsg(64, 2048))[1].data)
     -- 64 entries of 2 KiB and more: the socket holds on to it.
     local kept = heap_kib() - base
-    assert.is_true(kept > 100, ("the socket kept %d KiB"):format(kept))
+    assert.is_true(kept > 100, ("the socket kept %s KiB"):format(kept))
     ok(client:sendto("two", "127.0.0.1", port))
     assert.equal("two", ok(server:recvmmsg(64, 2048))[1].data)
     assert.is_true(heap_kib() - base - kept < 32, "the next batch did not reuse it")
