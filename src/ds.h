@@ -187,8 +187,8 @@ size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
 /* recv.c */
 typedef struct ds_rx { /* where one datagram's sender and control data land */
   ds_sockaddr from;
-  ds_cmsgbuf ctl;
-  ds_ctl got;    /* ctl decoded */
+  ds_ctl got;     /* ctl decoded */
+  ds_cmsgbuf ctl; /* last: struct cmsghdr may end in a flexible array */
 } ds_rx;
 int ds_guard_ipv4(int fd, int on);
 int ds_fit_marker(ds_socket *s, unsigned recvopts);
