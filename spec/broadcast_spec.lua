@@ -8,7 +8,8 @@
 -- (the client, 192.0.2.2 on vb), joined by a veth pair (N.PAIR).
 local N = require "spec.namespace"
 
-local CHILD = [[
+-- The server, and ASK: what the peer runs to ask and print the answer.
+local SERVER = [[
 local ds = require "dualstack"
 local server = assert(ds.udp())
 assert(server:setoption("pktinfo", true))
@@ -27,6 +28,9 @@ assert(c:sendto("who is there?", to, tonumber(port)))
 local data, from = c:recvfrom()
 print(tostring(data) .. " from " .. tostring(from))
 ]=]
+]]
+
+local CHILD = SERVER .. [[
 for i, to in ipairs { "192.0.2.1", "192.0.2.255", "255.255.255.255" } do
   local peer = in_peer(ASK, to, port)
   local m = assert(server:recvmsg())
@@ -69,26 +73,14 @@ end)
 -- and reply leaves by the arrival interface, letting the system choose.
 local NO_ADDRESS_CHILD = [[
 assert(os.execute("ip addr del 192.0.2.1/24 dev va && ip route add 192.0.2.0/24 dev va"))
-local ds = require "dualstack"
-local server = assert(ds.udp())
-assert(server:setoption("pktinfo", true))
-assert(server:bind("*", 0))
-server:settimeout(2)
-local _, port = server:getsockname()
-local peer = in_peer([=[
-local port = ...
-local c = assert(require("dualstack").udp { family = "inet" })
-assert(c:setoption("broadcast", true))
-assert(c:bind("192.0.2.2", 0))
-assert(c:sendto("who is there?", "255.255.255.255", tonumber(port)))
-]=], port)
-peer:read("a")
-peer:close()
+]] .. SERVER .. [[
+local peer = in_peer(ASK, "255.255.255.255", port)
 local m = assert(server:recvmsg())
 report("dst", m.dst)
 report("broadcast", m.broadcast)
 report("ifindex", m.ifindex == ds.ifindex("va"))
 report("reply", table.concat({ tostring(server:reply(m, "here")) }, ","))
+peer:close()
 os.execute("kill " .. os.getenv("PEER"))
 ]]
 
