@@ -23,6 +23,8 @@ local function is_root()
 end
 
 local ROOT = is_root()
+-- Each case that sends raw packets starts with this: pending, never passed.
+local NO_ROOT = "not root: raw IPv6 sockets need CAP_NET_RAW"
 local help = require "spec.testhelp"
 
 -- Sends one raw IPv6 UDP datagram claiming source src.
@@ -64,14 +66,10 @@ local REAL = {
 }
 
 describe("spoofed IPv4-mapped sources", function()
-  before_each(function()
-    if not ROOT then pending("not root: raw IPv6 sockets need CAP_NET_RAW") end
-  end)
-
   for _, family in ipairs { "dual", "inet6" } do
     for name, recv in pairs(PATHS) do
       it(family .. " socket: " .. name .. " drops the spoof and gets the real datagram after it", function()
-        if not ROOT then return end
+        if not ROOT then return pending(NO_ROOT) end
         local server, port = udp(family, "*")
         local real = REAL[family]
         local client = udp(real.family, real.from)
@@ -85,7 +83,7 @@ describe("spoofed IPv4-mapped sources", function()
     end
 
     it(family .. " socket: a spoof alone is a timeout, counted", function()
-      if not ROOT then return end
+      if not ROOT then return pending(NO_ROOT) end
       local server, port = udp(family, "*")
       server:settimeout(0.2)
       spoof("::ffff:127.0.0.1", "::1", port, "alone")
@@ -95,7 +93,7 @@ describe("spoofed IPv4-mapped sources", function()
   end
 
   it("recvmsg with packet info drops the spoof; real IPv4 keeps its dst", function()
-    if not ROOT then return end
+    if not ROOT then return pending(NO_ROOT) end
     local server, port = udp("dual", "*")
     ok(server:setoption("pktinfo", true))
     local client = udp("inet", "127.0.0.1")
@@ -121,7 +119,7 @@ describe("spoofed IPv4-mapped sources", function()
   end
 
   it("drops spoofs whichever receive options are on, and marks IPv4 only when needed", function()
-    if not ROOT then return end
+    if not ROOT then return pending(NO_ROOT) end
     local server, port = udp("dual", "*")
     local client = udp("inet", "127.0.0.1")
     local steps = {
@@ -137,7 +135,7 @@ describe("spoofed IPv4-mapped sources", function()
   end)
 
   it("an inet6 socket keeps the marker, so clearing v6only later still tells IPv4 apart", function()
-    if not ROOT then return end
+    if not ROOT then return pending(NO_ROOT) end
     local s = keep(ok(H.ds.udp { family = "inet6" }))
     s:settimeout(H.WAIT)
     ok(s:setoption("pktinfo", true))
@@ -149,7 +147,7 @@ describe("spoofed IPv4-mapped sources", function()
   end)
 
   it("a batch keeps its real datagrams in order around spoofs", function()
-    if not ROOT then return end
+    if not ROOT then return pending(NO_ROOT) end
     local server, port = udp("dual", "*")
     local v4, v6 = udp("inet", "127.0.0.1"), udp("inet6", "::1")
     spoof("::ffff:127.0.0.1", "::1", port, "s1")
@@ -166,7 +164,7 @@ describe("spoofed IPv4-mapped sources", function()
 
   for _, model in ipairs { "dual", "per-family" } do
     it("udp_listen (" .. model .. " model) drops spoofs on recvfrom and recvmsg", function()
-      if not ROOT then return end
+      if not ROOT then return pending(NO_ROOT) end
       local l = keep(ok(ds.udp_listen("*", 0, { dualstack = model == "dual" })))
       assert.equal(model == "dual" and 1 or 2, #l:sockets())
       l:settimeout(H.WAIT)
@@ -230,7 +228,7 @@ describe("spoofed IPv4-mapped sources across a veth pair", function()
   it("are dropped while real IPv4 and IPv6 from the same host arrive", function()
     local usable, reason = N.available("-n")
     if not usable then return pending(reason) end
-    if not ROOT then return pending("not root: raw IPv6 sockets need CAP_NET_RAW") end
+    if not ROOT then return pending(NO_ROOT) end
     local r, out = N.run("-n", N.PAIR, VETH_CHILD)
     assert.same({ "first6", "2001:db8::2", "first4", "::ffff:192.0.2.2", "real4",
       "::ffff:192.0.2.2", "real6", "2001:db8::2", "2", "ETIMEDOUT" },
