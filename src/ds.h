@@ -42,7 +42,7 @@ enum {
 };
 
 /* User values of a socket: the scratch buffer of large receives, and the
-** text of the last peer and destination addresses recvmsg produced. */
+** text of the last peer and destination addresses a receive produced. */
 enum { DS_SLOT_SCRATCH = 1, DS_SLOT_PEER, DS_SLOT_DST, DS_SLOTS = DS_SLOT_DST };
 
 /* Read-ahead for LuaSocket's line pattern; larger reads bypass it. */
@@ -58,6 +58,19 @@ typedef struct ds_ip {
   uint32_t scope;         /* IPv6 zone (interface index), 0 when none */
 } ds_ip;
 
+/* Longest text ds_ntop writes: IPv6, '%', an interface name, NUL. */
+#define DS_ADDRSTRLEN (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1)
+
+/* The last address of one kind (peer or destination) a receive gave as
+** text: a server hears the same peers on the same addresses again and
+** again, so each is formatted once (its string is the slot's user value)
+** and text equal to it, handed back to send, needs no parsing. */
+typedef struct ds_known_ip {
+  ds_ip ip;  /* af 0: none yet */
+  size_t len;
+  char text[DS_ADDRSTRLEN];
+} ds_known_ip;
+
 typedef struct ds_socket {
   int fd;           /* -1 once closed */
   int family;       /* enum ds_family; v6only may turn DUAL into INET6 */
@@ -68,8 +81,7 @@ typedef struct ds_socket {
   size_t maxline;   /* longest line "*l" returns; 0: no limit */
   double timeout;   /* seconds per call; negative blocks */
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
-  ds_ip lastip[2];    /* binary forms of DS_SLOT_PEER and DS_SLOT_DST */
-  const char *lasttext[2]; /* those slots' strings, for identity checks */
+  ds_known_ip known[2]; /* DS_SLOT_PEER and DS_SLOT_DST */
   lua_Integer spoofed; /* datagrams dropped: mapped source, not IPv4 */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
@@ -84,9 +96,6 @@ typedef struct ds_sockaddr {
   } u;
   socklen_t len;
 } ds_sockaddr;
-
-/* Longest text ds_ntop writes: IPv6, '%', an interface name, NUL. */
-#define DS_ADDRSTRLEN (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1)
 
 /* Control data of one datagram: what arrived with it, or what to send
 ** with it. Plain C so the decoder can be fuzzed. */
@@ -195,6 +204,9 @@ int ds_fit_marker(ds_socket *s, unsigned recvopts);
 void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
                  size_t size, ds_rx *rx);
 int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx);
+int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa);
+void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c);
+int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip);
 int ds_past_deadline(const ds_socket *s, double *deadline);
 ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err);
 void *ds_borrow(lua_State *L, int sockarg, size_t size);

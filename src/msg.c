@@ -1,8 +1,10 @@
 /*
-** Datagrams with control data: recvmsg/sendmsg, their batch forms, and
-** reply, which answers a request from the address it was sent to. A
-** message is a Lua table; receiving refills the table it is given so a
-** server loop allocates nothing but the strings themselves.
+** Datagrams with control data, in two forms. The fast path is sendto,
+** whose source and interface arguments answer what recvfrom (socket.c)
+** returned. Message tables carry everything else: recvmsg/sendmsg, reply
+** (answers a request from the address it was sent to) and the batches.
+** Receiving refills the table it is given, every field of it, so a server
+** loop allocates nothing but the strings themselves.
 */
 #include "ds.h"
 
@@ -23,11 +25,6 @@ static const char *const key_names[] = {
 
 #define KEY(k) DS_UPVALUE(k)
 
-/* A weak-keyed table shared by all sockets of a Lua state (kept in the
-** registry, so every load of the module shares it): for each message table
-** passed in and filled, the DS_CTL_* fields that fill left non-nil. */
-#define FILLED DS_UPVALUE(K_LAST + 1)
-
 /* Pushes t[key k] and returns its type. */
 static int get_key(lua_State *L, int t, int k) {
   lua_pushvalue(L, KEY(k));
@@ -42,8 +39,19 @@ static ds_socket *check_dgram(lua_State *L) {
 
 /* ---- receiving ---- */
 
-/* Sets an integer field, or nil when absent. */
-static void set_int(lua_State *L, int t, int k, int present, lua_Integer v) {
+/* t[key k] = the value at idx. A fresh table needs no nil stores. Raw
+** stores of values already made: no collection step, so no finalizer,
+** runs in here. */
+static void set_from(lua_State *L, int t, int k, int idx, int fresh) {
+  if (fresh && lua_isnil(L, idx)) return;
+  lua_pushvalue(L, KEY(k));
+  lua_pushvalue(L, idx);
+  lua_rawset(L, t);
+}
+
+/* t[key k] = v, or nil when absent. */
+static void set_int(lua_State *L, int t, int k, int present, lua_Integer v, int fresh) {
+  if (fresh && !present) return;
   lua_pushvalue(L, KEY(k));
   if (present) lua_pushinteger(L, v);
   else lua_pushnil(L);
@@ -56,143 +64,56 @@ static void set_bool(lua_State *L, int t, int k, int v) {
   lua_rawset(L, t);
 }
 
-/* Pushes the text of ip. A server hears the same peers and is asked on the
-** same addresses again and again, so the socket keeps the last text of
-** each kind (slot) and reuses it instead of formatting it anew. */
-static void push_cached_ip(lua_State *L, ds_socket *s, int slot, const ds_ip *ip) {
-  int i = slot - DS_SLOT_PEER;
+/* Pushes the text of the broadcast address c's datagram was sent to, in
+** the socket's form, or nil. Broadcasts are rare: it is not kept. */
+static void push_broadcast(lua_State *L, const ds_socket *s, const ds_ctl *c) {
   char text[DS_ADDRSTRLEN];
-  if (ds_ip_equal(&s->lastip[i], ip)) {
-    lua_getiuservalue(L, 1, slot);
+  ds_ip ip = c->broadcast;
+  if (!(c->have & DS_CTL_BROADCAST)) {
+    lua_pushnil(L);
     return;
   }
-  s->lasttext[i] = lua_pushlstring(L, text, ds_ntop(ip, text));
-  lua_pushvalue(L, -1);
-  lua_setiuservalue(L, 1, slot); /* keeps lasttext[i] alive */
-  s->lastip[i] = *ip;
+  if (s->family == DS_DUAL) ds_ip_map(&ip);
+  lua_pushlstring(L, text, ds_ntop(&ip, text));
 }
 
-/* Pushes the texts of the destination and of the broadcast address it
-** was sent to, each nil when absent, in the socket's form (mapped on a
-** dual socket). Broadcasts are rare: that text is not cached. */
-static void push_dst(lua_State *L, ds_socket *s, const ds_ctl *c) {
-  char text[DS_ADDRSTRLEN];
-  ds_ip ip;
-  if (c->have & DS_CTL_ADDR) {
-    ip = c->addr;
-    if (s->family == DS_DUAL) ds_ip_map(&ip);
-    push_cached_ip(L, s, DS_SLOT_DST, &ip);
-  } else {
-    lua_pushnil(L);
-  }
-  if (c->have & DS_CTL_BROADCAST) {
-    ip = c->broadcast;
-    if (s->family == DS_DUAL) ds_ip_map(&ip);
-    lua_pushlstring(L, text, ds_ntop(&ip, text));
-  } else {
-    lua_pushnil(L);
-  }
-}
-
-static void set_peer(lua_State *L, ds_socket *s, int t, const struct sockaddr *sa) {
-  ds_ip ip;
-  int port = ds_sockaddr_to_ip(sa, &ip);
-  lua_pushvalue(L, KEY(K_ADDR));
-  if (port < 0) lua_pushnil(L);
-  else push_cached_ip(L, s, DS_SLOT_PEER, &ip);
-  lua_rawset(L, t);
-  set_int(L, t, K_PORT, port >= 0, port);
-}
-
-/* Control data fields: those in `write` are set from c, nil when c lacks
-** them; the texts of dst and broadcast are at indexes dst and dst + 1.
-** Raw stores of numbers only: no collection step, so no finalizer, can run
-** in here. */
-static void set_control_fields(lua_State *L, int t, const ds_ctl *c, int dst,
-                               unsigned write) {
-  if (write & DS_CTL_ADDR) {
-    lua_pushvalue(L, KEY(K_DST));
-    lua_pushvalue(L, dst);
-    lua_rawset(L, t);
-  }
-  if (write & DS_CTL_IFINDEX) set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex);
-  if (write & DS_CTL_HOPLIMIT)
-    set_int(L, t, K_HOPLIMIT, c->have & DS_CTL_HOPLIMIT, c->hoplimit);
-  if (write & DS_CTL_TCLASS) {
-    set_int(L, t, K_TCLASS, c->have & DS_CTL_TCLASS, c->tclass);
-    set_int(L, t, K_ECN, c->have & DS_CTL_TCLASS, c->tclass & 3);
-  }
-  if (write & DS_CTL_SEGMENT) set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment);
-  if (write & DS_CTL_BROADCAST) {
-    lua_pushvalue(L, KEY(K_BROADCAST));
-    lua_pushvalue(L, dst + 1);
-    lua_rawset(L, t);
-  }
-  if (write & DS_CTL_TIMESTAMP) {
+/* Fills message table t from one received datagram of n bytes (its real
+** length where the platform reports it) read into a buffer of size, with
+** its control data decoded in rx->got. Every message field is written,
+** nil when this datagram lacks it, so nothing of an earlier datagram,
+** socket or send survives; a fresh table, made by this call, has none to
+** clear. The strings are made first (making one may run Lua code, which
+** may even refill t); the stores after them run none. */
+static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *data,
+                     size_t size, size_t n, const struct msghdr *mh, const ds_rx *rx) {
+  const ds_ctl *c = &rx->got;
+  int top;
+  lua_pushlstring(L, data, n < size ? n : size);
+  ds_push_peer(L, s, 1, (const struct sockaddr *)mh->msg_name);
+  ds_push_dst(L, s, 1, c);
+  push_broadcast(L, s, c);
+  top = lua_gettop(L); /* data, addr, port, dst, broadcast */
+  set_from(L, t, K_DATA, top - 4, fresh);
+  set_from(L, t, K_ADDR, top - 3, fresh);
+  set_from(L, t, K_PORT, top - 2, fresh);
+  set_int(L, t, K_SIZE, 1, (lua_Integer)n, fresh);
+  set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
+  set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
+  set_from(L, t, K_DST, top - 1, fresh);
+  set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex, fresh);
+  set_from(L, t, K_BROADCAST, top, fresh);
+  set_int(L, t, K_HOPLIMIT, c->have & DS_CTL_HOPLIMIT, c->hoplimit, fresh);
+  set_int(L, t, K_TCLASS, c->have & DS_CTL_TCLASS, c->tclass, fresh);
+  set_int(L, t, K_ECN, c->have & DS_CTL_TCLASS, c->tclass & 3, fresh);
+  set_int(L, t, K_SEGMENT, c->have & DS_CTL_SEGMENT, c->segment, fresh);
+  if (!fresh || (c->have & DS_CTL_TIMESTAMP)) {
     lua_pushvalue(L, KEY(K_TIMESTAMP));
     if (c->have & DS_CTL_TIMESTAMP) lua_pushnumber(L, c->timestamp);
     else lua_pushnil(L);
     lua_rawset(L, t);
   }
-}
-
-/* The DS_CTL_* fields FILLED records for table t, or -1: none recorded. */
-static lua_Integer recorded_fields(lua_State *L, int t) {
-  lua_Integer left;
-  int known;
-  lua_pushvalue(L, t);
-  lua_rawget(L, FILLED);
-  left = lua_tointegerx(L, -1, &known);
-  lua_pop(L, 1);
-  return known ? left : -1;
-}
-
-/* Records fields (-1: none, forgetting t) as those t is left with. */
-static void record_fields(lua_State *L, int t, lua_Integer fields) {
-  lua_pushvalue(L, t);
-  if (fields < 0) lua_pushnil(L);
-  else lua_pushinteger(L, fields);
-  lua_rawset(L, FILLED);
-}
-
-/* Sets c's control fields in t, a table passed in (dst as above). A store
-** per field per datagram is most of what filling costs, so a table whose
-** recorded fields are among c's gets only c's (the others are nil
-** already); any other table gets every field, clearing what another
-** datagram, socket or option put there. No finalizer can run between
-** reading the record and writing it (see set_control_fields), so none can
-** fill t meanwhile. When the record stays, an error midway leaves t with
-** fields of that record only; when it changes, t is unrecorded first
-** (clearing an existing key cannot fail), so an error leaves t unknown. */
-static void refill_control_fields(lua_State *L, int t, const ds_ctl *c, int dst) {
-  lua_Integer left = recorded_fields(L, t), have = (lua_Integer)c->have;
-  if (left == have) {
-    set_control_fields(L, t, c, dst, c->have);
-    return;
-  }
-  if (left >= 0) record_fields(L, t, -1);
-  set_control_fields(L, t, c, dst, left >= 0 && (left & ~have) == 0 ? c->have : DS_CTL_ALL);
-  record_fields(L, t, have);
-}
-
-/* Fills message table t from one received datagram of n bytes (its real
-** length where the platform reports it) read into a buffer of size, with
-** its control data decoded in rx->got. A fresh table, made by this call,
-** has no fields to clear. */
-static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *data,
-                     size_t size, size_t n, const struct msghdr *mh, const ds_rx *rx) {
-  const ds_ctl *c = &rx->got;
-  lua_pushvalue(L, KEY(K_DATA));
-  lua_pushlstring(L, data, n < size ? n : size);
-  lua_rawset(L, t);
-  set_peer(L, s, t, (const struct sockaddr *)mh->msg_name);
-  set_int(L, t, K_SIZE, 1, (lua_Integer)n);
-  set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
-  set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
-  push_dst(L, s, c); /* may collect, so before the record is read */
-  if (fresh) set_control_fields(L, t, c, lua_gettop(L) - 1, c->have);
-  else refill_control_fields(L, t, c, lua_gettop(L) - 1);
-  lua_pop(L, 2);
+  set_int(L, t, K_SRC, 0, 0, fresh); /* a send field: never a received one */
+  lua_settop(L, top - 5);
 }
 
 /* The message table argument at arg, or a new one; returns its index. */
@@ -320,38 +241,68 @@ static int field_int(lua_State *L, int t, int k, lua_Integer lo, lua_Integer hi,
   return 1;
 }
 
-/* Is the string on top the text last cached in slot? Then *ip is known.
-** Equal pointers are the same string: the slot keeps it alive. A slot
-** replaced behind our back (debug.setuservalue, outside the contract) can
-** free that string, and a new string at its address would then pass for
-** it; nothing is ever read through the pointer. */
-static int cached_ip(lua_State *L, const ds_socket *s, int slot, ds_ip *ip) {
-  int i = slot - DS_SLOT_PEER;
-  if (lua_tostring(L, -1) != s->lasttext[i]) return 0;
-  *ip = s->lastip[i];
-  return 1;
+/* The address text at idx, known (text a receive gave for slot: no
+** parsing) or parsed for s. As ds_parse_host: 0, -1 with *why, or the
+** count of failure values pushed. */
+static int text_to_ip(lua_State *L, const ds_socket *s, int idx, int slot, ds_ip *ip,
+                      const char **why) {
+  size_t len;
+  const char *text = lua_tolstring(L, idx, &len);
+  if (ds_known_text(s, slot, text, len, ip)) return 0;
+  return ds_parse_host(L, s, text, len, ip, why);
 }
 
-/* Optional address field; *present says whether it was there. Text that
-** recvmsg produced (slot names which) needs no parsing. Returns 0, or the
-** count of failure values pushed (a name that does not resolve). */
+/* Address argument arg (of the kind slot): 0, or failure values pushed. */
+static int arg_ip(lua_State *L, const ds_socket *s, int arg, int slot, ds_ip *ip) {
+  const char *why;
+  int n;
+  luaL_checktype(L, arg, LUA_TSTRING);
+  n = text_to_ip(L, s, arg, slot, ip, &why);
+  if (n < 0)
+    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s'", why, lua_tostring(L, arg)));
+  return n;
+}
+
+/* Optional address field; *present says whether it was there. Returns 0,
+** or the count of failure values pushed (a name that does not resolve). */
 static int field_ip(lua_State *L, const ds_socket *s, int t, int k, int slot, ds_ip *ip,
                     int *present) {
-  size_t len;
-  const char *text, *why;
+  const char *why;
   int n, type = get_key(L, t, k);
   *present = type != LUA_TNIL;
-  if (!*present || (type == LUA_TSTRING && slot && cached_ip(L, s, slot, ip))) {
+  if (!*present) {
     lua_pop(L, 1);
     return 0;
   }
   if (type != LUA_TSTRING) field_error(L, k, "string expected");
-  text = lua_tolstring(L, -1, &len);
-  n = ds_parse_host(L, s, text, len, ip, &why);
-  if (n < 0) field_error(L, k, lua_pushfstring(L, "%s: '%s'", why, text));
+  n = text_to_ip(L, s, -1, slot, ip, &why);
+  if (n < 0) field_error(L, k, lua_pushfstring(L, "%s: '%s'", why, lua_tostring(L, -1)));
   if (n > 0) return n;
   lua_pop(L, 1);
   return 0;
+}
+
+static int is_unspecified(const ds_ip *ip) {
+  static const unsigned char zeros[16];
+  return memcmp(ip->bytes, zeros, ip->af == AF_INET ? 4 : 16) == 0;
+}
+
+/* 255.255.255.255 as a dst: a system without ipi_spec_dst (see cmsg.c)
+** could not say which local address a broadcast was for. */
+static int is_limited_broadcast(const ds_ip *ip) {
+  static const unsigned char all_ones[4] = {255, 255, 255, 255};
+  return is_v4ish(ip) &&
+         memcmp(ip->af == AF_INET ? ip->bytes : ip->bytes + 12, all_ones, 4) == 0;
+}
+
+/* Makes src the source of what c sends. The wildcard is no source (the
+** system picks), nor is a group or the limited broadcast, which is what a
+** query's dst is when it was sent to one: no datagram can come from such
+** an address, so the system picks then too, by c's interface when set. */
+static void set_source(ds_ctl *c, const ds_ip *src) {
+  if (is_unspecified(src) || is_multicast(src) || is_limited_broadcast(src)) return;
+  c->addr = *src;
+  c->have |= DS_CTL_ADDR;
 }
 
 /* Reads send options (ifindex, hoplimit, tclass, ecn, segment) into c. */
@@ -379,6 +330,15 @@ static void read_send_options(lua_State *L, int t, ds_ctl *c) {
   }
 }
 
+/* A received message (it has a dst) says nothing of where to answer
+** from: sent as it is, it would leave from whatever source the system
+** picks, which the client drops. Refused loudly unless src is given. */
+static void refuse_received(lua_State *L, int t) {
+  if (get_key(L, t, K_DST) != LUA_TNIL)
+    field_error(L, K_DST, "a received message: answer it with reply or replymmsg, or give src");
+  lua_pop(L, 1);
+}
+
 /* Builds the datagram described by message table t. Its data string is
 ** left on the stack, which anchors it while the caller keeps it there:
 ** reading the other fields may run metamethods that change t. */
@@ -397,13 +357,38 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, t, K_SRC, DS_SLOT_DST, &src, &has_src)) != 0) return n;
-  if (has_src && !(src.af == AF_INET6 && memcmp(src.bytes, &in6addr_any, 16) == 0) &&
-      !(src.af == AF_INET && memcmp(src.bytes, "\0\0\0\0", 4) == 0)) {
-    c.addr = src;
-    c.have |= DS_CTL_ADDR;
-  }
+  if (has_src) set_source(&c, &src);
+  else refuse_received(L, t);
   read_send_options(L, t, &c);
   return compose(L, s, tx, mh, data, len, has_to ? &to : NULL, (int)port, &c);
+}
+
+/* Builds the answer data[0..len) to request table req: to req.addr and
+** req.port, from req.dst (see set_source), by req.ifindex only where the
+** address alone does not say the way: a link-local dst (its zone), or
+** the limited broadcast. The other fields, what the network set (ecn,
+** hoplimit, segment), are the request's, not the answer's. */
+static int build_reply(lua_State *L, const ds_socket *s, int req, const char *data,
+                       size_t len, ds_tx *tx, struct msghdr *mh) {
+  ds_ip to, dst;
+  ds_ctl c;
+  lua_Integer port, ifindex;
+  int present, n;
+  luaL_checktype(L, req, LUA_TTABLE);
+  if ((n = field_ip(L, s, req, K_ADDR, DS_SLOT_PEER, &to, &present)) != 0) return n;
+  if (!present) field_error(L, K_ADDR, "missing");
+  if (!field_int(L, req, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
+  memset(&c, 0, sizeof(c));
+  if ((n = field_ip(L, s, req, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
+  if (present) {
+    set_source(&c, &dst);
+    if ((is_link_local(&dst) || is_limited_broadcast(&dst)) &&
+        field_int(L, req, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
+      c.ifindex = (unsigned)ifindex;
+      c.have |= DS_CTL_IFINDEX;
+    }
+  }
+  return compose(L, s, tx, mh, data, len, &to, (int)port, &c);
 }
 
 static int send_one(lua_State *L, ds_socket *s, struct msghdr *mh) {
@@ -417,6 +402,33 @@ static int send_one(lua_State *L, ds_socket *s, struct msghdr *mh) {
   return 1;
 }
 
+/* n, err, code = sock:sendto(data, addr, port[, src[, ifindex]]): src
+** and ifindex as a message's (see set_source), so the answer to what
+** recvfrom returned is sendto(answer, addr, port, dst, ifindex). */
+static int sock_sendto(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  size_t len;
+  const char *data = luaL_checklstring(L, 2, &len);
+  ds_ip to, src;
+  ds_ctl c;
+  struct msghdr mh;
+  ds_tx tx;
+  int port, n;
+  if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
+  port = ds_check_port(L, 4);
+  memset(&c, 0, sizeof(c));
+  if (!lua_isnoneornil(L, 5)) {
+    if ((n = arg_ip(L, s, 5, DS_SLOT_DST, &src)) != 0) return n;
+    set_source(&c, &src);
+  }
+  if (!lua_isnoneornil(L, 6)) {
+    c.ifindex = ds_check_ifindex(L, 6);
+    c.have |= DS_CTL_IFINDEX;
+  }
+  if ((n = compose(L, s, &tx, &mh, data, len, &to, port, &c)) != 0) return n;
+  return send_one(L, s, &mh);
+}
+
 /* n, err, code = sock:sendmsg(msg) */
 static int sock_sendmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
@@ -426,48 +438,15 @@ static int sock_sendmsg(lua_State *L) {
   return n ? n : send_one(L, s, &mh);
 }
 
-/* 255.255.255.255 as a dst: a system without ipi_spec_dst (see cmsg.c)
-** could not say which local address a broadcast was for. */
-static int is_limited_broadcast(const ds_ip *ip) {
-  static const unsigned char all_ones[4] = {255, 255, 255, 255};
-  return is_v4ish(ip) &&
-         memcmp(ip->af == AF_INET ? ip->bytes : ip->bytes + 12, all_ones, 4) == 0;
-}
-
-/* n, err, code = sock:reply(req, data): answers req from req.dst (for a
-** broadcast, the local address it came in on). A multicast destination is
-** not a source: the system picks one then; nor is the limited broadcast
-** where it stayed the dst: the answer then leaves by req.ifindex. */
+/* n, err, code = sock:reply(req, data): answers req (see build_reply). */
 static int sock_reply(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t len;
   const char *data = luaL_checklstring(L, 3, &len);
-  ds_ip to, dst;
-  ds_ctl c;
-  lua_Integer port, ifindex;
   struct msghdr mh;
   ds_tx tx;
-  int present, n;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  if ((n = field_ip(L, s, 2, K_ADDR, DS_SLOT_PEER, &to, &present)) != 0) return n;
-  if (!present) field_error(L, K_ADDR, "missing");
-  if (!field_int(L, 2, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
-  memset(&c, 0, sizeof(c));
-  if ((n = field_ip(L, s, 2, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
-  if (present && !is_multicast(&dst)) {
-    int broadcast = is_limited_broadcast(&dst);
-    if (!broadcast) {
-      c.addr = dst;
-      c.have |= DS_CTL_ADDR;
-    }
-    if ((broadcast || is_link_local(&dst)) &&
-        field_int(L, 2, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
-      c.ifindex = (unsigned)ifindex;
-      c.have |= DS_CTL_IFINDEX;
-    }
-  }
-  if ((n = compose(L, s, &tx, &mh, data, len, &to, (int)port, &c)) != 0) return n;
-  return send_one(L, s, &mh);
+  int n = build_reply(L, s, 2, data, len, &tx, &mh);
+  return n ? n : send_one(L, s, &mh);
 }
 
 /* ---- batches ---- */
@@ -617,36 +596,89 @@ static int send_batch(ds_socket *s, struct mmsghdr *v, lua_Integer n, lua_Intege
   return 0;
 }
 
-/* count, err, code = sock:sendmmsg(list): sends the messages of list, at
-** most 1024. All are built before any is sent, so a malformed message
-** raises with none sent. A refused one (a source of the other family, CE,
-** a name that does not resolve) ends the list there: those before it are
-** sent, and the failure's fourth value counts what went. */
-static int sock_sendmmsg(lua_State *L) {
-  ds_socket *s = check_dgram(L);
-  lua_Integer total, built, done = 0;
+/* Builds message i (from 1) of a batch into tx and mh, leaving on the
+** stack what anchors its data (two values at most); 0, or the count of
+** failure values pushed. */
+typedef int (*build_fn)(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *tx,
+                        struct msghdr *mh);
+
+/* Message i of sendmmsg's list (argument 2): the table and its data. */
+static int build_listed(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *tx,
+                        struct msghdr *mh) {
+  if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
+    luaL_argerror(L, 2, lua_pushfstring(L, "message %I: table expected, got %s",
+                                        (LUAI_UACINT)i, luaL_typename(L, -1)));
+  return build_from_table(L, s, lua_gettop(L), tx, mh);
+}
+
+/* Answer i of replymmsg: request i (argument 2) answered with answer i
+** (argument 3), both left on the stack. */
+static int build_answer(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *tx,
+                        struct msghdr *mh) {
+  size_t len;
+  const char *data;
+  int req;
+  if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
+    luaL_argerror(L, 2, lua_pushfstring(L, "request %I: table expected, got %s",
+                                        (LUAI_UACINT)i, luaL_typename(L, -1)));
+  req = lua_gettop(L);
+  if (lua_rawgeti(L, 3, i) != LUA_TSTRING)
+    luaL_argerror(L, 3, lua_pushfstring(L, "answer %I: string expected, got %s",
+                                        (LUAI_UACINT)i, luaL_typename(L, -1)));
+  data = lua_tolstring(L, -1, &len);
+  return build_reply(L, s, req, data, len, tx, mh);
+}
+
+/* Sends the total messages build makes, at most 1024. All are built
+** before any is sent, so a malformed one raises with none sent. A refused
+** one (a source of the other family, CE, a name that does not resolve)
+** ends the batch there: those before it are sent, and the failure's
+** fourth value counts what went. Returns count, or that failure. */
+static int send_built(lua_State *L, ds_socket *s, lua_Integer total, build_fn build) {
+  lua_Integer built, done = 0;
   struct mmsghdr *v;
   ds_tx *tx;
   int fail = 0, err, buf;
-  luaL_checktype(L, 2, LUA_TTABLE);
-  total = (lua_Integer)lua_rawlen(L, 2);
-  luaL_argcheck(L, total <= DS_BATCH_MAX, 2, "more than 1024 messages");
-  lua_settop(L, 2);
   v = (struct mmsghdr *)ds_borrow(L, 1, (size_t)total * (sizeof(*v) + sizeof(*tx)));
   buf = lua_gettop(L);
   tx = (ds_tx *)(v + total);
   luaL_checkstack(L, 2 * (int)total + LUA_MINSTACK, "too many messages");
-  for (built = 0; built < total; built++) { /* each leaves its table and data */
-    if (lua_rawgeti(L, 2, built + 1) != LUA_TTABLE)
-      luaL_argerror(L, 2, lua_pushfstring(L, "message %I: table expected, got %s",
-                                          (LUAI_UACINT)(built + 1), luaL_typename(L, -1)));
-    if ((fail = build_from_table(L, s, lua_gettop(L), &tx[built], &v[built].msg_hdr)) != 0)
-      break;
-  }
+  for (built = 0; built < total; built++)
+    if ((fail = build(L, s, built + 1, &tx[built], &v[built].msg_hdr)) != 0) break;
   if ((err = send_batch(s, v, built, &done)) != 0) fail = ds_push_error(L, err);
   ds_give_back(L, 1, buf);
   lua_pushinteger(L, done);
   return fail ? fail + 1 : 1;
+}
+
+/* The length of the list at arg, at most a batch. */
+static lua_Integer check_list(lua_State *L, int arg, const char *what) {
+  lua_Integer n;
+  luaL_checktype(L, arg, LUA_TTABLE);
+  n = (lua_Integer)lua_rawlen(L, arg);
+  luaL_argcheck(L, n <= DS_BATCH_MAX, arg, lua_pushfstring(L, "more than 1024 %s", what));
+  return n;
+}
+
+/* count, err, code, sent = sock:sendmmsg(list) */
+static int sock_sendmmsg(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  lua_Integer total = check_list(L, 2, "messages");
+  lua_settop(L, 2);
+  return send_built(L, s, total, build_listed);
+}
+
+/* count, err, code, sent = sock:replymmsg(reqs, answers): answers each
+** request of reqs (received tables, as recvmmsg fills) with the string of
+** the same index in answers, as reply does, in one batch. */
+static int sock_replymmsg(lua_State *L) {
+  ds_socket *s = check_dgram(L);
+  lua_Integer total = check_list(L, 2, "requests");
+  luaL_checktype(L, 3, LUA_TTABLE);
+  luaL_argcheck(L, (lua_Integer)lua_rawlen(L, 3) == total, 3,
+                "as many answers as requests expected");
+  lua_settop(L, 3);
+  return send_built(L, s, total, build_answer);
 }
 
 static const luaL_Reg msg_methods[] = {
@@ -655,16 +687,12 @@ static const luaL_Reg msg_methods[] = {
   {"reply", sock_reply},
   {"recvmmsg", sock_recvmmsg},
   {"sendmmsg", sock_sendmmsg},
+  {"replymmsg", sock_replymmsg},
+  {"sendto", sock_sendto},
   {NULL, NULL}};
 
 void ds_open_msg(lua_State *L) {
   int k;
   for (k = 1; k <= K_LAST; k++) lua_pushstring(L, key_names[k]);
-  if (!luaL_getsubtable(L, LUA_REGISTRYINDEX, "dualstack.filled")) { /* FILLED */
-    lua_createtable(L, 0, 1);
-    lua_pushliteral(L, "k");
-    lua_setfield(L, -2, "__mode");
-    lua_setmetatable(L, -2);
-  }
-  ds_add_methods(L, msg_methods, K_LAST + 1);
+  ds_add_methods(L, msg_methods, K_LAST);
 }

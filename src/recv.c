@@ -90,6 +90,66 @@ int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx) {
   return 0;
 }
 
+/* Pushes the text of ip, an address of the kind slot (DS_SLOT_PEER or
+** DS_SLOT_DST) received on the socket s at sockarg: the known text when
+** it is the same address, else a new one, which becomes the known one.
+** Making the string may run a finalizer that receives on s and changes
+** what is known; the slot and s->known are updated together after it. */
+static void push_received_ip(lua_State *L, ds_socket *s, int sockarg, int slot,
+                             const ds_ip *ip) {
+  ds_known_ip *k = &s->known[slot - DS_SLOT_PEER];
+  char text[DS_ADDRSTRLEN];
+  size_t len;
+  if (ds_ip_equal(&k->ip, ip)) {
+    if (lua_getiuservalue(L, sockarg, slot) == LUA_TSTRING) return;
+    lua_pop(L, 1);
+  }
+  len = ds_ntop(ip, text);
+  lua_pushlstring(L, text, len);
+  lua_pushvalue(L, -1);
+  lua_setiuservalue(L, sockarg, slot);
+  k->ip = *ip;
+  k->len = len;
+  memcpy(k->text, text, len);
+}
+
+/* Pushes the sender's address and port (nil, nil when sa is not IP);
+** returns 2. */
+int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa) {
+  ds_ip ip;
+  int port = ds_sockaddr_to_ip(sa, &ip);
+  if (port < 0) {
+    lua_pushnil(L);
+    lua_pushnil(L);
+  } else {
+    push_received_ip(L, s, sockarg, DS_SLOT_PEER, &ip);
+    lua_pushinteger(L, port);
+  }
+  return 2;
+}
+
+/* Pushes the datagram's destination in the socket's form (mapped on a
+** dual socket), or nil when its control data had none. */
+void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c) {
+  ds_ip ip;
+  if (!(c->have & DS_CTL_ADDR)) {
+    lua_pushnil(L);
+    return;
+  }
+  ip = c->addr;
+  if (s->family == DS_DUAL) ds_ip_map(&ip);
+  push_received_ip(L, s, sockarg, DS_SLOT_DST, &ip);
+}
+
+/* Is text[0..len) the known text of slot? Then *ip is its address. The
+** bytes are compared, so any string equal to it, however made, counts. */
+int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip) {
+  const ds_known_ip *k = &s->known[slot - DS_SLOT_PEER];
+  if (!k->ip.af || k->len != len || memcmp(k->text, text, len) != 0) return 0;
+  *ip = k->ip;
+  return 1;
+}
+
 /* After a dropped datagram: has the call's deadline passed? A stream of
 ** spoofed datagrams never lets the socket wait, so it is checked here too.
 ** The first drop only starts the clock: even a zero timeout reads on. */

@@ -49,8 +49,7 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->maxline = 0;
   s->timeout = -1;
   s->want = POLLIN;
-  memset(s->lastip, 0, sizeof(s->lastip)); /* af 0: nothing cached */
-  s->lasttext[0] = s->lasttext[1] = NULL;
+  memset(s->known, 0, sizeof(s->known)); /* af 0: nothing known */
   s->first = s->last = 0;
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
@@ -402,6 +401,18 @@ static int sock_receive(lua_State *L) {
   return finish_read(L, err, *p == 'a');
 }
 
+/* Pushes a datagram's address and port and, with pktinfo on, the
+** destination and arrival interface (each nil when absent): what it takes
+** to answer it with sendto. Returns the count pushed. */
+static int push_sender(lua_State *L, ds_socket *s, const ds_rx *rx) {
+  ds_push_peer(L, s, 1, &rx->from.u.sa);
+  if (!(s->recvopts & DS_RECV_PKTINFO)) return 2;
+  ds_push_dst(L, s, 1, &rx->got);
+  if (rx->got.have & DS_CTL_IFINDEX) lua_pushinteger(L, rx->got.ifindex);
+  else lua_pushnil(L);
+  return 4;
+}
+
 /* One datagram (or, on a stream, what one recv returns) of at most max
 ** bytes, pushed as a string; with sender, the datagram's address and port
 ** follow. Datagrams go through the receive loop that drops spoofed ones. */
@@ -423,7 +434,7 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   ds_give_back(L, 1, buf);
   if (n < 0) return ds_push_error(L, err);
   if (n == 0 && s->type == SOCK_STREAM && max > 0) return ds_push_failure(L, "closed", "EOF");
-  return sender ? 1 + ds_push_sockaddr(L, &rx.from.u.sa) : 1;
+  return sender ? 1 + push_sender(L, s, &rx) : 1;
 }
 
 static int sock_recv(lua_State *L) {
@@ -501,22 +512,6 @@ static int sock_send(lua_State *L) {
   lua_pushinteger(L, i - 1 + (lua_Integer)sent);
   lua_pushstring(L, ds_errname(err));
   return 4;
-}
-
-static int sock_sendto(lua_State *L) {
-  ds_socket *s = ds_check_open(L, 1);
-  size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
-  double deadline = DS_DEADLINE_UNSET;
-  ds_sockaddr sa;
-  ssize_t n;
-  int err = ds_resolve(L, s, 3, 4, &sa);
-  if (err) return err;
-  while ((n = sendto(s->fd, data, len, DS_SEND_FLAGS, &sa.u.sa, sa.len)) < 0)
-    if ((err = ds_retry(s, POLLOUT, &deadline)) != 0)
-      return ds_push_error(L, err);
-  lua_pushinteger(L, n);
-  return 1;
 }
 
 /* ---- names, descriptors, timeouts ---- */
@@ -631,7 +626,6 @@ static const luaL_Reg methods[] = {
   {"send", sock_send},
   {"receive", sock_receive},
   {"recv", sock_recv},
-  {"sendto", sock_sendto},
   {"recvfrom", sock_recvfrom},
   {"getsockname", sock_getsockname},
   {"getpeername", sock_getpeername},

@@ -49,7 +49,8 @@ local UdpListener = class("dualstack.udplistener", {
   recvmsg = function(self, size, msg)
     return on_ready(self, function(s) return s:recvmsg(size, msg) end)
   end,
-  --- The next datagram as data, addr, port, as socket:recvfrom.
+  --- The next datagram as data, addr, port (and, with pktinfo, dst,
+  -- ifindex), as socket:recvfrom.
   recvfrom = function(self, size)
     return on_ready(self, function(s) return s:recvfrom(size) end)
   end,
@@ -68,9 +69,10 @@ local UdpListener = class("dualstack.udplistener", {
     for _, s in ipairs(self.socks) do n = n + s:spoofed() end
     return n
   end,
-  --- Sends data to host, port through the socket of host's family.
-  sendto = function(self, data, host, port)
-    return socket_for(self, host):sendto(data, host, port)
+  --- Sends data to host, port (from src, by ifindex) through the socket
+  -- of host's family, as socket:sendto.
+  sendto = function(self, data, host, port, src, ifindex)
+    return socket_for(self, host):sendto(data, host, port, src, ifindex)
   end,
 })
 
