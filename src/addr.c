@@ -155,10 +155,6 @@ size_t ds_ntop(const ds_ip *ip, char *out) {
   return (size_t)(p - out);
 }
 
-int ds_ip_is_mapped(const ds_ip *ip) {
-  return ip->af == AF_INET6 && memcmp(ip->bytes, mapped_prefix, 12) == 0;
-}
-
 void ds_ip_map(ds_ip *ip) {
   if (ip->af != AF_INET) return;
   memmove(ip->bytes + 12, ip->bytes, 4);
@@ -175,13 +171,14 @@ void ds_ip_unmap(ds_ip *ip) {
 }
 
 void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa) {
-  memset(sa, 0, sizeof(*sa));
   if (ip->af == AF_INET) {
+    memset(&sa->u.in, 0, sizeof(sa->u.in));
     sa->u.in.sin_family = AF_INET;
     sa->u.in.sin_port = htons((uint16_t)port);
     memcpy(&sa->u.in.sin_addr, ip->bytes, 4);
     sa->len = sizeof(sa->u.in);
   } else {
+    memset(&sa->u.in6, 0, sizeof(sa->u.in6));
     sa->u.in6.sin6_family = AF_INET6;
     sa->u.in6.sin6_port = htons((uint16_t)port);
     memcpy(&sa->u.in6.sin6_addr, ip->bytes, 16);

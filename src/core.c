@@ -4,6 +4,11 @@
 */
 #include "ds.h"
 
+#if defined(__GNUC__)
+__attribute__((visibility("default")))
+#endif
+LUAMOD_API int luaopen_dualstack_core(lua_State *L);
+
 int luaopen_dualstack_core(lua_State *L) {
   lua_newtable(L);
   ds_open_socket(L);

@@ -19,6 +19,13 @@
 #include <lua.h>
 #include <lauxlib.h>
 
+/* Everything declared below is internal to the module: hidden, so calls
+** between its files are direct rather than through the PLT. Only
+** luaopen_dualstack_core (core.c, declared by Lua's LUAMOD_API) is seen. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
 #define DS_SOCKET_MT "dualstack.socket"
 
 /* Upvalues of socket methods (see ds_add_methods): the socket metatable,
@@ -147,7 +154,6 @@ int ds_push_failure(lua_State *L, const char *message, const char *code);
 /* addr.c: pure functions (no Lua) first, then the socket-facing ones. */
 const char *ds_pton(const char *text, size_t len, ds_ip *ip);
 size_t ds_ntop(const ds_ip *ip, char *out);
-int ds_ip_is_mapped(const ds_ip *ip);
 void ds_ip_map(ds_ip *ip);
 void ds_ip_unmap(ds_ip *ip);
 void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa);
@@ -163,6 +169,13 @@ int ds_check_field_option(lua_State *L, int t, const char *field, const char *co
 int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len,
                   ds_ip *ip, const char **why);
 void ds_open_addr(lua_State *L);
+
+/* ::ffff:0:0/96. Inline, as ds_ip_equal: the send and receive paths ask
+** several times per datagram. */
+static inline int ds_ip_is_mapped(const ds_ip *ip) {
+  static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return ip->af == AF_INET6 && memcmp(ip->bytes, prefix, 12) == 0;
+}
 
 /* Only the bytes of the family count: an IPv4 address leaves 12 unset.
 ** Inline: the receive path compares two addresses per datagram. */
@@ -235,5 +248,9 @@ void ds_open_mcast(lua_State *L);
 
 /* poll.c */
 void ds_open_poll(lua_State *L);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
 
 #endif

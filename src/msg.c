@@ -244,22 +244,18 @@ static int field_int(lua_State *L, int t, int k, lua_Integer lo, lua_Integer hi,
 /* The address text at idx, known (text a receive gave for slot: no
 ** parsing) or parsed for s. As ds_parse_host: 0, -1 with *why, or the
 ** count of failure values pushed. */
-static int text_to_ip(lua_State *L, const ds_socket *s, int idx, int slot, ds_ip *ip,
-                      const char **why) {
-  size_t len;
-  const char *text = lua_tolstring(L, idx, &len);
+static int text_to_ip(const char *text, size_t len, lua_State *L, const ds_socket *s,
+                      int slot, ds_ip *ip, const char **why) {
   if (ds_known_text(s, slot, text, len, ip)) return 0;
   return ds_parse_host(L, s, text, len, ip, why);
 }
 
 /* Address argument arg (of the kind slot): 0, or failure values pushed. */
 static int arg_ip(lua_State *L, const ds_socket *s, int arg, int slot, ds_ip *ip) {
-  const char *why;
-  int n;
-  luaL_checktype(L, arg, LUA_TSTRING);
-  n = text_to_ip(L, s, arg, slot, ip, &why);
-  if (n < 0)
-    return luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s'", why, lua_tostring(L, arg)));
+  size_t len;
+  const char *text = luaL_checklstring(L, arg, &len), *why;
+  int n = text_to_ip(text, len, L, s, slot, ip, &why);
+  if (n < 0) return luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s'", why, text));
   return n;
 }
 
@@ -267,7 +263,8 @@ static int arg_ip(lua_State *L, const ds_socket *s, int arg, int slot, ds_ip *ip
 ** or the count of failure values pushed (a name that does not resolve). */
 static int field_ip(lua_State *L, const ds_socket *s, int t, int k, int slot, ds_ip *ip,
                     int *present) {
-  const char *why;
+  size_t len;
+  const char *text, *why;
   int n, type = get_key(L, t, k);
   *present = type != LUA_TNIL;
   if (!*present) {
@@ -275,8 +272,9 @@ static int field_ip(lua_State *L, const ds_socket *s, int t, int k, int slot, ds
     return 0;
   }
   if (type != LUA_TSTRING) field_error(L, k, "string expected");
-  n = text_to_ip(L, s, -1, slot, ip, &why);
-  if (n < 0) field_error(L, k, lua_pushfstring(L, "%s: '%s'", why, lua_tostring(L, -1)));
+  text = lua_tolstring(L, -1, &len);
+  n = text_to_ip(text, len, L, s, slot, ip, &why);
+  if (n < 0) field_error(L, k, lua_pushfstring(L, "%s: '%s'", why, text));
   if (n > 0) return n;
   lua_pop(L, 1);
   return 0;
