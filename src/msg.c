@@ -301,6 +301,10 @@ static void set_source(ds_ctl *c, const ds_ip *src) {
   if (is_unspecified(src) || is_multicast(src) || is_limited_broadcast(src)) return;
   c->addr = *src;
   c->have |= DS_CTL_ADDR;
+  if (src->scope) { /* a zone (fe80::1%eth0) names the interface; ifindex, read after, wins */
+    c->ifindex = src->scope;
+    c->have |= DS_CTL_IFINDEX;
+  }
 }
 
 /* Reads send options (ifindex, hoplimit, tclass, ecn, segment) into c. */
