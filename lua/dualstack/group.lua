@@ -76,10 +76,11 @@ function M.on_ready(self, op)
     for k = 1, #socks do
       local i = (self.last + k - 1) % #socks + 1
       if ready[fds[i]] then
-        local a, b, c = op(socks[i])
+        -- five: recvfrom with pktinfo gives data, addr, port, dst, ifindex
+        local a, b, c, d, e = op(socks[i])
         if a or c ~= "ETIMEDOUT" then
           self.last = i
-          return a, b, c
+          return a, b, c, d, e
         end
       end
     end
