@@ -10,7 +10,8 @@
 -- (one dual-stack socket on "*" with pktinfo), queries it at 127.0.0.1 and
 -- 127.0.0.2 from a plain inet socket bound to 127.0.0.1, and at ::1 from an
 -- inet6 socket, and shows each reply's source next to the address queried.
--- They must match: that is what sock:reply is for.
+-- They must match: that is what the dst and ifindex recvfrom returns are
+-- for, handed back to sendto.
 --
 -- It exits 0 when every echo came back, every reply came from the address
 -- queried and both servers ended cleanly, 1 otherwise. It never hangs:
@@ -166,7 +167,7 @@ local function main()
     "examples/udp_responder.lua", "0 -n %d -t %d", udp_queries(), query)
   if not ok then return false end
   print("\nOne socket on * answered each query from the address it was sent to"
-    .. " (msg.dst, sent back with sock:reply).")
+    .. " (recvfrom's dst, handed back to sendto).")
   return true
 end
 

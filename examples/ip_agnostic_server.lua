@@ -105,8 +105,13 @@ local function open(entry, port, socktype)
   if addr:match("^[fF][eE][89aAbB]%x:") and not addr:find("%", 1, true) then
     io.stderr:write("IPv6 link local addresses should specify a scope ID!\n")
   end
-  local ok
-  ok, err, code = sock:bind(addr, port)
+  local ok = true
+  -- One step beyond the original: with packet info on, recvfrom also says
+  -- which local address each datagram was sent to, and the echo is sent
+  -- from there (on a wildcard socket of a multi-homed host the routing
+  -- table may pick another source, whose answer the client drops).
+  if socktype == "dgram" then ok, err, code = sock:setoption("pktinfo", true) end
+  if ok then ok, err, code = sock:bind(addr, port) end
   if ok and socktype == "stream" then ok, err, code = sock:listen(5) end
   if not ok then
     sock:close()
@@ -160,10 +165,12 @@ local function serve_connection(conn)
   conn:close()
 end
 
-local function serve_datagram(sock, data, addr, port)
+-- dst and ifindex (from recvfrom, with packet info) make the echo leave
+-- from the address the datagram was sent to.
+local function serve_datagram(sock, data, addr, port, dst, ifindex)
   print(("Received a %d byte datagram from %s: [%s]"):format(#data, peer_text(addr), data))
   print("Echoing same data back to client")
-  local _, err, code = sock:sendto(data, addr, port)
+  local _, err, code = sock:sendto(data, addr, port, dst, ifindex)
   if err then print(("sendto() failed: %s (%s)"):format(err, code)) end
 end
 
@@ -180,8 +187,8 @@ local function serve_one(sock, socktype)
     if conn then serve_connection(conn) return true end
     if err ~= "timeout" then fatal("accept()", err, code) end
   else
-    local data, addr, port = sock:recvfrom(UDP_BUFFER)
-    if data then serve_datagram(sock, data, addr, port) return true end
+    local data, addr, port, dst, ifindex = sock:recvfrom(UDP_BUFFER)
+    if data then serve_datagram(sock, data, addr, port, dst, ifindex) return true end
     if addr ~= "timeout" then fatal("recvfrom()", addr, port) end
   end
   return false

@@ -2,9 +2,12 @@
 -- examples/udp_responder_cqueues.lua share: their command line, the log
 -- line for each datagram and the answer to it. Not a program of its own.
 --
--- Both programs answer every datagram with its own bytes, from the address
--- it was sent to (sock:reply), and log who asked, which local address they
--- asked (msg.dst) and on which interface (msg.ifindex).
+-- Both programs take each datagram on the fast path: with packet info on,
+-- sock:recvfrom() gives data, addr, port and also dst (the local address
+-- the datagram was sent to) and ifindex (the interface it came in on).
+-- They answer with its own bytes through sock:sendto(data, addr, port,
+-- dst, ifindex), which sends from dst, and log who asked, which address
+-- they asked and on which interface.
 
 local ds = require "dualstack"
 local args = require "args"
@@ -32,18 +35,19 @@ end
 
 -- One log line: peer, the local address asked (as the socket reports it
 -- and unmapped), the interface, the payload and how the reply went.
-function M.describe(msg, sent, err, code)
-  local outcome = sent and ("replied from " .. tostring(msg.dst))
+function M.describe(data, addr, port, dst, ifindex, sent, err, code)
+  local outcome = sent and ("replied from " .. tostring(dst))
     or ("reply failed: %s (%s)"):format(err, code)
   return ("from %s port %d to %s (%s) on %s: %q, %s"):format(
-    msg.addr, msg.port, tostring(msg.dst), msg.dst and ds.unmap(msg.dst) or "no pktinfo",
-    interface(msg.ifindex), msg.data, outcome)
+    addr, port, tostring(dst), dst and ds.unmap(dst) or "no pktinfo",
+    interface(ifindex), data, outcome)
 end
 
--- Answers one received message and logs it; sock is a socket or a listener.
-function M.answer(sock, msg)
-  local sent, err, code = sock:reply(msg, msg.data)
-  print(M.describe(msg, sent, err, code))
+-- Answers one datagram (what recvfrom returned) with its own bytes, from
+-- the address it was sent to, and logs it; sock is a socket or a listener.
+function M.answer(sock, data, addr, port, dst, ifindex)
+  local sent, err, code = sock:sendto(data, addr, port, dst, ifindex)
+  print(M.describe(data, addr, port, dst, ifindex, sent, err, code))
   return sent
 end
 

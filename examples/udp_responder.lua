@@ -3,12 +3,13 @@
 --
 -- One socket bound to "*" (::, IPV6_V6ONLY off) with packet info on
 -- (IPV6_RECVPKTINFO and IP_PKTINFO) learns, for each datagram, the local
--- address it was sent to (msg.dst) and the interface it came in on
--- (msg.ifindex). sock:reply sends the answer from exactly that address, so
--- a client that asked 127.0.0.2 hears back from 127.0.0.2, not from
--- whatever address the routing table would pick. A plain sendto from a
--- wildcard socket gives no such promise, and on a multi-homed host the
--- client drops the answer as coming from a stranger.
+-- address it was sent to and the interface it came in on: recvfrom returns
+-- them after the sender's address and port. Handed to sendto, they make
+-- the answer leave from exactly that address, so a client that asked
+-- 127.0.0.2 hears back from 127.0.0.2, not from whatever address the
+-- routing table would pick. A plain sendto from a wildcard socket gives no
+-- such promise, and on a multi-homed host the client drops the answer as
+-- coming from a stranger. This is the fast path: no message table.
 --
 -- usage: lua5.4 examples/udp_responder.lua [port] [-n datagrams] [-t seconds]
 --   port   0 picks a free port; the first line printed names it (default 7008)
@@ -49,14 +50,15 @@ local function main(argv)
   local addr, port = sock:getsockname()
   responder.banner(addr, port, tostring(sock))
   sock:settimeout(opts.idle)       -- nil: wait for ever
-  local msg, answered = {}, 0      -- one message table, refilled each time
+  local answered = 0
   while not opts.count or answered < opts.count do
-    local got, err, code = sock:recvmsg(65536, msg)
-    if not got then
-      print(("stopping: %s (%s)"):format(err, code))
+    -- With pktinfo on: data, addr, port, dst, ifindex; or nil, err, code.
+    local data, addr, port, dst, ifindex = sock:recvfrom(65536)
+    if not data then
+      print(("stopping: %s (%s)"):format(addr, port))
       break
     end
-    responder.answer(sock, msg)
+    responder.answer(sock, data, addr, port, dst, ifindex)
     answered = answered + 1
   end
   sock:close()

@@ -14,7 +14,8 @@
 --   -d     yes: one dual-stack socket (default); no: one socket per family
 --
 -- Needs Debian's lua-cqueues. Each answer is the datagram's own bytes, sent
--- with sock:reply from the address the datagram was sent to.
+-- from the address the datagram was sent to: recvfrom's dst and ifindex
+-- handed to sendto, as in udp_responder.lua.
 
 -- The in-tree build first, then whatever is installed; examples/ for the
 -- helpers this responder shares with udp_responder.lua.
@@ -59,19 +60,19 @@ end
 -- One socket's coroutine: receive what is there, answer it, poll when
 -- nothing is.
 local function serve(sock, state)
-  local msg = {}  -- one table per socket, refilled by every recvmsg
   sock:settimeout(0)
   while not state.stopped do
-    local got, err, code = sock:recvmsg(65536, msg)
-    if got then
-      responder.answer(sock, msg)
+    -- With pktinfo on: data, addr, port, dst, ifindex; or nil, err, code.
+    local data, addr, port, dst, ifindex = sock:recvfrom(65536)
+    if data then
+      responder.answer(sock, data, addr, port, dst, ifindex)
       state.answered = state.answered + 1
       state.last = cqueues.monotime()
       if state.count and state.answered >= state.count then stop(state, "count reached") end
-    elseif err == "timeout" then
+    elseif addr == "timeout" then
       wait(sock, state)
     else
-      stop(state, ("%s (%s) on %s"):format(err, code, tostring(sock)))
+      stop(state, ("%s (%s) on %s"):format(addr, port, tostring(sock)))
     end
   end
 end
