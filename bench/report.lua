@@ -382,7 +382,7 @@ local function targets()
       local ok = d and d <= limit
       local name = string.format("Instructions per round trip, %s, %s ≤ %s", PATH[who], FAMILY[w], commas(limit))
       if aim then name = name .. string.format(" (aim %s)", commas(aim)) end
-      row(name, d and commas(d) or "–", table.concat(x, "; "), ok)
+      row(name, d and commas(d) or "–", #x > 0 and table.concat(x, "; ") or nil, ok)
       if aim and ok then rows[#rows][4] = rows[#rows][4] .. (d <= aim and ", aim met" or ", aim missed") end
     end
   end
@@ -420,7 +420,7 @@ local function targets()
     local function x(a, by) return ratio("tcpin", a, "tcpin", "c", by) end
     local wall = x(who)
     local m = median(values(per_rep("tcpin", who, rate)))
-    row(name, m and fmt_rate("tcpin", m) or "–", string.format("%s (raw C + one copy: %s); by CPU time %s (one copy: %s)",
+    row(name, m and fmt_rate("tcpin", m) or "–", wall and string.format("%s (raw C + one copy: %s); by CPU time %s (one copy: %s)",
       times(wall), times(x("c-copy")), times(x(who, cpu_rate)), times(x("c-copy", cpu_rate))), wall and wall >= 0.9)
   end
   tcp_in("TCP in ≥ 0.9× raw C, receive(65536)", "dualstack")
