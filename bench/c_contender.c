@@ -6,7 +6,8 @@
 **
 ** Usage: c_contender [copy] MODE N   (the peer appends MODE and N)
 **   echo N    answer N datagrams from the address each was sent to
-**   sink N    drain N datagrams with recvmsg, decoding pktinfo
+**   sink N    drain N datagrams with recvmsg, decoding pktinfo and
+**             reading each payload (a checksum, as a server reads data)
 **   mmsg N    drain N datagrams with recvmmsg (64 at a time), same
 **   tcp-in N  accept one connection, read to EOF (N unused)
 **   tcp-out N accept one connection, write N bytes, close
@@ -15,8 +16,10 @@
 ** as a new string (Lua 5.4 cannot adopt a buffer as a string). It is the
 ** reference that shows what that one copy costs, not a contender.
 ** Protocol with the peer, on stdout: "ready PID PORT FD" once the
-** socket is bound, "done COUNT DST" when the work is complete; then it
-** waits for EOF on stdin, so the peer can still read its counters.
+** socket is bound, "done COUNT DST [BYTES [SUM]]" when the work is
+** complete (the drains give the payload bytes read and their checksum,
+** which the peer checks); then it waits for EOF on stdin, so the peer can
+** still read its counters.
 */
 #define _GNU_SOURCE /* recvmmsg, struct in6_pktinfo */
 #include "util.h"
@@ -103,14 +106,32 @@ static void ready(int fd) {
   fflush(stdout);
 }
 
-static void done(long long count, const struct in6_addr *dst) {
+/* What the drains read of the payloads: the byte count and checksum. */
+typedef struct payload {
+  long long bytes;
+  uint64_t sum;
+} payload;
+
+/* Reads every byte of a payload, as a server must to use it (see
+** bench_payload_sum); the peer knows the payloads and checks the totals. */
+static void payload_add(payload *p, const char *data, size_t len) {
+  p->bytes += (long long)len;
+  p->sum += bench_payload_sum(data, len);
+}
+
+static void say_done(long long count, const struct in6_addr *dst, const payload *p) {
   char text[INET6_ADDRSTRLEN] = "-";
   char buf[64];
   if (dst) inet_ntop(AF_INET6, dst, text, sizeof(text));
-  printf("done %lld %s\n", count, text);
+  if (p) printf("done %lld %s %lld %llu\n", count, text, p->bytes, (unsigned long long)p->sum);
+  else printf("done %lld %s\n", count, text);
   fflush(stdout);
   while (read(0, buf, sizeof(buf)) > 0) {
   }
+}
+
+static void done(long long count, const struct in6_addr *dst) {
+  say_done(count, dst, NULL);
 }
 
 /* The reply's control message, built once: only the address changes. */
@@ -170,15 +191,19 @@ static void sink(long long n) {
   int fd = udp_socket();
   static rx r;
   struct in6_pktinfo dst;
+  payload p = {0, 0};
   long long got;
   memset(&dst, 0, sizeof(dst));
   ready(fd);
   for (got = 0; got < n; got++) {
+    ssize_t len;
     rx_reset(&r);
-    check(recvmsg(fd, &r.mh, 0) >= 0, "recvmsg");
+    len = recvmsg(fd, &r.mh, 0);
+    check(len >= 0, "recvmsg");
     dst = rx_dst(&r.mh);
+    payload_add(&p, r.data, (size_t)len);
   }
-  done(got, n ? &dst.ipi6_addr : NULL);
+  say_done(got, n ? &dst.ipi6_addr : NULL, &p);
 }
 
 static void sink_mmsg(long long n) {
@@ -186,6 +211,7 @@ static void sink_mmsg(long long n) {
   static rx r[BATCH];
   static struct mmsghdr v[BATCH];
   struct in6_pktinfo dst;
+  payload p = {0, 0};
   long long got = 0;
   memset(&dst, 0, sizeof(dst));
   ready(fd);
@@ -197,10 +223,13 @@ static void sink_mmsg(long long n) {
     }
     k = recvmmsg(fd, v, BATCH, MSG_WAITFORONE, NULL);
     check(k > 0, "recvmmsg");
-    for (i = 0; i < k; i++) dst = rx_dst(&v[i].msg_hdr);
+    for (i = 0; i < k; i++) {
+      dst = rx_dst(&v[i].msg_hdr);
+      payload_add(&p, r[i].data, v[i].msg_len);
+    }
     got += k;
   }
-  done(got, n ? &dst.ipi6_addr : NULL);
+  say_done(got, n ? &dst.ipi6_addr : NULL, &p);
 }
 
 static int accept_one(void) {

@@ -38,10 +38,15 @@ function M.accept_one(l)
 end
 
 -- The work is complete; dst is the destination of the last datagram (nil
--- for a contender without pktinfo). We stay alive until the peer closes
--- our stdin: it reads our CPU counters from /proc first.
-function M.done(count, dst)
-  say("done %d %s", count, dst or "-")
+-- for a contender without pktinfo), bytes the payload bytes a drain read
+-- (the peer checks them). We stay alive until the peer closes our stdin:
+-- it reads our CPU counters from /proc first.
+function M.done(count, dst, bytes)
+  if bytes then
+    say("done %d %s %d", count, dst or "-", bytes)
+  else
+    say("done %d %s", count, dst or "-")
+  end
   io.read("a")
 end
 

@@ -19,8 +19,10 @@
 ** use during it, in CPUs), rss0/rss1 (KiB).
 **
 ** The contender answers on stdout: "ready PID PORT FD" after binding,
-** and "done COUNT DST" when its work is complete; then it waits for EOF
-** on its stdin. PID is its own, so wrappers (taskset, valgrind, strace)
+** and "done COUNT DST [BYTES [SUM]]" when its work is complete; then it
+** waits for EOF on its stdin. A drain must give BYTES, the payload bytes
+** it read, and may give SUM, their checksum (bench_payload_sum): both are
+** checked, so no contender is timed without reading its data. PID is its own, so wrappers (taskset, valgrind, strace)
 ** may sit between it and us.
 */
 #define _GNU_SOURCE /* sendmmsg */
@@ -134,14 +136,21 @@ static void spawn(contender *c, const opts *o, const char *mode, long long n) {
     die("contender said '%s', expected 'ready PID PORT FD'", c->line);
 }
 
-/* "done COUNT DST" from the contender; DST is "-" when it has no pktinfo. */
-static long long read_done(contender *c, char *dst, size_t dstlen) {
+/* The contender's "done COUNT DST [BYTES [SUM]]". */
+typedef struct done_line {
   long long count;
-  char text[64];
-  if (sscanf(read_line(c), "done %lld %63s", &count, text) != 2)
-    die("contender said '%s', expected 'done COUNT DST'", c->line);
-  snprintf(dst, dstlen, "%s", text);
-  return count;
+  char dst[64];      /* "-" from a contender without pktinfo */
+  int fields;        /* 2, 3 (BYTES given) or 4 (SUM too) */
+  long long bytes;
+  unsigned long long sum;
+} done_line;
+
+static done_line read_done(contender *c) {
+  done_line d;
+  d.fields = sscanf(read_line(c), "done %lld %63s %lld %llu", &d.count, d.dst, &d.bytes, &d.sum);
+  if (d.fields < 2)
+    die("contender said '%s', expected 'done COUNT DST [BYTES [SUM]]'", c->line);
+  return d;
 }
 
 /* Lets the contender exit (it waits for EOF on stdin after "done", so that
@@ -373,7 +382,6 @@ static void pingpong(const opts *o) {
   contender c;
   pinger p;
   long long end = o->warmup + o->count, rss0 = -1, rss1;
-  char dst[64];
   sample a, b;
   spawn(&c, o, "echo", end);
   addr_parse(&p.to, o->dest, c.port);
@@ -388,7 +396,7 @@ static void pingpong(const opts *o) {
   exchange(&p, end, o->window);
   b = take(c.pid);
   rss1 = rss_kib(c.pid);
-  if (read_done(&c, dst, sizeof(dst)) != end) die("contender counted %s round trips", c.line);
+  if (read_done(&c).count != end) die("contender counted %s round trips", c.line);
   finish(&c);
   report(o->count, a, b);
   if (o->rss_at > 0) printf(" rss0=%lld rss1=%lld", rss0, rss1);
@@ -400,13 +408,13 @@ static void pingpong(const opts *o) {
 
 /* Queues n copies of one datagram with sendmmsg (fewer syscalls: the
 ** queueing is not timed, but it should not take long either). */
-static void queue(int fd, long long n) {
+static void queue(int fd, long long n, const unsigned char *payload) {
   enum { B = 256 };
   static struct mmsghdr v[B];
   static struct iovec iov;
   static unsigned char buf[BENCH_DGRAM];
   int i;
-  memset(buf, 0x5a, sizeof(buf));
+  memcpy(buf, payload, sizeof(buf));
   iov.iov_base = buf;
   iov.iov_len = sizeof(buf);
   for (i = 0; i < B; i++) {
@@ -431,13 +439,24 @@ static void expect_dst(const char *dest, const char *seen) {
     die("contender saw destination %s, sent to %s", seen, mapped);
 }
 
+/* What a drain contender says it read must be what was queued: n
+** payloads of BENCH_DGRAM bytes, with their checksum when it gives one. */
+static void expect_payloads(const done_line *d, long long n, const unsigned char *payload) {
+  unsigned long long sum = (unsigned long long)n * bench_payload_sum(payload, BENCH_DGRAM);
+  if (d->fields < 3) die("contender did not say how many payload bytes it read (done COUNT DST BYTES)");
+  if (d->bytes != n * BENCH_DGRAM) die("contender read %lld payload bytes of %lld", d->bytes, n * BENCH_DGRAM);
+  if (d->fields == 4 && d->sum != sum) die("contender's payload checksum is %llu, not %llu", d->sum, sum);
+}
+
 static void drain(const opts *o, const char *mode) {
   contender c;
   bench_addr to;
-  char dst[64];
+  done_line d;
   long long drops, got;
+  unsigned char payload[BENCH_DGRAM];
   sample a, b;
   int fd;
+  memset(payload, 0x5a, sizeof(payload));
   spawn(&c, o, mode, o->count);
   /* ~1 KiB of buffer accounting per small datagram; the kernel doubles it */
   force_rcvbuf(&c, o->count * 1024 < 0x3fffffff ? (int)(o->count * 1024) : 0x3fffffff);
@@ -445,15 +464,17 @@ static void drain(const opts *o, const char *mode) {
   fd = udp_peer(&to);
   check(connect(fd, (struct sockaddr *)&to.ss, to.len) == 0, "connect");
   stop(c.pid);
-  queue(fd, o->count);
+  queue(fd, o->count, payload);
   if ((drops = udp_drops(c.port)) != 0)
     die("%lld of %lld datagrams dropped while queueing", drops, o->count);
   a = take(c.pid);
   check(kill(c.pid, SIGCONT) == 0, "SIGCONT");
-  got = read_done(&c, dst, sizeof(dst));
+  d = read_done(&c);
   b = take(c.pid);
+  got = d.count;
   if (got != o->count) die("contender drained %lld of %lld", got, o->count);
-  expect_dst(o->dest, dst);
+  expect_dst(o->dest, d.dst);
+  expect_payloads(&d, got, payload);
   finish(&c);
   report(got, a, b);
   printf("\n");
@@ -466,7 +487,6 @@ static void tcp_in(const opts *o) {
   static char buf[BENCH_CHUNK];
   contender c;
   bench_addr to;
-  char dst[64];
   long long left = o->count, got;
   sample a, b;
   int fd;
@@ -477,7 +497,7 @@ static void tcp_in(const opts *o) {
   a = take(c.pid);
   for (; left > 0; left -= BENCH_CHUNK) write_all(fd, buf, left < BENCH_CHUNK ? (size_t)left : sizeof(buf));
   check(shutdown(fd, SHUT_WR) == 0, "shutdown");
-  got = read_done(&c, dst, sizeof(dst));
+  got = read_done(&c).count;
   b = take(c.pid);
   if (got != o->count) die("contender read %lld of %lld bytes", got, o->count);
   finish(&c);
@@ -506,7 +526,6 @@ static long long read_all(int fd) {
 static void tcp_out(const opts *o) {
   contender c;
   bench_addr to;
-  char dst[64];
   long long got;
   sample a, b;
   int fd;
@@ -517,7 +536,7 @@ static void tcp_out(const opts *o) {
   got = read_all(fd);
   b = take(c.pid);
   if (got != o->count) die("contender wrote %lld of %lld bytes", got, o->count);
-  if (read_done(&c, dst, sizeof(dst)) != got) die("contender counted %s", c.line);
+  if (read_done(&c).count != got) die("contender counted %s", c.line);
   finish(&c);
   report(got, a, b);
   printf("\n");

@@ -1,5 +1,5 @@
--- bench/run.lua: runs every workload of issue 5 against every contender
--- through the fixed peer (bench/peer.c), then writes the report.
+-- bench/run.lua: runs every workload (issues 5 and 12) against every
+-- contender through the fixed peer (bench/peer.c), then writes the report.
 -- Run from the repository root after the C programs are built (make bench).
 --
 -- Method
@@ -12,17 +12,22 @@
 --   from separate short runs, each done at two lengths: the difference
 --   divided by the difference in operations is the cost per operation
 --   without the startup and exit of the interpreter.
+-- * dualstack runs each UDP workload on both of its paths: the fast path
+--   (recvfrom/sendto, no table) and the table path (recvmsg/reply,
+--   recvmmsg), as rows of their own; every drain reads each datagram's
+--   data and the peer checks what it read.
 -- * Two references do in C only what no Lua binding can avoid, for the
 --   TCP in and instruction targets: c-copy (raw C reading TCP with one
 --   copy per read, as returning a Lua string needs) in tcpin, and the Lua
 --   floor (bench/floor.c: the echo loop on C methods that do nothing, no
---   network) in the callgrind phase.
+--   network; a variant for each path) in the callgrind phase.
 --
 -- Environment:
 -- * BENCH_QUICK=1 divides the counts for a smoke test.
 -- * BENCH_REPS=N changes the number of repetitions (5).
--- * BENCH_ONLY=a,b,... runs a part: workload keys (pp4 pp6 sink mmsg tcpin
---   tcpout) pick workloads, phase names (check memory callgrind syscalls)
+-- * BENCH_ONLY=a,b,... runs a part: workload keys (pp4 pp6 drain tcpin
+--   tcpout; sink and mmsg mean drain) pick workloads, phase names (check
+--   memory callgrind syscalls)
 --   pick the other phases; e.g. BENCH_ONLY=pp4,callgrind while working on
 --   the UDP hot path. The report then shows what was measured.
 --
@@ -51,28 +56,46 @@ local OUT = "bench/out"
 local PEER = "taskset -c 0 " .. OUT .. "/peer"
 local PIN = "taskset -c 1 "
 
+-- Contenders by name, each a command line (the peer appends MODE N). Some
+-- share a program and differ in the mode their workload gives them
+-- (MODE_FOR below): c-mmsg and dualstack-mmsg drain with recvmmsg.
 -- c-copy is a reference, not a contender: raw C plus the one copy per read
 -- that any binding returning Lua strings must make (see c_contender.c).
+-- dualstack: -fast is the fast path (recvfrom/sendto), -table the table
+-- path (recvmsg/reply), -batch echoes with recvmmsg/replymmsg (check and
+-- memory only); plain dualstack and -recv are its TCP readers.
+local DS = "lua5.4 bench/dualstack_contender.lua"
 local contenders = {
   c = OUT .. "/c_contender",
+  ["c-mmsg"] = OUT .. "/c_contender",
   ["c-copy"] = OUT .. "/c_contender copy",
-  dualstack = "lua5.4 bench/dualstack_contender.lua",
-  ["dualstack-recv"] = "lua5.4 bench/dualstack_contender.lua recv",
+  ["dualstack-fast"] = DS .. " fast",
+  ["dualstack-table"] = DS,
+  ["dualstack-mmsg"] = DS,
+  ["dualstack-batch"] = DS .. " batch",
+  dualstack = DS,
+  ["dualstack-recv"] = DS .. " recv",
   luasocket = "lua5.4 bench/luasocket_contender.lua",
 }
+
+-- The UDP echo contenders: every path that answers a datagram.
+local ECHOERS = {"c", "dualstack-fast", "dualstack-table", "dualstack-batch", "luasocket"}
 
 -- LuaSocket cannot answer from the address it was asked on (no pktinfo),
 -- so its IPv4 ping-pong goes to 127.0.0.1, where the routing table's
 -- choice happens to be right; the reply check shows the difference.
 local PP4_DEST = {luasocket = "127.0.0.1"}
+local PP = {"c", "dualstack-fast", "dualstack-table", "luasocket"}
+-- One drain workload: both raw C receives and all of dualstack's, side by
+-- side in each repetition, so the drain ratios pair runs made together.
+local MMSG = "-n %d mmsg"
 local workloads = {
   {key = "pp4", dest = "127.0.0.2", dest_for = PP4_DEST, args = "-n %d -w %d pingpong", n = "pp_n",
-   who = {"c", "dualstack", "luasocket"}},
-  {key = "pp6", dest = "::1", args = "-n %d -w %d pingpong", n = "pp_n",
-   who = {"c", "dualstack", "luasocket"}},
-  {key = "sink", dest = "127.0.0.2", args = "-n %d sink", n = "drain_n",
-   who = {"c", "dualstack", "luasocket"}},
-  {key = "mmsg", dest = "127.0.0.2", args = "-n %d mmsg", n = "drain_n", who = {"c", "dualstack"}},
+   who = PP},
+  {key = "pp6", dest = "::1", args = "-n %d -w %d pingpong", n = "pp_n", who = PP},
+  {key = "drain", dest = "127.0.0.2", args = "-n %d sink", n = "drain_n",
+   args_for = {["c-mmsg"] = MMSG, ["dualstack-mmsg"] = MMSG},
+   who = {"c", "c-mmsg", "dualstack-fast", "dualstack-table", "dualstack-mmsg", "luasocket"}},
   {key = "tcpin", dest = "127.0.0.1", args = "-n %d tcp-in", n = "tcp_bytes",
    who = {"c", "c-copy", "dualstack", "dualstack-recv", "luasocket"}},
   {key = "tcpout", dest = "127.0.0.1", args = "-n %d tcp-out", n = "tcp_bytes",
@@ -84,8 +107,15 @@ local function dest(w, who)
   return "-d " .. (w.dest_for and w.dest_for[who] or w.dest) .. " "
 end
 
+-- The peer's arguments for workload w, contender who, n operations.
+local function args(w, who, n, warm)
+  return dest(w, who) .. string.format(w.args_for and w.args_for[who] or w.args, n, warm)
+end
+
+-- Workload keys of before issue 12, now one workload.
+local ALIAS = {sink = "drain", mmsg = "drain"}
 local only = {}
-for name in (os.getenv("BENCH_ONLY") or ""):gmatch("[^,%s]+") do only[name] = true end
+for name in (os.getenv("BENCH_ONLY") or ""):gmatch("[^,%s]+") do only[ALIAS[name] or name] = true end
 local some_workload = false
 for _, w in ipairs(workloads) do some_workload = some_workload or only[w.key] end
 
@@ -152,20 +182,19 @@ local function progress(fmt, ...)
 end
 
 local function measure(w, who, rep)
-  local args = dest(w, who) .. string.format(w.args, cfg[w.n], cfg.pp_warm)
-  local t, err = peer("-t 30 " .. args, contenders[who])
+  local t, err = peer("-t 30 " .. args(w, who, cfg[w.n], cfg.pp_warm), contenders[who])
   local line = fields {"kind", "run", "workload", w.key, "contender", who, "rep", rep}
   if t then
     for _, k in ipairs {"ops", "wall", "cpu", "bg"} do
       line[#line + 1] = k
       line[k] = t[k]
     end
-    progress("%-6s rep %d %-14s %12.0f ops/s  (others used %.2f CPUs)", w.key, rep, who,
+    progress("%-6s rep %d %-15s %12.0f ops/s  (others used %.2f CPUs)", w.key, rep, who,
       t.ops / t.wall, t.bg)
   else
     failures = failures + 1
     line[#line + 1], line.error = "error", err
-    progress("%-6s rep %d %-14s FAILED: %s", w.key, rep, who, err)
+    progress("%-6s rep %d %-15s FAILED: %s", w.key, rep, who, err)
   end
   record(line)
 end
@@ -182,25 +211,26 @@ end
 
 -- Does each contender answer a query to 127.0.0.2 from 127.0.0.2?
 local function reply_check()
-  for _, who in ipairs {"c", "dualstack", "luasocket"} do
+  for _, who in ipairs(ECHOERS) do
     local args = string.format("-d 127.0.0.2 -n %d -w 0 pingpong", cfg.check_n)
     local t, err = peer(args, contenders[who])
     if not t and who ~= "luasocket" then failures = failures + 1 end
     record(fields {"kind", "check", "contender", who, "n", cfg.check_n, "ok", t and "yes" or "no",
       "error", err or ""})
-    progress("reply-address check %-10s %s", who, t and "ok" or err)
+    progress("reply-address check %-15s %s", who, t and "ok" or err)
   end
 end
 
+-- RSS after mem_at and after mem_n datagrams echoed, on every path.
 local function memory()
-  for _, who in ipairs {"c", "dualstack", "luasocket"} do
+  for _, who in ipairs(ECHOERS) do
     local args = string.format("-d %s -n %d -w 0 -W %d -r %d pingpong", PP4_DEST[who] or "127.0.0.2",
       cfg.mem_n, cfg.mem_window, cfg.mem_at)
     local t, err = peer("-t 30 " .. args, contenders[who])
     if not t then failures = failures + 1 end
     record(fields {"kind", "memory", "contender", who, "n", cfg.mem_n, "at", cfg.mem_at,
       "rss0", t and t.rss0 or "", "rss1", t and t.rss1 or "", "error", err or ""})
-    progress("memory %-10s %s", who, t and (t.rss0 .. " -> " .. t.rss1 .. " KiB") or err)
+    progress("memory %-15s %s", who, t and (t.rss0 .. " -> " .. t.rss1 .. " KiB") or err)
   end
 end
 
@@ -260,15 +290,16 @@ local function callgrind(key, who, n, start)
   if not ir then failures = failures + 1 end
   record(fields {"kind", "callgrind", "workload", key, "contender", who, "n", n,
     "ir", ir or "", "error", err or ""})
-  progress("callgrind %s %-10s n=%d %s", key, who, n, ir or err)
+  progress("callgrind %-5s %-15s n=%-5d %s", key, who, n, ir or err)
 end
 
 -- The Lua floor (bench/floor.c), the reference beside the instruction
--- target: dualstack's echo loop on methods that do nothing, without the
--- network, at the contenders' two lengths. "string" adds the datagram,
--- "bare" is "string" without the socket argument checks.
+-- targets: dualstack's echo loops on methods that do nothing, without the
+-- network, at the contenders' two lengths. "string" adds the datagram to
+-- the table path's loop, "bare" is "string" without the socket argument
+-- checks, "fast" is the fast path's loop (five values each way).
 local function floor_instructions()
-  for _, variant in ipairs {"noop", "string", "bare"} do
+  for _, variant in ipairs {"noop", "string", "bare", "fast"} do
     for _, n in ipairs(cfg.cg) do
       callgrind("floor", variant, n, function(wrap)
         return alone(string.format("%slua5.4 bench/floor_loop.lua %s %d", wrap, variant, n))
@@ -276,6 +307,7 @@ local function floor_instructions()
     end
   end
   profile("floor", "string")
+  profile("floor", "fast")
 end
 
 local function instructions()
@@ -289,8 +321,7 @@ local function instructions()
     end
   end
   if wanted("callgrind", workloads[1]) then
-    profile("pp4", "dualstack")
-    profile("pp4", "luasocket")
+    for _, who in ipairs {"dualstack-fast", "dualstack-table", "luasocket"} do profile("pp4", who) end
   end
   if wanted("callgrind") then floor_instructions() end
 end
@@ -354,8 +385,7 @@ local function perf_counter()
 end
 
 -- Syscall-count lengths per workload (ping-pong runs without warm-up here).
-local COUNT_LENS = {pp4 = "sc_pp", pp6 = "sc_pp", sink = "sc_drain", mmsg = "sc_drain",
-  tcpin = "sc_tcp", tcpout = "sc_tcp"}
+local COUNT_LENS = {pp4 = "sc_pp", pp6 = "sc_pp", drain = "sc_drain", tcpin = "sc_tcp", tcpout = "sc_tcp"}
 
 local function syscalls()
   local counter = perf_counter() or STRACE
@@ -363,13 +393,12 @@ local function syscalls()
     for _, who in ipairs(wanted("syscalls", w) and w.who or {}) do
       for _, n in ipairs(cfg[COUNT_LENS[w.key]]) do
         local file = string.format("%s/syscalls.%s.%s.%d", OUT, w.key, who, n)
-        local args = dest(w, who) .. string.format(w.args, n, 0)
-        local t, err = peer("-t 60 " .. args, contenders[who], counter.wrap(file))
+        local t, err = peer("-t 60 " .. args(w, who, n, 0), contenders[who], counter.wrap(file))
         local counts = t and counter.counts(file)
         if not counts then failures = failures + 1 end
         record(fields {"kind", "syscalls", "tool", counter.name, "workload", w.key, "contender", who,
           "n", n, "calls", counts or "", "error", err or ""})
-        progress("syscalls (%s) %s %-14s n=%d %s", counter.name, w.key, who, n, counts or err)
+        progress("syscalls (%s) %s %-15s n=%d %s", counter.name, w.key, who, n, counts or err)
       end
     end
   end
@@ -388,7 +417,8 @@ local function machine()
     "luasocket", cmd("dpkg-query -W -f='${Version}' lua-socket"),
     "cc", cmd("cc --version | head -1"),
     "load", cmd("cut -d' ' -f1-3 /proc/loadavg"),
-    "reps", cfg.reps, "pp_n", cfg.pp_n, "drain_n", cfg.drain_n, "tcp_bytes", cfg.tcp_bytes})
+    "reps", cfg.reps, "pp_n", cfg.pp_n, "drain_n", cfg.drain_n, "tcp_bytes", cfg.tcp_bytes,
+    "mem_window", cfg.mem_window})
 end
 
 local started = os.time()

@@ -1,4 +1,4 @@
-# make bench: the performance harness of issue 5 (see bench/README.md).
+# make bench: the performance harness of issues 5 and 12 (see bench/README.md).
 # Builds the module and the C programs of bench/, then bench/run.lua
 # measures every contender through the fixed peer and writes
 # bench/out/report.md (bench/out is git-ignored).
