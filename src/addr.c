@@ -129,7 +129,9 @@ static char *put_ipv6(char *p, const unsigned char *b) {
 static char *put_scope(char *p, uint32_t scope) {
   char name[IF_NAMESIZE];
   *p++ = '%';
-  if (if_indextoname(scope, name)) {
+  /* A name of digits would read back as an index (parse_scope): the
+  ** index is written then, so the text names the same interface. */
+  if (if_indextoname(scope, name) && strspn(name, "0123456789") != strlen(name)) {
     size_t n = strlen(name);
     memcpy(p, name, n);
     return p + n;

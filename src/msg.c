@@ -10,7 +10,7 @@
 
 #include <string.h>
 
-#define DS_BATCH_MAX 1024 /* messages per recvmmsg/sendmmsg call (UIO_MAXIOV) */
+#define DS_BATCH_MAX 1024 /* messages per batch call (UIO_MAXIOV) */
 
 /* Message field names, interned once and kept as upvalues of every message
 ** method, so filling a table hashes no C strings on the per-datagram path. */
@@ -280,9 +280,12 @@ static int field_ip(lua_State *L, const ds_socket *s, int t, int k, int slot, ds
   return 0;
 }
 
+/* The wildcard: 0.0.0.0 (plain or mapped, as a dual socket has it) or ::. */
 static int is_unspecified(const ds_ip *ip) {
   static const unsigned char zeros[16];
-  return memcmp(ip->bytes, zeros, ip->af == AF_INET ? 4 : 16) == 0;
+  if (ip->af == AF_INET || ds_ip_is_mapped(ip))
+    return memcmp(ip->af == AF_INET ? ip->bytes : ip->bytes + 12, zeros, 4) == 0;
+  return memcmp(ip->bytes, zeros, 16) == 0;
 }
 
 /* 255.255.255.255 as a dst: a system without ipi_spec_dst (see cmsg.c)
@@ -334,10 +337,12 @@ static void read_send_options(lua_State *L, int t, ds_ctl *c) {
 
 /* A received message (it has a dst) says nothing of where to answer
 ** from: sent as it is, it would leave from whatever source the system
-** picks, which the client drops. Refused loudly unless src is given. */
+** picks, which the client drops; with src given it would send back what
+** the network set (a CE mark is refused). Refused loudly unless src is
+** given: reply and replymmsg are the way. */
 static void refuse_received(lua_State *L, int t) {
   if (get_key(L, t, K_DST) != LUA_TNIL)
-    field_error(L, K_DST, "a received message: answer it with reply or replymmsg, or give src");
+    field_error(L, K_DST, "a received message: answer it with reply or replymmsg");
   lua_pop(L, 1);
 }
 
@@ -365,10 +370,18 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   return compose(L, s, tx, mh, data, len, has_to ? &to : NULL, (int)port, &c);
 }
 
+/* Does an answer from src (NULL: none) need the interface its request
+** came in by? Only where the address cannot say the way: no source, a
+** link-local one (the interface is its zone), the limited broadcast. A
+** routable source leaves the way to the routing table, which is right
+** where routes are asymmetric (forcing the arrival interface is not). */
+static int needs_interface(const ds_ip *src) {
+  return !src || is_link_local(src) || is_limited_broadcast(src);
+}
+
 /* Builds the answer data[0..len) to request table req: to req.addr and
-** req.port, from req.dst (see set_source), by req.ifindex only where the
-** address alone does not say the way: a link-local dst (its zone), or
-** the limited broadcast. The other fields, what the network set (ecn,
+** req.port, from req.dst (see set_source), by req.ifindex where
+** needs_interface says. The other fields, what the network set (ecn,
 ** hoplimit, segment), are the request's, not the answer's. */
 static int build_reply(lua_State *L, const ds_socket *s, int req, const char *data,
                        size_t len, ds_tx *tx, struct msghdr *mh) {
@@ -382,13 +395,11 @@ static int build_reply(lua_State *L, const ds_socket *s, int req, const char *da
   if (!field_int(L, req, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, req, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
-  if (present) {
-    set_source(&c, &dst);
-    if ((is_link_local(&dst) || is_limited_broadcast(&dst)) &&
-        field_int(L, req, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
-      c.ifindex = (unsigned)ifindex;
-      c.have |= DS_CTL_IFINDEX;
-    }
+  if (present) set_source(&c, &dst);
+  if (needs_interface(present ? &dst : NULL) &&
+      field_int(L, req, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
+    c.ifindex = (unsigned)ifindex;
+    c.have |= DS_CTL_IFINDEX;
   }
   return compose(L, s, tx, mh, data, len, &to, (int)port, &c);
 }
@@ -404,28 +415,33 @@ static int send_one(lua_State *L, ds_socket *s, struct msghdr *mh) {
   return 1;
 }
 
-/* n, err, code = sock:sendto(data, addr, port[, src[, ifindex]]): src
-** and ifindex as a message's (see set_source), so the answer to what
-** recvfrom returned is sendto(answer, addr, port, dst, ifindex). */
+/* n, err, code = sock:sendto(data, addr, port[, src[, ifindex]]): src and
+** ifindex are a request's dst and ifindex, and the answer is what reply
+** sends, so the answer to what recvfrom returned is sendto(answer, addr,
+** port, dst, ifindex). Without them, LuaSocket's sendto. */
 static int sock_sendto(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t len;
   const char *data = luaL_checklstring(L, 2, &len);
+  int has_src = !lua_isnoneornil(L, 5), has_if = !lua_isnoneornil(L, 6), port, n;
   ds_ip to, src;
   ds_ctl c;
   struct msghdr mh;
   ds_tx tx;
-  int port, n;
   if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
   port = ds_check_port(L, 4);
   memset(&c, 0, sizeof(c));
-  if (!lua_isnoneornil(L, 5)) {
-    if ((n = arg_ip(L, s, 5, DS_SLOT_DST, &src)) != 0) return n;
-    set_source(&c, &src);
-  }
-  if (!lua_isnoneornil(L, 6)) {
-    c.ifindex = ds_check_ifindex(L, 6);
-    c.have |= DS_CTL_IFINDEX;
+  if (has_src || has_if) {
+    if (s->type != SOCK_DGRAM) luaL_error(L, "sendto's src and ifindex need a udp socket");
+    if (has_src && (n = arg_ip(L, s, 5, DS_SLOT_DST, &src)) != 0) return n;
+    if (has_src) set_source(&c, &src);
+    if (has_if) { /* checked even where it is not needed */
+      unsigned ifindex = ds_check_ifindex(L, 6);
+      if (needs_interface(has_src ? &src : NULL)) {
+        c.ifindex = ifindex;
+        c.have |= DS_CTL_IFINDEX;
+      }
+    }
   }
   if ((n = compose(L, s, &tx, &mh, data, len, &to, port, &c)) != 0) return n;
   return send_one(L, s, &mh);
@@ -488,15 +504,15 @@ static unsigned check_count(lua_State *L, int arg) {
   return (unsigned)n;
 }
 
-/* The table at msgs[i], reused, or a new (*fresh) one stored there; left
-** on top. */
+/* The table at msgs[i], reused, or a new (*fresh) one, left on top. A new
+** one is stored in msgs only once filled: Lua code that filling runs (a
+** finalizer receiving into the same list) must not reach it half filled,
+** where fill_msg skips its nil stores. */
 static int slot_table(lua_State *L, int msgs, lua_Integer i, int *fresh) {
   *fresh = lua_rawgeti(L, msgs, i) != LUA_TTABLE;
   if (*fresh) {
     lua_pop(L, 1);
     lua_createtable(L, 0, 14);
-    lua_pushvalue(L, -1);
-    lua_rawseti(L, msgs, i);
   }
   return lua_gettop(L);
 }
@@ -573,7 +589,7 @@ static int sock_recvmmsg(lua_State *L) {
     t = slot_table(L, msgs, ++k, &fresh);
     fill_msg(L, s, t, fresh, b.data + (size_t)i * b.stride, b.size, b.v[i].msg_len,
              &b.v[i].msg_hdr, &b.rx[i]);
-    lua_pop(L, 1);
+    lua_rawseti(L, msgs, k); /* pops t */
   }
   ds_give_back(L, 1, buf);
   if (got < 0) return ds_push_error(L, err);

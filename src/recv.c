@@ -94,12 +94,18 @@ int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx) {
 ** DS_SLOT_DST) received on the socket s at sockarg: the known text when
 ** it is the same address, else a new one, which becomes the known one.
 ** Making the string may run a finalizer that receives on s and changes
-** what is known; the slot and s->known are updated together after it. */
+** what is known; the slot and s->known are updated together after it. An
+** address with a zone is never known: its text holds the interface's
+** name, which may change. */
 static void push_received_ip(lua_State *L, ds_socket *s, int sockarg, int slot,
                              const ds_ip *ip) {
   ds_known_ip *k = &s->known[slot - DS_SLOT_PEER];
   char text[DS_ADDRSTRLEN];
   size_t len;
+  if (ip->scope) {
+    lua_pushlstring(L, text, ds_ntop(ip, text));
+    return;
+  }
   if (ds_ip_equal(&k->ip, ip)) {
     if (lua_getiuservalue(L, sockarg, slot) == LUA_TSTRING) return;
     lua_pop(L, 1);
