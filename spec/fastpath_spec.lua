@@ -386,7 +386,12 @@ for _ = 1, tonumber(count) do
 end
 ]=]
 local VA = ds.ifindex("va")
-report("va", VA)
+-- Every value of a call, as text.
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  return table.concat(t, ",", 1, t.n)
+end
 local function answers(peer, key, count)
   for i = 1, count do report(key .. i, peer:read("l")) end
   peer:close()
@@ -405,16 +410,18 @@ for _, family in ipairs { "dual", "inet6" } do
   report(family .. "_got", table.concat({ tostring(r[1]), tostring(r[2]), tostring(r[4]),
     tostring(r[5] == VA) }, " "))
   local _, a, p, dst, ifi = table.unpack(r, 1, r.n)
-  report(family .. "_idiom", tostring(s:sendto("idiom", a, p, dst, ifi)))
+  report(family .. "_idiom", show(s:sendto("idiom", a, p, dst, ifi)))
   -- The zone in the source's text stands for the interface too.
-  report(family .. "_zoned", tostring(s:sendto("zoned", a, p, "fe80::a2%va")))
-  report(family .. "_plain", tostring(s:sendto("plain", a, p)))
+  report(family .. "_zoned", show(s:sendto("zoned", a, p, "fe80::a2%va")))
+  report(family .. "_plain", show(s:sendto("plain", a, p)))
   answers(peer, family .. "_answer", 3)
   -- An index sends to a link-local address given without a zone.
   peer = in_peer(ASK, "fe80::a2%vb", port, 2)
   _, a, p, dst, ifi = s:recvfrom()
-  report(family .. "_byindex", tostring(s:sendto("byindex", "fe80::b", p, dst, VA)))
-  report(family .. "_byname", tostring(s:sendto("byname", "fe80::b", p, dst, "va")))
+  -- The wrong interface: the index is used, so the system finds no way.
+  report(family .. "_wrongif", show(s:sendto("wrongif", "fe80::b", p, nil, "lo")))
+  report(family .. "_byindex", show(s:sendto("byindex", "fe80::b", p, dst, VA)))
+  report(family .. "_byname", show(s:sendto("byname", "fe80::b", p, dst, "va")))
   answers(peer, family .. "_noscope", 2)
   s:close()
 end
@@ -427,7 +434,7 @@ for _, model in ipairs { { "listen_dual", {} }, { "listen_pair", { dualstack = f
   local peer = in_peer(ASK, "fe80::a2%vb", port, 1)
   local r = table.pack(l:recvfrom())
   report(model[1] .. "_n", r.n)
-  report(model[1] .. "_idiom", tostring(l:sendto("idiom", r[2], r[3], r[4], r[5])))
+  report(model[1] .. "_idiom", show(l:sendto("idiom", r[2], r[3], r[4], r[5])))
   answers(peer, model[1] .. "_answer", 1)
   l:close()
 end
@@ -474,6 +481,8 @@ describe("the reply idiom on a link-local address with its zone", function()
       local r, reason = run()
       if not r then return pending(reason) end
       assert.same({ "7", "6" }, { r[family .. "_byindex"], r[family .. "_byname"] })
+      -- Through lo there is no way to fe80::b, and nothing reaches the peer.
+      assert.equal("nil,network unreachable,ENETUNREACH", r[family .. "_wrongif"])
       assert.equal("byindex from fe80::a2%vb port-ok", r[family .. "_noscope1"])
       assert.equal("byname from fe80::a2%vb port-ok", r[family .. "_noscope2"])
     end)
