@@ -258,6 +258,40 @@ describe("replymmsg with a refused answer", function()
   end)
 end)
 
+describe("replymmsg with Lua code in the middle", function()
+  it("sends each answer's own data while a request's __index edits the lists and collects", function()
+    local server, sport = udp("dual", "*", { pktinfo = true })
+    local client, cport = udp("inet", "127.0.0.1")
+    local long1, long2 = ("a"):rep(100) .. "1", ("b"):rep(100) .. "2"
+    local answers = { long1, long2 }
+    long1, long2 = nil, nil
+    local reqs
+    reqs = {
+      setmetatable({ addr = "127.0.0.1", port = cport }, { __index = function(_, k)
+        if k == "dst" then
+          answers[1], answers[2] = nil, "changed"
+          reqs[2].port = cport
+          collectgarbage()
+          collectgarbage()
+          return "::ffff:127.0.0.2"
+        end
+      end }),
+      { addr = "127.0.0.1", port = 9, dst = "::ffff:127.0.0.1" },
+    }
+    assert.same({ 2 }, { server:replymmsg(reqs, answers) })
+    assert.same({ ("a"):rep(100) .. "1", "127.0.0.2", sport }, { client:recvfrom() })
+    assert.same({ "changed", "127.0.0.1", sport }, { client:recvfrom() })
+  end)
+
+  it("fails cleanly when a request's __index closes the socket", function()
+    local server = udp("dual", "*")
+    local req = setmetatable({ addr = "127.0.0.1", port = 9 }, { __index = function(_, k)
+      if k == "dst" then server:close() return "::ffff:127.0.0.1" end
+    end })
+    assert.same({ nil, "bad file descriptor", "EBADF", 0 }, { server:replymmsg({ req }, { "x" }) })
+  end)
+end)
+
 -- Link-local over a veth (as in fastpath_spec): the server's va has
 -- fe80::a2 (queried) and fe80::a (the system's choice of source), the
 -- peer's vb fe80::b, and IPv4 192.0.2.1 and 192.0.2.2.
