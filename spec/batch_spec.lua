@@ -1,7 +1,7 @@
 -- Batches under hostile input: requests marked CE by the network, lists
 -- longer than a batch, malformed and refused messages. The batch-reply
--- idiom must answer every request, and sendmmsg must always say how many
--- messages went.
+-- idioms (fresh tables with src, or replymmsg) must answer every request,
+-- and sendmmsg must always say how many messages went.
 local H = require "spec.helpers"
 local cleanup = require "spec.cleanup"
 
@@ -22,6 +22,9 @@ local function assert_idle(s)
   assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recvfrom() })
   s:settimeout(t)
 end
+
+-- What sendmsg and sendmmsg raise for a received table given without src.
+local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg, or give src)"
 
 -- The README's batch-reply idiom: one fresh reply table per request.
 local function answer_batch(server, batch)
@@ -60,10 +63,39 @@ describe("a batch with a request marked CE", function()
     end
   end)
 
-  it("sent back as received, answers those before the CE one and counts them", function()
+  it("sent back as received with sendmmsg, raises for its dst and sends nothing", function()
+    -- A received table says where it came from, not where to answer from.
+    local server, port = udp("dual", "*")
+    ok(server:setoption("pktinfo", true))
+    ok(server:setoption("recvtclass", true))
+    local clients, batch = queries_with_ce(server, port, "127.0.0.2")
+    assert.equal(3, #batch)
+    assert.has_error(function() server:sendmmsg(batch) end, RECEIVED)
+    for i = 1, 3 do assert_idle(clients[i]) end
+  end)
+
+  it("answered with replymmsg, every request is answered and the CE is not reflected", function()
+    local server, port = udp("dual", "*")
+    ok(server:setoption("pktinfo", true))
+    ok(server:setoption("recvtclass", true))
+    local clients, batch = queries_with_ce(server, port, "127.0.0.2")
+    assert.same({ 0, 3, 0 }, { batch[1].ecn, batch[2].ecn, batch[3].ecn })
+    local answers = {}
+    for i, m in ipairs(batch) do answers[i] = "re:" .. m.data end
+    for i = 1, 3 do ok(clients[i]:setoption("recvtclass", true)) end
+    assert.same({ 3 }, { server:replymmsg(batch, answers) })
+    for i = 1, 3 do
+      local m = ok(clients[i]:recvmsg())
+      assert.same({ "re:q" .. i, "127.0.0.2", port, 0 }, { m.data, m.addr, m.port, m.ecn })
+    end
+  end)
+
+  it("received without pktinfo (no dst) and sent back with sendmmsg, reflects the CE: "
+    .. "answers those before it and counts them", function()
     local server, port = udp("dual", "*")
     ok(server:setoption("recvtclass", true))
     local clients, batch = queries_with_ce(server, port, "127.0.0.1")
+    assert.is_nil(batch[1].dst)
     assert.same({ nil, "ECN codepoint CE (3) may not be sent", "EINVAL", 1 }, { server:sendmmsg(batch) })
     assert.equal("q1", ok(clients[1]:recvfrom()))
     assert_idle(clients[2])

@@ -564,7 +564,8 @@ local ARGS = {
   setoption = { "reuseaddr", true }, getoption = { "reuseaddr" }, settimeout = { 1 },
   shutdown = { "both" }, join = { "ff02::1:3" }, leave = { "ff02::1:3" },
   sendmsg = { { data = "x", addr = "::1", port = 9 } }, sendmmsg = { { { data = "x", addr = "::1", port = 9 } } },
-  reply = { { addr = "::1", port = 9 }, "x" }, recvmmsg = { 1 }, listen = { 1 }, receive = { 1 },
+  reply = { { addr = "::1", port = 9 }, "x" }, replymmsg = { { { addr = "::1", port = 9, dst = "::1" } }, { "x" } },
+  recvmmsg = { 1 }, listen = { 1 }, receive = { 1 },
 }
 -- Methods that answer about a closed socket instead of refusing it, and
 -- their answer (true: checked by the socket-specific case below).
@@ -816,6 +817,8 @@ describe("hostile: junk first arguments to every function", function()
     },
     sendmsg = udp_only(takes("table", 1, "sendmsg", always(raise("bad field 'data' in message (string expected)")))),
     sendmmsg = udp_only(takes("table", 1, "sendmmsg", always(equals(0)))),
+    -- replymmsg(requests, answers): the answers are missing in every one of these calls.
+    replymmsg = udp_only(takes("table", 1, "replymmsg", always(raise(argerr(2, "replymmsg", "table expected, got no value"))))),
     sendto = both(takes("string", 1, "sendto", always(raise(argerr(2, "sendto", "string expected, got no value"))))),
     settimeout = both(takes("number", 1, "settimeout", function(i)
       if i == 6 then return raise(argerr(1, "settimeout", "timeout is NaN")) end

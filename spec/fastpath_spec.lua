@@ -1,0 +1,500 @@
+-- The table-free fast path (issue 12), with real traffic on both families:
+-- with pktinfo on, recvfrom gives data, addr, port, dst, ifindex, and
+-- sendto(data, addr, port, src, ifindex) picks the source as sendmsg does,
+-- so the reply idiom
+--   local d, a, p, dst, ifi = s:recvfrom(); s:sendto(answer, a, p, dst, ifi)
+-- answers from the address that was queried: 127.0.0.2, ::1, and a
+-- link-local address on a veth in namespaces the spec makes. Listeners
+-- (ds.udp_listen, both models) take the same forms.
+local H = require "spec.helpers"
+local cleanup = require "spec.cleanup"
+local N = require "spec.namespace"
+
+local ds = H.ds
+local ok, keep = H.ok, cleanup.keep
+local LO = ds.ifindex("lo")
+
+after_each(cleanup.close_all)
+
+-- A UDP socket of family with options set before it binds host port 0.
+local function udp(family, host, opts)
+  local s = keep(H.socket("udp", family))
+  for name, v in pairs(opts or {}) do ok(s:setoption(name, v)) end
+  ok(s:bind(host, 0))
+  return s, select(2, s:getsockname())
+end
+
+-- Nothing arrives on s within 0.1 s.
+local function assert_idle(s)
+  local t = s:gettimeout()
+  s:settimeout(0.1)
+  assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recvfrom() })
+  s:settimeout(t)
+end
+
+-- Everything a call returned, with its count.
+local function all(...) return table.pack(...) end
+
+-- The data and sender of the next datagram on s.
+local function got(s)
+  local data, from = s:recvfrom()
+  return { data, from }
+end
+
+-- Servers of each family on "*" and the queries each answers: the client's
+-- family and bind address, the address queried, then what the server must
+-- see (addr, dst) and the source the client must see in the answer.
+local CASES = {
+  { server = "dual", client = "inet", bind = "127.0.0.1", to = "127.0.0.2",
+    addr = "::ffff:127.0.0.1", dst = "::ffff:127.0.0.2", from = "127.0.0.2" },
+  { server = "dual", client = "inet", bind = "127.0.0.1", to = "127.0.0.1",
+    addr = "::ffff:127.0.0.1", dst = "::ffff:127.0.0.1", from = "127.0.0.1" },
+  { server = "dual", client = "inet6", bind = "::1", to = "::1",
+    addr = "::1", dst = "::1", from = "::1" },
+  { server = "inet", client = "inet", bind = "127.0.0.1", to = "127.0.0.2",
+    addr = "127.0.0.1", dst = "127.0.0.2", from = "127.0.0.2" },
+  { server = "inet6", client = "inet6", bind = "::1", to = "::1",
+    addr = "::1", dst = "::1", from = "::1" },
+}
+
+local function label(c)
+  return ("%s server, %s client %s -> %s"):format(c.server, c.client, c.bind, c.to)
+end
+
+-- A server of the case (pktinfo as given) and a client that sent it
+-- "query"; returns server, its port, client, its port.
+local function queried(c, pktinfo)
+  local server, sport = udp(c.server, "*", { pktinfo = pktinfo })
+  local client, cport = udp(c.client, c.bind)
+  ok(client:sendto("query", c.to, sport))
+  return server, sport, client, cport
+end
+
+describe("recvfrom's values", function()
+  for _, c in ipairs(CASES) do
+    it(label(c) .. ": with pktinfo, exactly data, addr, port, dst, ifindex", function()
+      local server, _, _, cport = queried(c, true)
+      local r = all(server:recvfrom())
+      assert.equal(5, r.n)
+      assert.same({ "query", c.addr, cport, c.dst, LO }, { r[1], r[2], r[3], r[4], r[5] })
+      assert.equal("integer", math.type(r[5]))
+    end)
+
+    it(label(c) .. ": without pktinfo, exactly data, addr, port", function()
+      local server, _, _, cport = queried(c, false)
+      local r = all(server:recvfrom())
+      assert.equal(3, r.n)
+      assert.same({ "query", c.addr, cport }, { r[1], r[2], r[3] })
+    end)
+  end
+
+  it("with a size, the data is cut and dst and ifindex still come", function()
+    local server, sport = udp("dual", "*", { pktinfo = true })
+    local client, cport = udp("inet", "127.0.0.1")
+    ok(client:sendto("a long datagram", "127.0.0.2", sport))
+    local r = all(server:recvfrom(6))
+    assert.same({ n = 5, "a long", "::ffff:127.0.0.1", cport, "::ffff:127.0.0.2", LO }, r)
+  end)
+
+  it("follows pktinfo turned off and on again on the same socket", function()
+    local server, sport = udp("inet6", "*", { pktinfo = true })
+    local client = udp("inet6", "::1")
+    local counts = {}
+    for i, on in ipairs { true, false, true } do
+      ok(server:setoption("pktinfo", on))
+      ok(client:sendto("q" .. i, "::1", sport))
+      local r = all(server:recvfrom())
+      assert.equal("q" .. i, r[1])
+      counts[i] = r.n
+    end
+    assert.same({ 5, 3, 5 }, counts)
+  end)
+
+  it("times out with nil, 'timeout', 'ETIMEDOUT' and nothing more, pktinfo on", function()
+    local server = udp("dual", "*", { pktinfo = true })
+    server:settimeout(0.05)
+    assert.same({ n = 3, nil, "timeout", "ETIMEDOUT" }, all(server:recvfrom()))
+  end)
+end)
+
+describe("the reply idiom recvfrom, sendto(answer, addr, port, dst, ifindex)", function()
+  for _, c in ipairs(CASES) do
+    it(label(c) .. ": answers from " .. c.from, function()
+      local server, sport, client = queried(c, true)
+      local _, a, p, dst, ifi = server:recvfrom()
+      assert.equal(6, ok(server:sendto("answer", a, p, dst, ifi)))
+      assert.same({ "answer", c.from, sport }, { client:recvfrom() })
+    end)
+  end
+
+  it("control: without dst, the answer to 127.0.0.2 leaves from 127.0.0.1", function()
+    -- What the idiom is for: the system picks the source by route.
+    local server, sport, client = queried(CASES[1], true)
+    local _, a, p = server:recvfrom()
+    ok(server:sendto("answer", a, p))
+    assert.same({ "answer", "127.0.0.1", sport }, { client:recvfrom() })
+  end)
+end)
+
+describe("sendto's source and interface", function()
+  local DIFFER6 = "source ::1 (IPv6) cannot send to ::ffff:127.0.0.1 (IPv4): the families differ"
+  local DIFFER4 = "source ::ffff:127.0.0.2 (IPv4) cannot send to ::1 (IPv6): the families differ"
+
+  it("dual: an IPv6 src for an IPv4 destination is refused, naming both, and nothing goes", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    for _, to in ipairs { "127.0.0.1", "::ffff:127.0.0.1" } do
+      assert.same({ n = 3, nil, DIFFER6, "EINVAL" }, all(server:sendto("x", to, cport, "::1")))
+      assert.same({ n = 3, nil, DIFFER6, "EINVAL" }, all(server:sendto("x", to, cport, "::1", LO)))
+    end
+    assert_idle(client)
+  end)
+
+  it("dual: an IPv4 src for an IPv6 destination is refused, plain or mapped, and nothing goes", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet6", "::1")
+    for _, src in ipairs { "127.0.0.2", "::ffff:127.0.0.2" } do
+      assert.same({ n = 3, nil, DIFFER4, "EINVAL" }, all(server:sendto("x", "::1", cport, src)))
+    end
+    assert_idle(client)
+  end)
+
+  it("dual: a mapped or plain IPv4 src is used, to a plain or mapped destination", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    for _, p in ipairs { { "127.0.0.1", "::ffff:127.0.0.2" }, { "::ffff:127.0.0.1", "::ffff:127.0.0.2" },
+                         { "127.0.0.1", "127.0.0.2" }, { "::ffff:127.0.0.1", "127.0.0.2" } } do
+      assert.equal(4, ok(server:sendto("from", p[1], cport, p[2])))
+      assert.same({ "from", "127.0.0.2" }, got(client))
+    end
+  end)
+
+  it("inet: a src of 127.0.0.2 (plain or mapped) is used; ::1 is refused for the socket", function()
+    local server = udp("inet", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    for _, src in ipairs { "127.0.0.2", "::ffff:127.0.0.2" } do
+      ok(server:sendto("x", "127.0.0.1", cport, src))
+      assert.same({ "x", "127.0.0.2" }, got(client))
+    end
+    assert.same({ n = 3, nil, "IPv6 address ::1 on an inet (IPv4-only) socket", "EAFNOSUPPORT" },
+      all(server:sendto("x", "127.0.0.1", cport, "::1")))
+    assert_idle(client)
+  end)
+
+  it("inet6: a src of ::1 is used; 127.0.0.2 is refused for the socket", function()
+    local server = udp("inet6", "*")
+    local client, cport = udp("inet6", "::1")
+    ok(server:sendto("x", "::1", cport, "::1"))
+    assert.same({ "x", "::1" }, got(client))
+    assert.same({ n = 3, nil, "IPv4 address 127.0.0.2 on an inet6 (v6-only) socket: IPv4 and "
+      .. "IPv4-mapped addresses work only on a dual-stack socket", "EAFNOSUPPORT" },
+      all(server:sendto("x", "::1", cport, "127.0.0.2")))
+    assert_idle(client)
+  end)
+
+  it("raises for a malformed src, naming the argument, and sends nothing", function()
+    -- As a method's arguments count: data #1, addr #2, port #3, src #4, ifindex #5.
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "1.2.3.999") end,
+      "bad argument #4 to 'sendto' (malformed IPv4 address: '1.2.3.999')")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "1:2:3") end,
+      "bad argument #4 to 'sendto' (malformed IPv6 address: '1:2:3')")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "") end,
+      "bad argument #4 to 'sendto' (empty address: '')")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, 7) end,
+      "bad argument #4 to 'sendto' (string expected, got number)")
+    assert_idle(client)
+  end)
+
+  it("takes the interface as a name or an index, both families", function()
+    local server = udp("dual", "*")
+    for _, c in ipairs { { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
+      local client, cport = udp(c[1], c[2])
+      for _, ifi in ipairs { "lo", LO } do
+        assert.equal(5, ok(server:sendto("by-lo", c[2], cport, nil, ifi)))
+        assert.same({ "by-lo", c[2] }, got(client))
+      end
+    end
+  end)
+
+  it("uses the interface it is given: an index with no interface is refused by the system", function()
+    local server = udp("dual", "*")
+    for _, c in ipairs { { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
+      local client, cport = udp(c[1], c[2])
+      assert.same({ n = 3, nil, "no such device", "ENODEV" }, all(server:sendto("x", c[2], cport, nil, 999999)))
+      assert_idle(client)
+    end
+  end)
+
+  it("raises for an interface that is no name or index, naming argument #5", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, nil, "no-such-if0") end,
+      "bad argument #5 to 'sendto' (unknown interface 'no-such-if0')")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, nil, -1) end,
+      "bad argument #5 to 'sendto' (interface index out of range)")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, nil, 1.5) end,
+      "bad argument #5 to 'sendto' (number has no integer representation)")
+    assert_idle(client)
+  end)
+
+  it("sends from src by the interface given with it", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    ok(server:sendto("x", "127.0.0.1", cport, "127.0.0.2", "lo"))
+    assert.same({ "x", "127.0.0.2" }, got(client))
+  end)
+
+  it("lets the system pick for a wildcard, group or broadcast src", function()
+    -- The client at 127.0.0.1 (::1) gets the route's source: 127.0.0.1 (::1).
+    local server = udp("dual", "*")
+    local picks = {
+      { "inet", "127.0.0.1", { "*", "0.0.0.0", "::", "::ffff:0.0.0.0", "224.0.0.1", "255.255.255.255" } },
+      { "inet6", "::1", { "*", "::", "ff02::1" } },
+    }
+    for _, c in ipairs(picks) do
+      local client, cport = udp(c[1], c[2])
+      for _, src in ipairs(c[3]) do
+        assert.equal(1, ok(server:sendto("x", c[2], cport, src)), src)
+        assert.same({ "x", c[2] }, got(client), src)
+      end
+    end
+  end)
+end)
+
+-- The listener models, as in listen_spec: one dual socket, or an inet6 and
+-- an inet socket. v4 is an IPv4 client's address as the listener reports it.
+local MODELS = {
+  { name = "dual model (default)", opts = {}, v4 = "::ffff:", refused_v6_src = { nil,
+    "source ::1 (IPv6) cannot send to ::ffff:127.0.0.1 (IPv4): the families differ", "EINVAL" } },
+  { name = "per-family model (dualstack = false)", opts = { dualstack = false }, v4 = "",
+    refused_v6_src = { nil, "IPv6 address ::1 on an inet (IPv4-only) socket", "EAFNOSUPPORT" } },
+}
+
+local function copy(t, extra)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  for k, v in pairs(extra or {}) do out[k] = v end
+  return out
+end
+
+for _, model in ipairs(MODELS) do
+  describe("ds.udp_listen, " .. model.name, function()
+    local function listener(extra)
+      local l = keep(ok(ds.udp_listen("*", 0, copy(model.opts, extra))))
+      l:settimeout(H.WAIT)
+      return l, select(2, l:getsockname())
+    end
+
+    -- IPv4 queries to 127.0.0.2 from 127.0.0.1, IPv6 ones to ::1 from ::1.
+    local QUERIES = {
+      { "inet", "127.0.0.1", "127.0.0.2", model.v4 .. "127.0.0.1", model.v4 .. "127.0.0.2", "127.0.0.2" },
+      { "inet6", "::1", "::1", "::1", "::1", "::1" },
+    }
+
+    for _, q in ipairs(QUERIES) do
+      local family, bind, to, addr, dst, from = table.unpack(q)
+      it(family .. ": recvfrom gives exactly data, addr, port, dst, ifindex", function()
+        local l, port = listener()
+        local client, cport = udp(family, bind)
+        ok(client:sendto("query", to, port))
+        assert.same({ n = 5, "query", addr, cport, dst, LO }, all(l:recvfrom()))
+      end)
+
+      it(family .. ": recvfrom gives exactly data, addr, port with pktinfo = false", function()
+        local l, port = listener { pktinfo = false }
+        local client, cport = udp(family, bind)
+        ok(client:sendto("query", to, port))
+        assert.same({ n = 3, "query", addr, cport }, all(l:recvfrom()))
+      end)
+
+      it(family .. ": the reply idiom answers a query to " .. to .. " from " .. from, function()
+        local l, port = listener()
+        local client = udp(family, bind)
+        ok(client:sendto("query", to, port))
+        local _, a, p, d, ifi = l:recvfrom()
+        assert.equal(6, ok(l:sendto("answer", a, p, d, ifi)))
+        assert.same({ "answer", from, port }, { client:recvfrom() })
+      end)
+    end
+
+    it("sendto refuses an IPv6 src for an IPv4 client, and nothing goes", function()
+      local l = listener()
+      local client, cport = udp("inet", "127.0.0.1")
+      assert.same(copy(model.refused_v6_src, { n = 3 }), all(l:sendto("x", "127.0.0.1", cport, "::1")))
+      assert_idle(client)
+    end)
+
+    it("sendto takes a mapped or plain IPv4 src and an interface name or index", function()
+      local l = listener()
+      local client, cport = udp("inet", "127.0.0.1")
+      for _, p in ipairs { { "127.0.0.1", "::ffff:127.0.0.2", nil }, { "::ffff:127.0.0.1", "127.0.0.2", "lo" },
+                           { "127.0.0.1", "127.0.0.2", LO } } do
+        assert.equal(1, ok(l:sendto("x", p[1], cport, p[2], p[3])))
+        assert.same({ "x", "127.0.0.2" }, got(client))
+      end
+      local c6, c6port = udp("inet6", "::1")
+      assert.equal(1, ok(l:sendto("y", "::1", c6port, "::1", "lo")))
+      assert.same({ "y", "::1" }, got(c6))
+    end)
+
+    it("sendto lets the system pick for a wildcard src", function()
+      local l = listener()
+      local client, cport = udp("inet", "127.0.0.1")
+      ok(l:sendto("x", "127.0.0.1", cport, "*"))
+      assert.same({ "x", "127.0.0.1" }, got(client))
+    end)
+
+    it("sendto raises for a malformed src or interface, naming the argument", function()
+      local l = listener()
+      local client, cport = udp("inet6", "::1")
+      assert.has_error(function() l:sendto("x", "::1", cport, "1:2:3") end,
+        "bad argument #4 to 'sendto' (malformed IPv6 address: '1:2:3')")
+      assert.has_error(function() l:sendto("x", "::1", cport, nil, "no-such-if0") end,
+        "bad argument #5 to 'sendto' (unknown interface 'no-such-if0')")
+      assert_idle(client)
+    end)
+  end)
+end
+
+-- Link-local: the child's namespace (the server) has va with two
+-- link-local addresses, fe80::a2 added first and fe80::a, which the system
+-- then prefers as the source; the peer's vb has fe80::b. The peer asks
+-- fe80::a2, so only an answer from the queried address comes from it.
+local LINK_SETUP = N.PAIR .. [[
+ip addr add fe80::a2/64 dev va nodad
+ip addr add fe80::a/64 dev va nodad
+nsenter -t $PEER -n ip addr add fe80::b/64 dev vb nodad
+]]
+
+local LINK_CHILD = [==[
+local ds = require "dualstack"
+-- The peer: bound to fe80::b on vb, asks `to` and prints each of `count`
+-- answers as "data from addr port-ok|port-bad".
+local ASK = [=[
+local to, port, count = ...
+port = tonumber(port)
+local ds = require "dualstack"
+local c = assert(ds.udp { family = "inet6" })
+assert(c:bind("fe80::b%vb", 0))
+c:settimeout(2)
+assert(c:sendto("q", to, port))
+for _ = 1, tonumber(count) do
+  local data, from, p = c:recvfrom()
+  print(("%s from %s %s"):format(tostring(data), tostring(from), p == port and "port-ok" or "port-bad"))
+end
+]=]
+local VA = ds.ifindex("va")
+-- Every value of a call, as text.
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  return table.concat(t, ",", 1, t.n)
+end
+local function answers(peer, key, count)
+  for i = 1, count do report(key .. i, peer:read("l")) end
+  peer:close()
+end
+
+-- A socket server, family, on "*" with pktinfo.
+for _, family in ipairs { "dual", "inet6" } do
+  local s = assert(ds.udp { family = family })
+  assert(s:setoption("pktinfo", true))
+  assert(s:bind("*", 0))
+  s:settimeout(2)
+  local port = select(2, s:getsockname())
+  local peer = in_peer(ASK, "fe80::a2%vb", port, 3)
+  local r = table.pack(s:recvfrom())
+  report(family .. "_n", r.n)
+  report(family .. "_got", table.concat({ tostring(r[1]), tostring(r[2]), tostring(r[4]),
+    tostring(r[5] == VA) }, " "))
+  local _, a, p, dst, ifi = table.unpack(r, 1, r.n)
+  report(family .. "_idiom", show(s:sendto("idiom", a, p, dst, ifi)))
+  -- The zone in the source's text stands for the interface too.
+  report(family .. "_zoned", show(s:sendto("zoned", a, p, "fe80::a2%va")))
+  report(family .. "_plain", show(s:sendto("plain", a, p)))
+  answers(peer, family .. "_answer", 3)
+  -- An index sends to a link-local address given without a zone.
+  peer = in_peer(ASK, "fe80::a2%vb", port, 2)
+  _, a, p, dst, ifi = s:recvfrom()
+  -- The wrong interface: the index is used, so the system finds no way.
+  report(family .. "_wrongif", show(s:sendto("wrongif", "fe80::b", p, nil, "lo")))
+  report(family .. "_byindex", show(s:sendto("byindex", "fe80::b", p, dst, VA)))
+  report(family .. "_byname", show(s:sendto("byname", "fe80::b", p, dst, "va")))
+  answers(peer, family .. "_noscope", 2)
+  s:close()
+end
+
+-- Listeners of both models.
+for _, model in ipairs { { "listen_dual", {} }, { "listen_pair", { dualstack = false } } } do
+  local l = assert(ds.udp_listen("*", 0, model[2]))
+  l:settimeout(2)
+  local port = select(2, l:getsockname())
+  local peer = in_peer(ASK, "fe80::a2%vb", port, 1)
+  local r = table.pack(l:recvfrom())
+  report(model[1] .. "_n", r.n)
+  report(model[1] .. "_idiom", show(l:sendto("idiom", r[2], r[3], r[4], r[5])))
+  answers(peer, model[1] .. "_answer", 1)
+  l:close()
+end
+os.execute("kill " .. os.getenv("PEER"))
+report("done", "yes")
+]==]
+
+describe("the reply idiom on a link-local address with its zone", function()
+  local results, output
+  -- Runs the namespace child once, for every case below.
+  local function run()
+    local usable, reason = N.available("-n")
+    if not usable then return nil, reason end
+    if not results then
+      results, output = N.run("-n", LINK_SETUP, LINK_CHILD)
+    end
+    assert.equal("yes", results.done, "the namespace child did not finish:\n" .. output)
+    return results
+  end
+
+  for _, family in ipairs { "dual", "inet6" } do
+    it(family .. ": recvfrom gives the zoned peer, the dst and the veth's index", function()
+      local r, reason = run()
+      if not r then return pending(reason) end
+      assert.equal("5", r[family .. "_n"])
+      assert.equal("q fe80::b%va fe80::a2 true", r[family .. "_got"])
+    end)
+
+    it(family .. ": sendto(answer, addr, port, dst, ifindex) answers from fe80::a2", function()
+      local r, reason = run()
+      if not r then return pending(reason) end
+      assert.equal("5", r[family .. "_idiom"])
+      assert.equal("idiom from fe80::a2%vb port-ok", r[family .. "_answer1"])
+      assert.equal("zoned from fe80::a2%vb port-ok", r[family .. "_answer2"])
+    end)
+
+    it(family .. ": control: without dst the system answers from fe80::a", function()
+      local r, reason = run()
+      if not r then return pending(reason) end
+      assert.equal("plain from fe80::a%vb port-ok", r[family .. "_answer3"])
+    end)
+
+    it(family .. ": an interface index or name reaches an unzoned link-local address", function()
+      local r, reason = run()
+      if not r then return pending(reason) end
+      assert.same({ "7", "6" }, { r[family .. "_byindex"], r[family .. "_byname"] })
+      -- Through lo there is no way to fe80::b, and nothing reaches the peer.
+      assert.equal("nil,network unreachable,ENETUNREACH", r[family .. "_wrongif"])
+      assert.equal("byindex from fe80::a2%vb port-ok", r[family .. "_noscope1"])
+      assert.equal("byname from fe80::a2%vb port-ok", r[family .. "_noscope2"])
+    end)
+  end
+
+  for _, model in ipairs { "listen_dual", "listen_pair" } do
+    it(model .. ": a listener's idiom answers from fe80::a2", function()
+      local r, reason = run()
+      if not r then return pending(reason) end
+      assert.equal("5", r[model .. "_n"])
+      assert.equal("5", r[model .. "_idiom"])
+      assert.equal("idiom from fe80::a2%vb port-ok", r[model .. "_answer1"])
+    end)
+  end
+end)
