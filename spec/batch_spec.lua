@@ -24,7 +24,7 @@ local function assert_idle(s)
 end
 
 -- What sendmsg and sendmmsg raise for a received table given without src.
-local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg, or give src)"
+local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg)"
 
 -- The README's batch-reply idiom: one fresh reply table per request.
 local function answer_batch(server, batch)

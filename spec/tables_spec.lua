@@ -13,7 +13,7 @@ local LO = ds.ifindex("lo")
 
 after_each(cleanup.close_all)
 
-local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg, or give src)"
+local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg)"
 
 local function udp(family, host, opts)
   local s = keep(H.socket("udp", family))

@@ -253,8 +253,11 @@ static int text_to_ip(const char *text, size_t len, lua_State *L, const ds_socke
 /* Address argument arg (of the kind slot): 0, or failure values pushed. */
 static int arg_ip(lua_State *L, const ds_socket *s, int arg, int slot, ds_ip *ip) {
   size_t len;
-  const char *text = luaL_checklstring(L, arg, &len), *why;
-  int n = text_to_ip(text, len, L, s, slot, ip, &why);
+  const char *text, *why;
+  int n;
+  if (lua_type(L, arg) != LUA_TSTRING) luaL_typeerror(L, arg, "string"); /* no number text */
+  text = lua_tolstring(L, arg, &len);
+  n = text_to_ip(text, len, L, s, slot, ip, &why);
   if (n < 0) return luaL_argerror(L, arg, lua_pushfstring(L, "%s: '%s'", why, text));
   return n;
 }

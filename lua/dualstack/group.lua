@@ -76,11 +76,10 @@ function M.on_ready(self, op)
     for k = 1, #socks do
       local i = (self.last + k - 1) % #socks + 1
       if ready[fds[i]] then
-        -- five: recvfrom with pktinfo gives data, addr, port, dst, ifindex
-        local a, b, c, d, e = op(socks[i])
-        if a or c ~= "ETIMEDOUT" then
+        local r = table.pack(op(socks[i])) -- all of them: recvfrom may give five
+        if r[1] or r[3] ~= "ETIMEDOUT" then
           self.last = i
-          return a, b, c, d, e
+          return table.unpack(r, 1, r.n)
         end
       end
     end
