@@ -90,6 +90,8 @@ typedef struct ds_socket {
   short want;       /* POLLIN or POLLOUT: what the last blocked call awaited */
   ds_known_ip known[2]; /* DS_SLOT_PEER and DS_SLOT_DST */
   lua_Integer spoofed; /* datagrams dropped: mapped source, not IPv4 */
+  char *rxbuf;      /* single receives larger than buf (ds_recv_buffer) */
+  size_t rxcap;     /* its size, 0 while there is none */
   size_t first, last; /* unread bytes are buf[first..last) */
   char buf[DS_BUFSIZE];
 } ds_socket;
@@ -225,7 +227,8 @@ int ds_past_deadline(const ds_socket *s, double *deadline);
 ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err);
 void *ds_borrow(lua_State *L, int sockarg, size_t size);
 void ds_give_back(lua_State *L, int sockarg, int idx);
-char *ds_dgram_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size);
+char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size);
+void ds_free_recv_buffer(lua_State *L, ds_socket *s);
 void ds_open_recv(lua_State *L);
 
 /* msg.c */

@@ -132,7 +132,7 @@ static int msg_table(lua_State *L, int arg) {
 static int sock_recvmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t size = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err = 0, buf;
+  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err = 0;
   char *data;
   double deadline = DS_DEADLINE_UNSET;
   struct msghdr mh;
@@ -140,13 +140,11 @@ static int sock_recvmsg(lua_State *L) {
   ds_rx rx;
   ssize_t n;
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
-  data = ds_dgram_buffer(L, s, 1, size);
-  buf = lua_gettop(L);
+  data = ds_recv_buffer(L, s, size);
   ds_setup_rx(s, &mh, &iov, data, size, &rx);
   n = ds_recv_dgram(s, &mh, &rx, &deadline, &err);
-  if (n >= 0) fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh, &rx);
-  ds_give_back(L, 1, buf);
   if (n < 0) return ds_push_error(L, err);
+  fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh, &rx);
   lua_pushvalue(L, t);
   return 1;
 }

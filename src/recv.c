@@ -211,15 +211,33 @@ void ds_give_back(lua_State *L, int sockarg, int idx) {
   lua_setiuservalue(L, sockarg, DS_SLOT_SCRATCH);
 }
 
-/* Where one datagram of size bytes is received: the read-ahead buffer
-** when it is free and large enough (nil is pushed), else a borrowed one.
-** Either way the caller makes its string before running any Lua code. */
-char *ds_dgram_buffer(lua_State *L, ds_socket *s, int sockarg, size_t size) {
-  if (size <= sizeof(s->buf) && s->first == s->last) {
-    lua_pushnil(L);
-    return s->buf;
-  }
-  return (char *)ds_borrow(L, sockarg, size);
+/* Where one receive of size bytes lands: the read-ahead buffer when it is
+** free and large enough, else the socket's own, grown as needed. The
+** caller makes its string before any Lua code can run (lua_pushlstring
+** copies before it collects), so code that receives on this socket or
+** closes it (a finalizer) never meets the bytes still in use. Batches,
+** which make many strings, borrow instead (ds_borrow). */
+char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size) {
+  void *ud;
+  lua_Alloc alloc;
+  char *p;
+  if (size <= sizeof(s->buf) && s->first == s->last) return s->buf;
+  if (size <= s->rxcap) return s->rxbuf;
+  alloc = lua_getallocf(L, &ud); /* the state's allocator: no collection step */
+  p = (char *)alloc(ud, s->rxbuf, s->rxcap, size);
+  if (!p) luaL_error(L, "not enough memory");
+  s->rxbuf = p;
+  s->rxcap = size;
+  return p;
+}
+
+/* Frees the socket's receive buffer (on close). */
+void ds_free_recv_buffer(lua_State *L, ds_socket *s) {
+  void *ud;
+  lua_Alloc alloc = lua_getallocf(L, &ud);
+  if (s->rxbuf) alloc(ud, s->rxbuf, s->rxcap, 0);
+  s->rxbuf = NULL;
+  s->rxcap = 0;
 }
 
 /* sock:spoofed(): how many datagrams were dropped for claiming an

@@ -45,6 +45,8 @@ static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
   s->bound = 0;
   s->recvopts = 0;
   s->spoofed = 0;
+  s->rxbuf = NULL;
+  s->rxcap = 0;
   s->cmsgspace = 0;
   s->maxline = 0;
   s->timeout = -1;
@@ -355,10 +357,9 @@ static int receive_count(lua_State *L, ds_socket *s, size_t want, double *deadli
   size_t got;
   int err;
   if (want <= DS_CHUNK) {
-    char *buf = (char *)ds_borrow(L, 1, want);
+    char *buf = ds_recv_buffer(L, s, want);
     err = read_exact(s, buf, want, &got, deadline);
     lua_pushlstring(L, buf, got);
-    ds_give_back(L, 1, 4);
     add_prefix(L, 3);
   } else { /* a huge count grows as the data comes, not all at once */
     luaL_Buffer b;
@@ -418,20 +419,21 @@ static int push_sender(lua_State *L, ds_socket *s, const ds_rx *rx) {
 ** follow. Datagrams go through the receive loop that drops spoofed ones. */
 static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   double deadline = DS_DEADLINE_UNSET;
-  char *dst = ds_dgram_buffer(L, s, 1, max);
-  int buf = lua_gettop(L), err = 0;
+  char *dst;
+  int err = 0;
   struct msghdr mh;
   struct iovec iov;
   ds_rx rx;
   ssize_t n;
+  if (s->type == SOCK_DGRAM && max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT; /* the largest */
+  dst = ds_recv_buffer(L, s, max);
   if (s->type == SOCK_DGRAM) {
     ds_setup_rx(s, &mh, &iov, dst, max, &rx);
     n = ds_recv_dgram(s, &mh, &rx, &deadline, &err);
-  } else { /* borrowing may have run a finalizer that read ahead */
+  } else {
     n = read_into(s, dst, max, &deadline, &err);
   }
   if (n >= 0) lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* n: the real length */
-  ds_give_back(L, 1, buf);
   if (n < 0) return ds_push_error(L, err);
   if (n == 0 && s->type == SOCK_STREAM && max > 0) return ds_push_failure(L, "closed", "EOF");
   return sender ? 1 + push_sender(L, s, &rx) : 1;
@@ -592,6 +594,7 @@ static int sock_close(lua_State *L) {
     s->fd = -1;
   }
   s->first = s->last = 0; /* nothing left to read: dirty() is false */
+  ds_free_recv_buffer(L, s);
   return push_true(L);
 }
 
