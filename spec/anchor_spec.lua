@@ -177,6 +177,74 @@ describe("recvmmsg with finalizers in the middle", function()
     assert.equal(sent, m.data)
   end)
 
+  -- Per server family: the client's bind address, the address it queries,
+  -- and the server's addr and dst texts for it.
+  local MIXED = {
+    { family = "inet", client = "inet", bind = "127.0.0.1", to = "127.0.0.2",
+      addr = "127.0.0.1", dst = "127.0.0.2" },
+    { family = "dual", client = "inet", bind = "127.0.0.1", to = "127.0.0.2",
+      addr = "::ffff:127.0.0.1", dst = "::ffff:127.0.0.2" },
+    { family = "inet6", client = "inet6", bind = "::1", to = "::1", addr = "::1", dst = "::1" },
+  }
+  for _, f in ipairs(MIXED) do
+    it(f.family .. ": a finalizer receiving into the same list from another socket leaves "
+      .. "each table one datagram's, and reply answers it from its own dst", function()
+      -- bare (no options) and full (every receive option) both listen on
+      -- "*"; the client sends two 100-byte queries to bare and "other" to
+      -- full. A finalizer receives full's datagram into the very list
+      -- bare's recvmmsg is filling, as soon as the list holds a table.
+      -- Before the fix the half-filled new table was in the list: the
+      -- inner call filled it with full's fields, and the outer one, which
+      -- skips the nil stores of a new table, left full's dst, ifindex,
+      -- hoplimit... beside bare's data, so reply answered from full's dst.
+      local bare, bport = udp(f.family, "*")
+      local full, fport = udp(f.family, "*")
+      for _, o in ipairs { "pktinfo", "recvhoplimit", "recvtclass", "timestamp" } do
+        ok(full:setoption(o, true))
+      end
+      local client, cport = udp(f.client, f.bind)
+      client:settimeout(H.WAIT)
+      local queries = { ("q"):rep(99) .. "1", ("q"):rep(99) .. "2" }
+      for _, q in ipairs(queries) do ok(client:sendto(q, f.to, bport)) end
+      ok(client:sendto("other", f.to, fport))
+      bare:settimeout(H.WAIT)
+      full:settimeout(H.WAIT)
+      local list, inner = {}, nil
+      local runs, got = with_finalizers(function()
+        if inner or rawget(list, 1) == nil then return end
+        inner = table.pack(full:recvmmsg(1, 2048, list))
+      end, function()
+        return ok(bare:recvmmsg(4, 2048, list))
+      end)
+      assert.is_true(runs > 0 and inner ~= nil, "no finalizer received into the list")
+      assert.same({ n = 1, list }, inner)
+      assert.equal(list, got)
+      -- The finalizer ran while the second query was taken (both are
+      -- there) or after (its receive trimmed the list to its one).
+      local want_data = { { queries[1], "other" }, { queries[2] } }
+      assert.is_true(#list == 1 or #list == 2, "list of " .. #list)
+      for i, m in ipairs(list) do
+        assert.is_truthy(m.data == want_data[i][1] or m.data == want_data[i][2], "list[" .. i .. "]")
+        -- Whichever datagram a table holds, it holds only that one's fields.
+        local want = { data = m.data, addr = f.addr, port = cport, size = 100, truncated = false,
+          ctruncated = false }
+        local from = f.bind -- bare has no dst: the system picks the route's source
+        local copy = {}
+        for k, v in pairs(m) do copy[k] = v end
+        if m.data == "other" then
+          want.size, want.dst, want.ifindex, want.hoplimit, want.tclass, want.ecn =
+            5, f.dst, H.ds.ifindex("lo"), 64, 0, 0
+          assert.equal("number", type(copy.timestamp))
+          copy.timestamp = nil
+          from = f.to
+        end
+        assert.same(want, copy)
+        assert.equal(7, ok(bare:reply(m, "answer" .. i)))
+        assert.same({ "answer" .. i, from, bport }, { client:recvfrom() })
+      end
+    end)
+  end
+
   it("finishes its batch when a finalizer closes the socket", function()
     local server, port = udp("dual", "*")
     local client = udp("inet", "127.0.0.1")
