@@ -263,6 +263,107 @@ describe("sendto's source and interface", function()
   end)
 end)
 
+describe("sendto's src and ifindex after review", function()
+  -- An index no interface has: where sendto uses the index, the system
+  -- refuses it (ENODEV), so the call's result says whether it was used.
+  local NO_IF = 999999
+  local NODEV = { n = 3, nil, "no such device", "ENODEV" }
+
+  it("dual: 0.0.0.0, plain or mapped, is no source for an IPv6 destination too (sendto, sendmsg, sendmmsg)", function()
+    -- It was read as an IPv4 source, refused as of the other family.
+    local server = udp("dual", "*")
+    local client, cport = udp("inet6", "::1")
+    for _, src in ipairs { "0.0.0.0", "::ffff:0.0.0.0" } do
+      assert.same({ n = 1, 1 }, all(server:sendto("x", "::1", cport, src)), src)
+      assert.same({ "x", "::1" }, got(client), src)
+      assert.same({ n = 1, 1 }, all(server:sendmsg { data = "y", addr = "::1", port = cport, src = src }), src)
+      assert.same({ "y", "::1" }, got(client), src)
+      assert.same({ n = 1, 1 }, all(server:sendmmsg { { data = "z", addr = "::1", port = cport, src = src } }), src)
+      assert.same({ "z", "::1" }, got(client), src)
+    end
+  end)
+
+  -- Per server family: clients (family, address) it can reach on loopback,
+  -- a routable src for each and the source the client sees.
+  local ROUTABLE = {
+    { "dual", { { "inet", "127.0.0.1", "127.0.0.2", "127.0.0.2" },
+                { "inet", "127.0.0.1", "::ffff:127.0.0.2", "127.0.0.2" },
+                { "inet6", "::1", "::1", "::1" } } },
+    { "inet", { { "inet", "127.0.0.1", "127.0.0.2", "127.0.0.2" } } },
+    { "inet6", { { "inet6", "::1", "::1", "::1" } } },
+  }
+
+  for _, r in ipairs(ROUTABLE) do
+    it(r[1] .. ": with a routable src the ifindex is ignored: the routing table picks the way", function()
+      local server = udp(r[1], "*")
+      for _, c in ipairs(r[2]) do
+        local client, cport = udp(c[1], c[2])
+        assert.same({ n = 1, 4 }, all(server:sendto("from", c[2], cport, c[3], NO_IF)), c[3])
+        assert.same({ "from", c[4] }, got(client), c[3])
+        -- Without src the index is used: the system has no such device.
+        assert.same(NODEV, all(server:sendto("none", c[2], cport, nil, NO_IF)), c[3])
+        assert_idle(client)
+      end
+    end)
+  end
+
+  it("the ifindex is still used with the limited broadcast or a link-local src", function()
+    local server = udp("dual", "*")
+    local c4, c4port = udp("inet", "127.0.0.1")
+    local c6, c6port = udp("inet6", "::1")
+    assert.same(NODEV, all(server:sendto("x", "127.0.0.1", c4port, "255.255.255.255", NO_IF)))
+    assert.same(NODEV, all(server:sendto("x", "::1", c6port, "fe80::1", NO_IF)))
+    -- Control: with its own interface the limited broadcast is no source.
+    assert.same({ n = 1, 1 }, all(server:sendto("y", "127.0.0.1", c4port, "255.255.255.255", LO)))
+    assert.same({ "y", "127.0.0.1" }, got(c4))
+    assert_idle(c4)
+    assert_idle(c6)
+  end)
+
+  it("an ignored ifindex is still checked, naming argument #5", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "127.0.0.2", "no-such-if0") end,
+      "bad argument #5 to 'sendto' (unknown interface 'no-such-if0')")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "127.0.0.2", -1) end,
+      "bad argument #5 to 'sendto' (interface index out of range)")
+    assert_idle(client)
+  end)
+
+  it("control: sendmsg's ifindex always forces the interface, whatever the src", function()
+    local server = udp("dual", "*")
+    for _, c in ipairs { { "inet", "127.0.0.1", "127.0.0.2" }, { "inet6", "::1", "::1" } } do
+      local client, cport = udp(c[1], c[2])
+      assert.same(NODEV, all(server:sendmsg { data = "x", addr = c[2], port = cport, src = c[3], ifindex = NO_IF }))
+      assert_idle(client)
+    end
+  end)
+
+  it("raises on a TCP socket given src or ifindex, and sends nothing; without them it sends", function()
+    local MSG = "sendto's src and ifindex need a udp socket"
+    local c, a, l = H.tcp_pair("inet", "127.0.0.1", "inet", "127.0.0.1")
+    keep(c); keep(a); keep(l)
+    local _, port = l:getsockname()
+    -- luaL_error: called from C (pcall) the message is bare; from Lua it
+    -- carries the caller's position.
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "src", "127.0.0.1", port, "127.0.0.2") })
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "ifi", "127.0.0.1", port, nil, 1) })
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "both", "127.0.0.1", port, "127.0.0.2", "lo") })
+    local fine, err = pcall(function() return c:sendto("src", "127.0.0.1", port, "127.0.0.1") end)
+    assert.is_false(fine)
+    assert.matches("^spec/fastpath_spec%.lua:%d+: " .. MSG:gsub("'", "%%'") .. "$", err)
+    -- Checked before the address: a malformed one gets the same answer.
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "bad", "127.0.0.1", port, "1.2.3.999") })
+    -- An unconnected stream socket too.
+    local lone = keep(H.socket("tcp", "inet"))
+    assert.same({ false, MSG }, { pcall(lone.sendto, lone, "x", "127.0.0.1", port, "127.0.0.2") })
+    assert.equal(3, ok(c:sendto("abc", "127.0.0.1", port)))
+    a:settimeout(0.1)
+    assert.equal("abc", ok(a:receive(3)))
+    assert.same({ nil, "timeout", "", "ETIMEDOUT" }, { a:receive(1) })
+  end)
+end)
+
 -- The listener models, as in listen_spec: one dual socket, or an inet6 and
 -- an inet socket. v4 is an IPv4 client's address as the listener reports it.
 local MODELS = {
@@ -337,6 +438,18 @@ for _, model in ipairs(MODELS) do
       local c6, c6port = udp("inet6", "::1")
       assert.equal(1, ok(l:sendto("y", "::1", c6port, "::1", "lo")))
       assert.same({ "y", "::1" }, got(c6))
+    end)
+
+    it("sendto ignores the ifindex with a routable src and uses it without one", function()
+      local l = listener()
+      local client, cport = udp("inet", "127.0.0.1")
+      assert.equal(1, ok(l:sendto("x", "127.0.0.1", cport, "127.0.0.2", 999999)))
+      assert.same({ "x", "127.0.0.2" }, got(client))
+      assert.same({ n = 3, nil, "no such device", "ENODEV" }, all(l:sendto("y", "127.0.0.1", cport, nil, 999999)))
+      local c6, c6port = udp("inet6", "::1")
+      assert.equal(1, ok(l:sendto("z", "::1", c6port, "::1", 999999)))
+      assert.same({ "z", "::1" }, got(c6))
+      assert_idle(client)
     end)
 
     it("sendto lets the system pick for a wildcard src", function()
