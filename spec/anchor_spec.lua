@@ -61,7 +61,7 @@ local function with_finalizers(action, fn)
 end
 
 -- Runs fn while the collector is calling a long queue of finalizers, each
--- of which runs action: count objects become garbage at once, and fn starts
+-- of which runs action: count objects become garbage together, and fn starts
 -- as soon as the first finalizer has run, so with a step at every
 -- allocation fn's own allocations call the rest, a few at each. Unlike
 -- with_finalizers (one finalizer per cycle), this does not depend on the
@@ -77,8 +77,13 @@ local function during_finalizer_queue(count, action, fn)
     action()
   end }
   local mode = collectgarbage("incremental", 1, 100, 1)
+  -- Held through a full cycle, then dropped: the next cycle finds them
+  -- all garbage at once (made garbage while a cycle runs, some would be
+  -- found, and finalized unarmed, before the rest).
+  local held = {}
+  for i = 1, count do held[i] = setmetatable({}, mt) end
   collectgarbage()
-  for _ = 1, count do setmetatable({}, mt) end
+  held = nil -- luacheck: ignore (dropped for the collector)
   armed = true
   local spins = 0
   while not started and spins < 10000000 do
