@@ -87,7 +87,7 @@ local function during_finalizer_queue(count, action, fn)
   armed = true
   local spins = 0
   while not started and spins < 10000000 do
-    local _ = { spins }
+    local _ = { spins } -- an allocation: a step
     spins = spins + 1
   end
   calling = true
