@@ -263,6 +263,107 @@ describe("sendto's source and interface", function()
   end)
 end)
 
+describe("sendto's src and ifindex after review", function()
+  -- An index no interface has: where sendto uses the index, the system
+  -- refuses it (ENODEV), so the call's result says whether it was used.
+  local NO_IF = 999999
+  local NODEV = { n = 3, nil, "no such device", "ENODEV" }
+
+  it("dual: 0.0.0.0, plain or mapped, is no source for an IPv6 destination too (sendto, sendmsg, sendmmsg)", function()
+    -- It was read as an IPv4 source, refused as of the other family.
+    local server = udp("dual", "*")
+    local client, cport = udp("inet6", "::1")
+    for _, src in ipairs { "0.0.0.0", "::ffff:0.0.0.0" } do
+      assert.same({ n = 1, 1 }, all(server:sendto("x", "::1", cport, src)), src)
+      assert.same({ "x", "::1" }, got(client), src)
+      assert.same({ n = 1, 1 }, all(server:sendmsg { data = "y", addr = "::1", port = cport, src = src }), src)
+      assert.same({ "y", "::1" }, got(client), src)
+      assert.same({ n = 1, 1 }, all(server:sendmmsg { { data = "z", addr = "::1", port = cport, src = src } }), src)
+      assert.same({ "z", "::1" }, got(client), src)
+    end
+  end)
+
+  -- Per server family: clients (family, address) it can reach on loopback,
+  -- a routable src for each and the source the client sees.
+  local ROUTABLE = {
+    { "dual", { { "inet", "127.0.0.1", "127.0.0.2", "127.0.0.2" },
+                { "inet", "127.0.0.1", "::ffff:127.0.0.2", "127.0.0.2" },
+                { "inet6", "::1", "::1", "::1" } } },
+    { "inet", { { "inet", "127.0.0.1", "127.0.0.2", "127.0.0.2" } } },
+    { "inet6", { { "inet6", "::1", "::1", "::1" } } },
+  }
+
+  for _, r in ipairs(ROUTABLE) do
+    it(r[1] .. ": with a routable src the ifindex is ignored: the routing table picks the way", function()
+      local server = udp(r[1], "*")
+      for _, c in ipairs(r[2]) do
+        local client, cport = udp(c[1], c[2])
+        assert.same({ n = 1, 4 }, all(server:sendto("from", c[2], cport, c[3], NO_IF)), c[3])
+        assert.same({ "from", c[4] }, got(client), c[3])
+        -- Without src the index is used: the system has no such device.
+        assert.same(NODEV, all(server:sendto("none", c[2], cport, nil, NO_IF)), c[3])
+        assert_idle(client)
+      end
+    end)
+  end
+
+  it("the ifindex is still used with the limited broadcast or a link-local src", function()
+    local server = udp("dual", "*")
+    local c4, c4port = udp("inet", "127.0.0.1")
+    local c6, c6port = udp("inet6", "::1")
+    assert.same(NODEV, all(server:sendto("x", "127.0.0.1", c4port, "255.255.255.255", NO_IF)))
+    assert.same(NODEV, all(server:sendto("x", "::1", c6port, "fe80::1", NO_IF)))
+    -- Control: with its own interface the limited broadcast is no source.
+    assert.same({ n = 1, 1 }, all(server:sendto("y", "127.0.0.1", c4port, "255.255.255.255", LO)))
+    assert.same({ "y", "127.0.0.1" }, got(c4))
+    assert_idle(c4)
+    assert_idle(c6)
+  end)
+
+  it("an ignored ifindex is still checked, naming argument #5", function()
+    local server = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "127.0.0.2", "no-such-if0") end,
+      "bad argument #5 to 'sendto' (unknown interface 'no-such-if0')")
+    assert.has_error(function() server:sendto("x", "127.0.0.1", cport, "127.0.0.2", -1) end,
+      "bad argument #5 to 'sendto' (interface index out of range)")
+    assert_idle(client)
+  end)
+
+  it("control: sendmsg's ifindex always forces the interface, whatever the src", function()
+    local server = udp("dual", "*")
+    for _, c in ipairs { { "inet", "127.0.0.1", "127.0.0.2" }, { "inet6", "::1", "::1" } } do
+      local client, cport = udp(c[1], c[2])
+      assert.same(NODEV, all(server:sendmsg { data = "x", addr = c[2], port = cport, src = c[3], ifindex = NO_IF }))
+      assert_idle(client)
+    end
+  end)
+
+  it("raises on a TCP socket given src or ifindex, and sends nothing; without them it sends", function()
+    local MSG = "sendto's src and ifindex need a udp socket"
+    local c, a, l = H.tcp_pair("inet", "127.0.0.1", "inet", "127.0.0.1")
+    keep(c); keep(a); keep(l)
+    local _, port = l:getsockname()
+    -- luaL_error: called from C (pcall) the message is bare; from Lua it
+    -- carries the caller's position.
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "src", "127.0.0.1", port, "127.0.0.2") })
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "ifi", "127.0.0.1", port, nil, 1) })
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "both", "127.0.0.1", port, "127.0.0.2", "lo") })
+    local fine, err = pcall(function() return c:sendto("src", "127.0.0.1", port, "127.0.0.1") end)
+    assert.is_false(fine)
+    assert.matches("^spec/fastpath_spec%.lua:%d+: " .. MSG:gsub("'", "%%'") .. "$", err)
+    -- Checked before the address: a malformed one gets the same answer.
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "bad", "127.0.0.1", port, "1.2.3.999") })
+    -- An unconnected stream socket too.
+    local lone = keep(H.socket("tcp", "inet"))
+    assert.same({ false, MSG }, { pcall(lone.sendto, lone, "x", "127.0.0.1", port, "127.0.0.2") })
+    assert.equal(3, ok(c:sendto("abc", "127.0.0.1", port)))
+    a:settimeout(0.1)
+    assert.equal("abc", ok(a:receive(3)))
+    assert.same({ nil, "timeout", "", "ETIMEDOUT" }, { a:receive(1) })
+  end)
+end)
+
 -- The listener models, as in listen_spec: one dual socket, or an inet6 and
 -- an inet socket. v4 is an IPv4 client's address as the listener reports it.
 local MODELS = {
@@ -337,6 +438,18 @@ for _, model in ipairs(MODELS) do
       local c6, c6port = udp("inet6", "::1")
       assert.equal(1, ok(l:sendto("y", "::1", c6port, "::1", "lo")))
       assert.same({ "y", "::1" }, got(c6))
+    end)
+
+    it("sendto ignores the ifindex with a routable src and uses it without one", function()
+      local l = listener()
+      local client, cport = udp("inet", "127.0.0.1")
+      assert.equal(1, ok(l:sendto("x", "127.0.0.1", cport, "127.0.0.2", 999999)))
+      assert.same({ "x", "127.0.0.2" }, got(client))
+      assert.same({ n = 3, nil, "no such device", "ENODEV" }, all(l:sendto("y", "127.0.0.1", cport, nil, 999999)))
+      local c6, c6port = udp("inet6", "::1")
+      assert.equal(1, ok(l:sendto("z", "::1", c6port, "::1", 999999)))
+      assert.same({ "z", "::1" }, got(c6))
+      assert_idle(client)
     end)
 
     it("sendto lets the system pick for a wildcard src", function()
@@ -495,6 +608,231 @@ describe("the reply idiom on a link-local address with its zone", function()
       assert.equal("5", r[model .. "_n"])
       assert.equal("5", r[model .. "_idiom"])
       assert.equal("idiom from fe80::a2%vb port-ok", r[model .. "_answer1"])
+    end)
+  end
+end)
+
+-- Runs a namespace child once per key, for every case that reads it:
+-- the results, or nil and why namespaces cannot be made here.
+local child_runs = {}
+local function child(key, setup, script)
+  local usable, reason = N.available("-n")
+  if not usable then return nil, reason end
+  if not child_runs[key] then
+    local results, output = N.run("-n", setup, script)
+    assert.equal("yes", results.done, "the namespace child did not finish:\n" .. output)
+    child_runs[key] = results
+  end
+  return child_runs[key]
+end
+
+-- Every value of a call, as text (a child's way to report them).
+local SHOW = [[
+local function show(...)
+  local t = table.pack(...)
+  for i = 1, t.n do t[i] = tostring(t[i]) end
+  return table.concat(t, ",", 1, t.n)
+end
+]]
+
+-- An interface named "1", with fe80::1 on it. Read back, "%1" would be
+-- index 1 (lo): the zone in a received address must be the interface's
+-- index then, so the text names the same interface wherever it is parsed.
+local DIGITS_SETUP = [[
+set -e
+ip link set lo up
+ip link add 1 type veth peer name d9
+ip link set 1 up
+ip link set d9 up
+ip addr add fe80::1/64 dev 1 nodad
+ip addr add fe80::2/64 dev d9 nodad
+]]
+
+local DIGITS_CHILD = SHOW .. [==[
+local ds = require "dualstack"
+local idx = ds.ifindex("1")
+report("index", idx)
+report("name", ds.ifname(idx))
+for _, family in ipairs { "inet6", "dual" } do
+  local srv = assert(ds.udp { family = family })
+  assert(srv:setoption("pktinfo", true))
+  assert(srv:bind("*", 0))
+  srv:settimeout(2)
+  local port = select(2, srv:getsockname())
+  local cl = assert(ds.udp { family = "inet6" })
+  assert(cl:bind("fe80::1%" .. idx, 0))
+  cl:settimeout(2)
+  local cport = select(2, cl:getsockname())
+  assert(cl:sendto("q", "fe80::1%" .. idx, port))
+  local _, a, p, dst, ifi = srv:recvfrom()
+  report(family .. "_peer", a)
+  report(family .. "_port", p == cport)
+  report(family .. "_ifindex", ifi == idx)
+  -- The text, parsed by sockets that never received it.
+  for _, other_family in ipairs { "inet6", "dual" } do
+    local other = assert(ds.udp { family = other_family })
+    local key = family .. "_" .. other_family
+    report(key .. "_sent", show(other:sendto("r-" .. other_family, a, p)))
+    report(key .. "_got", show(cl:recvfrom()))
+    other:close()
+  end
+  report(family .. "_own_sent", show(srv:sendto("own", a, p, dst, ifi)))
+  report(family .. "_own_got", show(cl:recvfrom()))
+  srv:close()
+  cl:close()
+end
+report("done", "yes")
+]==]
+
+-- ia (fe80::1) is renamed "old" while a socket has received from it, and
+-- a new interface takes the name ia (fe80::1 too).
+local RENAME_SETUP = [[
+set -e
+ip link set lo up
+ip link add name ia type veth peer name pa
+ip link set ia up
+ip link set pa up
+ip addr add fe80::1/64 dev ia nodad
+]]
+
+local RENAME_CHILD = SHOW .. [==[
+local ds = require "dualstack"
+local function sh(c) assert(os.execute(c), c) end
+local first = ds.ifindex("ia")
+local srv = assert(ds.udp { family = "inet6" })
+assert(srv:bind("::", 0))
+srv:settimeout(2)
+local port = select(2, srv:getsockname())
+local cl = assert(ds.udp { family = "inet6" })
+assert(cl:bind("fe80::1%ia", 0))
+cl:settimeout(0.3)
+local cport = select(2, cl:getsockname())
+assert(cl:sendto("q1", "fe80::1%ia", port))
+report("before", show(srv:recvfrom()) == ("q1,fe80::1%%ia,%d"):format(cport))
+sh("ip link set ia down && ip link set ia name old && ip link set old up && ip addr add fe80::1/64 dev old nodad")
+sh("ip link add name ia type veth peer name pb && ip link set ia up && ip link set pb up && ip addr add fe80::1/64 dev ia nodad")
+report("renamed", ds.ifindex("old") == first and ds.ifindex("ia") ~= first)
+-- A client on the new ia at the same port.
+local cnew = assert(ds.udp { family = "inet6" })
+assert(cnew:bind("fe80::1%ia", cport))
+cnew:settimeout(0.3)
+-- "fe80::1%ia", the text the server received before, now names the new ia.
+report("sent", show(srv:sendto("to-ia", "fe80::1%ia", cport)))
+report("new_got", show(cnew:recvfrom()))
+report("old_got", show(cl:recvfrom()))
+-- The first interface, asked again, is reported by its new name.
+assert(cl:sendto("q2", "fe80::1%old", port))
+local data, from, p = srv:recvfrom()
+report("after", show(data, from, p == cport))
+report("done", "yes")
+]==]
+
+-- Asymmetric: the server's address 192.0.2.1 (2001:db8::1) is on ia, the
+-- client's 198.51.100.1 (2001:db8:1::1) on ib. A query arrives by ia, but
+-- the way back to the client is not out of ia: forcing the arrival
+-- interface loses the answer, the routing table finds the client.
+local ASYM_SETUP = [[
+set -e
+ip link set lo up
+ip link add name ia type veth peer name ib
+ip link set ia up
+ip link set ib up
+ip addr add 192.0.2.1/24 dev ia
+ip addr add 198.51.100.1/24 dev ib
+ip addr add 2001:db8::1/64 dev ia nodad
+ip addr add 2001:db8:1::1/64 dev ib nodad
+]]
+
+local ASYM_CHILD = SHOW .. [==[
+local ds = require "dualstack"
+local IA = ds.ifindex("ia")
+local CASES = {
+  { "dual", "inet", "192.0.2.1", "198.51.100.1" }, { "inet", "inet", "192.0.2.1", "198.51.100.1" },
+  { "dual", "inet6", "2001:db8::1", "2001:db8:1::1" }, { "inet6", "inet6", "2001:db8::1", "2001:db8:1::1" },
+}
+for _, c in ipairs(CASES) do
+  local key = c[1] .. "_" .. c[2]
+  local srv = assert(ds.udp { family = c[1] })
+  assert(srv:setoption("pktinfo", true))
+  assert(srv:bind("*", 0))
+  srv:settimeout(2)
+  local port = select(2, srv:getsockname())
+  local cl = assert(ds.udp { family = c[2] })
+  assert(cl:bind(c[4], 0))
+  cl:settimeout(0.3)
+  assert(cl:sendto("q", c[3], port))
+  local _, a, p, dst, ifi = srv:recvfrom()
+  report(key .. "_dst", dst)
+  report(key .. "_by_ia", ifi == IA)
+  report(key .. "_idiom", show(srv:sendto("idiom", a, p, dst, ifi)))
+  report(key .. "_idiom_got", show(cl:recvfrom()))
+  -- Controls: the interface forced by sendmsg, and sendto without src.
+  report(key .. "_forced", show(srv:sendmsg { data = "forced", addr = a, port = p, src = dst, ifindex = ifi }))
+  report(key .. "_forced_got", show(cl:recvfrom()))
+  report(key .. "_nosrc_got", (srv:sendto("nosrc", a, p, nil, ifi)) and show(cl:recvfrom()) or "refused")
+  srv:close()
+  cl:close()
+end
+report("done", "yes")
+]==]
+
+describe("zones and routes in namespaces", function()
+  for _, family in ipairs { "inet6", "dual" } do
+    it(family .. ": recvfrom writes a link-local peer on an interface named \"1\" with its index", function()
+      local r, reason = child("digits", DIGITS_SETUP, DIGITS_CHILD)
+      if not r then return pending(reason) end
+      assert.equal("1", r.name)
+      assert.not_equal("1", r.index)
+      assert.equal("fe80::1%" .. r.index, r[family .. "_peer"])
+      assert.same({ "true", "true" }, { r[family .. "_port"], r[family .. "_ifindex"] })
+    end)
+
+    it(family .. ": that text reaches the peer from sockets that never received it, and from its own", function()
+      local r, reason = child("digits", DIGITS_SETUP, DIGITS_CHILD)
+      if not r then return pending(reason) end
+      for _, other in ipairs { "inet6", "dual" } do
+        local key = family .. "_" .. other
+        assert.equal(tostring(#("r-" .. other)), r[key .. "_sent"], key)
+        assert.matches("^r%-" .. other .. ",fe80::1%%" .. r.index .. ",%d+$", r[key .. "_got"], nil, key)
+      end
+      assert.equal("3", r[family .. "_own_sent"])
+      assert.matches("^own,fe80::1%%" .. r.index .. ",%d+$", r[family .. "_own_got"])
+    end)
+  end
+
+  it("after an interface is renamed, recvfrom names it by its new name", function()
+    local r, reason = child("rename", RENAME_SETUP, RENAME_CHILD)
+    if not r then return pending(reason) end
+    assert.same({ "true", "true" }, { r.before, r.renamed })
+    assert.equal("q2,fe80::1%old,true", r.after)
+  end)
+
+  it("after an interface is renamed, the text received before names whichever interface "
+    .. "has the name now", function()
+    local r, reason = child("rename", RENAME_SETUP, RENAME_CHILD)
+    if not r then return pending(reason) end
+    assert.equal("5", r.sent)
+    assert.matches("^to%-ia,fe80::1%%ia,%d+$", r.new_got)
+    assert.equal("nil,timeout,ETIMEDOUT", r.old_got)
+  end)
+
+  for _, c in ipairs { { "dual", "inet", "::ffff:192.0.2.1", "192.0.2.1" }, { "inet", "inet", "192.0.2.1", "192.0.2.1" },
+                       { "dual", "inet6", "2001:db8::1", "2001:db8::1" },
+                       { "inet6", "inet6", "2001:db8::1", "2001:db8::1" } } do
+    local key = c[1] .. "_" .. c[2]
+    it(c[1] .. " server, " .. c[2] .. " client on asymmetric routes: the idiom with the arrival "
+      .. "interface reaches the client (a routable src leaves the way to the routes)", function()
+      local r, reason = child("asym", ASYM_SETUP, ASYM_CHILD)
+      if not r then return pending(reason) end
+      assert.same({ c[3], "true" }, { r[key .. "_dst"], r[key .. "_by_ia"] })
+      assert.equal("5", r[key .. "_idiom"])
+      assert.matches("^idiom," .. c[4]:gsub("%.", "%%.") .. ",%d+$", r[key .. "_idiom_got"])
+      if c[2] == "inet" then
+        -- Controls: forced out of ia, the answer is lost.
+        assert.equal("6", r[key .. "_forced"])
+        assert.equal("nil,timeout,ETIMEDOUT", r[key .. "_forced_got"])
+        assert.equal("nil,timeout,ETIMEDOUT", r[key .. "_nosrc_got"])
+      end
     end)
   end
 end)

@@ -197,6 +197,28 @@ describe("sendmsg and sendmmsg with a received table", function()
     end)
   end
 
+  it("a CE-marked request: the refusal points to reply alone, m.src = m.dst gets the CE "
+    .. "refusal, reply answers", function()
+    -- The old advice ("or give src") sent back what the network set: the
+    -- CE mark, which no sender may set.
+    local help = require "spec.testhelp"
+    local server, sport = udp("dual", "*", { pktinfo = true, recvtclass = true })
+    local client = udp("inet", "127.0.0.1")
+    assert(help.setint(client:getfd(), help.IPPROTO_IP, help.IP_TOS, 3))
+    ok(client:sendto("query", "127.0.0.2", sport))
+    local m = ok(server:recvmsg())
+    assert.same({ 3, "::ffff:127.0.0.2" }, { m.ecn, m.dst })
+    m.data = "answer"
+    assert.same({ false, RECEIVED }, { pcall(server.sendmsg, server, m) })
+    assert.same({ false, RECEIVED }, { pcall(server.sendmmsg, server, { m }) })
+    m.src = m.dst
+    assert.same({ nil, "ECN codepoint CE (3) may not be sent", "EINVAL" }, { server:sendmsg(m) })
+    assert.same({ nil, "ECN codepoint CE (3) may not be sent", "EINVAL", 0 }, { server:sendmmsg { m } })
+    assert_idle(client)
+    assert.equal(6, ok(server:reply(m, "answer")))
+    assert.same({ "answer", "127.0.0.2", sport }, { client:recvfrom() })
+  end)
+
   it("a table received without pktinfo has no dst, and sendmsg sends it", function()
     -- The rule is the dst field, not where the table came from.
     local server, sport = udp("dual", "*", BARE)
