@@ -16,12 +16,7 @@ local function udp(family, host)
   return keep(s), port
 end
 
-local function assert_idle(s)
-  local t = s:gettimeout()
-  s:settimeout(0.1)
-  assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recvfrom() })
-  s:settimeout(t)
-end
+local assert_idle = H.assert_idle
 
 -- What sendmsg and sendmmsg raise for a received table given without src.
 local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg)"

@@ -18,19 +18,11 @@ after_each(cleanup.close_all)
 
 -- A UDP socket of family with options set before it binds host port 0.
 local function udp(family, host, opts)
-  local s = keep(H.socket("udp", family))
-  for name, v in pairs(opts or {}) do ok(s:setoption(name, v)) end
-  ok(s:bind(host, 0))
-  return s, select(2, s:getsockname())
+  local s, port = H.udp_bound(family, host, opts)
+  return keep(s), port
 end
 
--- Nothing arrives on s within 0.1 s.
-local function assert_idle(s)
-  local t = s:gettimeout()
-  s:settimeout(0.1)
-  assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recvfrom() })
-  s:settimeout(t)
-end
+local assert_idle = H.assert_idle
 
 -- Everything a call returned, with its count.
 local function all(...) return table.pack(...) end

@@ -44,17 +44,7 @@ end
 function H.timed(fn)
   local wall, cpu = H.now(), os.clock()
   local results = table.pack(fn())
-  -- A table whose length (#t, lua_rawlen) is 2^61: keys 2^61, ..., 4, 2, 1,
--- all in the hash part (the small keys come last, into free slots, so no
--- rehash moves them to an array part), and rawlen's unbound search doubles
--- from 1 up to 2^61. A list length any C code must bound.
-function H.huge_border(value)
-  local t = {}
-  for k = 61, 0, -1 do t[1 << k] = value end
-  return t
-end
-
-return H.now() - wall, os.clock() - cpu, table.unpack(results, 1, results.n)
+  return H.now() - wall, os.clock() - cpu, table.unpack(results, 1, results.n)
 end
 
 -- The pid of this Lua process. /proc/self opened from Lua is this process,
@@ -124,12 +114,23 @@ function H.tcp_pair(server_family, bind_host, client_family, connect_host, clien
   return c, a, l
 end
 
--- A UDP socket bound to host, port 0; returns it and its port.
-function H.udp_bound(family, host)
+-- A UDP socket bound to host, port 0, with the options in opts set before
+-- it binds; returns it and its port.
+function H.udp_bound(family, host, opts)
   local s = H.socket("udp", family)
+  for name, v in pairs(opts or {}) do H.ok(s:setoption(name, v)) end
   H.ok(s:bind(host, 0))
   local _, port = s:getsockname()
   return s, port
+end
+
+-- Asserts that nothing arrives on s within 0.1 s.
+function H.assert_idle(s)
+  local assert = require "luassert" -- busted's, which spec files see as assert
+  local t = s:gettimeout()
+  s:settimeout(0.1)
+  assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recvfrom() })
+  s:settimeout(t)
 end
 
 -- Close every socket in list, for after_each blocks.
@@ -146,6 +147,7 @@ function H.closed_port(family, host)
   s:close()
   return port
 end
+
 
 -- A table whose length (#t, lua_rawlen) is 2^61: keys 2^61, ..., 4, 2, 1,
 -- all in the hash part (the small keys come last, into free slots, so no

@@ -16,18 +16,11 @@ after_each(cleanup.close_all)
 local RECEIVED = "bad field 'dst' in message (a received message: answer it with reply or replymmsg)"
 
 local function udp(family, host, opts)
-  local s = keep(H.socket("udp", family))
-  for name, v in pairs(opts or {}) do ok(s:setoption(name, v)) end
-  ok(s:bind(host, 0))
-  return s, select(2, s:getsockname())
+  local s, port = H.udp_bound(family, host, opts)
+  return keep(s), port
 end
 
-local function assert_idle(s)
-  local t = s:gettimeout()
-  s:settimeout(0.1)
-  assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recvfrom() })
-  s:settimeout(t)
-end
+local assert_idle = H.assert_idle
 
 -- Receivers' options: every receive option, only pktinfo, none.
 local FULL = { pktinfo = true, recvhoplimit = true, recvtclass = true, timestamp = true }
