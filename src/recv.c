@@ -124,13 +124,9 @@ static void push_received_ip(lua_State *L, ds_socket *s, int sockarg, int slot,
 int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa) {
   ds_ip ip;
   int port = ds_sockaddr_to_ip(sa, &ip);
-  if (port < 0) {
-    lua_pushnil(L);
-    lua_pushnil(L);
-  } else {
-    push_received_ip(L, s, sockarg, DS_SLOT_PEER, &ip);
-    lua_pushinteger(L, port);
-  }
+  if (port < 0) return ds_push_sockaddr(L, sa); /* nil, nil */
+  push_received_ip(L, s, sockarg, DS_SLOT_PEER, &ip);
+  lua_pushinteger(L, port);
   return 2;
 }
 
