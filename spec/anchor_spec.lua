@@ -12,8 +12,8 @@ local keep = cleanup.keep
 
 after_each(cleanup.close_all)
 
-local function udp(family, host)
-  local s, port = H.udp_bound(family, host)
+local function udp(family, host, opts)
+  local s, port = H.udp_bound(family, host, opts)
   return keep(s), port
 end
 
@@ -230,15 +230,16 @@ describe("recvmmsg with finalizers in the middle", function()
   for _, f in ipairs(MIXED) do
     it(f.family .. ": a finalizer receiving into the same list from another socket leaves "
       .. "each table one datagram's, and reply answers it from its own dst", function()
-      -- bare (no options) and full (every receive option) both listen on
-      -- "*"; the client sends two 100-byte queries to bare and "other" to
-      -- full. A finalizer receives full's datagram into the very list
-      -- bare's recvmmsg is filling, as soon as the list holds a table.
-      -- Before the fix the half-filled new table was in the list: the
-      -- inner call filled it with full's fields, and the outer one, which
-      -- skips the nil stores of a new table, left full's dst, ifindex,
-      -- hoplimit... beside bare's data, so reply answered from full's dst.
-      local bare, bport = udp(f.family, "*")
+      -- bare (pktinfo only) and full (every receive option) both listen
+      -- on "*"; the client sends two 100-byte queries to bare and "other"
+      -- to full. A finalizer receives full's datagram into the very list
+      -- bare's recvmmsg is filling, as soon as the list holds a table. Before the
+      -- fix a half-filled new table was in the list: the inner call filled
+      -- it with full's fields, and the outer one, which skips the nil
+      -- stores of a new table, left full's hoplimit... beside bare's data.
+      -- Now a new table joins the list only when all are filled, so either
+      -- call's result is whole.
+      local bare, bport = udp(f.family, "*", { pktinfo = true })
       local full, fport = udp(f.family, "*")
       for _, o in ipairs { "pktinfo", "recvhoplimit", "recvtclass", "timestamp" } do
         ok(full:setoption(o, true))
@@ -257,8 +258,10 @@ describe("recvmmsg with finalizers in the middle", function()
       end, function()
         return ok(bare:recvmmsg(4, 2048, list))
       end)
-      assert.is_true(runs > 0 and inner ~= nil, "no finalizer received into the list")
-      assert.same({ n = 1, list }, inner)
+      -- Now the list holds no table while bare's call fills: the finalizer
+      -- receives only after it (or not at all, when none is left to run).
+      assert.is_true(runs > 0, "no finalizer ran")
+      if inner then assert.same({ n = 1, list }, inner) end
       assert.equal(list, got)
       -- The finalizer ran while the second query was taken (both are
       -- there) or after (its receive trimmed the list to its one).
@@ -268,13 +271,12 @@ describe("recvmmsg with finalizers in the middle", function()
         assert.is_truthy(m.data == want_data[i][1] or m.data == want_data[i][2], "list[" .. i .. "]")
         -- Whichever datagram a table holds, it holds only that one's fields.
         local want = { data = m.data, addr = f.addr, port = cport, size = 100, truncated = false,
-          ctruncated = false }
-        local from = f.bind -- bare has no dst: the system picks the route's source
+          ctruncated = false, dst = f.dst, ifindex = H.ds.ifindex("lo") }
+        local from = f.to
         local copy = {}
         for k, v in pairs(m) do copy[k] = v end
         if m.data == "other" then
-          want.size, want.dst, want.ifindex, want.hoplimit, want.tclass, want.ecn =
-            5, f.dst, H.ds.ifindex("lo"), 64, 0, 0
+          want.size, want.hoplimit, want.tclass, want.ecn = 5, 64, 0, 0
           assert.equal("number", type(copy.timestamp))
           copy.timestamp = nil
           from = f.to
@@ -285,6 +287,35 @@ describe("recvmmsg with finalizers in the middle", function()
       end
     end)
   end
+
+  it("returns a list of exactly what arrived when a finalizer fills the same list longer", function()
+    -- a has one datagram, b three. While a's recvmmsg fills the list, a
+    -- finalizer receives b's three into it. Before the fix, a's call
+    -- cleared only as far as the list went when it started, so the list
+    -- came back with b's datagrams after a's, and replymmsg through a
+    -- answered b's clients from a's port.
+    local a, aport = udp("inet", "127.0.0.1")
+    local b, bport = udp("inet", "127.0.0.1")
+    local client, cport = udp("inet", "127.0.0.1")
+    a:settimeout(H.WAIT)
+    b:settimeout(H.WAIT)
+    ok(client:sendto("for-a", "127.0.0.1", aport))
+    for i = 1, 3 do ok(client:sendto("for-b" .. i, "127.0.0.1", bport)) end
+    local list, inner, outer = {}, nil, false
+    local _, got = during_finalizer_queue(20000, function()
+      if outer and not inner then inner = table.pack(b:recvmmsg(3, 2048, list)) end
+    end, function()
+      outer = true
+      local r = ok(a:recvmmsg(4, 2048, list))
+      outer = false
+      return r
+    end)
+    assert.is_truthy(inner, "no finalizer received into the list during the call")
+    assert.same({ n = 1, list }, inner)
+    assert.equal(list, got)
+    assert.same({ 1, "for-a", cport }, { #list, list[1].data, list[1].port })
+    assert.is_nil(rawget(list, 2))
+  end)
 
   it("finishes its batch when a finalizer closes the socket", function()
     local server, port = udp("dual", "*")

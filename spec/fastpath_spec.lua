@@ -768,6 +768,56 @@ end
 report("done", "yes")
 ]==]
 
+-- IPv4 link-local on two interfaces: s1 (169.254.1.1/16, added first, so
+-- its /16 route wins) and s2 (169.254.2.1/16), whose far end, in the peer
+-- namespace, is the client at 169.254.2.2. Only the arrival interface
+-- finds the client: the source address does not say the way.
+local V4LL_SETUP = [[
+set -e
+ip link set lo up
+unshare -n sleep 30 &
+PEER=$!
+sleep 0.2
+ip link add s1 type veth peer name x1
+ip addr add 169.254.1.1/16 dev s1
+ip link set s1 up
+ip link set x1 up
+ip link add s2 type veth peer name p2 netns $PEER
+ip addr add 169.254.2.1/16 dev s2
+ip link set s2 up
+nsenter -t $PEER -n sh -c 'ip link set lo up; ip addr add 169.254.2.2/16 dev p2; ip link set p2 up'
+export PEER
+]]
+
+local V4LL_CHILD = SHOW .. [==[
+local ds = require "dualstack"
+local srv = assert(ds.udp())
+assert(srv:setoption("pktinfo", true))
+assert(srv:bind("*", 0))
+srv:settimeout(3)
+local port = select(2, srv:getsockname())
+local client = in_peer([[
+local ds = require "dualstack"
+local c = assert(ds.udp { family = "inet" })
+assert(c:bind("169.254.2.2", 0))
+c:settimeout(1)
+for i = 1, 2 do
+  assert(c:sendto("q" .. i, "169.254.2.1", tonumber(...)))
+  local d, from = c:recvfrom()
+  print("got" .. i .. "=" .. tostring(d) .. "," .. tostring(from))
+end
+]], port)
+local _, a, p, dst, ifi = srv:recvfrom()
+report("dst", dst)
+report("by_s2", ifi == ds.ifindex("s2"))
+report("idiom", show(srv:sendto("idiom", a, p, dst, ifi)))
+local m = assert(srv:recvmsg())
+report("reply", show(srv:reply(m, "reply")))
+io.write(client:read("a"))
+client:close()
+report("done", "yes")
+]==]
+
 describe("zones and routes in namespaces", function()
   for _, family in ipairs { "inet6", "dual" } do
     it(family .. ": recvfrom writes a link-local peer on an interface named \"1\" with its index", function()
@@ -806,6 +856,15 @@ describe("zones and routes in namespaces", function()
     assert.equal("5", r.sent)
     assert.matches("^to%-ia,fe80::1%%ia,%d+$", r.new_got)
     assert.equal("nil,timeout,ETIMEDOUT", r.old_got)
+  end)
+
+  it("an IPv4 link-local query (169.254/16 on two interfaces) is answered by its arrival "
+    .. "interface, by the idiom and by reply", function()
+    local r, reason = child("v4ll", V4LL_SETUP, V4LL_CHILD)
+    if not r then return pending(reason) end
+    assert.same({ "::ffff:169.254.2.1", "true" }, { r.dst, r.by_s2 })
+    assert.same({ "5", "5" }, { r.idiom, r.reply })
+    assert.same({ "idiom,169.254.2.1", "reply,169.254.2.1" }, { r.got1, r.got2 })
   end)
 
   for _, c in ipairs { { "dual", "inet", "::ffff:192.0.2.1", "192.0.2.1" }, { "inet", "inet", "192.0.2.1", "192.0.2.1" },

@@ -102,21 +102,48 @@ describe("replymmsg answers a batch in one call, each from its request's dst", f
     end)
   end
 
-  it("uses a request's ifindex only for the limited broadcast (or a link-local dst)", function()
+  it("uses a request's ifindex only where its dst gives no source or a link-local one", function()
     -- 999999 is no interface: the system refuses it wherever it is used.
     local server, sport = udp("dual", "*")
     local client, cport = udp("inet", "127.0.0.1")
     local function req(dst, ifindex) return { addr = "127.0.0.1", port = cport, dst = dst, ifindex = ifindex } end
-    assert.same({ 2 }, { server:replymmsg({ req("::ffff:127.0.0.2", 999999), req("::ffff:224.0.0.1", 999999) },
-                                          { "unicast", "group" }) })
+    -- A routable dst is the source; the routing table picks the way.
+    assert.same({ 1 }, { server:replymmsg({ req("::ffff:127.0.0.2", 999999) }, { "unicast" }) })
     assert.same({ "unicast", "127.0.0.2", sport }, { client:recvfrom() })
-    -- A group is no source: the system picks, by the route.
-    assert.same({ "group", "127.0.0.1", sport }, { client:recvfrom() })
-    assert.same({ nil, "no such device", "ENODEV", 0 },
-      { server:replymmsg({ req("::ffff:255.255.255.255", 999999) }, { "broadcast" }) })
+    -- A group, the limited broadcast: the interface is used (an IPv4
+    -- link-local dst, which needs an interface that has one, is in
+    -- spec/fastpath_spec.lua's namespaces).
+    for _, dst in ipairs { "::ffff:224.0.0.1", "::ffff:255.255.255.255" } do
+      assert.same({ nil, "no such device", "ENODEV", 0 }, { server:replymmsg({ req(dst, 999999) }, { "x" }) })
+    end
     assert_idle(client)
+    -- A group is no source: the system picks, by the interface.
+    assert.same({ 1 }, { server:replymmsg({ req("224.0.0.1", LO) }, { "group" }) })
+    assert.same({ "group", "127.0.0.1", sport }, { client:recvfrom() })
     assert.same({ 1 }, { server:replymmsg({ req("255.255.255.255", LO) }, { "broadcast" }) })
     assert.same({ "broadcast", "127.0.0.1", sport }, { client:recvfrom() })
+  end)
+
+  it("refuses a request without dst on a wildcard socket, and answers one on a bound socket", function()
+    -- Received with pktinfo off, a request has no dst: on a socket bound to
+    -- "*" the answer would leave from the system's choice (127.0.0.1 for a
+    -- query to 127.0.0.2), which the client drops.
+    local wild, wport = udp("dual", "*")
+    local client, cport = udp("inet", "127.0.0.1")
+    ok(client:sendto("q", "127.0.0.2", wport))
+    local m = ok(wild:recvmsg())
+    assert.is_nil(m.dst)
+    local MSG = "bad field 'dst' in message (missing: a socket bound to the wildcard needs pktinfo to answer)"
+    assert.has_error(function() wild:reply(m, "a") end, MSG)
+    assert.has_error(function() wild:replymmsg({ m }, { "a" }) end, MSG)
+    assert_idle(client)
+    -- Bound to one address, the socket answers from it.
+    local bound, bport = udp("inet", "127.0.0.2")
+    ok(client:sendto("q", "127.0.0.2", bport))
+    m = ok(bound:recvmsg())
+    assert.same({ 1 }, { bound:reply(m, "a") })
+    assert.same({ "a", "127.0.0.2", bport }, { client:recvfrom() })
+    assert.equal(cport, m.port)
   end)
 end)
 

@@ -53,6 +53,20 @@ describe("system results under memory errors", function()
     assert.is_true(grew < SLACK, "the C heap grew by " .. grew .. " bytes over " .. failed .. " failed calls")
   end
 
+  it("recvfrom without memory for its buffer raises and leaves the datagram queued", function()
+    -- A 64 KiB receive needs the socket's own buffer, the one allocation
+    -- before the system call: it fails (after a full collection), nothing
+    -- is read, and the next receive gets the datagram.
+    local s = keep(H.socket("udp", "inet"))
+    assert(s:bind("127.0.0.1", 0))
+    s:settimeout(2)
+    local client = keep(H.socket("udp", "inet"))
+    assert(client:sendto("queued", "127.0.0.1", select(2, s:getsockname())))
+    assert.same({ false, "not enough memory" }, { helper.failcall(0, s.recvfrom, s) })
+    local data, from = s:recvfrom()
+    assert.same({ "queued", "127.0.0.1" }, { data, from })
+  end)
+
   it("free what getaddrinfo returned for a name", function()
     cuts(core.getaddrinfo, "localhost")
   end)

@@ -167,8 +167,13 @@ static int is_multicast(const ds_ip *ip) {
   return ip->bytes[0] == 0xff;
 }
 
+/* fe80::/10, or 169.254.0.0/16 (plain or mapped): addresses that several
+** interfaces may share, so only the interface tells the way. */
 static int is_link_local(const ds_ip *ip) {
-  return ip->af == AF_INET6 && ip->bytes[0] == 0xfe && (ip->bytes[1] & 0xc0) == 0x80;
+  const unsigned char *v4 = ip->af == AF_INET ? ip->bytes
+                          : ds_ip_is_mapped(ip) ? ip->bytes + 12 : NULL;
+  if (v4) return v4[0] == 169 && v4[1] == 254;
+  return ip->bytes[0] == 0xfe && (ip->bytes[1] & 0xc0) == 0x80;
 }
 
 /* The destination's family when the message names none (connected socket). */
@@ -371,13 +376,27 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   return compose(L, s, tx, mh, data, len, has_to ? &to : NULL, (int)port, &c);
 }
 
-/* Does an answer from src (NULL: none) need the interface its request
-** came in by? Only where the address cannot say the way: no source, a
-** link-local one (the interface is its zone), the limited broadcast. A
-** routable source leaves the way to the routing table, which is right
-** where routes are asymmetric (forcing the arrival interface is not). */
-static int needs_interface(const ds_ip *src) {
-  return !src || is_link_local(src) || is_limited_broadcast(src);
+/* Does the answer c describes need the interface its request came in by?
+** Only where its source cannot say the way: it has none (the system picks
+** one: no src, or one set_source refused), or a link-local one. A routable
+** source leaves the way to the routing table, which is right where routes
+** are asymmetric (forcing the arrival interface is not). */
+static int needs_interface(const ds_ctl *c) {
+  return !(c->have & DS_CTL_ADDR) || is_link_local(&c->addr);
+}
+
+/* A request without dst (received with pktinfo off) on a socket bound to
+** the wildcard says nothing of the address it was sent to: answered, it
+** would leave from the system's choice of source, which the client may
+** drop. Raises then; a socket bound to one address answers from it. A
+** socket closed meanwhile is left to fail when it sends. */
+static void require_dst(lua_State *L, const ds_socket *s) {
+  ds_sockaddr sa;
+  ds_ip ip;
+  sa.len = sizeof(sa.u);
+  if (getsockname(s->fd, &sa.u.sa, &sa.len) < 0) return;
+  if (ds_sockaddr_to_ip(&sa.u.sa, &ip) >= 0 && !is_unspecified(&ip)) return;
+  field_error(L, K_DST, "missing: a socket bound to the wildcard needs pktinfo to answer");
 }
 
 /* Builds the answer data[0..len) to request table req: to req.addr and
@@ -397,7 +416,8 @@ static int build_reply(lua_State *L, const ds_socket *s, int req, const char *da
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, req, K_DST, DS_SLOT_DST, &dst, &present)) != 0) return n;
   if (present) set_source(&c, &dst);
-  if (needs_interface(present ? &dst : NULL) &&
+  else require_dst(L, s);
+  if (needs_interface(&c) &&
       field_int(L, req, K_IFINDEX, 0, 0xffffffffLL, &ifindex)) {
     c.ifindex = (unsigned)ifindex;
     c.have |= DS_CTL_IFINDEX;
@@ -438,7 +458,7 @@ static int sock_sendto(lua_State *L) {
     if (has_src) set_source(&c, &src);
     if (has_if) { /* checked even where it is not needed */
       unsigned ifindex = ds_check_ifindex(L, 6);
-      if (needs_interface(has_src ? &src : NULL)) {
+      if (needs_interface(&c)) {
         c.ifindex = ifindex;
         c.have |= DS_CTL_IFINDEX;
       }
@@ -505,10 +525,11 @@ static unsigned check_count(lua_State *L, int arg) {
   return (unsigned)n;
 }
 
-/* The table at msgs[i], reused, or a new (*fresh) one, left on top. A new
-** one is stored in msgs only once filled: Lua code that filling runs (a
-** finalizer receiving into the same list) must not reach it half filled,
-** where fill_msg skips its nil stores. */
+/* The table at msgs[i], reused, or a new (*fresh) one, left on top. The
+** tables are stored in msgs only once all are filled: Lua code that
+** filling runs (a finalizer receiving into the same list, or editing it)
+** must not reach a new one half filled, where fill_msg skips its nil
+** stores, nor leave the list other than what arrived. */
 static int slot_table(lua_State *L, int msgs, lua_Integer i, int *fresh) {
   *fresh = lua_rawgeti(L, msgs, i) != LUA_TTABLE;
   if (*fresh) {
@@ -516,6 +537,19 @@ static int slot_table(lua_State *L, int msgs, lua_Integer i, int *fresh) {
     lua_createtable(L, 0, 14);
   }
   return lua_gettop(L);
+}
+
+/* Stores the k tables on top as msgs[1..k] and clears what follows, as far
+** as the list went (len at the call's start, or longer now, up to a
+** batch), so #msgs is what arrived. Raw stores: no Lua code runs. */
+static void store_batch(lua_State *L, int msgs, lua_Integer k, lua_Integer len) {
+  lua_Integer i, now = (lua_Integer)lua_rawlen(L, msgs);
+  if (now > len) len = now < DS_BATCH_MAX ? now : DS_BATCH_MAX;
+  for (i = k; i >= 1; i--) lua_rawseti(L, msgs, i); /* pops the top one */
+  for (i = k + 1; i <= len; i++) {
+    lua_pushnil(L);
+    lua_rawseti(L, msgs, i);
+  }
 }
 
 /* A batch of received datagrams in one borrowed buffer: count of each
@@ -584,20 +618,20 @@ static int sock_recvmmsg(lua_State *L) {
   borrow_batch(L, &b, count, size < DS_RECV_DEFAULT ? size : DS_RECV_DEFAULT);
   buf = lua_gettop(L);
   got = recv_batch(s, &b, &err);
-  for (i = 0; i < got; i++) {
+  luaL_checkstack(L, got + LUA_MINSTACK, "too many messages");
+  for (i = 0; i < got; i++) { /* each filled table stays on the stack */
     int fresh, t;
     if (!b.v[i].msg_hdr.msg_name) continue; /* dropped */
     t = slot_table(L, msgs, ++k, &fresh);
     fill_msg(L, s, t, fresh, b.data + (size_t)i * b.stride, b.size, b.v[i].msg_len,
              &b.v[i].msg_hdr, &b.rx[i]);
-    lua_rawseti(L, msgs, k); /* pops t */
   }
+  if (got < 0) {
+    ds_give_back(L, 1, buf);
+    return ds_push_error(L, err);
+  }
+  store_batch(L, msgs, k, len);
   ds_give_back(L, 1, buf);
-  if (got < 0) return ds_push_error(L, err);
-  while (++k <= len) { /* so #msgs is what arrived */
-    lua_pushnil(L);
-    lua_rawseti(L, msgs, k);
-  }
   lua_settop(L, msgs);
   return 1;
 }

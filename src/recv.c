@@ -207,6 +207,18 @@ void ds_give_back(lua_State *L, int sockarg, int idx) {
   lua_setiuservalue(L, sockarg, DS_SLOT_SCRATCH);
 }
 
+/* Makes the receive buffer size bytes: its old bytes are not needed, so it
+** is freed and allocated anew, not reallocated (no copy). Returns 0 when
+** memory ran out, the socket then holding none. */
+static int grow_recv_buffer(lua_State *L, ds_socket *s, size_t size) {
+  void *ud;
+  lua_Alloc alloc = lua_getallocf(L, &ud); /* the state's: no collection step */
+  ds_free_recv_buffer(L, s);
+  if ((s->rxbuf = (char *)alloc(ud, NULL, 0, size)) == NULL) return 0;
+  s->rxcap = size;
+  return 1;
+}
+
 /* Where one receive of size bytes lands: the read-ahead buffer when it is
 ** free and large enough, else the socket's own, grown as needed. The
 ** caller makes its string before any Lua code can run (lua_pushlstring
@@ -214,17 +226,14 @@ void ds_give_back(lua_State *L, int sockarg, int idx) {
 ** closes it (a finalizer) never meets the bytes still in use. Batches,
 ** which make many strings, borrow instead (ds_borrow). */
 char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size) {
-  void *ud;
-  lua_Alloc alloc;
-  char *p;
   if (size <= sizeof(s->buf) && s->first == s->last) return s->buf;
-  if (size <= s->rxcap) return s->rxbuf;
-  alloc = lua_getallocf(L, &ud); /* the state's allocator: no collection step */
-  p = (char *)alloc(ud, s->rxbuf, s->rxcap, size);
-  if (!p) luaL_error(L, "not enough memory");
-  s->rxbuf = p;
-  s->rxcap = size;
-  return p;
+  if (size > s->rxcap && !grow_recv_buffer(L, s, size)) {
+    /* As Lua's own allocations do when memory runs out: a full collection,
+    ** whose finalizers run before the caller holds anything, then again. */
+    lua_gc(L, LUA_GCCOLLECT);
+    if (size > s->rxcap && !grow_recv_buffer(L, s, size)) luaL_error(L, "not enough memory");
+  }
+  return s->rxbuf;
 }
 
 /* Frees the socket's receive buffer (on close). */

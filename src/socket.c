@@ -595,6 +595,8 @@ static int sock_close(lua_State *L) {
   }
   s->first = s->last = 0; /* nothing left to read: dirty() is false */
   ds_free_recv_buffer(L, s);
+  lua_pushnil(L); /* and the batch buffer: a closed socket keeps no memory */
+  lua_setiuservalue(L, 1, DS_SLOT_SCRATCH);
   return push_true(L);
 }
 
