@@ -26,9 +26,9 @@ build = {
     ["dualstack.select"] = "lua/dualstack/select.lua",
     ["dualstack.core"] = {
       sources = {
-        "src/addr.c", "src/cmsg.c", "src/core.c", "src/errors.c",
+        "src/addr.c", "src/box.c", "src/cmsg.c", "src/core.c", "src/errors.c",
         "src/iface.c", "src/mcast.c", "src/msg.c", "src/options.c",
-        "src/poll.c", "src/socket.c", "src/wait.c",
+        "src/poll.c", "src/recv.c", "src/socket.c", "src/wait.c",
       },
       incdirs = { "src" },
       defines = {},

@@ -23,7 +23,7 @@ local function raise_like(pattern) return { raise_like = pattern } end
 -- nil, message, code, count); do not add new rows of this kind.
 local function raise_naming(fragment) return { raise_naming = fragment } end
 -- fail(code, message): the call returns nil, exactly message and, last, the
--- code (false: no code, for the address helpers); send and receive put their
+-- code (false: no code); send and receive put their
 -- partial result between message and code (partial, when given, is checked).
 local function fail(code, message, partial)
   return { fail = code, message = message, partial = partial }
@@ -179,7 +179,7 @@ describe("hostile: address helpers", function()
       { name .. "({})", function() return f({}) end, raise(argerr(1, name, "string expected, got table")) },
     })
     for _, bad in ipairs(BAD_ADDRS) do
-      rows({ { name .. "(" .. bad[1]:sub(1, 30) .. ")", function() return f(bad[1]) end, fail(false, bad[2]) } })
+      rows({ { name .. "(" .. bad[1]:sub(1, 30) .. ")", function() return f(bad[1]) end, fail("EINVAL", bad[2]) } })
     end
   end
   rows({
@@ -190,12 +190,12 @@ describe("hostile: address helpers", function()
     { "is_mapped(nil)", function() return ds.is_mapped(nil) end,
       raise(argerr(1, "is_mapped", "string expected, got nil")) },
     { "same('::1')", function() return ds.same("::1") end, raise(argerr(2, "same", "string expected, got no value")) },
-    { "same('::1', ':::')", function() return ds.same("::1", ":::") end, fail(false, "malformed IPv6 address: ':::'") },
-    { "map('::1')", function() return ds.map("::1") end, fail(false, "not an IPv4 address: '::1'") },
-    { "ntop('')", function() return ds.ntop("") end, fail(false, "binary address must be 4 or 16 bytes, got 0") },
-    { "ntop(5 bytes)", function() return ds.ntop("12345") end, fail(false, "binary address must be 4 or 16 bytes, got 5") },
+    { "same('::1', ':::')", function() return ds.same("::1", ":::") end, fail("EINVAL", "malformed IPv6 address: ':::'") },
+    { "map('::1')", function() return ds.map("::1") end, fail("EINVAL", "not an IPv4 address: '::1'") },
+    { "ntop('')", function() return ds.ntop("") end, fail("EINVAL", "binary address must be 4 or 16 bytes, got 0") },
+    { "ntop(5 bytes)", function() return ds.ntop("12345") end, fail("EINVAL", "binary address must be 4 or 16 bytes, got 5") },
     { "ntop(17 bytes)", function() return ds.ntop(string.rep("\0", 17)) end,
-      fail(false, "binary address must be 4 or 16 bytes, got 17") },
+      fail("EINVAL", "binary address must be 4 or 16 bytes, got 17") },
     { "ntop({})", function() return ds.ntop({}) end, raise(argerr(1, "ntop", "string expected, got table")) },
     -- A zone index is a 32-bit sin6_scope_id: what the kernel reports (and
     -- ds_ntop prints as digits when no interface has it) must parse back.
@@ -205,7 +205,7 @@ describe("hostile: address helpers", function()
     { "normalize of zone index 2^24", function() return ds.normalize("fe80::1%16777216") end,
       value(function(text) assert.equal("fe80::1%16777216", text) end) },
     { "normalize of zone index 2^32", function() return ds.normalize("fe80::1%4294967296") end,
-      fail(false, "zone index out of range: 'fe80::1%4294967296'") },
+      fail("EINVAL", "zone index out of range: 'fe80::1%4294967296'") },
   })
 end)
 
@@ -241,7 +241,7 @@ describe("hostile: name and interface functions", function()
       raise(argerr(1, "getaddrinfo", NUL_TEXT)) },
     { "getaddrinfo service with NUL", function() return ds.getaddrinfo("::1", "80\0junk") end,
       raise(argerr(2, "getaddrinfo", NUL_TEXT)) },
-    { "getnameinfo(':::')", function() return ds.getnameinfo(":::", 80) end, fail(false, "malformed IPv6 address: ':::'") },
+    { "getnameinfo(':::')", function() return ds.getnameinfo(":::", 80) end, fail("EINVAL", "malformed IPv6 address: ':::'") },
     { "getnameinfo opts 'x'", function() return ds.getnameinfo("::1", 80, "x") end,
       raise(argerr(3, "getnameinfo", "table expected, got string")) },
     { "ifindex(nil)", function() return ds.ifindex(nil) end, raise(argerr(1, "ifindex", "string expected, got nil")) },
@@ -430,9 +430,9 @@ describe("hostile: options", function()
       raise(argerr(1, "getoption", "string expected, got table")) },
     { "broadcast = 1", set("udp", "broadcast", 1), raise(argerr(2, "setoption", "boolean expected, got number")) },
     { "broadcast = nil", set("udp", "broadcast", nil), raise(argerr(2, "setoption", "boolean expected, got nil")) },
-    { "nodelay on udp", set("udp", "nodelay", true), raise(argerr(1, "setoption", "option 'nodelay' needs a tcp socket")) },
+    { "nodelay on udp", set("udp", "nodelay", true), raise(argerr(1, "setoption", "tcp socket expected for option 'nodelay', got udp socket")) },
     { "broadcast on tcp", set("tcp", "broadcast", true),
-      raise(argerr(1, "setoption", "option 'broadcast' needs a udp socket")) },
+      raise(argerr(1, "setoption", "udp socket expected for option 'broadcast', got tcp socket")) },
     { "rcvbuf = 1.5", set("udp", "rcvbuf", 1.5), raise(argerr(2, "setoption", "number has no integer representation")) },
     { "rcvbuf = 2^53", set("udp", "rcvbuf", HUGE), range(0, 2147483647) },
     { "rcvbuf = true", set("udp", "rcvbuf", true), raise(argerr(2, "setoption", "number expected, got boolean")) },
@@ -465,7 +465,10 @@ describe("hostile: message tables", function()
   end
   local function sendmsg(m) return function() return sock("udp"):sendmsg(m) end end
   local function field(name, why) return raise("bad field '" .. name .. "' in message (" .. why .. ")") end
-  local UDP_ONLY = "message calls need a udp socket"
+  -- What a udp-only method raises on a tcp socket.
+  local function udp_only_err(fname)
+    return "calling '" .. fname .. "' on bad self (udp socket expected, got tcp socket)"
+  end
 
   rows({
     { "sendmsg(nil)", function() return sock("udp"):sendmsg(nil) end, raise(argerr(1, "sendmsg", "table expected, got nil")) },
@@ -548,11 +551,11 @@ describe("hostile: message tables", function()
       field("port", "out of range (0-65535)") },
     { "reply without data", function() return sock("udp"):reply({ addr = "::1", port = 9 }) end,
       raise(argerr(2, "reply", "string expected, got no value")) },
-    { "recvmsg on tcp", function() return sock("tcp"):recvmsg() end, raise(UDP_ONLY) },
-    { "recvmmsg on tcp", function() return sock("tcp"):recvmmsg(1) end, raise(UDP_ONLY) },
-    { "sendmsg on tcp", function() return sock("tcp"):sendmsg(msg("port", 9)) end, raise(UDP_ONLY) },
-    { "sendmmsg on tcp", function() return sock("tcp"):sendmmsg({ msg("port", 9) }) end, raise(UDP_ONLY) },
-    { "reply on tcp", function() return sock("tcp"):reply({ addr = "::1", port = 9 }, "x") end, raise(UDP_ONLY) },
+    { "recvmsg on tcp", function() return sock("tcp"):recvmsg() end, raise(udp_only_err("recvmsg")) },
+    { "recvmmsg on tcp", function() return sock("tcp"):recvmmsg(1) end, raise(udp_only_err("recvmmsg")) },
+    { "sendmsg on tcp", function() return sock("tcp"):sendmsg(msg("port", 9)) end, raise(udp_only_err("sendmsg")) },
+    { "sendmmsg on tcp", function() return sock("tcp"):sendmmsg({ msg("port", 9) }) end, raise(udp_only_err("sendmmsg")) },
+    { "reply on tcp", function() return sock("tcp"):reply({ addr = "::1", port = 9 }, "x") end, raise(udp_only_err("reply")) },
   })
 end)
 
@@ -662,9 +665,9 @@ describe("hostile: junk first arguments to every function", function()
   end
   local function per(t) return function(i) return t[i] end end
   local function addr_fail(i)
-    if i == 10 then return fail(false, "empty address: ''") end
-    if i == 11 then return fail(false, "address too long: '" .. LONGZ .. "'") end
-    return fail(false, "malformed IPv4 address: '" .. text(i) .. "'")
+    if i == 10 then return fail("EINVAL", "empty address: ''") end
+    if i == 11 then return fail("EINVAL", "address too long: '" .. LONGZ .. "'") end
+    return fail("EINVAL", "malformed IPv4 address: '" .. text(i) .. "'")
   end
   local function equals(...)
     local want = table.pack(...)
@@ -686,7 +689,7 @@ describe("hostile: junk first arguments to every function", function()
   local function ntop_of(i)
     local t = text(i)
     if #t == 4 or #t == 16 then return equals(ds.ntop(t)) end
-    return fail(false, "binary address must be 4 or 16 bytes, got " .. #t)
+    return fail("EINVAL", "binary address must be 4 or 16 bytes, got " .. #t)
   end
 
   -- Module functions, called ds.name(junk, tail...).
@@ -736,9 +739,11 @@ describe("hostile: junk first arguments to every function", function()
   local NOT_SWEPT = { connect = true, listen = true, udp_listen = true }
   local TAIL = { select = { nil, 0 }, poll = { {}, 0 } }
 
-  local UDP_ONLY = raise("message calls need a udp socket")
   local function both(rule) return { tcp = rule, udp = rule } end
-  local function udp_only(rule) return { tcp = always(UDP_ONLY), udp = rule } end
+  local function udp_only(fname, rule)
+    return { tcp = always(raise("calling '" .. fname .. "' on bad self (udp socket expected, got tcp socket)")),
+             udp = rule }
+  end
   -- A size: NaN and -1 are refused, nil and 2^53 get the call's answer.
   local function sizes(fname, answer)
     return takes("number", 1, fname, int(raise(argerr(1, fname, NO_INT)),
@@ -769,11 +774,11 @@ describe("hostile: junk first arguments to every function", function()
     gettimeout = both(always(equals(0.0))),
     timeout = both(always(equals(nil))),
     join = {
-      tcp = always(raise("calling 'join' on bad self (multicast needs a udp socket)")),
+      tcp = always(raise("calling 'join' on bad self (udp socket expected for multicast, got tcp socket)")),
       udp = takes("string", 1, "join", function(i) return raise(argerr(1, "join", addr_fail(i).message)) end),
     },
     leave = {
-      tcp = always(raise("calling 'leave' on bad self (multicast needs a udp socket)")),
+      tcp = always(raise("calling 'leave' on bad self (udp socket expected for multicast, got tcp socket)")),
       udp = takes("string", 1, "leave", function(i) return raise(argerr(1, "leave", addr_fail(i).message)) end),
     },
     listen = {
@@ -804,21 +809,21 @@ describe("hostile: junk first arguments to every function", function()
     },
     recv = { tcp = sizes("recv", not_connected()), udp = sizes("recv", TIMEOUT) },
     recvfrom = { tcp = sizes("recvfrom", not_connected()), udp = sizes("recvfrom", TIMEOUT) },
-    recvmsg = udp_only(sizes("recvmsg", TIMEOUT)),
-    recvmmsg = udp_only(takes("number", 1, "recvmmsg", int(raise(argerr(1, "recvmmsg", NO_INT)),
+    recvmsg = udp_only("recvmsg", sizes("recvmsg", TIMEOUT)),
+    recvmmsg = udp_only("recvmmsg", takes("number", 1, "recvmmsg", int(raise(argerr(1, "recvmmsg", NO_INT)),
       raise(argerr(1, "recvmmsg", "count out of range (1-1024)")), raise(argerr(1, "recvmmsg", "count out of range (1-1024)"))))),
     -- reply(msg, data): the data is missing in every one of these calls.
-    reply = udp_only(always(raise(argerr(2, "reply", "string expected, got no value")))),
+    reply = udp_only("reply", always(raise(argerr(2, "reply", "string expected, got no value")))),
     send = {
       tcp = takes("string", 1, "send", function(i)
         return i == 10 and equals(0) or fail("EPIPE", "closed", 0)
       end),
       udp = takes("string", 1, "send", always(fail("EDESTADDRREQ", "destination address required", 0))),
     },
-    sendmsg = udp_only(takes("table", 1, "sendmsg", always(raise("bad field 'data' in message (string expected)")))),
-    sendmmsg = udp_only(takes("table", 1, "sendmmsg", always(equals(0)))),
+    sendmsg = udp_only("sendmsg", takes("table", 1, "sendmsg", always(raise("bad field 'data' in message (string expected)")))),
+    sendmmsg = udp_only("sendmmsg", takes("table", 1, "sendmmsg", always(equals(0)))),
     -- replymmsg(requests, answers): the answers are missing in every one of these calls.
-    replymmsg = udp_only(takes("table", 1, "replymmsg", always(raise(argerr(2, "replymmsg", "table expected, got no value"))))),
+    replymmsg = udp_only("replymmsg", takes("table", 1, "replymmsg", always(raise(argerr(2, "replymmsg", "table expected, got no value"))))),
     sendto = both(takes("string", 1, "sendto", always(raise(argerr(2, "sendto", "string expected, got no value"))))),
     settimeout = both(takes("number", 1, "settimeout", function(i)
       if i == 6 then return raise(argerr(1, "settimeout", "timeout is NaN")) end

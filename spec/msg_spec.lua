@@ -839,14 +839,14 @@ describe("message options", function()
     open[#open + 1] = t
     for _, name in ipairs(names) do
       assert.has_error(function() t:setoption(name, true) end,
-        "bad argument #1 to 'setoption' (option '" .. name .. "' needs a udp socket)")
+        "bad argument #1 to 'setoption' (udp socket expected for option '" .. name .. "', got tcp socket)")
     end
     assert.has_error(function() t:setoption("cmsgspace", 0) end,
-      "bad argument #1 to 'setoption' (option 'cmsgspace' needs a udp socket)")
+      "bad argument #1 to 'setoption' (udp socket expected for option 'cmsgspace', got tcp socket)")
     assert.has_error(function() t:setoption("gro", true) end,
-      "bad argument #1 to 'setoption' (option 'gro' needs a udp socket)")
+      "bad argument #1 to 'setoption' (udp socket expected for option 'gro', got tcp socket)")
     assert.has_error(function() t:getoption("pktinfo") end,
-      "bad argument #1 to 'getoption' (option 'pktinfo' needs a udp socket)")
+      "bad argument #1 to 'getoption' (udp socket expected for option 'pktinfo', got tcp socket)")
   end)
 
   it("raises for message calls on a tcp socket", function()
@@ -855,7 +855,7 @@ describe("message options", function()
     for _, call in ipairs { "recvmsg", "sendmsg", "recvmmsg", "sendmmsg" } do
       local okc, err = pcall(t[call], t, call:find("mmsg") and 1 or { data = "x" })
       assert.is_false(okc, call)
-      assert.equal("message calls need a udp socket", err, call)
+      assert.equal("bad argument #1 to '?' (udp socket expected, got tcp socket)", err, call)
     end
   end)
 

@@ -296,7 +296,7 @@ describe("multicast arguments", function()
     assert.has_error(function() udp("dual"):join("not an address") end,
       "bad argument #1 to 'join' (malformed IPv4 address: 'not an address')")
     local t = cleanup.keep(H.socket("tcp", "dual"))
-    assert.has_error(function() t:join("239.1.2.3") end, "calling 'join' on bad self (multicast needs a udp socket)")
+    assert.has_error(function() t:join("239.1.2.3") end, "calling 'join' on bad self (udp socket expected for multicast, got tcp socket)")
     assert.has_error(function() udp("dual"):setoption("multicast_if", "nosuchif0") end,
       "bad argument #2 to 'setoption' (unknown interface 'nosuchif0')")
     assert.has_error(function() udp("dual"):setoption("multicast_if", "192.0.2.99") end,

@@ -156,12 +156,12 @@ describe("option errors raise", function()
   it("for an option of the other socket type", function()
     local t, u = sock("tcp", "dual"), sock("udp", "dual")
     for _, name in ipairs { "nodelay", "keepalive", "linger" } do
-      local why = " (option '" .. name .. "' needs a tcp socket)"
+      local why = " (tcp socket expected for option '" .. name .. "', got udp socket)"
       assert.has_error(function() u:setoption(name, false) end, "bad argument #1 to 'setoption'" .. why, name)
       assert.has_error(function() u:getoption(name) end, "bad argument #1 to 'getoption'" .. why, name)
     end
     for _, name in ipairs { "broadcast", "multicast_loop" } do
-      local why = " (option '" .. name .. "' needs a udp socket)"
+      local why = " (udp socket expected for option '" .. name .. "', got tcp socket)"
       assert.has_error(function() t:setoption(name, false) end, "bad argument #1 to 'setoption'" .. why, name)
       assert.has_error(function() t:getoption(name) end, "bad argument #1 to 'getoption'" .. why, name)
     end

@@ -199,7 +199,7 @@ describe("trust: maxline", function()
   it("needs a tcp socket", function()
     local s = keep(H.socket("udp", "inet"))
     assert.has_error(function() return s.setoption(s, "maxline", 1) end,
-      "bad argument #2 to 'setoption' (option 'maxline' needs a tcp socket)")
+      "bad argument #2 to 'setoption' (tcp socket expected for option 'maxline', got udp socket)")
   end)
 end)
 

@@ -393,15 +393,14 @@ int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
 
 /* ---- the address helpers exported to Lua ---- */
 
-/* Parses argument arg; on failure pushes nil, message and returns 2. */
+/* Parses argument arg; on failure pushes nil, message, "EINVAL" (text
+** that is no address is data, not a programming error) and returns 3. */
 static int check_ip(lua_State *L, int arg, ds_ip *ip) {
   size_t len;
   const char *text = luaL_checklstring(L, arg, &len);
   const char *why = ds_pton(text, len, ip);
   if (!why) return 0;
-  lua_pushnil(L);
-  lua_pushfstring(L, "%s: '%s'", why, text);
-  return 2;
+  return ds_push_failure(L, lua_pushfstring(L, "%s: '%s'", why, text), "EINVAL");
 }
 
 static int l_is_mapped(lua_State *L) {
@@ -414,11 +413,9 @@ static int l_map(lua_State *L) {
   ds_ip ip;
   int n = check_ip(L, 1, &ip);
   if (n) return n;
-  if (ip.af != AF_INET && !ds_ip_is_mapped(&ip)) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "not an IPv4 address: '%s'", lua_tostring(L, 1));
-    return 2;
-  }
+  if (ip.af != AF_INET && !ds_ip_is_mapped(&ip))
+    return ds_push_failure(L, lua_pushfstring(L, "not an IPv4 address: '%s'", lua_tostring(L, 1)),
+                           "EINVAL");
   ds_ip_map(&ip);
   push_ip(L, &ip);
   return 1;
@@ -475,11 +472,9 @@ static int l_ntop(lua_State *L) {
   size_t len;
   const char *bytes = luaL_checklstring(L, 1, &len);
   ds_ip ip;
-  if (len != 4 && len != 16) {
-    lua_pushnil(L);
-    lua_pushfstring(L, "binary address must be 4 or 16 bytes, got %d", (int)len);
-    return 2;
-  }
+  if (len != 4 && len != 16)
+    return ds_push_failure(
+        L, lua_pushfstring(L, "binary address must be 4 or 16 bytes, got %d", (int)len), "EINVAL");
   ip.af = len == 4 ? AF_INET : AF_INET6;
   ip.scope = 0;
   memcpy(ip.bytes, bytes, len);

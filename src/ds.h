@@ -148,7 +148,7 @@ ds_box *ds_new_box(lua_State *L, void (*release)(void *));
 void ds_box_release(ds_box *b);
 
 /* errors.c */
-const char *ds_errname(int err);
+void ds_push_errname(lua_State *L, int err);
 const char *ds_errmessage(int err);
 int ds_push_error(lua_State *L, int err);
 int ds_push_failure(lua_State *L, const char *message, const char *code);
@@ -204,6 +204,7 @@ int ds_retry(ds_socket *s, short events, double *deadline);
 /* Fastest from functions registered by ds_add_methods (metatable upvalue). */
 ds_socket *ds_check_socket(lua_State *L, int arg);
 ds_socket *ds_check_open(lua_State *L, int arg);
+void ds_need_type(lua_State *L, const ds_socket *s, int type, int arg, const char *what);
 int ds_io_error(lua_State *L, ds_socket *s, int err);
 void ds_open_socket(lua_State *L);
 void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);

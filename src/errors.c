@@ -18,7 +18,6 @@ typedef struct ds_errinfo {
 
 static const ds_errinfo errtable[] = {
   E(ETIMEDOUT, "timeout"),
-  E(EAGAIN, "timeout"),
   E(ECONNRESET, "closed"),
   E(ECONNABORTED, "closed"),
   E(EPIPE, "closed"),
@@ -67,19 +66,23 @@ static const ds_errinfo *lookup(int err) {
   return NULL;
 }
 
-/* EAGAIN and EWOULDBLOCK may be one value: the table has EAGAIN, and a
-** would-block result always means "timeout" to a caller. */
-const char *ds_errname(int err) {
-  const ds_errinfo *e;
-  if (err == EWOULDBLOCK) err = EAGAIN;
-  e = lookup(err);
-  return e ? e->name : "EUNKNOWN";
+/* What a caller is told an error is: the sockets are non-blocking inside,
+** so a would-block result (EAGAIN, EWOULDBLOCK: maybe one value) is always
+** the timeout it means to the caller. The one place that says so. */
+static int as_seen(int err) {
+  return err == EAGAIN || err == EWOULDBLOCK ? ETIMEDOUT : err;
+}
+
+/* Pushes the symbolic name of err: the table's, or "E" and the number for
+** one it does not know, so no two errors ever share a name. */
+void ds_push_errname(lua_State *L, int err) {
+  const ds_errinfo *e = lookup(err = as_seen(err));
+  if (e) lua_pushstring(L, e->name);
+  else lua_pushfstring(L, "E%d", err);
 }
 
 const char *ds_errmessage(int err) {
-  const ds_errinfo *e;
-  if (err == EWOULDBLOCK) err = EAGAIN;
-  e = lookup(err);
+  const ds_errinfo *e = lookup(err = as_seen(err));
   return (e && e->message) ? e->message : strerror(err);
 }
 
@@ -90,8 +93,9 @@ int ds_push_failure(lua_State *L, const char *message, const char *code) {
   return 3;
 }
 
-/* A would-block result is reported as the timeout it is to the caller. */
 int ds_push_error(lua_State *L, int err) {
-  if (err == EAGAIN || err == EWOULDBLOCK) err = ETIMEDOUT;
-  return ds_push_failure(L, ds_errmessage(err), ds_errname(err));
+  lua_pushnil(L);
+  lua_pushstring(L, ds_errmessage(err));
+  ds_push_errname(L, err);
+  return 3;
 }

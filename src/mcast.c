@@ -39,7 +39,7 @@ static int membership(lua_State *L, int join) {
   ds_ip group, source;
   unsigned iface;
   int level, opt, rc;
-  luaL_argcheck(L, s->type == SOCK_DGRAM, 1, "multicast needs a udp socket");
+  ds_need_type(L, s, SOCK_DGRAM, 1, " for multicast");
   check_ip_arg(L, 2, &group);
   luaL_argcheck(L, is_multicast(&group), 2, "not a multicast group address");
   iface = lua_isnoneornil(L, 3) ? 0 : ds_check_ifindex(L, 3);

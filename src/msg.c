@@ -33,7 +33,7 @@ static int get_key(lua_State *L, int t, int k) {
 
 static ds_socket *check_dgram(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  if (s->type != SOCK_DGRAM) luaL_error(L, "message calls need a udp socket");
+  ds_need_type(L, s, SOCK_DGRAM, 1, "");
   return s;
 }
 
@@ -453,7 +453,7 @@ static int sock_sendto(lua_State *L) {
   port = ds_check_port(L, 4);
   memset(&c, 0, sizeof(c));
   if (has_src || has_if) {
-    if (s->type != SOCK_DGRAM) luaL_error(L, "sendto's src and ifindex need a udp socket");
+    ds_need_type(L, s, SOCK_DGRAM, 1, " for src and ifindex");
     if (has_src && (n = arg_ip(L, s, 5, DS_SLOT_DST, &src)) != 0) return n;
     if (has_src) set_source(&c, &src);
     if (has_if) { /* checked even where it is not needed */

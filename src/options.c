@@ -105,8 +105,7 @@ int ds_set_v6only(int fd, int on) {
 
 static void check_socktype(lua_State *L, const ds_socket *s, const char *name, int socktype) {
   if (socktype && socktype != s->type)
-    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' needs a %s socket", name,
-                                        socktype == SOCK_DGRAM ? "udp" : "tcp"));
+    ds_need_type(L, s, socktype, 2, lua_pushfstring(L, " for option '%s'", name));
 }
 
 static const ds_optfn *find_optfn(lua_State *L, const ds_socket *s) {

@@ -31,6 +31,16 @@ ds_socket *ds_check_open(lua_State *L, int arg) {
   return s;
 }
 
+/* Raises unless s is of type, naming the argument that needs it (1: the
+** socket itself) and, in what, for what (may be empty). The one way a
+** socket of the wrong type is reported. */
+void ds_need_type(lua_State *L, const ds_socket *s, int type, int arg, const char *what) {
+  if (s->type == type) return;
+  luaL_argerror(L, arg, lua_pushfstring(L, "%s socket expected%s, got %s socket",
+                                        type == SOCK_DGRAM ? "udp" : "tcp", what,
+                                        s->type == SOCK_DGRAM ? "udp" : "tcp"));
+}
+
 /* Network errors of an I/O call: nil, message, code. */
 int ds_io_error(lua_State *L, ds_socket *s, int err) {
   (void)s;
@@ -299,16 +309,13 @@ static int read_line(ds_socket *s, luaL_Buffer *b, size_t max, double *deadline)
 /* Completes a pattern read whose data (all, or the partial part) is on
 ** top: data, or nil, err, partial, code. */
 static int finish_read(lua_State *L, int err, int eof_ok) {
-  const char *message, *code;
   if (err == 0 || (err == READ_EOF && eof_ok)) return 1;
-  if (err == EAGAIN || err == EWOULDBLOCK) err = ETIMEDOUT;
-  if (err == READ_EOF) message = "closed", code = "EOF";
-  else if (err == READ_LONG) message = "line too long", code = ds_errname(EMSGSIZE);
-  else message = ds_errmessage(err), code = ds_errname(err);
   lua_pushnil(L);
-  lua_pushstring(L, message);
+  lua_pushstring(L, err == READ_EOF ? "closed" : err == READ_LONG ? "line too long"
+                                                                   : ds_errmessage(err));
   lua_rotate(L, -3, -1);
-  lua_pushstring(L, code);
+  if (err == READ_EOF) lua_pushliteral(L, "EOF");
+  else ds_push_errname(L, err == READ_LONG ? EMSGSIZE : err);
   return 4;
 }
 
@@ -508,11 +515,10 @@ static int sock_send(lua_State *L) {
     lua_pushinteger(L, s->type == SOCK_DGRAM ? (lua_Integer)sent : i - 1 + (lua_Integer)sent);
     return 1;
   }
-  if (err == EAGAIN) err = ETIMEDOUT;
   lua_pushnil(L);
   lua_pushstring(L, ds_errmessage(err));
   lua_pushinteger(L, i - 1 + (lua_Integer)sent);
-  lua_pushstring(L, ds_errname(err));
+  ds_push_errname(L, err);
   return 4;
 }
 
