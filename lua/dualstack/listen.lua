@@ -20,34 +20,46 @@ end
 
 -- ---- waiting on several sockets -------------------------------------------
 
--- Runs op(sock) on a socket that is ready to read. With one socket that is
--- a plain call; with several, they are non-blocking and polled together,
--- starting after the one served last so neither family starves.
+-- Tries op on the sockets, starting after the one served last so neither
+-- family starves; with ready (poll's set of fds), only on those. The
+-- results packed, or nil when every one would block.
+local function try_each(self, op, fds, ready)
+  local socks = self.socks
+  for k = 1, #socks do
+    local i = (self.last + k - 1) % #socks + 1
+    if not ready or ready[fds[i]] then
+      local r = table.pack(op(socks[i])) -- all of them: recvfrom may give five
+      if r[1] or r[3] ~= "ETIMEDOUT" then
+        self.last = i
+        return r
+      end
+    end
+  end
+  return nil
+end
+
+-- Runs op(sock) on a socket that has something to receive. With one
+-- socket that is a plain call; several are non-blocking, so op is tried
+-- on each at once (which also raises on bad arguments before any wait),
+-- then they are polled together within the listener's one deadline.
 local function on_ready(self, op)
   local socks = self.socks
   if #socks == 1 then return op(socks[1]) end
-  for _, s in ipairs(socks) do -- as a socket says, not poll
-    if s:getfd() < 0 then error("attempt to use a closed socket", 3) end
+  local fds = {}
+  for i, s in ipairs(socks) do -- as a socket says, not poll
+    fds[i] = s:getfd()
+    if fds[i] < 0 then error("attempt to use a closed socket", 3) end
   end
   local deadline = self.timeout and core.monotime() + self.timeout
-  while true do
-    local fds = {}
-    for i, s in ipairs(socks) do fds[i] = s:getfd() end
+  local r = try_each(self, op, fds)
+  while not r do
     local wait = deadline and math.max(0, deadline - core.monotime())
+    if wait == 0 then return nil, "timeout", "ETIMEDOUT" end
     local ready, err, code = core.poll(fds, {}, wait)
     if not ready then return nil, err, code end
-    for k = 1, #socks do
-      local i = (self.last + k - 1) % #socks + 1
-      if ready[fds[i]] then
-        local r = table.pack(op(socks[i])) -- all of them: recvfrom may give five
-        if r[1] or r[3] ~= "ETIMEDOUT" then
-          self.last = i
-          return table.unpack(r, 1, r.n)
-        end
-      end
-    end
-    if deadline and core.monotime() >= deadline then return nil, "timeout", "ETIMEDOUT" end
+    r = try_each(self, op, fds, ready)
   end
+  return table.unpack(r, 1, r.n)
 end
 
 -- ---- which socket carries which family ------------------------------------
