@@ -20,7 +20,6 @@ build = {
   type = "builtin",
   modules = {
     ["dualstack"] = "lua/dualstack.lua",
-    ["dualstack.group"] = "lua/dualstack/group.lua",
     ["dualstack.listen"] = "lua/dualstack/listen.lua",
     ["dualstack.connect"] = "lua/dualstack/connect.lua",
     ["dualstack.select"] = "lua/dualstack/select.lua",

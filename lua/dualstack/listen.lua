@@ -1,103 +1,479 @@
---- TCP and UDP listeners that serve IPv4 and IPv6 clients through one
--- object, whether the host gives one dual-stack socket or one per family.
--- @module dualstack.listen
+-- Listeners: TCP and UDP servers for IPv4 and IPv6 clients through one
+-- object, over one dual-stack socket or, where a dual-stack socket cannot
+-- be had (or opts.dualstack is false), one socket per family on one port.
+-- The reference (ds.listen, ds.udp_listen and the listener type) is in
+-- docs/dualstack.luadoc, on the dualstack page with the socket's: plain
+-- comments here, so LDoc shows the listener once.
 local core = require "dualstack.core"
-local group = require "dualstack.group"
-
-local on_ready = group.on_ready
 
 local M = {}
 
-local function class(name, methods)
-  local c = { __name = name }
-  for k, v in pairs(group.Group) do c[k] = v end
-  for k, v in pairs(methods) do c[k] = v end
-  c.__index = c
-  return c
+-- The methods of every listener, TCP and UDP: one type, as a socket is
+-- one type for both. A method for the other kind raises, as a socket's does.
+local Listener = {}
+
+local function need(self, kind, fname)
+  if self.kind ~= kind then
+    error(("calling '%s' on bad self (%s needs a %s listener)"):format(fname, fname, kind), 3)
+  end
 end
 
-local TcpListener = class("dualstack.tcplistener", {
-  --- The next client of any family, as socket:accept.
-  -- @treturn socket a connected, blocking socket
-  accept = function(self)
-    return on_ready(self, function(s) return s:accept() end)
-  end,
-})
+-- ---- waiting on several sockets -------------------------------------------
 
--- The family of addr: numeric text says it, a name is looked up.
+-- Tries op on the sockets, starting after the one served last so neither
+-- family starves; with ready (poll's set of fds), only on those. The
+-- results packed, or nil when every one would block.
+local function try_each(self, op, fds, ready)
+  local socks = self.socks
+  for k = 1, #socks do
+    local i = (self.last + k - 1) % #socks + 1
+    if not ready or ready[fds[i]] then
+      local r = table.pack(op(socks[i])) -- all of them: recvfrom may give five
+      if r[1] or r[3] ~= "ETIMEDOUT" then
+        self.last = i
+        return r
+      end
+    end
+  end
+  return nil
+end
+
+-- Runs op(sock) on a socket that has something to receive. With one
+-- socket that is a plain call; several are non-blocking, so op is tried
+-- on each at once (which also raises on bad arguments before any wait),
+-- then they are polled together within the listener's one deadline.
+local function on_ready(self, op)
+  local socks = self.socks
+  if #socks == 1 then return op(socks[1]) end
+  local fds = {}
+  for i, s in ipairs(socks) do -- as a socket says, not poll
+    fds[i] = s:getfd()
+    if fds[i] < 0 then error("attempt to use a closed socket", 3) end
+  end
+  local deadline = self.timeout and core.monotime() + self.timeout
+  local r = try_each(self, op, fds)
+  while not r do
+    local wait = deadline and math.max(0, deadline - core.monotime())
+    if wait == 0 then return nil, "timeout", "ETIMEDOUT" end
+    local ready, err, code = core.poll(fds, {}, wait)
+    if not ready then return nil, err, code end
+    r = try_each(self, op, fds, ready)
+  end
+  return table.unpack(r, 1, r.n)
+end
+
+-- ---- which socket carries which family ------------------------------------
+
+-- Does socket s carry traffic of family ("inet" or "inet6")?
+local function serves(s, family)
+  local own = s:getfamily()
+  return own == "dual" or own == family
+end
+
+-- The family of addr: numeric text says it (mapped is IPv4), a name is
+-- looked up; nil when neither tells.
 local function family_of(addr)
+  if type(addr) ~= "string" then return nil end
   local family = core.family(addr)
   if family then return core.is_mapped(addr) and "inet" or family end
   local list = core.getaddrinfo(addr, nil, { socktype = "dgram" })
   return list and list[1] and list[1].family
 end
 
--- The socket that carries traffic for addr: with one socket per family,
--- IPv4 (plain or mapped) goes through the inet one.
+-- The socket that carries traffic for addr: the first of its family, else
+-- the first socket (which then reports the address as it would).
 local function socket_for(self, addr)
   local socks = self.socks
-  if #socks == 1 or type(addr) ~= "string" then return socks[1] end
-  local v4 = family_of(addr) == "inet"
+  if #socks == 1 then return socks[1] end
+  local family = family_of(addr)
   for _, s in ipairs(socks) do
-    if (s:getfamily() == "inet") == v4 then return s end
+    if family and serves(s, family) then return s end
   end
   return socks[1]
 end
 
-local UdpListener = class("dualstack.udplistener", {
-  --- The next datagram of any family, as socket:recvmsg.
-  recvmsg = function(self, size, msg)
-    return on_ready(self, function(s) return s:recvmsg(size, msg) end)
-  end,
-  --- The next datagram as data, addr, port (and, with pktinfo, dst,
-  -- ifindex), as socket:recvfrom.
-  recvfrom = function(self, size)
-    return on_ready(self, function(s) return s:recvfrom(size) end)
-  end,
-  --- Answers req from the address it was sent to, as socket:reply.
-  reply = function(self, req, data)
-    return socket_for(self, req.addr):reply(req, data)
-  end,
-  --- Sends msg through the socket of its destination's family.
-  sendmsg = function(self, msg)
-    return socket_for(self, msg.addr):sendmsg(msg)
-  end,
-  --- Datagrams dropped for a spoofed IPv4-mapped source, as socket:spoofed,
-  -- summed over the listener's sockets.
-  spoofed = function(self)
-    local n = 0
-    for _, s in ipairs(self.socks) do n = n + s:spoofed() end
-    return n
-  end,
-  --- Sends data to host, port (from src, by ifindex) through the socket
-  -- of host's family, as socket:sendto.
-  sendto = function(self, data, host, port, src, ifindex)
-    return socket_for(self, host):sendto(data, host, port, src, ifindex)
-  end,
-})
+-- ---- batches over several sockets ------------------------------------------
 
---- A TCP listener on host and port.
--- @tparam string host "*" (or "::") for every address of both families,
--- "0.0.0.0" for IPv4 only, or a numeric address or name
--- @tparam integer port 0 picks a free port, shared by every socket
--- @tparam[opt] table opts backlog, reuseaddr (default true), reuseport,
--- v6only (IPv6 only), dualstack (false forces one socket per family),
--- maxline (the line limit of every accepted client)
--- @treturn[1] listener
--- @return[2] nil, message, code
-function M.listen(host, port, opts)
-  return group.open("tcp", TcpListener, "listen", host, port, opts)
+-- The runs of consecutive entries of list that one socket carries, as
+-- {sock, first, last}; nil when list is not a list of at most 1024 tables
+-- (the socket's own call then raises naming what is wrong). sock_of(entry)
+-- picks the socket of a table.
+local function runs_of(list, sock_of)
+  if type(list) ~= "table" then return nil end
+  local n = rawlen(list)
+  if n > 1024 then return nil end
+  local runs = {}
+  for i = 1, n do
+    local entry = rawget(list, i)
+    if type(entry) ~= "table" then return nil end
+    local s = sock_of(entry)
+    local last = runs[#runs]
+    if last and last[1] == s then last[3] = i else runs[#runs + 1] = { s, i, i } end
+  end
+  return runs
 end
 
---- A UDP listener on host and port, with packet info on.
--- @tparam string host as for listen
--- @tparam integer port as for listen
--- @tparam[opt] table opts pktinfo (default true), reuseaddr (default false:
--- on UDP it would share the port), reuseport, v6only, dualstack
--- @treturn[1] listener
--- @return[2] nil, message, code
+local function slice(list, first, last)
+  return table.move(list, first, last, 1, {})
+end
+
+-- Sends runs in order, send(sock, first, last) each: the results of one
+-- batch call, counting the messages of earlier runs in the sent value.
+local function send_runs(runs, send)
+  local total = 0
+  for _, r in ipairs(runs) do
+    local n, err, code, sent = send(r[1], r[2], r[3])
+    if not n then return nil, err, code, total + sent end
+    total = total + n
+  end
+  return total
+end
+
+-- ---- the methods ---------------------------------------------------------
+
+function Listener:sockets()
+  return table.move(self.socks, 1, #self.socks, 1, {})
+end
+
+function Listener:getsockname()
+  return self.socks[1]:getsockname()
+end
+
+function Listener:getfd()
+  return self.socks[1]:getfd()
+end
+
+function Listener:settimeout(seconds)
+  if seconds ~= nil and type(seconds) ~= "number" then
+    error("bad argument #1 to 'settimeout' (number expected, got " .. type(seconds) .. ")", 2)
+  end
+  -- NaN would read as "no timeout" here; a socket raises for it too.
+  if seconds ~= seconds then error("bad argument #1 to 'settimeout' (timeout is NaN)", 2) end
+  self.timeout = (seconds and seconds >= 0) and seconds or nil
+  if #self.socks == 1 then return self.socks[1]:settimeout(self.timeout) end
+  return 1
+end
+
+function Listener:gettimeout()
+  return self.timeout
+end
+
+function Listener:close()
+  for _, s in ipairs(self.socks) do s:close() end
+  return 1
+end
+
+-- Every socket takes the option, so each family's traffic follows it; the
+-- first refusal stops (the sockets before it keep the value). v6only is
+-- what made the listener's sockets and is fixed once they are bound.
+function Listener:setoption(name, value)
+  if name == "v6only" then
+    error("bad argument #1 to 'setoption' (a listener's v6only is chosen when it is made: opts.v6only)", 2)
+  end
+  for _, s in ipairs(self.socks) do
+    local ok, err, code = s:setoption(name, value)
+    if not ok then return nil, err, code end
+  end
+  return 1
+end
+
+-- The first socket's value (setoption gives every socket the same), but
+-- v6only answers for the listener: true when no socket carries IPv4.
+function Listener:getoption(name)
+  if name == "v6only" then
+    for _, s in ipairs(self.socks) do
+      if serves(s, "inet") then return false end
+    end
+    return true
+  end
+  return self.socks[1]:getoption(name)
+end
+
+function Listener:accept()
+  need(self, "tcp", "accept")
+  return on_ready(self, function(s) return s:accept() end)
+end
+
+function Listener:recvmsg(size, msg)
+  need(self, "udp", "recvmsg")
+  return on_ready(self, function(s) return s:recvmsg(size, msg) end)
+end
+
+function Listener:recvfrom(size)
+  need(self, "udp", "recvfrom")
+  return on_ready(self, function(s) return s:recvfrom(size) end)
+end
+
+function Listener:recvmmsg(n, size, msgs)
+  need(self, "udp", "recvmmsg")
+  return on_ready(self, function(s) return s:recvmmsg(n, size, msgs) end)
+end
+
+function Listener:reply(req, data)
+  need(self, "udp", "reply")
+  return socket_for(self, type(req) == "table" and req.addr):reply(req, data)
+end
+
+function Listener:sendmsg(msg)
+  need(self, "udp", "sendmsg")
+  return socket_for(self, type(msg) == "table" and msg.addr):sendmsg(msg)
+end
+
+function Listener:sendto(data, host, port, src, ifindex)
+  need(self, "udp", "sendto")
+  return socket_for(self, host):sendto(data, host, port, src, ifindex)
+end
+
+-- With one socket the call is the socket's. With several, each message
+-- goes through the socket of its addr's family, in runs of consecutive
+-- messages of one socket, in order: the count and the failure's sent
+-- value still count a prefix of the list.
+function Listener:sendmmsg(list)
+  need(self, "udp", "sendmmsg")
+  local socks = self.socks
+  local runs = #socks > 1 and runs_of(list, function(m) return socket_for(self, m.addr) end)
+  if not runs or #runs <= 1 then
+    return (runs and runs[1] and runs[1][1] or socks[1]):sendmmsg(list)
+  end
+  return send_runs(runs, function(s, i, j) return s:sendmmsg(slice(list, i, j)) end)
+end
+
+function Listener:replymmsg(reqs, answers)
+  need(self, "udp", "replymmsg")
+  local socks = self.socks
+  local runs = #socks > 1 and type(reqs) == "table" and type(answers) == "table"
+    and rawlen(answers) == rawlen(reqs)
+    and runs_of(reqs, function(r) return socket_for(self, r.addr) end)
+  if runs then
+    for i = 1, #reqs do
+      if type(rawget(answers, i)) ~= "string" then runs = nil; break end
+    end
+  end
+  if not runs or #runs <= 1 then
+    return (runs and runs[1] and runs[1][1] or socks[1]):replymmsg(reqs, answers)
+  end
+  return send_runs(runs, function(s, i, j)
+    return s:replymmsg(slice(reqs, i, j), slice(answers, i, j))
+  end)
+end
+
+-- The sockets of the group's family (a dual one serves both); a failure
+-- leaves the groups joined before it, so the listener is as it was. A
+-- group no socket can carry is the first socket's to refuse.
+local function members(self, group)
+  local family = type(group) == "string" and core.family(group)
+  if family and core.is_mapped(group) then family = "inet" end
+  local list = {}
+  for _, s in ipairs(self.socks) do
+    if family and serves(s, family) then list[#list + 1] = s end
+  end
+  if #list == 0 then list[1] = self.socks[1] end
+  return list
+end
+
+function Listener:join(group, iface, source)
+  need(self, "udp", "join")
+  local joined = {}
+  for _, s in ipairs(members(self, group)) do
+    local ok, err, code = s:join(group, iface, source)
+    if not ok then
+      for _, j in ipairs(joined) do j:leave(group, iface, source) end
+      return nil, err, code
+    end
+    joined[#joined + 1] = s
+  end
+  return 1
+end
+
+-- Every socket that joined leaves; the first refusal stops.
+function Listener:leave(group, iface, source)
+  need(self, "udp", "leave")
+  for _, s in ipairs(members(self, group)) do
+    local ok, err, code = s:leave(group, iface, source)
+    if not ok then return nil, err, code end
+  end
+  return 1
+end
+
+function Listener:spoofed()
+  local n = 0
+  for _, s in ipairs(self.socks) do n = n + s:spoofed() end
+  return n
+end
+
+-- The metatable of a listener of kind: the methods in it (so the docs
+-- check and `getmetatable` see them), __name telling the kind.
+local function class(kind)
+  local c = { __name = "dualstack." .. kind .. "listener" }
+  for k, v in pairs(Listener) do c[k] = v end
+  c.__index = c
+  c.__close = Listener.close
+  c.__tostring = function(self)
+    local parts = {}
+    for i, s in ipairs(self.socks) do parts[i] = tostring(s) end
+    return self.kind .. " listener{" .. table.concat(parts, ", ") .. "}"
+  end
+  return c
+end
+
+local CLASSES = { tcp = class("tcp"), udp = class("udp") }
+
+-- ---- opening --------------------------------------------------------------
+
+local function is_wildcard(host)
+  return host == "*" or host == "::" or host == "0.0.0.0"
+end
+
+-- Which socket families serve a wildcard host: one dual socket when it can,
+-- else one per family (the reference's two models). A probe that could not
+-- tell (out of descriptors) is passed on as nil, message, code: that is
+-- not a host without the family.
+local function plan(host, opts)
+  if host == "0.0.0.0" then return { "inet" } end
+  if opts.v6only then return { "inet6" } end
+  if opts.dualstack ~= false then
+    local dual, err, code = core.has_dualstack()
+    if dual == nil then return nil, err, code end
+    if dual then return { "dual" } end
+  end
+  local families = {}
+  for _, f in ipairs { { "inet6", core.has_ipv6 }, { "inet", core.has_ipv4 } } do
+    local has, err, code = f[2]()
+    if has == nil then return nil, err, code end
+    if has then families[#families + 1] = f[1] end
+  end
+  return families
+end
+
+-- Families for a specific host: numeric text names one; a name may have both.
+local function resolve(host, kind)
+  local family = core.family(host)
+  if family then return { { family = family, addr = host } } end
+  local list, err, code = core.getaddrinfo(host, nil, { socktype = kind == "tcp" and "stream" or "dgram" })
+  if not list then return nil, err, code end
+  return list
+end
+
+local function open_one(kind, family, addr, port, opts)
+  local s, err, code = core[kind] { family = family }
+  if not s then return nil, err, code end
+  -- SO_REUSEADDR lets a TCP listener restart over TIME_WAIT; on UDP it
+  -- would let a second socket share the port, so UDP only takes it asked.
+  local reuseaddr = opts.reuseaddr
+  if reuseaddr == nil then reuseaddr = kind == "tcp" end
+  local ok
+  ok, err, code = s:setoption("reuseaddr", reuseaddr)
+  if ok and opts.reuseport then ok, err, code = s:setoption("reuseport", true) end
+  if ok and kind == "udp" and opts.pktinfo ~= false then ok, err, code = s:setoption("pktinfo", true) end
+  if ok then ok, err, code = s:bind(addr, port) end
+  if ok and kind == "tcp" and opts.maxline then ok, err, code = s:setoption("maxline", opts.maxline) end
+  if ok and kind == "tcp" then ok, err, code = s:listen(opts.backlog) end
+  if not ok then
+    s:close()
+    return nil, err, code
+  end
+  return s
+end
+
+local function close_all(socks)
+  for _, s in ipairs(socks) do s:close() end
+end
+
+-- Binds every (family, addr) on one port. With port 0 the first socket
+-- picks it; a later family finding it taken retries with a fresh one.
+local function open_all(kind, targets, port, opts)
+  for _ = 1, 8 do
+    local socks, shared = {}, port
+    local err, code
+    for _, t in ipairs(targets) do
+      local s
+      s, err, code = open_one(kind, t.family, t.addr, shared, opts)
+      if not s then break end
+      socks[#socks + 1] = s
+      shared = select(2, s:getsockname())
+    end
+    if #socks == #targets then return socks end
+    close_all(socks)
+    if not (port == 0 and code == "EADDRINUSE" and #socks > 0) then return nil, err, code end
+  end
+  return nil, "address already in use", "EADDRINUSE"
+end
+
+local function targets_for(kind, host, opts)
+  if is_wildcard(host) then
+    local families, err, code = plan(host, opts)
+    if not families then return nil, err, code end
+    local t = {}
+    for i, f in ipairs(families) do t[i] = { family = f, addr = "*" } end
+    if #t == 0 then return nil, "no IPv4 or IPv6 on this host", "EAFNOSUPPORT" end
+    return t
+  end
+  local list, err, code = resolve(host, kind)
+  if not list then return nil, err, code end
+  local t, seen = {}, {}
+  for _, r in ipairs(list) do
+    if not seen[r.addr] then
+      seen[r.addr] = true
+      t[#t + 1] = { family = r.family, addr = r.addr }
+    end
+  end
+  return t
+end
+
+-- The options a listener takes, and what each must be: checked before any
+-- socket is made, so a bad one raises naming the listener and leaves
+-- nothing open.
+local OPTION_TYPES = {
+  backlog = "integer", maxline = "integer", reuseaddr = "boolean", reuseport = "boolean",
+  pktinfo = "boolean", v6only = "boolean", dualstack = "boolean",
+}
+
+local function check_opts(fname, opts)
+  if type(opts) ~= "table" then
+    error(("bad argument #3 to '%s' (table expected, got %s)"):format(fname, type(opts)), 4)
+  end
+  for name, want in pairs(OPTION_TYPES) do
+    local v = opts[name]
+    local got = math.type(v) or type(v)
+    if v ~= nil and got ~= want then
+      error(("bad argument #3 to '%s' (option '%s': %s expected, got %s)"):format(fname, name, want, got), 4)
+    elseif want == "integer" and v ~= nil and v < 0 then
+      error(("bad argument #3 to '%s' (option '%s' must not be negative)"):format(fname, name), 4)
+    end
+  end
+end
+
+-- Opens the listening sockets of a listener of kind "tcp" or "udp";
+-- fname names the caller in argument errors.
+local function open(kind, fname, host, port, opts)
+  opts = opts or {}
+  if type(host) ~= "string" then
+    error(("bad argument #1 to '%s' (host string expected)"):format(fname), 3)
+  end
+  if math.type(port) ~= "integer" or port < 0 or port > 65535 then
+    error(("bad argument #2 to '%s' (port must be an integer 0-65535)"):format(fname), 3)
+  end
+  check_opts(fname, opts)
+  local targets, err, code = targets_for(kind, host, opts)
+  if not targets then return nil, err, code end
+  local socks
+  socks, err, code = open_all(kind, targets, port, opts)
+  if not socks and targets[1].family == "dual" then -- V6ONLY refused after all
+    socks, err, code = open_all(kind, { { family = "inet6", addr = "*" }, { family = "inet", addr = "*" } }, port, opts)
+  end
+  if not socks then return nil, err, code end
+  if #socks > 1 then
+    for _, s in ipairs(socks) do s:settimeout(0) end
+  end
+  return setmetatable({ socks = socks, kind = kind, last = 0 }, CLASSES[kind])
+end
+
+function M.listen(host, port, opts)
+  return open("tcp", "listen", host, port, opts)
+end
+
 function M.udp_listen(host, port, opts)
-  return group.open("udp", UdpListener, "udp_listen", host, port, opts)
+  return open("udp", "udp_listen", host, port, opts)
 end
 
 return M
