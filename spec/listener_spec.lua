@@ -108,7 +108,7 @@ for _, model in ipairs(MODELS) do
       assert.matches("bad argument #1 to 'setoption' %(unknown option 'nosuch'%)$", err)
       ok, err = pcall(l.setoption, l, "nodelay", true)
       assert.is_false(ok)
-      assert.matches("option 'nodelay' needs a tcp socket", err)
+      assert.matches("tcp socket expected for option 'nodelay', got udp socket", err, 1, true)
     end)
 
     it("a TCP listener sets its options on every socket; UDP methods raise", function()
@@ -118,11 +118,11 @@ for _, model in ipairs(MODELS) do
       for _, s in ipairs(l:sockets()) do assert.is_true(s:getoption("keepalive")) end
       assert.equal(0, l:spoofed())
       assert.has_error(function() l:recvmmsg(1) end,
-        "calling 'recvmmsg' on bad self (recvmmsg needs a udp listener)")
+        "calling 'recvmmsg' on bad self (udp listener expected, got tcp listener)")
       assert.has_error(function() l:join("224.0.0.99", "lo") end,
-        "calling 'join' on bad self (join needs a udp listener)")
+        "calling 'join' on bad self (udp listener expected, got tcp listener)")
       local u = udp_listener(model.opts)
-      assert.has_error(function() u:accept() end, "calling 'accept' on bad self (accept needs a tcp listener)")
+      assert.has_error(function() u:accept() end, "calling 'accept' on bad self (tcp listener expected, got udp listener)")
     end)
   end)
 

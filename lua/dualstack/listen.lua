@@ -14,7 +14,7 @@ local Listener = {}
 
 local function need(self, kind, fname)
   if self.kind ~= kind then
-    error(("calling '%s' on bad self (%s needs a %s listener)"):format(fname, fname, kind), 3)
+    error(("calling '%s' on bad self (%s listener expected, got %s listener)"):format(fname, kind, self.kind), 3)
   end
 end
 
