@@ -6,15 +6,19 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Werror
 LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null)
-SRC      := $(wildcard src/*.c)
-HDR      := $(wildcard src/*.h)
+# src/core/ is the plain C (no Lua header) the bindings in src/ sit on.
+CORE_SRC := $(wildcard src/core/*.c)
+CORE_HDR := $(wildcard src/core/*.h)
+SRC      := $(CORE_SRC) $(wildcard src/*.c)
+HDR      := $(CORE_HDR) $(wildcard src/*.h)
 SO       := build/dualstack/core.so
 SPEC_SO  := build/spec/testhelp.so
+CORE_TEST := build/test/core_test
 
 BUILD_DEPS := lua5.4 liblua5.4-dev pkg-config gcc make
 TEST_DEPS  := $(BUILD_DEPS) lua-busted iproute2 util-linux lua-socket lua-cqueues lua-luv
 
-.PHONY: all deps test-deps test-build demo test clean
+.PHONY: all deps test-deps test-build test-core demo test clean
 
 all: $(SO)
 
@@ -27,6 +31,14 @@ $(SO): $(SRC) $(HDR)
 $(SPEC_SO): spec/testhelp.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $<
+
+# C unit tests of src/core/, built without Lua (test/core_test.c).
+$(CORE_TEST): test/core_test.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
+
+test-core: $(CORE_TEST)
+	$(CORE_TEST)
 
 # What the spec suite loads.
 test-build: all $(SPEC_SO)
@@ -43,7 +55,7 @@ demo: deps
 	$(LUA) examples/demo.lua
 
 test: test-deps
-	@$(MAKE) --no-print-directory test-build
+	@$(MAKE) --no-print-directory test-core test-build
 	$(BUSTED) spec
 
 clean:

@@ -25,7 +25,8 @@ build = {
     ["dualstack.select"] = "lua/dualstack/select.lua",
     ["dualstack.core"] = {
       sources = {
-        "src/addr.c", "src/box.c", "src/cmsg.c", "src/core.c", "src/errors.c",
+        "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
+        "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
         "src/iface.c", "src/mcast.c", "src/msg.c", "src/options.c",
         "src/poll.c", "src/recv.c", "src/socket.c", "src/wait.c",
       },

@@ -1,5 +1,5 @@
 /*
-** libFuzzer target: the numeric address parser and formatter of src/addr.c
+** libFuzzer target: the numeric address parser and formatter of src/core/addr.c
 ** (ds_pton, ds_ntop and the mapped-address helpers behind ds.normalize,
 ** ds.map, ds.unmap and ds.same).
 **
@@ -29,7 +29,7 @@ static int is_mapped_bytes(const unsigned char *b) {
 /* RFC 5952: lowercase hex without leading zeros, the longest run of two or
 ** more zero groups (the first of equal runs) as "::", mapped addresses as
 ** ::ffff:a.b.c.d. Written with snprintf and a scan from every start, to
-** share nothing with addr.c. */
+** share nothing with core/addr.c. */
 static void ref_ntop6(const unsigned char *b, char *out, size_t cap) {
   unsigned g[8];
   int i, start, best = -1, bestlen = 0;

@@ -1,5 +1,5 @@
 /*
-** libFuzzer target: the control-message code of src/cmsg.c.
+** libFuzzer target: the control-message code of src/core/cmsg.c.
 **
 **  - ds_cmsg_decode is fed the input as a received control buffer, in a
 **    heap block of exactly that size (so ASan sees any read past it), at

@@ -6,7 +6,7 @@
 #ifndef DS_FUZZ_H
 #define DS_FUZZ_H
 
-#include "ds.h"
+#include "core.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -74,8 +74,8 @@ check-valgrind: test-deps
 	$(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
 
 # ---- libFuzzer --------------------------------------------------------------
-# One binary per fuzz/<target>_fuzz.c, linked with every src/*.c (addr.c
-# holds Lua bindings too, so liblua5.4 comes along). `make fuzz` reads the
+# One binary per fuzz/<target>_fuzz.c, linked with src/core/*.c alone:
+# the core includes no Lua header, so no liblua. `make fuzz` reads the
 # kept corpus fuzz/corpus/<target>/ and writes what it finds to
 # build/fuzz/corpus/<target>/, so runs never dirty the repository; crashes
 # land in build/fuzz/crash-<target>-*.
@@ -83,14 +83,13 @@ FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
 FUZZ_FLAGS   := -O1 -g -fsanitize=fuzzer,address,undefined -fno-omit-frame-pointer \
                 -fno-sanitize-recover=undefined
-FUZZ_LIBS     = $(shell pkg-config --libs lua5.4 2>/dev/null || echo -llua5.4)
 FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
-FUZZ_DEPS    := clang libclang-rt-14-dev liblua5.4-dev pkg-config
+FUZZ_DEPS    := clang libclang-rt-14-dev
 
-build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz.h $(SRC) $(HDR)
+build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
-	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) $(LUA_INC) -Isrc -o $@ $< $(SRC) $(FUZZ_LIBS)
+	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
 
 fuzz-build:
 	@.ci/deps $(FUZZ_DEPS)

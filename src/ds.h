@@ -1,8 +1,10 @@
 /*
 ** dualstack: internal interface shared by the C files of dualstack.core.
-** Each file owns one concern: errors.c (errno names), addr.c (address
-** text and sockaddrs), wait.c (timeouts), socket.c (the socket object),
-** options.c (socket options), cmsg.c (control data), msg.c (recvmsg and
+** The plain C under them (address text, control data, the errno table)
+** is core/ (core/core.h), which includes no Lua header. Each file here owns
+** one concern: errors.c (errors pushed to Lua), addr.c (addresses to and
+** from Lua, name resolution), wait.c (timeouts), socket.c (the socket
+** object), options.c (socket options), msg.c (recvmsg and
 ** friends), recv.c (the receive loop every datagram path shares, and the
 ** buffers a call borrows), box.c (system results owned by a userdata),
 ** core.c (the module table).
@@ -10,7 +12,7 @@
 #ifndef DS_H
 #define DS_H
 
-#include "compat.h"
+#include "core/core.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -36,18 +38,6 @@
 /* The three kinds of socket a user can ask for. */
 enum ds_family { DS_DUAL, DS_INET6, DS_INET };
 
-/* Receive options that add control messages: they size the control buffer. */
-enum {
-  DS_RECV_PKTINFO = 1 << 0,
-  DS_RECV_HOPLIMIT = 1 << 1,
-  DS_RECV_TCLASS = 1 << 2,
-  DS_RECV_TIMESTAMP = 1 << 3,
-  DS_RECV_GRO = 1 << 4,
-  DS_RECV_GUARD = 1 << 5, /* the IPv4 arrival marker (ds_fit_marker) */
-  /* Those with an IPv4-level message: each marks IPv4 arrival itself. */
-  DS_RECV_IPV4 = DS_RECV_PKTINFO | DS_RECV_HOPLIMIT | DS_RECV_TCLASS
-};
-
 /* User values of a socket: the scratch buffer of large receives, and the
 ** text of the last peer and destination addresses a receive produced. */
 enum { DS_SLOT_SCRATCH = 1, DS_SLOT_PEER, DS_SLOT_DST, DS_SLOTS = DS_SLOT_DST };
@@ -57,16 +47,6 @@ enum { DS_SLOT_SCRATCH = 1, DS_SLOT_PEER, DS_SLOT_DST, DS_SLOTS = DS_SLOT_DST };
 
 /* Receive size when none is given: the largest datagram fits. */
 #define DS_RECV_DEFAULT 65536
-
-/* An IP address in binary form, as parsed from or formatted to text. */
-typedef struct ds_ip {
-  int af;                 /* AF_INET or AF_INET6 */
-  unsigned char bytes[16];/* 4 or 16 used */
-  uint32_t scope;         /* IPv6 zone (interface index), 0 when none */
-} ds_ip;
-
-/* Longest text ds_ntop writes: IPv6, '%', an interface name, NUL. */
-#define DS_ADDRSTRLEN (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1)
 
 /* The last address of one kind (peer or destination) a receive gave as
 ** text: a server hears the same peers on the same addresses again and
@@ -96,49 +76,6 @@ typedef struct ds_socket {
   char buf[DS_BUFSIZE];
 } ds_socket;
 
-typedef struct ds_sockaddr {
-  union {
-    struct sockaddr sa;
-    struct sockaddr_in in;
-    struct sockaddr_in6 in6;
-    struct sockaddr_storage ss;
-  } u;
-  socklen_t len;
-} ds_sockaddr;
-
-/* Control data of one datagram: what arrived with it, or what to send
-** with it. Plain C so the decoder can be fuzzed. */
-enum {
-  DS_CTL_ADDR = 1 << 0,     /* received: destination; sent: source */
-  DS_CTL_IFINDEX = 1 << 1,
-  DS_CTL_HOPLIMIT = 1 << 2,
-  DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
-  DS_CTL_TIMESTAMP = 1 << 4,
-  DS_CTL_SEGMENT = 1 << 5,  /* UDP GSO/GRO segment size */
-  DS_CTL_BROADCAST = 1 << 6,/* received: sent to a broadcast address */
-  DS_CTL_ALL = (DS_CTL_BROADCAST << 1) - 1
-};
-
-typedef struct ds_ctl {
-  unsigned have; /* DS_CTL_* fields set */
-  int ipv4;      /* received: an IPv4-level message came, so it came over IPv4 */
-  ds_ip addr;              /* for a broadcast, the local address to answer from */
-  ds_ip broadcast;         /* the broadcast address it was sent to */
-  unsigned ifindex;
-  int hoplimit;
-  int tclass;
-  int segment;
-  double timestamp; /* seconds since the epoch */
-} ds_ctl;
-
-/* Room for every control message this module enables, on both families. */
-#define DS_CMSG_MAX 320
-
-typedef union ds_cmsgbuf {
-  struct cmsghdr align;
-  char bytes[DS_CMSG_MAX];
-} ds_cmsgbuf;
-
 /* box.c */
 typedef struct ds_box {
   void *p;                 /* the system result, NULL once freed */
@@ -149,17 +86,10 @@ void ds_box_release(ds_box *b);
 
 /* errors.c */
 void ds_push_errname(lua_State *L, int err);
-const char *ds_errmessage(int err);
 int ds_push_error(lua_State *L, int err);
 int ds_push_failure(lua_State *L, const char *message, const char *code);
 
-/* addr.c: pure functions (no Lua) first, then the socket-facing ones. */
-const char *ds_pton(const char *text, size_t len, ds_ip *ip);
-size_t ds_ntop(const ds_ip *ip, char *out);
-void ds_ip_map(ds_ip *ip);
-void ds_ip_unmap(ds_ip *ip);
-void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa);
-int ds_sockaddr_to_ip(const struct sockaddr *sa, ds_ip *ip);
+/* addr.c: the Lua-facing address code (the pure part is core/addr.c). */
 int ds_push_sockaddr(lua_State *L, const struct sockaddr *sa);
 int ds_fit_family(lua_State *L, int sockfamily, ds_ip *ip);
 int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
@@ -171,26 +101,6 @@ int ds_check_field_option(lua_State *L, int t, const char *field, const char *co
 int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len,
                   ds_ip *ip, const char **why);
 void ds_open_addr(lua_State *L);
-
-/* ::ffff:0:0/96. Inline, as ds_ip_equal: the send and receive paths ask
-** several times per datagram. */
-static inline int ds_ip_is_mapped(const ds_ip *ip) {
-  static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
-  return ip->af == AF_INET6 && memcmp(ip->bytes, prefix, 12) == 0;
-}
-
-/* Only the bytes of the family count: an IPv4 address leaves 12 unset.
-** Inline: the receive path compares two addresses per datagram. */
-static inline int ds_ip_equal(const ds_ip *a, const ds_ip *b) {
-  if (a->af != b->af || a->scope != b->scope) return 0;
-  return a->af == AF_INET ? memcmp(a->bytes, b->bytes, 4) == 0 /* constant sizes: inlined */
-                          : memcmp(a->bytes, b->bytes, 16) == 0;
-}
-
-/* cmsg.c */
-size_t ds_cmsg_space(unsigned recvopts);
-void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out);
-size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
 
 /* wait.c */
 double ds_now(void);

@@ -3,7 +3,7 @@
 ** should carry. Plain buffers in, plain structs out, no Lua, so both can
 ** be fuzzed. Platform spellings come from compat.h.
 */
-#include "ds.h"
+#include "core.h"
 
 #include <string.h>
 #include <time.h>

@@ -1,0 +1,126 @@
+/*
+** dualstack core: the plain C under the Lua bindings. No Lua header is
+** included anywhere in src/core/, so the fuzzers (fuzz/) and the unit
+** tests (test/) link these files alone, without liblua.
+** Each file owns one concern: addr.c (address text and sockaddrs),
+** cmsg.c (the control-message codec), errors.c (the errno table).
+** compat.h holds every platform spelling they and the bindings use.
+*/
+#ifndef DS_CORE_H
+#define DS_CORE_H
+
+#include "compat.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+/* Internal to the module, as ds.h's declarations: hidden, so calls
+** between its files are direct rather than through the PLT. */
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Receive options that add control messages: they size the control buffer. */
+enum {
+  DS_RECV_PKTINFO = 1 << 0,
+  DS_RECV_HOPLIMIT = 1 << 1,
+  DS_RECV_TCLASS = 1 << 2,
+  DS_RECV_TIMESTAMP = 1 << 3,
+  DS_RECV_GRO = 1 << 4,
+  DS_RECV_GUARD = 1 << 5, /* the IPv4 arrival marker (ds_fit_marker) */
+  /* Those with an IPv4-level message: each marks IPv4 arrival itself. */
+  DS_RECV_IPV4 = DS_RECV_PKTINFO | DS_RECV_HOPLIMIT | DS_RECV_TCLASS
+};
+
+/* An IP address in binary form, as parsed from or formatted to text. */
+typedef struct ds_ip {
+  int af;                 /* AF_INET or AF_INET6 */
+  unsigned char bytes[16];/* 4 or 16 used */
+  uint32_t scope;         /* IPv6 zone (interface index), 0 when none */
+} ds_ip;
+
+/* Longest text ds_ntop writes: IPv6, '%', an interface name, NUL. */
+#define DS_ADDRSTRLEN (INET6_ADDRSTRLEN + 1 + IF_NAMESIZE + 1)
+
+typedef struct ds_sockaddr {
+  union {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+    struct sockaddr_storage ss;
+  } u;
+  socklen_t len;
+} ds_sockaddr;
+
+/* Control data of one datagram: what arrived with it, or what to send
+** with it. Plain C so the decoder can be fuzzed. */
+enum {
+  DS_CTL_ADDR = 1 << 0,     /* received: destination; sent: source */
+  DS_CTL_IFINDEX = 1 << 1,
+  DS_CTL_HOPLIMIT = 1 << 2,
+  DS_CTL_TCLASS = 1 << 3,   /* the whole TOS / traffic class byte */
+  DS_CTL_TIMESTAMP = 1 << 4,
+  DS_CTL_SEGMENT = 1 << 5,  /* UDP GSO/GRO segment size */
+  DS_CTL_BROADCAST = 1 << 6,/* received: sent to a broadcast address */
+  DS_CTL_ALL = (DS_CTL_BROADCAST << 1) - 1
+};
+
+typedef struct ds_ctl {
+  unsigned have; /* DS_CTL_* fields set */
+  int ipv4;      /* received: an IPv4-level message came, so it came over IPv4 */
+  ds_ip addr;              /* for a broadcast, the local address to answer from */
+  ds_ip broadcast;         /* the broadcast address it was sent to */
+  unsigned ifindex;
+  int hoplimit;
+  int tclass;
+  int segment;
+  double timestamp; /* seconds since the epoch */
+} ds_ctl;
+
+/* Room for every control message this module enables, on both families. */
+#define DS_CMSG_MAX 320
+
+typedef union ds_cmsgbuf {
+  struct cmsghdr align;
+  char bytes[DS_CMSG_MAX];
+} ds_cmsgbuf;
+
+/* errors.c: the errno table. */
+int ds_err_as_seen(int err);
+const char *ds_errname_known(int err);
+const char *ds_errmessage(int err);
+
+/* addr.c */
+const char *ds_pton(const char *text, size_t len, ds_ip *ip);
+size_t ds_ntop(const ds_ip *ip, char *out);
+void ds_ip_map(ds_ip *ip);
+void ds_ip_unmap(ds_ip *ip);
+void ds_ip_to_sockaddr(const ds_ip *ip, int port, ds_sockaddr *sa);
+int ds_sockaddr_to_ip(const struct sockaddr *sa, ds_ip *ip);
+
+/* ::ffff:0:0/96. Inline, as ds_ip_equal: the send and receive paths ask
+** several times per datagram. */
+static inline int ds_ip_is_mapped(const ds_ip *ip) {
+  static const unsigned char prefix[12] = {0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff};
+  return ip->af == AF_INET6 && memcmp(ip->bytes, prefix, 12) == 0;
+}
+
+/* Only the bytes of the family count: an IPv4 address leaves 12 unset.
+** Inline: the receive path compares two addresses per datagram. */
+static inline int ds_ip_equal(const ds_ip *a, const ds_ip *b) {
+  if (a->af != b->af || a->scope != b->scope) return 0;
+  return a->af == AF_INET ? memcmp(a->bytes, b->bytes, 4) == 0 /* constant sizes: inlined */
+                          : memcmp(a->bytes, b->bytes, 16) == 0;
+}
+
+/* cmsg.c */
+size_t ds_cmsg_space(unsigned recvopts);
+void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out);
+size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif

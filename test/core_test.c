@@ -1,0 +1,226 @@
+/*
+** Unit tests of src/core/ (no Lua): address text and sockaddrs, the
+** control-message codec, the errno table. `make test` runs this before
+** the spec suite; any failed check makes it exit 1.
+*/
+#include "core.h"
+
+#include <stdio.h>
+#include <string.h>
+
+static int checks, failures;
+
+#define CHECK(cond, ...)                                            \
+  do {                                                              \
+    checks++;                                                       \
+    if (!(cond)) {                                                  \
+      failures++;                                                   \
+      fprintf(stderr, "%s:%d: check failed: %s: ", __FILE__, __LINE__, #cond); \
+      fprintf(stderr, __VA_ARGS__);                                 \
+      fputc('\n', stderr);                                          \
+    }                                                               \
+  } while (0)
+
+static int str_eq(const char *a, const char *b) {
+  return a && b ? strcmp(a, b) == 0 : a == b;
+}
+
+/* ---- addresses ---- */
+
+/* text parses, and formats as want (its RFC 5952 form). */
+static void check_form(const char *text, int af, const char *want) {
+  ds_ip ip, back;
+  char out[DS_ADDRSTRLEN];
+  const char *why = ds_pton(text, strlen(text), &ip);
+  size_t n;
+  CHECK(why == NULL, "'%s' refused: %s", text, why);
+  if (why) return;
+  CHECK(ip.af == af, "'%s' family %d", text, ip.af);
+  n = ds_ntop(&ip, out);
+  CHECK(n == strlen(out) && str_eq(out, want), "'%s' -> '%s', want '%s'", text, out, want);
+  why = ds_pton(out, n, &back);
+  CHECK(why == NULL && ds_ip_equal(&ip, &back), "'%s' does not parse back", out);
+}
+
+static void check_refused(const char *text, size_t len, const char *reason) {
+  ds_ip ip;
+  const char *why = ds_pton(text, len, &ip);
+  CHECK(str_eq(why, reason), "'%.*s': '%s', want '%s'", (int)len, text, why ? why : "(accepted)",
+        reason);
+}
+
+static void test_pton_ntop(void) {
+  ds_ip ip;
+  char out[DS_ADDRSTRLEN];
+  check_form("127.0.0.1", AF_INET, "127.0.0.1");
+  check_form("0.0.0.0", AF_INET, "0.0.0.0");
+  check_form("255.255.255.255", AF_INET, "255.255.255.255");
+  check_form("::1", AF_INET6, "::1");
+  check_form("::", AF_INET6, "::");
+  check_form("::ffff:192.0.2.1", AF_INET6, "::ffff:192.0.2.1");
+  check_form("::FFFF:c000:0201", AF_INET6, "::ffff:192.0.2.1");
+  /* RFC 5952: lowercase, no leading zeros, longest zero run, first of equals,
+  ** a lone zero group is not shortened. */
+  check_form("2001:0DB8:0000:0000:0000:0000:0000:0001", AF_INET6, "2001:db8::1");
+  check_form("2001:db8:0:0:1:0:0:1", AF_INET6, "2001:db8::1:0:0:1");
+  check_form("2001:0:0:1:0:0:0:1", AF_INET6, "2001:0:0:1::1");
+  check_form("2001:db8:0:1:1:1:1:1", AF_INET6, "2001:db8:0:1:1:1:1:1");
+  check_form("1:0:0:0:0:0:0:0", AF_INET6, "1::");
+  check_form("::0.0.0.2", AF_INET6, "::2");
+  /* Zones by index: digits stay digits when no interface has the index. */
+  check_form("fe80::1%4000000000", AF_INET6, "fe80::1%4000000000");
+  CHECK(ds_pton("fe80::1%4294967295", 18, &ip) == NULL && ip.scope == 4294967295u, "max zone");
+  CHECK(ds_pton("fe80::1%1", 9, &ip) == NULL && ip.scope == 1, "zone 1");
+  CHECK(ds_pton("fe80::1%lo", 10, &ip) == NULL && ip.scope == if_nametoindex("lo"), "zone lo");
+  if (ip.scope) {
+    ds_ntop(&ip, out);
+    CHECK(str_eq(out, "fe80::1%lo"), "named zone formats as '%s'", out);
+  }
+  /* The length given counts, not a terminator. */
+  CHECK(ds_pton("10.0.0.1junk", 8, &ip) == NULL && ds_ntop(&ip, out) == 8 &&
+            str_eq(out, "10.0.0.1"), "prefix of a longer buffer: '%s'", out);
+
+  check_refused("", 0, "empty address");
+  check_refused("%1", 2, "empty address");
+  check_refused("1.2.3.4\0", 8, "address contains a NUL byte");
+  check_refused("0000:0000:0000:0000:0000:0000:0000:0000:0000:00001", 49, "address too long");
+  check_refused("1.2.3", 5, "malformed IPv4 address");
+  check_refused("1.2.3.256", 9, "malformed IPv4 address");
+  check_refused("localhost", 9, "malformed IPv4 address");
+  check_refused("1::2::3", 7, "malformed IPv6 address");
+  check_refused("::g", 3, "malformed IPv6 address");
+  check_refused("1.2.3.4%1", 9, "a zone ('%') needs an IPv6 address");
+  check_refused("fe80::1%", 8, "empty zone after '%'");
+  check_refused("fe80::1%4294967296", 18, "zone index out of range");
+  check_refused("fe80::1%abcdefghijklmnopqrstuvwxyz", 34, "interface name too long");
+  check_refused("fe80::1%nosuchif0", 17, "unknown interface in zone");
+}
+
+static void test_map_unmap(void) {
+  ds_ip ip, v6;
+  char out[DS_ADDRSTRLEN];
+  CHECK(ds_pton("192.0.2.7", 9, &ip) == NULL, "parse");
+  CHECK(!ds_ip_is_mapped(&ip), "IPv4 is not mapped");
+  v6 = ip;
+  ds_ip_map(&v6);
+  ds_ntop(&v6, out);
+  CHECK(v6.af == AF_INET6 && ds_ip_is_mapped(&v6) && str_eq(out, "::ffff:192.0.2.7"),
+        "map gives '%s'", out);
+  ds_ip_map(&v6); /* IPv6 stays as it is */
+  ds_ntop(&v6, out);
+  CHECK(str_eq(out, "::ffff:192.0.2.7"), "map of IPv6 gives '%s'", out);
+  ds_ip_unmap(&v6);
+  CHECK(ds_ip_equal(&v6, &ip), "unmap(map(x)) == x");
+  CHECK(ds_pton("2001:db8::1", 11, &ip) == NULL, "parse");
+  v6 = ip;
+  ds_ip_unmap(&v6); /* not mapped: unchanged */
+  CHECK(ds_ip_equal(&v6, &ip), "unmap of plain IPv6");
+}
+
+static void test_sockaddr(void) {
+  ds_ip ip, back;
+  ds_sockaddr sa;
+  struct sockaddr_un {
+    sa_family_t family;
+    char path[8];
+  } un = {AF_UNIX, "x"};
+  CHECK(ds_pton("127.0.0.2", 9, &ip) == NULL, "parse");
+  ds_ip_to_sockaddr(&ip, 5353, &sa);
+  CHECK(sa.len == sizeof(struct sockaddr_in) && sa.u.in.sin_family == AF_INET &&
+            ntohs(sa.u.in.sin_port) == 5353 && sa.u.in.sin_addr.s_addr == htonl(0x7f000002),
+        "IPv4 sockaddr");
+  CHECK(ds_sockaddr_to_ip(&sa.u.sa, &back) == 5353 && ds_ip_equal(&ip, &back), "IPv4 back");
+  CHECK(ds_pton("fe80::2%7", 9, &ip) == NULL, "parse");
+  ds_ip_to_sockaddr(&ip, 65535, &sa);
+  CHECK(sa.len == sizeof(struct sockaddr_in6) && sa.u.in6.sin6_family == AF_INET6 &&
+            ntohs(sa.u.in6.sin6_port) == 65535 && sa.u.in6.sin6_scope_id == 7,
+        "IPv6 sockaddr");
+  CHECK(ds_sockaddr_to_ip(&sa.u.sa, &back) == 65535 && ds_ip_equal(&ip, &back), "IPv6 back");
+  CHECK(ds_sockaddr_to_ip((const struct sockaddr *)(const void *)&un, &back) == -1,
+        "a non-IP sockaddr");
+}
+
+/* ---- control messages ---- */
+
+/* Encodes in, decodes it back, and checks every field sent came back. */
+static void check_cmsg(const char *addr, int ipv4, int af) {
+  ds_cmsgbuf buf;
+  ds_ctl in, out;
+  size_t len;
+  memset(&in, 0, sizeof(in));
+  CHECK(ds_pton(addr, strlen(addr), &in.addr) == NULL, "parse %s", addr);
+  in.have = DS_CTL_ADDR | DS_CTL_IFINDEX | DS_CTL_HOPLIMIT | DS_CTL_TCLASS;
+  in.ifindex = 3;
+  in.hoplimit = 17;
+  in.tclass = 0xb8;
+  len = ds_cmsg_encode(buf.bytes, sizeof(buf.bytes), &in, ipv4);
+  CHECK(len != (size_t)-1 && len <= sizeof(buf.bytes), "%s: encoded %zu", addr, len);
+  CHECK(ds_cmsg_encode(buf.bytes, len - 1, &in, ipv4) == (size_t)-1, "%s: short buffer", addr);
+  len = ds_cmsg_encode(buf.bytes, sizeof(buf.bytes), &in, ipv4);
+  ds_cmsg_decode(buf.bytes, len, &out);
+  CHECK(out.have == in.have, "%s: fields %#x, want %#x", addr, out.have, in.have);
+  CHECK(out.ipv4 == ipv4, "%s: ipv4 %d", addr, out.ipv4);
+  CHECK(out.addr.af == af, "%s: family %d", addr, out.addr.af);
+  if (af == AF_INET6)
+    CHECK(memcmp(out.addr.bytes, in.addr.bytes, 16) == 0, "%s: source changed", addr);
+  else
+    CHECK(memcmp(out.addr.bytes, in.addr.af == AF_INET ? in.addr.bytes : in.addr.bytes + 12,
+                 4) == 0, "%s: source changed", addr);
+  CHECK(out.ifindex == 3, "%s: ifindex %u", addr, out.ifindex);
+  CHECK(out.hoplimit == 17, "%s: hoplimit %d", addr, out.hoplimit);
+  CHECK(out.tclass == 0xb8, "%s: tclass %d", addr, out.tclass);
+}
+
+static void test_cmsg(void) {
+  ds_cmsgbuf buf;
+  ds_ctl in, out;
+  size_t len;
+  check_cmsg("192.0.2.1", 1, AF_INET);
+  check_cmsg("::ffff:192.0.2.1", 1, AF_INET); /* a dual socket's IPv4 destination */
+  check_cmsg("2001:db8::5", 0, AF_INET6);
+  /* Hop limit -1 (the default): IPv6 says so, IPv4 leaves the TTL out. */
+  memset(&in, 0, sizeof(in));
+  in.have = DS_CTL_HOPLIMIT;
+  in.hoplimit = -1;
+  len = ds_cmsg_encode(buf.bytes, sizeof(buf.bytes), &in, 0);
+  ds_cmsg_decode(buf.bytes, len, &out);
+  CHECK(out.have == DS_CTL_HOPLIMIT && out.hoplimit == -1, "IPv6 default hop limit");
+  CHECK(ds_cmsg_encode(buf.bytes, sizeof(buf.bytes), &in, 1) == 0, "IPv4 default hop limit");
+  /* Nothing to send, nothing decoded. */
+  in.have = 0;
+  CHECK(ds_cmsg_encode(buf.bytes, sizeof(buf.bytes), &in, 1) == 0, "empty control");
+  ds_cmsg_decode(NULL, 0, &out);
+  CHECK(out.have == 0 && out.ipv4 == 0, "empty decode");
+  CHECK(ds_cmsg_space(0) == 0, "no options, no room");
+  CHECK(ds_cmsg_space(DS_RECV_PKTINFO) > 0, "pktinfo needs room");
+  CHECK(ds_cmsg_space(DS_RECV_PKTINFO | DS_RECV_HOPLIMIT | DS_RECV_TCLASS | DS_RECV_TIMESTAMP |
+                      DS_RECV_GRO | DS_RECV_GUARD) <= DS_CMSG_MAX,
+        "every option fits DS_CMSG_MAX");
+}
+
+/* ---- the errno table ---- */
+
+static void test_errors(void) {
+  CHECK(str_eq(ds_errname_known(EMFILE), "EMFILE"), "EMFILE");
+  CHECK(str_eq(ds_errname_known(ECONNREFUSED), "ECONNREFUSED"), "ECONNREFUSED");
+  CHECK(str_eq(ds_errname_known(EAGAIN), "ETIMEDOUT"), "would-block is a timeout");
+  CHECK(ds_errname_known(99999) == NULL, "unknown number");
+  CHECK(ds_err_as_seen(99999) == 99999, "unknown stays itself");
+  CHECK(str_eq(ds_errmessage(ETIMEDOUT), "timeout"), "timeout message");
+  CHECK(str_eq(ds_errmessage(EPIPE), "closed"), "LuaSocket's wording");
+  CHECK(ds_errmessage(99999) != NULL, "unknown number has a message");
+}
+
+int main(void) {
+  test_pton_ntop();
+  test_map_unmap();
+  test_sockaddr();
+  test_cmsg();
+  test_errors();
+  if (failures) {
+    fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
+    return 1;
+  }
+  printf("core_test: %d checks passed\n", checks);
+  return 0;
+}
