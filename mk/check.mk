@@ -2,7 +2,8 @@
 # valgrind memcheck, and the libFuzzer targets in fuzz/. Each installs its
 # Debian packages through .ci/deps, like `make test`.
 #
-#   make check-asan        module built with -fsanitize=address,undefined,
+#   make check-asan        core unit tests and the module built with
+#                          -fsanitize=address,undefined,
 #                          float-cast-overflow by gcc and by clang
 #   make check-valgrind    spec suite under memcheck, leaks from core.so fail
 #   make fuzz              each fuzz/*_fuzz.c for FUZZ_SECONDS (default 60)
@@ -35,11 +36,17 @@ ASAN_FLAGS := -O1 -g -fsanitize=$(ASAN_CHECKS) -fno-omit-frame-pointer \
               -fno-sanitize-recover=$(ASAN_CHECKS)
 ASAN_ENV    = ASAN_OPTIONS=detect_leaks=1:exitcode=86:strict_string_checks=1:detect_stack_use_after_return=1:check_initialization_order=1 \
               UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1:exitcode=87
-ASAN_BUILDS := $(foreach c,$(ASAN_COMPILERS),build/asan-$(c)/dualstack/core.so build/asan-$(c)/lua)
+ASAN_BUILDS := $(foreach c,$(ASAN_COMPILERS),build/asan-$(c)/dualstack/core.so build/asan-$(c)/lua \
+                 build/asan-$(c)/core_test)
 
 build/asan-%/dualstack/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$* $(ASAN_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
+
+# The core's unit tests (test/core_test.c), no Lua: they run first.
+build/asan-%/core_test: test/core_test.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$* $(ASAN_FLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
 
 build/asan-%/lua: fuzz/asan_lua.c
 	@mkdir -p $(dir $@)
@@ -51,6 +58,7 @@ check-asan: test-deps
 	@$(MAKE) --no-print-directory test-build $(ASAN_BUILDS)
 	@failed=""; for c in $(ASAN_COMPILERS); do \
 	  echo "check-asan: $$c"; \
+	  $(ASAN_ENV) build/asan-$$c/core_test || { failed="$$failed $$c"; continue; }; \
 	  $(ASAN_ENV) DS_CHECK_CORE=$(CURDIR)/build/asan-$$c/dualstack/core.so \
 	    build/asan-$$c/lua fuzz/preload.lua $(BUSTED_SCRIPT) $(CHECK_SPECS) \
 	    || failed="$$failed $$c"; \
