@@ -131,7 +131,6 @@ int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx);
 int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa);
 void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c);
 int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip);
-int ds_past_deadline(const ds_socket *s, double *deadline);
 ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err);
 void *ds_borrow(lua_State *L, int sockarg, size_t size);
 void ds_give_back(lua_State *L, int sockarg, int idx);

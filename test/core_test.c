@@ -245,8 +245,10 @@ static void test_wait(void) {
   CHECK(ds_wait(p[0], POLLIN, ds_now() - 1) == 0, "readable past its deadline");
   CHECK(ds_wait(p[0], POLLIN, -1) == 0, "readable, no deadline");
   /* ds_poll: ready when one of the set is. */
-  pf[0].fd = p[1], pf[0].events = POLLIN, pf[0].revents = 0; /* never readable */
-  pf[1].fd = p[0], pf[1].events = POLLIN, pf[1].revents = 0;
+  pf[0].fd = p[1]; /* a pipe's write end is never readable */
+  pf[1].fd = p[0];
+  pf[0].events = pf[1].events = POLLIN;
+  pf[0].revents = pf[1].revents = 0;
   CHECK(ds_poll(pf, 2, ds_deadline(0.02)) == 0 && (pf[1].revents & POLLIN), "poll set ready");
   CHECK(ds_poll(pf, 1, ds_deadline(0.02)) == ETIMEDOUT, "poll set of one that is not");
   close(p[0]);
@@ -276,6 +278,16 @@ static void test_wait_ready(void) {
   close(p[1]);
 }
 
+/* Dropped datagrams: the first drop starts the clock, later ones check it. */
+static void test_deadline_passed(void) {
+  double dl = DS_DEADLINE_UNSET;
+  CHECK(!ds_deadline_passed(-1, &dl) && dl == DS_DEADLINE_UNSET, "no timeout never passes");
+  CHECK(!ds_deadline_passed(0, &dl) && dl != DS_DEADLINE_UNSET, "zero timeout: first drop reads on");
+  CHECK(ds_deadline_passed(0, &dl), "zero timeout: second drop ends the call");
+  dl = DS_DEADLINE_UNSET;
+  CHECK(!ds_deadline_passed(60, &dl) && !ds_deadline_passed(60, &dl), "a long timeout has not passed");
+}
+
 /* ---- family probes (both families work on the test machine) ---- */
 
 static void test_probe(void) {
@@ -296,6 +308,7 @@ int main(void) {
   test_deadline();
   test_wait();
   test_wait_ready();
+  test_deadline_passed();
   test_probe();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);

@@ -128,6 +128,7 @@ double ds_deadline(double timeout);
 int ds_poll(struct pollfd *p, nfds_t n, double deadline);
 int ds_wait(int fd, short events, double deadline);
 int ds_wait_ready(int fd, short events, double timeout, double *deadline);
+int ds_deadline_passed(double timeout, double *deadline);
 
 /* probe.c: what a probe found: the family (or dual-stack) works, is
 ** absent, or the probe could not tell (*err says why). */

@@ -64,3 +64,15 @@ int ds_wait_ready(int fd, short events, double timeout, double *deadline) {
   if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
   return ds_wait(fd, events, *deadline);
 }
+
+/* After a dropped datagram: has the call's deadline passed? A stream of
+** spoofed datagrams never lets the socket wait, so it is checked here too.
+** The first drop only starts the clock: even a zero timeout reads on. */
+int ds_deadline_passed(double timeout, double *deadline) {
+  if (timeout < 0) return 0;
+  if (*deadline == DS_DEADLINE_UNSET) {
+    *deadline = ds_deadline(timeout);
+    return 0;
+  }
+  return ds_now() >= *deadline;
+}
