@@ -26,6 +26,7 @@ build = {
     ["dualstack.core"] = {
       sources = {
         "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
+        "src/core/probe.c", "src/core/wait.c",
         "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
         "src/iface.c", "src/mcast.c", "src/msg.c", "src/options.c",
         "src/poll.c", "src/recv.c", "src/socket.c", "src/wait.c",

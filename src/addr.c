@@ -413,45 +413,26 @@ static int l_getnameinfo(lua_State *L) {
   return 2;
 }
 
-/* What a probe found: the family (or dual-stack) works, is absent, or the
-** probe could not tell (out of descriptors or memory: *err says why). */
-enum { PROBE_ERROR = -1, PROBE_ABSENT = 0, PROBE_PRESENT = 1 };
-
-/* Can this host make a socket of family af (and, for dual, clear V6ONLY)?
-** Only errors that mean the family is not there answer "absent". */
-static int probe(int af, int dual, int *err) {
-  int r = PROBE_PRESENT, fd = socket(af, SOCK_DGRAM | DS_SOCK_CLOEXEC, 0);
-  if (fd < 0) {
-    *err = errno;
-    return (*err == EAFNOSUPPORT || *err == EPROTONOSUPPORT) ? PROBE_ABSENT : PROBE_ERROR;
-  }
-  /* On a fresh socket of ours, a refusal is the stack saying it has no
-  ** dual-stack mode (OpenBSD, IPv4 disabled). */
-  if (dual && ds_set_v6only(fd, 0) != 0) r = PROBE_ABSENT;
-  close(fd);
-  return r;
-}
-
 /* Pushes true or false, or nil, message, code when the probe failed. */
 static int push_probe(lua_State *L, int r, int err) {
-  if (r == PROBE_ERROR) return ds_push_error(L, err);
-  lua_pushboolean(L, r == PROBE_PRESENT);
+  if (r == DS_PROBE_ERROR) return ds_push_error(L, err);
+  lua_pushboolean(L, r == DS_PROBE_PRESENT);
   return 1;
 }
 
 static int l_has_ipv4(lua_State *L) {
-  int err = 0, r = probe(AF_INET, 0, &err);
+  int err = 0, r = ds_probe(AF_INET, 0, &err);
   return push_probe(L, r, err);
 }
 
 static int l_has_ipv6(lua_State *L) {
-  int err = 0, r = probe(AF_INET6, 0, &err);
+  int err = 0, r = ds_probe(AF_INET6, 0, &err);
   return push_probe(L, r, err);
 }
 
 static int l_has_dualstack(lua_State *L) {
-  int err = 0, r = probe(AF_INET6, 1, &err);
-  if (r == PROBE_PRESENT) r = probe(AF_INET, 0, &err);
+  int err = 0, r = ds_probe(AF_INET6, 1, &err);
+  if (r == DS_PROBE_PRESENT) r = ds_probe(AF_INET, 0, &err);
   return push_probe(L, r, err);
 }
 

@@ -1,9 +1,11 @@
 /*
 ** dualstack: internal interface shared by the C files of dualstack.core.
-** The plain C under them (address text, control data, the errno table)
-** is core/ (core/core.h), which includes no Lua header. Each file here owns
-** one concern: errors.c (errors pushed to Lua), addr.c (addresses to and
-** from Lua, name resolution), wait.c (timeouts), socket.c (the socket
+** The plain C under them (address text, control data, the errno table,
+** waiting and deadlines, family probes) is core/ (core/core.h), which
+** includes no Lua header. Each file here owns one concern: errors.c
+** (errors pushed to Lua), addr.c (addresses to and from Lua, name
+** resolution, the has_* probes), wait.c (a socket's blocked call waiting
+** on its timeout), socket.c (the socket
 ** object), options.c (socket options), msg.c (recvmsg and
 ** friends), recv.c (the receive loop every datagram path shares, and the
 ** buffers a call borrows), box.c (system results owned by a userdata),
@@ -102,12 +104,7 @@ int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len
                   ds_ip *ip, const char **why);
 void ds_open_addr(lua_State *L);
 
-/* wait.c */
-double ds_now(void);
-#define DS_DEADLINE_UNSET (-2.0)
-int ds_poll(struct pollfd *p, nfds_t n, double deadline);
-int ds_wait(int fd, short events, double deadline);
-double ds_deadline(double timeout);
+/* wait.c (over core/wait.c) */
 int ds_retry(ds_socket *s, short events, double *deadline);
 
 /* socket.c */
@@ -134,7 +131,6 @@ int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx);
 int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa);
 void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c);
 int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip);
-int ds_past_deadline(const ds_socket *s, double *deadline);
 ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err);
 void *ds_borrow(lua_State *L, int sockarg, size_t size);
 void ds_give_back(lua_State *L, int sockarg, int idx);
@@ -148,7 +144,6 @@ void ds_open_msg(lua_State *L);
 /* options.c */
 int ds_sock_setoption(lua_State *L);
 int ds_sock_getoption(lua_State *L);
-int ds_set_v6only(int fd, int on);
 int ds_ipv4_disabled(void);
 
 /* iface.c */

@@ -598,7 +598,7 @@ static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
       else b->v[i].msg_hdr.msg_name = NULL;
     }
     if (kept) return got;
-    if (ds_past_deadline(s, &deadline)) {
+    if (ds_deadline_passed(s->timeout, &deadline)) {
       *err = ETIMEDOUT;
       return -1;
     }

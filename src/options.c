@@ -99,10 +99,6 @@ static const ds_optfn optfns[] = {
   {"multicast_if", SOCK_DGRAM, ds_set_multicast_if, ds_get_multicast_if},
   {NULL, 0, NULL, NULL}};
 
-int ds_set_v6only(int fd, int on) {
-  return setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0 ? errno : 0;
-}
-
 static void check_socktype(lua_State *L, const ds_socket *s, const char *name, int socktype) {
   if (socktype && socktype != s->type)
     ds_need_type(L, s, socktype, 2, lua_pushfstring(L, " for option '%s'", name));

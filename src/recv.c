@@ -152,18 +152,6 @@ int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds
   return 1;
 }
 
-/* After a dropped datagram: has the call's deadline passed? A stream of
-** spoofed datagrams never lets the socket wait, so it is checked here too.
-** The first drop only starts the clock: even a zero timeout reads on. */
-int ds_past_deadline(const ds_socket *s, double *deadline) {
-  if (s->timeout < 0) return 0;
-  if (*deadline == DS_DEADLINE_UNSET) {
-    *deadline = ds_deadline(s->timeout);
-    return 0;
-  }
-  return ds_now() >= *deadline;
-}
-
 /* Receives one datagram into mh (set up by ds_setup_rx with rx), dropping
 ** spoofed ones; rx->got holds its decoded control data. Returns its
 ** length, or -1 with *err. */
@@ -174,7 +162,7 @@ ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadli
     ssize_t n = recvmsg(s->fd, mh, DS_RECV_FLAGS);
     if (n >= 0 && ds_take_dgram(s, mh, rx)) return n;
     if (n < 0 && (*err = ds_retry(s, POLLIN, deadline)) != 0) return -1;
-    if (n >= 0 && ds_past_deadline(s, deadline)) {
+    if (n >= 0 && ds_deadline_passed(s->timeout, deadline)) {
       *err = ETIMEDOUT;
       return -1;
     }

@@ -1,71 +1,17 @@
 /*
-** Waiting: a socket with a timeout is non-blocking, and a call that would
-** block waits here with poll(2) until the per-call deadline. A socket
-** without a timeout blocks in the system call itself, so the common case
-** costs one system call and no clock reads.
+** A socket's blocked call: the thin wrapper over core/wait.c that reads
+** the socket's timeout and remembers what it waits for.
 */
 #include "ds.h"
 
-#include <limits.h>
-#include <time.h>
-
-double ds_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-/* Negative timeout: no deadline. */
-double ds_deadline(double timeout) {
-  return timeout < 0 ? -1.0 : ds_now() + timeout;
-}
-
-/* Milliseconds for one poll(2) with left seconds to go, rounded up so a
-** wait never spins. Beyond INT_MAX ms (24.8 days; an infinite timeout) the
-** conversion would be undefined: the wait is cut there and ds_poll's loop
-** polls again. */
-static int poll_ms(double left) {
-  double ms;
-  if (left <= 0) return 0;
-  ms = left * 1000.0 + 0.999;
-  return ms >= (double)INT_MAX ? INT_MAX : (int)ms;
-}
-
-/* Polls p[0..n) until one is ready (0), the deadline passes (ETIMEDOUT),
-** or poll fails (errno). Always looks once, so a passed deadline still
-** reports what is ready now; signals restart it with the time that is left.
-** Errors and hangups count as ready: the next call on the socket reports them. */
-int ds_poll(struct pollfd *p, nfds_t n, double deadline) {
-  for (;;) {
-    int ms = -1, got;
-    if (deadline >= 0) ms = poll_ms(deadline - ds_now());
-    got = poll(p, n, ms);
-    if (got > 0) return 0;
-    if (got == 0 && deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;
-    if (got < 0 && errno != EINTR) return errno;
-  }
-}
-
-/* 0 when fd is ready for events, ETIMEDOUT past the deadline, else errno. */
-int ds_wait(int fd, short events, double deadline) {
-  struct pollfd p;
-  p.fd = fd;
-  p.events = events;
-  p.revents = 0;
-  return ds_poll(&p, 1, deadline);
-}
-
 /* After a system call failed: 0 to try it again (a signal interrupted it,
-** or the socket became ready), else the error to report. The deadline is
-** computed on the first wait only, so calls that never block read no
-** clock. A zero timeout reports ETIMEDOUT at once. The direction that
+** or the socket became ready), else the error to report. One deadline per
+** call (ds_wait_ready starts it on the first wait). The direction that
 ** would block is remembered for event loops (the pollable protocol). */
 int ds_retry(ds_socket *s, short events, double *deadline) {
   int err = errno;
   if (err == EINTR) return 0;
   if (err != EAGAIN && err != EWOULDBLOCK) return err;
   s->want = events;
-  if (s->timeout == 0) return ETIMEDOUT;
-  if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(s->timeout);
-  return ds_wait(s->fd, events, *deadline);
+  return ds_wait_ready(s->fd, events, s->timeout, deadline);
 }

@@ -1,6 +1,7 @@
 /*
 ** Unit tests of src/core/ (no Lua): address text and sockaddrs, the
-** control-message codec, the errno table. `make test` runs this before
+** control-message codec, the errno table, waiting and deadlines, the
+** family probes. `make test` runs this before
 ** the spec suite; any failed check makes it exit 1.
 */
 #include "core.h"
@@ -211,12 +212,104 @@ static void test_errors(void) {
   CHECK(ds_errmessage(99999) != NULL, "unknown number has a message");
 }
 
+/* ---- waiting and deadlines ---- */
+
+static void test_deadline(void) {
+  double a = ds_now(), d = ds_deadline(0.5), b = ds_now();
+  CHECK(b >= a, "ds_now goes back: %f then %f", a, b);
+  CHECK(d >= a + 0.5 && d <= b + 0.5, "deadline %f outside [%f, %f]", d, a + 0.5, b + 0.5);
+  CHECK(ds_deadline(-1) < 0, "a negative timeout has no deadline (blocks)");
+  CHECK(ds_deadline(0) >= a, "a zero timeout is due now");
+}
+
+/* A pipe: [0] reads, [1] writes. */
+static int make_pipe(int p[2]) {
+  int ok = pipe(p) == 0;
+  CHECK(ok, "pipe: %s", strerror(errno));
+  return ok;
+}
+
+static void test_wait(void) {
+  int p[2];
+  double t0, dl, took;
+  struct pollfd pf[2];
+  if (!make_pipe(p)) return;
+  /* Nothing to read: times out, not before the deadline, not much later. */
+  t0 = ds_now();
+  dl = ds_deadline(0.02);
+  CHECK(ds_wait(p[0], POLLIN, dl) == ETIMEDOUT, "empty pipe: ETIMEDOUT");
+  took = ds_now() - t0;
+  CHECK(ds_now() >= dl && took < 2.0, "waited %.3f s for a 0.02 s deadline", took);
+  /* Data there: ready at once, even with a passed deadline (it looks once). */
+  CHECK(write(p[1], "x", 1) == 1, "write");
+  CHECK(ds_wait(p[0], POLLIN, ds_now() - 1) == 0, "readable past its deadline");
+  CHECK(ds_wait(p[0], POLLIN, -1) == 0, "readable, no deadline");
+  /* ds_poll: ready when one of the set is. */
+  pf[0].fd = p[1]; /* a pipe's write end is never readable */
+  pf[1].fd = p[0];
+  pf[0].events = pf[1].events = POLLIN;
+  pf[0].revents = pf[1].revents = 0;
+  CHECK(ds_poll(pf, 2, ds_deadline(0.02)) == 0 && (pf[1].revents & POLLIN), "poll set ready");
+  CHECK(ds_poll(pf, 1, ds_deadline(0.02)) == ETIMEDOUT, "poll set of one that is not");
+  close(p[0]);
+  close(p[1]);
+}
+
+/* One deadline per call: the first wait starts it, later waits share it. */
+static void test_wait_ready(void) {
+  int p[2];
+  double dl = DS_DEADLINE_UNSET, first, t0;
+  if (!make_pipe(p)) return;
+  CHECK(ds_wait_ready(p[0], POLLIN, 0, &dl) == ETIMEDOUT && dl == DS_DEADLINE_UNSET,
+        "zero timeout: ETIMEDOUT at once, no clock read");
+  t0 = ds_now();
+  CHECK(ds_wait_ready(p[0], POLLIN, 0.02, &dl) == ETIMEDOUT, "first wait times out");
+  first = dl;
+  CHECK(first >= t0 + 0.02 && ds_now() >= first, "deadline %f set from %f", first, t0);
+  /* A restart would wait the 2 s this timeout asks for. */
+  CHECK(ds_wait_ready(p[0], POLLIN, 2.0, &dl) == ETIMEDOUT && dl == first,
+        "a second wait keeps the call's deadline");
+  CHECK(ds_now() - first < 1.0, "the second wait restarted the timeout");
+  CHECK(write(p[1], "x", 1) == 1, "write");
+  dl = DS_DEADLINE_UNSET;
+  CHECK(ds_wait_ready(p[0], POLLIN, -1, &dl) == 0 && dl < 0 && dl != DS_DEADLINE_UNSET,
+        "no timeout: waits without a deadline");
+  close(p[0]);
+  close(p[1]);
+}
+
+/* Dropped datagrams: the first drop starts the clock, later ones check it. */
+static void test_deadline_passed(void) {
+  double dl = DS_DEADLINE_UNSET;
+  CHECK(!ds_deadline_passed(-1, &dl) && dl == DS_DEADLINE_UNSET, "no timeout never passes");
+  CHECK(!ds_deadline_passed(0, &dl) && dl != DS_DEADLINE_UNSET, "zero timeout: first drop reads on");
+  CHECK(ds_deadline_passed(0, &dl), "zero timeout: second drop ends the call");
+  dl = DS_DEADLINE_UNSET;
+  CHECK(!ds_deadline_passed(60, &dl) && !ds_deadline_passed(60, &dl), "a long timeout has not passed");
+}
+
+/* ---- family probes (both families work on the test machine) ---- */
+
+static void test_probe(void) {
+  int err = 0;
+  CHECK(ds_probe(AF_INET, 0, &err) == DS_PROBE_PRESENT, "IPv4 probe: err %d", err);
+  CHECK(ds_probe(AF_INET6, 0, &err) == DS_PROBE_PRESENT, "IPv6 probe: err %d", err);
+  CHECK(ds_probe(AF_INET6, 1, &err) == DS_PROBE_PRESENT, "dual-stack probe: err %d", err);
+  err = 0;
+  CHECK(ds_probe(-1, 0, &err) != DS_PROBE_PRESENT && err != 0, "a bogus family is not there");
+}
+
 int main(void) {
   test_pton_ntop();
   test_map_unmap();
   test_sockaddr();
   test_cmsg();
   test_errors();
+  test_deadline();
+  test_wait();
+  test_wait_ready();
+  test_deadline_passed();
+  test_probe();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

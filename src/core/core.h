@@ -3,7 +3,8 @@
 ** included anywhere in src/core/, so the fuzzers (fuzz/) and the unit
 ** tests (test/) link these files alone, without liblua.
 ** Each file owns one concern: addr.c (address text and sockaddrs),
-** cmsg.c (the control-message codec), errors.c (the errno table).
+** cmsg.c (the control-message codec), errors.c (the errno table),
+** wait.c (waiting and deadlines), probe.c (family probes, V6ONLY).
 ** compat.h holds every platform spelling they and the bindings use.
 */
 #ifndef DS_CORE_H
@@ -118,6 +119,22 @@ static inline int ds_ip_equal(const ds_ip *a, const ds_ip *b) {
 size_t ds_cmsg_space(unsigned recvopts);
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out);
 size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
+
+/* wait.c: waiting and deadlines. A deadline is a ds_now() time, negative
+** for none; DS_DEADLINE_UNSET until a call's first wait computes it. */
+#define DS_DEADLINE_UNSET (-2.0)
+double ds_now(void);
+double ds_deadline(double timeout);
+int ds_poll(struct pollfd *p, nfds_t n, double deadline);
+int ds_wait(int fd, short events, double deadline);
+int ds_wait_ready(int fd, short events, double timeout, double *deadline);
+int ds_deadline_passed(double timeout, double *deadline);
+
+/* probe.c: what a probe found: the family (or dual-stack) works, is
+** absent, or the probe could not tell (*err says why). */
+enum { DS_PROBE_ERROR = -1, DS_PROBE_ABSENT = 0, DS_PROBE_PRESENT = 1 };
+int ds_probe(int af, int dual, int *err);
+int ds_set_v6only(int fd, int on);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -1,0 +1,78 @@
+/*
+** Waiting and deadlines, no Lua: a socket with a timeout is non-blocking,
+** and a call that would block waits here with poll(2) until the per-call
+** deadline. A socket without a timeout blocks in the system call itself,
+** so the common case costs one system call and no clock reads.
+*/
+#include "core.h"
+
+#include <limits.h>
+#include <time.h>
+
+double ds_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* Negative timeout: no deadline. */
+double ds_deadline(double timeout) {
+  return timeout < 0 ? -1.0 : ds_now() + timeout;
+}
+
+/* Milliseconds for one poll(2) with left seconds to go, rounded up so a
+** wait never spins. Beyond INT_MAX ms (24.8 days; an infinite timeout) the
+** conversion would be undefined: the wait is cut there and ds_poll's loop
+** polls again. */
+static int poll_ms(double left) {
+  double ms;
+  if (left <= 0) return 0;
+  ms = left * 1000.0 + 0.999;
+  return ms >= (double)INT_MAX ? INT_MAX : (int)ms;
+}
+
+/* Polls p[0..n) until one is ready (0), the deadline passes (ETIMEDOUT),
+** or poll fails (errno). Always looks once, so a passed deadline still
+** reports what is ready now; signals restart it with the time that is left.
+** Errors and hangups count as ready: the next call on the socket reports them. */
+int ds_poll(struct pollfd *p, nfds_t n, double deadline) {
+  for (;;) {
+    int ms = -1, got;
+    if (deadline >= 0) ms = poll_ms(deadline - ds_now());
+    got = poll(p, n, ms);
+    if (got > 0) return 0;
+    if (got == 0 && deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;
+    if (got < 0 && errno != EINTR) return errno;
+  }
+}
+
+/* 0 when fd is ready for events, ETIMEDOUT past the deadline, else errno. */
+int ds_wait(int fd, short events, double deadline) {
+  struct pollfd p;
+  p.fd = fd;
+  p.events = events;
+  p.revents = 0;
+  return ds_poll(&p, 1, deadline);
+}
+
+/* A call would block: waits for fd within the call's one deadline. The
+** deadline is computed on the first wait only (from DS_DEADLINE_UNSET),
+** so calls that never block read no clock and later waits of the same
+** call share it. A zero timeout reports ETIMEDOUT at once. */
+int ds_wait_ready(int fd, short events, double timeout, double *deadline) {
+  if (timeout == 0) return ETIMEDOUT;
+  if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
+  return ds_wait(fd, events, *deadline);
+}
+
+/* After a dropped datagram: has the call's deadline passed? A stream of
+** spoofed datagrams never lets the socket wait, so it is checked here too.
+** The first drop only starts the clock: even a zero timeout reads on. */
+int ds_deadline_passed(double timeout, double *deadline) {
+  if (timeout < 0) return 0;
+  if (*deadline == DS_DEADLINE_UNSET) {
+    *deadline = ds_deadline(timeout);
+    return 0;
+  }
+  return ds_now() >= *deadline;
+}
