@@ -12,10 +12,7 @@ local keep = cleanup.keep
 
 after_each(cleanup.close_all)
 
-local function udp(family, host, opts)
-  local s, port = H.udp_bound(family, host, opts)
-  return keep(s), port
-end
+local udp = H.udp_kept
 
 -- A long string (never interned, so its own object) with a unique body;
 -- calling it twice gives two distinct strings of equal content.

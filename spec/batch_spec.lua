@@ -11,10 +11,7 @@ local help = require "spec.testhelp"
 
 after_each(cleanup.close_all)
 
-local function udp(family, host)
-  local s, port = H.udp_bound(family, host)
-  return keep(s), port
-end
+local udp = H.udp_kept
 
 local assert_idle = H.assert_idle
 

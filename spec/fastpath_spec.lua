@@ -16,11 +16,7 @@ local LO = ds.ifindex("lo")
 
 after_each(cleanup.close_all)
 
--- A UDP socket of family with options set before it binds host port 0.
-local function udp(family, host, opts)
-  local s, port = H.udp_bound(family, host, opts)
-  return keep(s), port
-end
+local udp = H.udp_kept
 
 local assert_idle = H.assert_idle
 
@@ -365,12 +361,7 @@ local MODELS = {
     refused_v6_src = { nil, "IPv6 address ::1 on an inet (IPv4-only) socket", "EAFNOSUPPORT" } },
 }
 
-local function copy(t, extra)
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  for k, v in pairs(extra or {}) do out[k] = v end
-  return out
-end
+local copy = H.copy
 
 for _, model in ipairs(MODELS) do
   describe("ds.udp_listen, " .. model.name, function()

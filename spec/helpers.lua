@@ -124,6 +124,21 @@ function H.udp_bound(family, host, opts)
   return s, port
 end
 
+-- H.udp_bound's socket, registered with spec.cleanup to be closed after
+-- the running case (the file calls after_each(cleanup.close_all)).
+function H.udp_kept(family, host, opts)
+  local s, port = H.udp_bound(family, host, opts)
+  return require("spec.cleanup").keep(s), port
+end
+
+-- A shallow copy of t with the fields of extra set over it.
+function H.copy(t, extra)
+  local out = {}
+  for k, v in pairs(t) do out[k] = v end
+  for k, v in pairs(extra or {}) do out[k] = v end
+  return out
+end
+
 -- Asserts that nothing arrives on s within 0.1 s.
 function H.assert_idle(s)
   local assert = require "luassert" -- busted's, which spec files see as assert

@@ -17,12 +17,7 @@ local MODELS = {
 local keep = cleanup.keep
 after_each(cleanup.close_all)
 
-local function copy(t, extra)
-  local out = {}
-  for k, v in pairs(t) do out[k] = v end
-  for k, v in pairs(extra or {}) do out[k] = v end
-  return out
-end
+local copy = H.copy
 
 local function families_of(listener)
   local out = {}

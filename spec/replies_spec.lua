@@ -15,10 +15,7 @@ local LO = ds.ifindex("lo")
 
 after_each(cleanup.close_all)
 
-local function udp(family, host, opts)
-  local s, port = H.udp_bound(family, host, opts)
-  return keep(s), port
-end
+local udp = H.udp_kept
 
 local assert_idle = H.assert_idle
 
