@@ -1,6 +1,10 @@
---- Connecting by name with Happy Eyeballs v2 (RFC 8305): IPv6 first,
+--- Connecting by name with Happy Eyeballs v2 (RFC 8305).
+-- `connect(host, port[, opts])` resolves the name with getaddrinfo's
+-- `addrconfig`, and without it when that gives nothing (a loopback-only
+-- host, which `addrconfig` hides), then races the addresses: IPv6 first,
 -- families interleaved, a new attempt every 250 ms while earlier ones are
--- pending, the first to connect wins and the others are closed.
+-- pending, and at once after an attempt fails; the first to connect wins
+-- and the others are closed. `opts.timeout` bounds the whole race.
 -- @module dualstack.connect
 local core = require "dualstack.core"
 
@@ -89,12 +93,18 @@ local function until_time(at, now)
   return math.max(0, at - now())
 end
 
---- Connects to host and port, racing its addresses.
+--- Connects to host and port, racing its addresses (see the module).
 -- @tparam string host a name or a numeric address
--- @tparam integer port
+-- @tparam integer port the destination port
 -- @tparam[opt] table opts timeout: seconds for the whole race (default: none)
 -- @treturn[1] socket a connected, blocking TCP socket
--- @return[2] nil, message, code ("timeout", "ETIMEDOUT" when opts.timeout ran out)
+-- @return[2] nil, message, code: the last attempt's failure
+--   ("connection refused", "ECONNREFUSED"...), "timeout", "ETIMEDOUT" when
+--   opts.timeout ran out, or the resolver's ("no address for HOST",
+--   "EAI_NONAME" when it gives none)
+-- @raise when opts is not a table or opts.timeout is not a number >= 0
+-- @usage
+-- local sock = assert(ds.connect("localhost", 8080, {timeout = 5}))
 function M.connect(host, port, opts)
   opts = check_opts(opts)
   local list, err, code = resolve(host, port)

@@ -1,6 +1,10 @@
 --- select with LuaSocket's signature and results, on poll(2), for any
 -- number of dualstack sockets, listeners and LuaSocket-style objects
--- (anything with getfd, and optionally dirty).
+-- (anything with getfd, and optionally dirty). Each result is an array
+-- that also maps each object to its index; a listener is watched on all
+-- its sockets and comes back as itself; an object with buffered data
+-- (`dirty`) is ready at once. There is no `FD_SETSIZE` limit: a list may
+-- hold up to `POLL_MAX` descriptors.
 -- @module dualstack.select
 local core = require "dualstack.core"
 
@@ -85,6 +89,12 @@ end
 -- @tparam ?table sendt objects to write
 -- @tparam ?number timeout seconds; nil or negative waits for ever
 -- @treturn table readable, table writable, and "timeout" when none is ready
+-- @raise when a list is not a table or holds more than POLL_MAX
+--   descriptors ("too many descriptors"), an entry is not an object whose
+--   getfd gives a descriptor, or the timeout is not a number or is NaN
+-- @usage
+-- local r = ds.select({listener, client}, nil, 5)
+-- if r[listener] then local c = listener:accept() end
 function M.select(recvt, sendt, timeout)
   check_list(recvt, 1)
   check_list(sendt, 2)
