@@ -6,9 +6,10 @@ CC       ?= cc
 CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Werror
 LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null)
-# src/core/ is the plain C (no Lua header) the bindings in src/ sit on.
-CORE_SRC := $(wildcard src/core/*.c)
-CORE_HDR := $(wildcard src/core/*.h)
+# src/core/ is the plain C (no Lua header) the bindings in src/ sit on;
+# src/sys/ the platform backend under it, which alone makes system calls.
+CORE_SRC := $(wildcard src/core/*.c src/sys/*.c)
+CORE_HDR := $(wildcard src/core/*.h src/sys/*.h)
 SRC      := $(CORE_SRC) $(wildcard src/*.c)
 HDR      := $(CORE_HDR) $(wildcard src/*.h)
 SO       := build/dualstack/core.so

@@ -25,11 +25,12 @@ build = {
     ["dualstack.select"] = "lua/dualstack/select.lua",
     ["dualstack.core"] = {
       sources = {
+        "src/sys/posix.c",
         "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
-        "src/core/probe.c", "src/core/wait.c",
+        "src/core/net.c", "src/core/probe.c", "src/core/wait.c",
         "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
-        "src/iface.c", "src/mcast.c", "src/msg.c", "src/options.c",
-        "src/poll.c", "src/recv.c", "src/socket.c", "src/wait.c",
+        "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
+        "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",
       },
       incdirs = { "src" },
       defines = {},

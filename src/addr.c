@@ -110,29 +110,11 @@ static int looks_numeric(const char *s, size_t len) {
   return 1;
 }
 
-static const char *gai_name(int rc) {
-  switch (rc) {
-    case EAI_AGAIN: return "EAI_AGAIN";
-    case EAI_BADFLAGS: return "EAI_BADFLAGS";
-    case EAI_FAIL: return "EAI_FAIL";
-    case EAI_FAMILY: return "EAI_FAMILY";
-    case EAI_MEMORY: return "EAI_MEMORY";
-    case EAI_NONAME: return "EAI_NONAME";
-    case EAI_SERVICE: return "EAI_SERVICE";
-    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-#ifdef EAI_NODATA
-    case EAI_NODATA: return "EAI_NODATA";
-#endif
-#ifdef EAI_ADDRFAMILY
-    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-#endif
-    default: return "EAI_FAIL";
-  }
-}
-
 static int push_gai_error(lua_State *L, int rc) {
-  if (rc == EAI_SYSTEM) return ds_push_error(L, errno);
-  return ds_push_failure(L, gai_strerror(rc), gai_name(rc));
+#if defined(EAI_SYSTEM)
+  if (rc == EAI_SYSTEM) return ds_push_error(L, ds_sys_error());
+#endif
+  return ds_push_failure(L, ds_sys_gai_message(rc), ds_gai_errname(rc));
 }
 
 static int lookup_name(lua_State *L, const char *name, const ds_socket *s,
@@ -143,10 +125,10 @@ static int lookup_name(lua_State *L, const char *name, const ds_socket *s,
   hints.ai_family = s->family == DS_INET ? AF_INET
                   : s->family == DS_INET6 ? AF_INET6 : AF_UNSPEC;
   hints.ai_socktype = s->type;
-  rc = getaddrinfo(name, NULL, &hints, &res);
+  rc = ds_sys_getaddrinfo(name, NULL, &hints, &res);
   if (rc != 0) return push_gai_error(L, rc);
   ds_sockaddr_to_ip(res->ai_addr, ip);
-  freeaddrinfo(res);
+  ds_sys_freeaddrinfo(res);
   return 0;
 }
 
@@ -358,7 +340,7 @@ static const char *service_arg(lua_State *L, int arg, char *buf) {
 }
 
 static void release_addrinfo(void *p) {
-  freeaddrinfo((struct addrinfo *)p);
+  ds_sys_freeaddrinfo((struct addrinfo *)p);
 }
 
 static int l_getaddrinfo(lua_State *L) {
@@ -377,7 +359,7 @@ static int l_getaddrinfo(lua_State *L) {
   }
   luaL_argcheck(L, host || service, 1, "host or port required");
   box = ds_new_box(L, release_addrinfo); /* stays on the stack below the list */
-  rc = getaddrinfo(host, service, &hints, &res);
+  rc = ds_sys_getaddrinfo(host, service, &hints, &res);
   if (rc != 0) return push_gai_error(L, rc);
   box->p = res;
   lua_newtable(L);
@@ -406,7 +388,7 @@ static int l_getnameinfo(lua_State *L) {
     flags = check_flags(L, 3, ni_flags);
   }
   ds_ip_to_sockaddr(&ip, port, &sa);
-  rc = getnameinfo(&sa.u.sa, sa.len, host, sizeof(host), serv, sizeof(serv), flags);
+  rc = ds_sys_getnameinfo(&sa.u.sa, sa.len, host, sizeof(host), serv, sizeof(serv), flags);
   if (rc != 0) return push_gai_error(L, rc);
   lua_pushstring(L, host);
   lua_pushstring(L, serv);

@@ -11,7 +11,9 @@ LUAMOD_API int luaopen_dualstack_core(lua_State *L);
 
 int luaopen_dualstack_core(lua_State *L) {
   lua_newtable(L);
+  ds_open_object(L); /* first: the others add methods to its metatable */
   ds_open_socket(L);
+  ds_open_options(L);
   ds_open_addr(L);
   ds_open_recv(L);
   ds_open_msg(L);

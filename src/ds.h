@@ -1,15 +1,16 @@
 /*
-** dualstack: internal interface shared by the C files of dualstack.core.
-** The plain C under them (address text, control data, the errno table,
-** waiting and deadlines, family probes) is core/ (core/core.h), which
-** includes no Lua header. Each file here owns one concern: errors.c
-** (errors pushed to Lua), addr.c (addresses to and from Lua, name
-** resolution, the has_* probes), wait.c (a socket's blocked call waiting
-** on its timeout), socket.c (the socket
-** object), options.c (socket options), msg.c (recvmsg and
-** friends), recv.c (the receive loop every datagram path shares, and the
-** buffers a call borrows), box.c (system results owned by a userdata),
-** core.c (the module table).
+** dualstack: the Lua binding's internal interface, shared by the C files
+** of dualstack.core. Under them: the core (core/core.h: address text,
+** control data, the errno table, waiting and deadlines, probes, socket
+** set-up), which includes no Lua header, and under it the platform
+** backend (sys/sys.h), which alone makes system calls.
+** Each file here is Lua glue for one concern: object.c (the socket
+** userdata, its memory and life cycle), socket.c (LuaSocket's methods),
+** options.c (socket options), mcast.c (multicast), msg.c (recvmsg and
+** friends), recv.c (the receive loop every datagram path shares),
+** addr.c (addresses to and from Lua, name resolution, the has_* probes),
+** iface.c (interfaces), poll.c (core.poll), box.c (system results owned
+** by a userdata), errors.c (errors pushed to Lua), core.c (the module).
 */
 #ifndef DS_H
 #define DS_H
@@ -61,7 +62,7 @@ typedef struct ds_known_ip {
 } ds_known_ip;
 
 typedef struct ds_socket {
-  int fd;           /* -1 once closed */
+  ds_fd fd;         /* DS_FD_NONE once closed */
   int family;       /* enum ds_family; v6only may turn DUAL into INET6 */
   int type;         /* SOCK_STREAM or SOCK_DGRAM */
   int bound;        /* bind, connect or listen happened: v6only is frozen */
@@ -104,51 +105,48 @@ int ds_parse_host(lua_State *L, const ds_socket *s, const char *host, size_t len
                   ds_ip *ip, const char **why);
 void ds_open_addr(lua_State *L);
 
-/* wait.c (over core/wait.c) */
-int ds_retry(ds_socket *s, short events, double *deadline);
-
-/* socket.c */
+/* object.c */
+extern const char *const ds_family_names[]; /* by enum ds_family */
 /* Fastest from functions registered by ds_add_methods (metatable upvalue). */
 ds_socket *ds_check_socket(lua_State *L, int arg);
 ds_socket *ds_check_open(lua_State *L, int arg);
 void ds_need_type(lua_State *L, const ds_socket *s, int type, int arg, const char *what);
-int ds_io_error(lua_State *L, ds_socket *s, int err);
-void ds_open_socket(lua_State *L);
-void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
 size_t ds_check_size(lua_State *L, int arg, lua_Integer def);
+ds_socket *ds_new_socket(lua_State *L, int family, int type);
+int ds_retry(ds_socket *s, int err, short events, double *deadline);
+void *ds_borrow(lua_State *L, int sockarg, size_t size);
+void ds_give_back(lua_State *L, int sockarg, int idx);
+char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size);
+void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
+void ds_open_object(lua_State *L);
+
+/* socket.c */
+void ds_open_socket(lua_State *L);
 
 /* recv.c */
 typedef struct ds_rx { /* where one datagram's sender and control data land */
   ds_sockaddr from;
   ds_ctl got;     /* ctl decoded */
+  int kept;       /* in a batch: not dropped as spoofed */
   ds_cmsgbuf ctl; /* last: struct cmsghdr may end in a flexible array */
 } ds_rx;
-int ds_guard_ipv4(int fd, int on);
-int ds_fit_marker(ds_socket *s, unsigned recvopts);
-void ds_setup_rx(const ds_socket *s, struct msghdr *mh, struct iovec *iov, char *data,
-                 size_t size, ds_rx *rx);
-int ds_take_dgram(ds_socket *s, const struct msghdr *mh, ds_rx *rx);
+void ds_setup_rx(const ds_socket *s, ds_msghdr *mh, ds_iov *iov, char *data, size_t size,
+                 ds_rx *rx);
+int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx);
 int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa);
 void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c);
 int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip);
-ssize_t ds_recv_dgram(ds_socket *s, struct msghdr *mh, ds_rx *rx, double *deadline, int *err);
-void *ds_borrow(lua_State *L, int sockarg, size_t size);
-void ds_give_back(lua_State *L, int sockarg, int idx);
-char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size);
-void ds_free_recv_buffer(lua_State *L, ds_socket *s);
+ssize_t ds_recv_dgram(ds_socket *s, ds_msghdr *mh, ds_rx *rx, double *deadline, int *err);
 void ds_open_recv(lua_State *L);
 
 /* msg.c */
 void ds_open_msg(lua_State *L);
 
 /* options.c */
-int ds_sock_setoption(lua_State *L);
-int ds_sock_getoption(lua_State *L);
-int ds_ipv4_disabled(void);
+void ds_open_options(lua_State *L);
 
 /* iface.c */
 unsigned ds_check_ifindex(lua_State *L, int arg);
-unsigned ds_ifindex_of_addr(const ds_ip *ip);
 void ds_open_iface(lua_State *L);
 
 /* mcast.c */

@@ -1,11 +1,10 @@
 /*
 ** Interfaces: names and indexes, and the list of interfaces with their
-** addresses from getifaddrs. Multicast and scoped addresses name
+** addresses (the backend's). Multicast and scoped addresses name
 ** interfaces either way, so ds_check_ifindex accepts both.
 */
 #include "ds.h"
 
-#include <ifaddrs.h>
 #include <string.h>
 
 /* An interface argument: a name or an index. Unknown names raise. */
@@ -16,7 +15,7 @@ unsigned ds_check_ifindex(lua_State *L, int arg) {
     return (unsigned)idx;
   } else {
     const char *name = ds_check_text(L, arg, NULL);
-    unsigned idx = if_nametoindex(name);
+    unsigned idx = ds_sys_ifindex(name);
     if (idx == 0) luaL_argerror(L, arg, lua_pushfstring(L, "unknown interface '%s'", name));
     return idx;
   }
@@ -24,7 +23,7 @@ unsigned ds_check_ifindex(lua_State *L, int arg) {
 
 static int l_ifindex(lua_State *L) {
   const char *name = ds_check_text(L, 1, NULL);
-  unsigned idx = if_nametoindex(name);
+  unsigned idx = ds_sys_ifindex(name);
   if (idx == 0) return ds_push_failure(L, "no such interface", "ENXIO");
   lua_pushinteger(L, idx);
   return 1;
@@ -33,7 +32,7 @@ static int l_ifindex(lua_State *L) {
 static int l_ifname(lua_State *L) {
   lua_Integer idx = luaL_checkinteger(L, 1);
   char name[IF_NAMESIZE];
-  if (idx <= 0 || idx > 0xffffffffLL || !if_indextoname((unsigned)idx, name))
+  if (idx <= 0 || idx > 0xffffffffLL || ds_sys_ifname((unsigned)idx, name) < 0)
     return ds_push_failure(L, "no such interface", "ENXIO");
   lua_pushstring(L, name);
   return 1;
@@ -59,9 +58,9 @@ static const char *scope_name(const ds_ip *ip) {
 
 static void push_flags(lua_State *L, unsigned flags) {
   static const struct { unsigned flag; const char *name; } names[] = {
-    {IFF_UP, "up"}, {IFF_RUNNING, "running"}, {IFF_LOOPBACK, "loopback"},
-    {IFF_MULTICAST, "multicast"}, {IFF_BROADCAST, "broadcast"},
-    {IFF_POINTOPOINT, "pointopoint"}};
+    {DS_IF_UP, "up"}, {DS_IF_RUNNING, "running"}, {DS_IF_LOOPBACK, "loopback"},
+    {DS_IF_MULTICAST, "multicast"}, {DS_IF_BROADCAST, "broadcast"},
+    {DS_IF_POINTOPOINT, "pointopoint"}};
   size_t i;
   lua_createtable(L, 0, 6);
   for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
@@ -70,62 +69,61 @@ static void push_flags(lua_State *L, unsigned flags) {
   }
 }
 
-static void push_addr(lua_State *L, const struct ifaddrs *ifa) {
-  ds_ip ip;
+static void push_addr(lua_State *L, const ds_ip *ip, const struct sockaddr *netmask) {
   char text[DS_ADDRSTRLEN];
-  ds_sockaddr_to_ip(ifa->ifa_addr, &ip);
   lua_createtable(L, 0, 4);
-  lua_pushlstring(L, text, ds_ntop(&ip, text));
+  lua_pushlstring(L, text, ds_ntop(ip, text));
   lua_setfield(L, -2, "addr");
-  lua_pushstring(L, ip.af == AF_INET ? "inet" : "inet6");
+  lua_pushstring(L, ip->af == AF_INET ? "inet" : "inet6");
   lua_setfield(L, -2, "family");
-  lua_pushinteger(L, prefix_length(ifa->ifa_netmask));
+  lua_pushinteger(L, prefix_length(netmask));
   lua_setfield(L, -2, "prefixlen");
-  lua_pushstring(L, scope_name(&ip));
+  lua_pushstring(L, scope_name(ip));
   lua_setfield(L, -2, "scope");
 }
 
 /* Pushes the entry for ifa's interface from byname (at index byname),
 ** creating it and appending it to list (at index list) the first time. */
-static void interface_entry(lua_State *L, int list, int byname, const struct ifaddrs *ifa) {
-  if (lua_getfield(L, byname, ifa->ifa_name) == LUA_TTABLE) return;
+static void interface_entry(lua_State *L, int list, int byname, const ds_ifaddr *ifa) {
+  if (lua_getfield(L, byname, ifa->name) == LUA_TTABLE) return;
   lua_pop(L, 1);
   lua_createtable(L, 0, 4);
-  lua_pushstring(L, ifa->ifa_name);
+  lua_pushstring(L, ifa->name);
   lua_setfield(L, -2, "name");
-  lua_pushinteger(L, if_nametoindex(ifa->ifa_name));
+  lua_pushinteger(L, ifa->index);
   lua_setfield(L, -2, "index");
-  push_flags(L, ifa->ifa_flags);
+  push_flags(L, ifa->flags);
   lua_setfield(L, -2, "flags");
   lua_newtable(L);
   lua_setfield(L, -2, "addrs");
   lua_pushvalue(L, -1);
-  lua_setfield(L, byname, ifa->ifa_name);
+  lua_setfield(L, byname, ifa->name);
   lua_pushvalue(L, -1);
   lua_rawseti(L, list, (lua_Integer)lua_rawlen(L, list) + 1);
 }
 
 static void release_ifaddrs(void *p) {
-  freeifaddrs((struct ifaddrs *)p);
+  ds_sys_ifaddrs_close((ds_ifaddrs *)p);
 }
 
 /* ds.interfaces() -> {{name, index, flags, addrs = {{addr, family, prefixlen, scope}}}} */
 static int l_interfaces(lua_State *L) {
   ds_box *box = ds_new_box(L, release_ifaddrs); /* stays on the stack below the lists */
-  struct ifaddrs *all, *ifa;
-  int list, byname;
-  if (getifaddrs(&all) < 0) return ds_push_error(L, errno);
+  ds_ifaddrs *all;
+  ds_ifaddr ifa;
+  int list, byname, err;
+  if ((err = ds_sys_ifaddrs_open(&all)) != 0) return ds_push_error(L, err);
   box->p = all;
   lua_newtable(L);
   list = lua_gettop(L);
   lua_newtable(L);
   byname = lua_gettop(L);
-  for (ifa = all; ifa; ifa = ifa->ifa_next) {
-    interface_entry(L, list, byname, ifa);
-    if (ifa->ifa_addr && (ifa->ifa_addr->sa_family == AF_INET ||
-                          ifa->ifa_addr->sa_family == AF_INET6)) {
+  while (ds_sys_ifaddrs_next(all, &ifa)) {
+    ds_ip ip;
+    interface_entry(L, list, byname, &ifa);
+    if (ifa.addr && ds_sockaddr_to_ip(ifa.addr, &ip) >= 0) {
       lua_getfield(L, -1, "addrs");
-      push_addr(L, ifa);
+      push_addr(L, &ip, ifa.netmask);
       lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
       lua_pop(L, 1);
     }
@@ -144,19 +142,4 @@ static const luaL_Reg iface_funcs[] = {
 
 void ds_open_iface(lua_State *L) {
   luaL_setfuncs(L, iface_funcs, 0);
-}
-
-/* The index of the interface that has address ip, or 0. */
-unsigned ds_ifindex_of_addr(const ds_ip *ip) {
-  struct ifaddrs *all, *ifa;
-  unsigned idx = 0;
-  if (getifaddrs(&all) < 0) return 0;
-  for (ifa = all; ifa && !idx; ifa = ifa->ifa_next) {
-    ds_ip have;
-    if (!ifa->ifa_addr || ds_sockaddr_to_ip(ifa->ifa_addr, &have) < 0) continue;
-    if (have.af == ip->af && memcmp(have.bytes, ip->bytes, ip->af == AF_INET ? 4 : 16) == 0)
-      idx = if_nametoindex(ifa->ifa_name);
-  }
-  freeifaddrs(all);
-  return idx;
 }

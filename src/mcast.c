@@ -54,7 +54,7 @@ static int membership(lua_State *L, int join) {
     gr.gr_interface = iface;
     to_storage(&group, &gr.gr_group);
     opt = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
-    rc = setsockopt(s->fd, level, opt, &gr, sizeof(gr));
+    rc = ds_sys_setopt(s->fd, level, opt, &gr, sizeof(gr));
   } else {
     struct group_source_req gsr;
     check_ip_arg(L, 4, &source);
@@ -64,9 +64,9 @@ static int membership(lua_State *L, int join) {
     to_storage(&group, &gsr.gsr_group);
     to_storage(&source, &gsr.gsr_source);
     opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
-    rc = setsockopt(s->fd, level, opt, &gsr, sizeof(gsr));
+    rc = ds_sys_setopt(s->fd, level, opt, &gsr, sizeof(gsr));
   }
-  if (rc < 0) return ds_push_error(L, errno);
+  if (rc < 0) return ds_push_error(L, ds_sys_error());
   lua_pushinteger(L, 1);
   return 1;
 }
@@ -90,30 +90,30 @@ static unsigned check_mcast_if(lua_State *L) {
   return idx;
 }
 
-static int set_v4_if(int fd, unsigned idx) {
+/* The IPv4 half: 0, or the error (none on a dual socket of a host with
+** IPv4 disabled). */
+static int set_v4_if(const ds_socket *s, unsigned idx) {
 #if defined(__linux__) || defined(__FreeBSD__)
   struct ip_mreqn mr;
   memset(&mr, 0, sizeof(mr));
   mr.imr_ifindex = (int)idx;
-  return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr));
+  if (ds_sys_setopt(s->fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)) == 0) return 0;
+  return s->family == DS_DUAL ? ds_ipv4_option_error() : ds_sys_error();
 #else /* macOS and OpenBSD take the interface's address: not done yet */
-  (void)fd;
+  (void)s;
   (void)idx;
-  errno = EOPNOTSUPP;
-  return -1;
+  return EOPNOTSUPP;
 #endif
 }
 
 int ds_set_multicast_if(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   unsigned idx = check_mcast_if(L);
-  int v6 = (int)idx;
+  int v6 = (int)idx, err;
   if (s->family != DS_INET &&
-      setsockopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v6, sizeof(v6)) < 0)
-    return ds_push_error(L, errno);
-  if (s->family != DS_INET6 && set_v4_if(s->fd, idx) < 0 &&
-      !(s->family == DS_DUAL && ds_ipv4_disabled()))
-    return ds_push_error(L, errno);
+      ds_sys_setopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v6, sizeof(v6)) < 0)
+    return ds_push_error(L, ds_sys_error());
+  if (s->family != DS_INET6 && (err = set_v4_if(s, idx)) != 0) return ds_push_error(L, err);
   lua_pushinteger(L, 1);
   return 1;
 }
@@ -125,16 +125,18 @@ int ds_get_multicast_if(lua_State *L) {
   if (s->family != DS_INET) {
     int idx = 0;
     socklen_t len = sizeof(idx);
-    if (getsockopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, &len) < 0)
-      return ds_push_error(L, errno);
+    if (ds_sys_getopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &idx, &len) < 0)
+      return ds_push_error(L, ds_sys_error());
     lua_pushinteger(L, idx);
   } else {
-    struct in_addr a;
-    socklen_t len = sizeof(a);
-    char text[INET_ADDRSTRLEN];
-    if (getsockopt(s->fd, IPPROTO_IP, IP_MULTICAST_IF, &a, &len) < 0)
-      return ds_push_error(L, errno);
-    lua_pushstring(L, inet_ntop(AF_INET, &a, text, sizeof(text)));
+    ds_ip ip;
+    socklen_t len = 4;
+    char text[DS_ADDRSTRLEN];
+    memset(&ip, 0, sizeof(ip));
+    ip.af = AF_INET;
+    if (ds_sys_getopt(s->fd, IPPROTO_IP, IP_MULTICAST_IF, ip.bytes, &len) < 0)
+      return ds_push_error(L, ds_sys_error());
+    lua_pushlstring(L, text, ds_ntop(&ip, text));
   }
   return 1;
 }

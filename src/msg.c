@@ -85,11 +85,11 @@ static void push_broadcast(lua_State *L, const ds_socket *s, const ds_ctl *c) {
 ** clear. The strings are made first (making one may run Lua code, which
 ** may even refill t); the stores after them run none. */
 static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *data,
-                     size_t size, size_t n, const struct msghdr *mh, const ds_rx *rx) {
+                     size_t size, size_t n, const ds_msghdr *mh, const ds_rx *rx) {
   const ds_ctl *c = &rx->got;
   int top;
   lua_pushlstring(L, data, n < size ? n : size);
-  ds_push_peer(L, s, 1, (const struct sockaddr *)mh->msg_name);
+  ds_push_peer(L, s, 1, (const struct sockaddr *)ds_msg_name(mh));
   ds_push_dst(L, s, 1, c);
   push_broadcast(L, s, c);
   top = lua_gettop(L); /* data, addr, port, dst, broadcast */
@@ -97,8 +97,8 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *d
   set_from(L, t, K_ADDR, top - 3, fresh);
   set_from(L, t, K_PORT, top - 2, fresh);
   set_int(L, t, K_SIZE, 1, (lua_Integer)n, fresh);
-  set_bool(L, t, K_TRUNCATED, (mh->msg_flags & MSG_TRUNC) != 0);
-  set_bool(L, t, K_CTRUNCATED, (mh->msg_flags & MSG_CTRUNC) != 0);
+  set_bool(L, t, K_TRUNCATED, (ds_msg_flags(mh) & MSG_TRUNC) != 0);
+  set_bool(L, t, K_CTRUNCATED, (ds_msg_flags(mh) & MSG_CTRUNC) != 0);
   set_from(L, t, K_DST, top - 1, fresh);
   set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex, fresh);
   set_from(L, t, K_BROADCAST, top, fresh);
@@ -135,8 +135,8 @@ static int sock_recvmsg(lua_State *L) {
   int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err = 0;
   char *data;
   double deadline = DS_DEADLINE_UNSET;
-  struct msghdr mh;
-  struct iovec iov;
+  ds_msghdr mh;
+  ds_iov iov;
   ds_rx rx;
   ssize_t n;
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
@@ -152,7 +152,7 @@ static int sock_recvmsg(lua_State *L) {
 /* ---- composing a datagram to send ---- */
 
 typedef struct ds_tx {
-  struct iovec iov;
+  ds_iov iov;
   ds_sockaddr to;
   ds_cmsgbuf ctl;
 } ds_tx;
@@ -182,7 +182,7 @@ static int peer_is_v4ish(const ds_socket *s) {
   ds_ip ip;
   if (s->family == DS_INET) return 1;
   sa.len = sizeof(sa.u);
-  if (getpeername(s->fd, &sa.u.sa, &sa.len) < 0 || ds_sockaddr_to_ip(&sa.u.sa, &ip) < 0)
+  if (ds_sys_peername(s->fd, &sa.u.sa, &sa.len) < 0 || ds_sockaddr_to_ip(&sa.u.sa, &ip) < 0)
     return 0;
   return is_v4ish(&ip);
 }
@@ -201,7 +201,7 @@ static int refuse_families(lua_State *L, const ds_ip *src, const ds_ip *to) {
 
 /* Completes tx for data to `to` (NULL: the connected peer) with control
 ** data c. Returns 0, or the count of failure values pushed. */
-static int compose(lua_State *L, const ds_socket *s, ds_tx *tx, struct msghdr *mh,
+static int compose(lua_State *L, const ds_socket *s, ds_tx *tx, ds_msghdr *mh,
                    const char *data, size_t len, const ds_ip *to, int port, ds_ctl *c) {
   int v4 = to ? is_v4ish(to) : peer_is_v4ish(s);
   size_t clen;
@@ -209,18 +209,9 @@ static int compose(lua_State *L, const ds_socket *s, ds_tx *tx, struct msghdr *m
   if ((c->have & DS_CTL_TCLASS) && (c->tclass & 3) == 3)
     return ds_push_failure(L, "ECN codepoint CE (3) may not be sent", "EINVAL");
   clen = ds_cmsg_encode(tx->ctl.bytes, sizeof(tx->ctl.bytes), c, v4);
-  tx->iov.iov_base = (void *)data;
-  tx->iov.iov_len = len;
-  memset(mh, 0, sizeof(*mh));
-  if (to) {
-    ds_ip_to_sockaddr(to, port, &tx->to);
-    mh->msg_name = &tx->to.u;
-    mh->msg_namelen = tx->to.len;
-  }
-  mh->msg_iov = &tx->iov;
-  mh->msg_iovlen = 1;
-  mh->msg_control = clen ? tx->ctl.bytes : NULL;
-  mh->msg_controllen = clen;
+  if (to) ds_ip_to_sockaddr(to, port, &tx->to);
+  ds_msg_set(mh, to ? &tx->to.u : NULL, to ? tx->to.len : 0, &tx->iov, (void *)data, len,
+             clen ? tx->ctl.bytes : NULL, clen);
   return 0;
 }
 
@@ -356,7 +347,7 @@ static void refuse_received(lua_State *L, int t) {
 ** left on the stack, which anchors it while the caller keeps it there:
 ** reading the other fields may run metamethods that change t. */
 static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
-                            struct msghdr *mh) {
+                            ds_msghdr *mh) {
   ds_ip to, src;
   ds_ctl c;
   size_t len;
@@ -394,7 +385,7 @@ static void require_dst(lua_State *L, const ds_socket *s) {
   ds_sockaddr sa;
   ds_ip ip;
   sa.len = sizeof(sa.u);
-  if (getsockname(s->fd, &sa.u.sa, &sa.len) < 0) return;
+  if (ds_sys_sockname(s->fd, &sa.u.sa, &sa.len) < 0) return;
   if (ds_sockaddr_to_ip(&sa.u.sa, &ip) >= 0 && !is_unspecified(&ip)) return;
   field_error(L, K_DST, "missing: a socket bound to the wildcard needs pktinfo to answer");
 }
@@ -404,7 +395,7 @@ static void require_dst(lua_State *L, const ds_socket *s) {
 ** needs_interface says. The other fields, what the network set (ecn,
 ** hoplimit, segment), are the request's, not the answer's. */
 static int build_reply(lua_State *L, const ds_socket *s, int req, const char *data,
-                       size_t len, ds_tx *tx, struct msghdr *mh) {
+                       size_t len, ds_tx *tx, ds_msghdr *mh) {
   ds_ip to, dst;
   ds_ctl c;
   lua_Integer port, ifindex;
@@ -425,12 +416,12 @@ static int build_reply(lua_State *L, const ds_socket *s, int req, const char *da
   return compose(L, s, tx, mh, data, len, &to, (int)port, &c);
 }
 
-static int send_one(lua_State *L, ds_socket *s, struct msghdr *mh) {
+static int send_one(lua_State *L, ds_socket *s, ds_msghdr *mh) {
   double deadline = DS_DEADLINE_UNSET;
   ssize_t n;
   int err;
-  while ((n = sendmsg(s->fd, mh, DS_SEND_FLAGS)) < 0)
-    if ((err = ds_retry(s, POLLOUT, &deadline)) != 0)
+  while ((n = ds_sys_sendmsg(s->fd, mh)) < 0)
+    if ((err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline)) != 0)
       return ds_push_error(L, err);
   lua_pushinteger(L, n);
   return 1;
@@ -447,7 +438,7 @@ static int sock_sendto(lua_State *L) {
   int has_src = !lua_isnoneornil(L, 5), has_if = !lua_isnoneornil(L, 6), port, n;
   ds_ip to, src;
   ds_ctl c;
-  struct msghdr mh;
+  ds_msghdr mh;
   ds_tx tx;
   if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
   port = ds_check_port(L, 4);
@@ -471,7 +462,7 @@ static int sock_sendto(lua_State *L) {
 /* n, err, code = sock:sendmsg(msg) */
 static int sock_sendmsg(lua_State *L) {
   ds_socket *s = check_dgram(L);
-  struct msghdr mh;
+  ds_msghdr mh;
   ds_tx tx;
   int n = build_from_table(L, s, 2, &tx, &mh);
   return n ? n : send_one(L, s, &mh);
@@ -482,42 +473,13 @@ static int sock_reply(lua_State *L) {
   ds_socket *s = check_dgram(L);
   size_t len;
   const char *data = luaL_checklstring(L, 3, &len);
-  struct msghdr mh;
+  ds_msghdr mh;
   ds_tx tx;
   int n = build_reply(L, s, 2, data, len, &tx, &mh);
   return n ? n : send_one(L, s, &mh);
 }
 
 /* ---- batches ---- */
-
-#if !defined(DS_HAVE_MMSG)
-/* Systems without the batch calls: one message at a time, the rest
-** without waiting, which is what the batch calls do. */
-struct mmsghdr {
-  struct msghdr msg_hdr;
-  unsigned int msg_len;
-};
-#define MSG_WAITFORONE 0
-static int recvmmsg(int fd, struct mmsghdr *v, unsigned n, int flags, void *timeout) {
-  unsigned i;
-  (void)timeout;
-  for (i = 0; i < n; i++) {
-    ssize_t r = recvmsg(fd, &v[i].msg_hdr, flags | (i ? MSG_DONTWAIT : 0));
-    if (r < 0) return i ? (int)i : -1;
-    v[i].msg_len = (unsigned)r;
-  }
-  return (int)n;
-}
-static int sendmmsg(int fd, struct mmsghdr *v, unsigned n, int flags) {
-  unsigned i;
-  for (i = 0; i < n; i++) {
-    ssize_t r = sendmsg(fd, &v[i].msg_hdr, flags);
-    if (r < 0) return i ? (int)i : -1;
-    v[i].msg_len = (unsigned)r;
-  }
-  return (int)n;
-}
-#endif
 
 static unsigned check_count(lua_State *L, int arg) {
   lua_Integer n = luaL_checkinteger(L, arg);
@@ -555,8 +517,8 @@ static void store_batch(lua_State *L, int msgs, lua_Integer k, lua_Integer len) 
 /* A batch of received datagrams in one borrowed buffer: count of each
 ** part in a row, the data last (stride bytes per datagram, aligned). */
 typedef struct ds_batch {
-  struct mmsghdr *v;
-  struct iovec *iov;
+  ds_mmsghdr *v;
+  ds_iov *iov;
   ds_rx *rx;
   char *data;
   unsigned count;
@@ -569,15 +531,15 @@ static void borrow_batch(lua_State *L, ds_batch *b, unsigned count, size_t size)
   b->count = count;
   b->size = size;
   b->stride = (size + 15) & ~(size_t)15;
-  b->v = (struct mmsghdr *)ds_borrow(
+  b->v = (ds_mmsghdr *)ds_borrow(
       L, 1, count * (sizeof(*b->v) + sizeof(*b->iov) + sizeof(*b->rx) + b->stride));
-  b->iov = (struct iovec *)(b->v + count);
+  b->iov = (ds_iov *)(b->v + count);
   b->rx = (ds_rx *)(b->iov + count);
   b->data = (char *)(b->rx + count);
 }
 
 /* Waits for a batch and takes what is ready, dropping spoofed datagrams
-** (their entries get a NULL msg_name). Returns the entries used, at least
+** (their rx is not kept). Returns the entries used, at least
 ** one of them kept, or -1 with *err. */
 static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
   double deadline = DS_DEADLINE_UNSET;
@@ -588,14 +550,14 @@ static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
                   &b->rx[i]);
       b->v[i].msg_len = 0;
     }
-    got = recvmmsg(s->fd, b->v, b->count, MSG_WAITFORONE | DS_RECV_FLAGS, NULL);
+    got = ds_sys_recvmmsg(s->fd, b->v, b->count);
     if (got < 0) {
-      if ((*err = ds_retry(s, POLLIN, &deadline)) != 0) return -1;
+      if ((*err = ds_retry(s, ds_sys_error(), POLLIN, &deadline)) != 0) return -1;
       continue;
     }
     for (i = 0; i < got; i++) {
-      if (ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i])) kept++;
-      else b->v[i].msg_hdr.msg_name = NULL;
+      b->rx[i].kept = ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i]);
+      kept += b->rx[i].kept;
     }
     if (kept) return got;
     if (ds_deadline_passed(s->timeout, &deadline)) {
@@ -621,7 +583,7 @@ static int sock_recvmmsg(lua_State *L) {
   luaL_checkstack(L, got + LUA_MINSTACK, "too many messages");
   for (i = 0; i < got; i++) { /* each filled table stays on the stack */
     int fresh, t;
-    if (!b.v[i].msg_hdr.msg_name) continue; /* dropped */
+    if (!b.rx[i].kept) continue; /* dropped */
     t = slot_table(L, msgs, ++k, &fresh);
     fill_msg(L, s, t, fresh, b.data + (size_t)i * b.stride, b.size, b.v[i].msg_len,
              &b.v[i].msg_hdr, &b.rx[i]);
@@ -637,14 +599,14 @@ static int sock_recvmmsg(lua_State *L) {
 }
 
 /* Sends v[0..n) until all went or the system refuses one: 0, or the
-** errno, with *done counting the messages sent. */
-static int send_batch(ds_socket *s, struct mmsghdr *v, lua_Integer n, lua_Integer *done) {
+** error, with *done counting the messages sent. */
+static int send_batch(ds_socket *s, ds_mmsghdr *v, lua_Integer n, lua_Integer *done) {
   double deadline = DS_DEADLINE_UNSET;
   int err;
   while (*done < n) {
-    int sent = sendmmsg(s->fd, v + *done, (unsigned)(n - *done), DS_SEND_FLAGS);
+    int sent = ds_sys_sendmmsg(s->fd, v + *done, (unsigned)(n - *done));
     if (sent >= 0) *done += sent;
-    else if ((err = ds_retry(s, POLLOUT, &deadline)) != 0) return err;
+    else if ((err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline)) != 0) return err;
   }
   return 0;
 }
@@ -653,11 +615,11 @@ static int send_batch(ds_socket *s, struct mmsghdr *v, lua_Integer n, lua_Intege
 ** stack what anchors its data (two values at most); 0, or the count of
 ** failure values pushed. */
 typedef int (*build_fn)(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *tx,
-                        struct msghdr *mh);
+                        ds_msghdr *mh);
 
 /* Message i of sendmmsg's list (argument 2): the table and its data. */
 static int build_listed(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *tx,
-                        struct msghdr *mh) {
+                        ds_msghdr *mh) {
   if (lua_rawgeti(L, 2, i) != LUA_TTABLE)
     luaL_argerror(L, 2, lua_pushfstring(L, "message %I: table expected, got %s",
                                         (LUAI_UACINT)i, luaL_typename(L, -1)));
@@ -667,7 +629,7 @@ static int build_listed(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *
 /* Answer i of replymmsg: request i (argument 2) answered with answer i
 ** (argument 3), both left on the stack. */
 static int build_answer(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *tx,
-                        struct msghdr *mh) {
+                        ds_msghdr *mh) {
   size_t len;
   const char *data;
   int req;
@@ -689,10 +651,10 @@ static int build_answer(lua_State *L, const ds_socket *s, lua_Integer i, ds_tx *
 ** fourth value counts what went. Returns count, or that failure. */
 static int send_built(lua_State *L, ds_socket *s, lua_Integer total, build_fn build) {
   lua_Integer built, done = 0;
-  struct mmsghdr *v;
+  ds_mmsghdr *v;
   ds_tx *tx;
   int fail = 0, err, buf;
-  v = (struct mmsghdr *)ds_borrow(L, 1, (size_t)total * (sizeof(*v) + sizeof(*tx)));
+  v = (ds_mmsghdr *)ds_borrow(L, 1, (size_t)total * (sizeof(*v) + sizeof(*tx)));
   buf = lua_gettop(L);
   tx = (ds_tx *)(v + total);
   luaL_checkstack(L, 2 * (int)total + LUA_MINSTACK, "too many messages");

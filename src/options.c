@@ -142,16 +142,26 @@ static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2
   return n;
 }
 
-/* A dual socket on a host with IPv4 disabled rejects IPv4-level options
-** (EINVAL); the reference's test is whether an AF_INET socket can be made. */
-int ds_ipv4_disabled(void) {
-  int fd = socket(AF_INET, SOCK_DGRAM, 0);
-  if (fd >= 0) {
-    close(fd);
-    return 0;
-  }
-  return errno == EAFNOSUPPORT;
+/* Gives s the marker exactly when recvopts (the receive options about to
+** be on) has no IPv4-level one: each of those makes IPv4 traffic carry an
+** IPv4-level message already, and the marker costs a message per IPv4
+** datagram. An inet6 socket keeps it: its options have no IPv4 half, and
+** v6only may still be cleared. Called before an option goes off and after
+** one comes on, so no datagram is read while neither is on. 0, or the error. */
+static int fit_marker(ds_socket *s, unsigned recvopts) {
+  int want = s->type == SOCK_DGRAM &&
+             (s->family == DS_INET6 || (s->family == DS_DUAL && !(recvopts & DS_RECV_IPV4)));
+  int err;
+#if defined(DS_GUARD_SHARED)
+  want = want || (s->recvopts & DS_RECV_GUARD); /* it is pktinfo's own option there */
+#endif
+  if (want == ((s->recvopts & DS_RECV_GUARD) != 0)) return 0;
+  if ((err = ds_guard_ipv4(s->fd, want)) != 0) return err;
+  if (want) s->recvopts |= DS_RECV_GUARD;
+  else s->recvopts &= ~(unsigned)DS_RECV_GUARD;
+  return 0;
 }
+
 
 static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct linger *lg,
                         const void **val, socklen_t *len) {
@@ -188,7 +198,7 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
   *len = sizeof(*ival);
 }
 
-int ds_sock_setoption(lua_State *L) {
+static int sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   const ds_optfn *f = find_optfn(L, s);
   const ds_optdef *d;
@@ -205,24 +215,24 @@ int ds_sock_setoption(lua_State *L) {
   /* Room for a receive option's messages comes first: should one half be
   ** set and the other fail, the control buffer still fits what arrives.
   ** The IPv4 arrival marker goes on before the last IPv4-level option goes
-  ** off, and off only after one came on (ds_fit_marker). */
+  ** off, and off only after one came on (fit_marker). */
   if (ival) s->recvopts |= d->recvflag;
-  else if (d->recvflag && (err = ds_fit_marker(s, s->recvopts & ~d->recvflag)) != 0)
+  else if (d->recvflag && (err = fit_marker(s, s->recvopts & ~d->recvflag)) != 0)
     return ds_push_error(L, err);
   for (i = 0; i < n; i++) {
-    if (setsockopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
-    if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) && ds_ipv4_disabled())
-      continue;
-    return ds_push_error(L, errno);
+    if (ds_sys_setopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
+    err = s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) ? ds_ipv4_option_error()
+                                                                          : ds_sys_error();
+    if (err != 0) return ds_push_error(L, err);
   }
   if (!ival) s->recvopts &= ~d->recvflag;
-  else if (d->recvflag) (void)ds_fit_marker(s, s->recvopts); /* kept on if it fails */
+  else if (d->recvflag) (void)fit_marker(s, s->recvopts); /* kept on if it fails */
   if (d->name6 == IPV6_V6ONLY && d->level6 == IPPROTO_IPV6) s->family = ival ? DS_INET6 : DS_DUAL;
   lua_pushinteger(L, 1);
   return 1;
 }
 
-int ds_sock_getoption(lua_State *L) {
+static int sock_getoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   const ds_optfn *f = find_optfn(L, s);
   const ds_optdef *d;
@@ -235,10 +245,19 @@ int ds_sock_getoption(lua_State *L) {
   val = d->kind == OPT_LINGER ? (void *)&lg : (void *)&ival;
   len = d->kind == OPT_LINGER ? sizeof(lg) : sizeof(ival);
   halves(L, s, d, lv, nm);
-  if (getsockopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, errno);
+  if (ds_sys_getopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, ds_sys_error());
   if (d->kind == OPT_BOOL) lua_pushboolean(L, ival);
   else if (d->kind != OPT_LINGER) lua_pushinteger(L, ival);
   else if (lg.l_onoff) lua_pushinteger(L, lg.l_linger);
   else lua_pushboolean(L, 0);
   return 1;
+}
+
+static const luaL_Reg option_methods[] = {
+  {"setoption", sock_setoption},
+  {"getoption", sock_getoption},
+  {NULL, NULL}};
+
+void ds_open_options(lua_State *L) {
+  ds_add_methods(L, option_methods, 0);
 }

@@ -23,7 +23,7 @@ static size_t check_fds_len(lua_State *L, int arg) {
 /* Adds the first len descriptors of array arg to p[*n..] with events. len
 ** is the length the buffer was sized for: a finalizer run by that
 ** allocation may have grown the table since. */
-static void add_fds(lua_State *L, int arg, size_t len, struct pollfd *p, nfds_t *n,
+static void add_fds(lua_State *L, int arg, size_t len, ds_pollfd *p, unsigned *n,
                     short events) {
   size_t i;
   for (i = 1; i <= len; i++) {
@@ -33,7 +33,7 @@ static void add_fds(lua_State *L, int arg, size_t len, struct pollfd *p, nfds_t 
     fd = lua_tointegerx(L, -1, &isnum);
     lua_pop(L, 1);
     luaL_argcheck(L, isnum && fd >= 0 && fd <= 0x7fffffff, arg, "descriptor expected");
-    p[*n].fd = (int)fd;
+    p[*n].fd = (ds_fd)fd;
     p[*n].events = events;
     p[*n].revents = 0;
     (*n)++;
@@ -42,32 +42,32 @@ static void add_fds(lua_State *L, int arg, size_t len, struct pollfd *p, nfds_t 
 
 /* Ready descriptors of p[from..to) as a set; errors and hangups count as
 ** ready, since the next call on the socket reports them. */
-static void push_ready(lua_State *L, const struct pollfd *p, nfds_t from, nfds_t to) {
-  nfds_t i;
+static void push_ready(lua_State *L, const ds_pollfd *p, unsigned from, unsigned to) {
+  unsigned i;
   lua_newtable(L);
   for (i = from; i < to; i++) {
     if (!p[i].revents) continue;
     lua_pushboolean(L, 1);
-    lua_rawseti(L, -2, p[i].fd);
+    lua_rawseti(L, -2, (lua_Integer)p[i].fd);
   }
 }
 
 static int l_poll(lua_State *L) {
   size_t nr, nw;
   double t = luaL_optnumber(L, 3, -1);
-  struct pollfd *p;
-  nfds_t n = 0;
+  ds_pollfd *p;
+  unsigned n = 0;
   int err;
   nr = check_fds_len(L, 1);
   nw = check_fds_len(L, 2);
   luaL_argcheck(L, t == t, 3, "timeout is NaN");
-  p = (struct pollfd *)lua_newuserdatauv(L, (nr + nw + 1) * sizeof(*p), 0);
+  p = (ds_pollfd *)lua_newuserdatauv(L, (nr + nw + 1) * sizeof(*p), 0);
   add_fds(L, 1, nr, p, &n, POLLIN);
   add_fds(L, 2, nw, p, &n, POLLOUT);
   err = ds_poll(p, n, ds_deadline(t));
   if (err != 0 && err != ETIMEDOUT) return ds_push_error(L, err);
-  push_ready(L, p, 0, nr);
-  push_ready(L, p, nr, n);
+  push_ready(L, p, 0, (unsigned)nr);
+  push_ready(L, p, (unsigned)nr, n);
   return 2;
 }
 

@@ -1,6 +1,7 @@
 /*
-** The socket object: creation, connection set-up, stream and datagram I/O
-** with LuaSocket's names and results, and the userdata's life cycle.
+** Sockets as LuaSocket has them: creation, connection set-up, stream and
+** datagram I/O with LuaSocket's names and results, and the addresses of
+** the two ends. The userdata itself is object.c's.
 */
 #include "ds.h"
 
@@ -9,117 +10,18 @@
 
 #define DS_CHUNK (1 << 20) /* largest piece asked of the kernel at once */
 
-static const char *const family_names[] = {"dual", "inet6", "inet", NULL};
-
-/* Socket methods have the socket metatable as their first upvalue:
-** comparing with it costs a fraction of luaL_checkudata, which looks the
-** metatable up by name in the registry. Any other caller gets that lookup. */
-ds_socket *ds_check_socket(lua_State *L, int arg) {
-  void *s = lua_touserdata(L, arg);
-  if (s && lua_getmetatable(L, arg)) {
-    int same = lua_rawequal(L, -1, DS_UPVALUE_MT);
-    lua_pop(L, 1);
-    if (same) return (ds_socket *)s;
-  }
-  return (ds_socket *)luaL_checkudata(L, arg, DS_SOCKET_MT);
-}
-
-/* Like liolib's closed files: using a closed socket is a programming error. */
-ds_socket *ds_check_open(lua_State *L, int arg) {
-  ds_socket *s = ds_check_socket(L, arg);
-  if (s->fd < 0) luaL_error(L, "attempt to use a closed socket");
-  return s;
-}
-
-/* Raises unless s is of type, naming the argument that needs it (1: the
-** socket itself) and, in what, for what (may be empty). The one way a
-** socket of the wrong type is reported. */
-void ds_need_type(lua_State *L, const ds_socket *s, int type, int arg, const char *what) {
-  if (s->type == type) return;
-  luaL_argerror(L, arg, lua_pushfstring(L, "%s socket expected%s, got %s socket",
-                                        type == SOCK_DGRAM ? "udp" : "tcp", what,
-                                        s->type == SOCK_DGRAM ? "udp" : "tcp"));
-}
-
-/* Network errors of an I/O call: nil, message, code. */
-int ds_io_error(lua_State *L, ds_socket *s, int err) {
-  (void)s;
-  return ds_push_error(L, err);
-}
-
-static ds_socket *push_socket(lua_State *L, int fd, int family, int type) {
-  ds_socket *s = (ds_socket *)lua_newuserdatauv(L, sizeof(ds_socket), DS_SLOTS);
-  s->fd = fd;
-  s->family = family;
-  s->type = type;
-  s->bound = 0;
-  s->recvopts = 0;
-  s->spoofed = 0;
-  s->rxbuf = NULL;
-  s->rxcap = 0;
-  s->cmsgspace = 0;
-  s->maxline = 0;
-  s->timeout = -1;
-  s->want = POLLIN;
-  memset(s->known, 0, sizeof(s->known)); /* af 0: nothing known */
-  s->first = s->last = 0;
-  luaL_setmetatable(L, DS_SOCKET_MT);
-  return s;
-}
-
-static int set_nonblocking(int fd, int on) {
-  int flags = fcntl(fd, F_GETFL, 0);
-  if (flags < 0) return errno;
-  flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
-  return fcntl(fd, F_SETFL, flags) < 0 ? errno : 0;
-}
-
-/* What every new descriptor, made or accepted, needs: no SIGPIPE where
-** that is a socket option rather than a send flag. */
-static int setup_fd(int fd) {
-#if defined(SO_NOSIGPIPE)
-  int one = 1;
-  if (setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) return errno;
-#else
-  (void)fd;
-#endif
-  return 0;
-}
-
-/* Never trusts the system default for V6ONLY (bindv6only, BSD, Windows).
-** An IPv6 datagram socket gets the IPv4 arrival marker before it can
-** receive anything, whatever v6only becomes later. */
-static int setup_new(int fd, int family, int type) {
-  int err = setup_fd(fd);
-  if (err == 0 && family != DS_INET) err = ds_set_v6only(fd, family == DS_INET6);
-  if (err == 0 && family != DS_INET && type == SOCK_DGRAM) err = ds_guard_ipv4(fd, 1);
-  return err;
-}
-
-/* Gives s the new descriptor fd, or closes it when setting it up fails:
-** 0, or the error. */
-static int adopt(ds_socket *s, int fd, int err) {
-  if (err != 0) {
-    close(fd);
-    return err;
-  }
-  s->fd = fd;
-  return 0;
-}
-
 /* The userdata comes first (liolib's order): a memory error raised while
 ** making it can then leak no descriptor. */
 static int new_socket(lua_State *L, int type) {
-  int family = DS_DUAL, fd, err;
+  int family = DS_DUAL, err;
   ds_socket *s;
   if (!lua_isnoneornil(L, 1)) {
     luaL_checktype(L, 1, LUA_TTABLE);
-    family = ds_check_field_option(L, 1, "family", family_names, DS_DUAL);
+    family = ds_check_field_option(L, 1, "family", ds_family_names, DS_DUAL);
   }
-  s = push_socket(L, -1, family, type);
-  fd = socket(family == DS_INET ? AF_INET : AF_INET6, type | DS_SOCK_CLOEXEC, 0);
-  if (fd < 0) return ds_push_error(L, errno);
-  if ((err = adopt(s, fd, setup_new(fd, family, type))) != 0) return ds_push_error(L, err);
+  s = ds_new_socket(L, family, type);
+  s->fd = ds_make_socket(family == DS_INET ? AF_INET : AF_INET6, type, family == DS_INET6, &err);
+  if (s->fd == DS_FD_NONE) return ds_push_error(L, err);
   if (family != DS_INET && type == SOCK_DGRAM) s->recvopts = DS_RECV_GUARD;
   return 1;
 }
@@ -139,7 +41,7 @@ static int sock_bind(lua_State *L) {
   ds_sockaddr sa;
   int n = ds_resolve(L, s, 2, 3, &sa);
   if (n) return n;
-  if (bind(s->fd, &sa.u.sa, sa.len) < 0) return ds_push_error(L, errno);
+  if (ds_sys_bind(s->fd, &sa.u.sa, sa.len) < 0) return ds_push_error(L, ds_sys_error());
   s->bound = 1;
   return push_true(L);
 }
@@ -151,23 +53,22 @@ static int sock_listen(lua_State *L) {
   lua_Integer backlog = luaL_optinteger(L, 2, SOMAXCONN);
   luaL_argcheck(L, backlog >= 0, 2, "backlog must not be negative");
   if (backlog > INT_MAX) backlog = INT_MAX;
-  if (listen(s->fd, (int)backlog) < 0) return ds_push_error(L, errno);
+  if (ds_sys_listen(s->fd, (int)backlog) < 0) return ds_push_error(L, ds_sys_error());
   s->bound = 1;
   return push_true(L);
 }
 
-/* The client's userdata is made before accept4, so a memory error leaves
+/* The client's userdata is made before accept, so a memory error leaves
 ** the connection queued. Its allocation may run a finalizer that closes
-** the listener: s->fd is read afterwards (-1 fails with EBADF). */
+** the listener: s->fd is read afterwards (none fails with EBADF). */
 static int sock_accept(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  ds_socket *client = push_socket(L, -1, s->family, s->type);
+  ds_socket *client = ds_new_socket(L, s->family, s->type);
   double deadline = DS_DEADLINE_UNSET;
-  int fd, err;
-  while ((fd = accept4(s->fd, NULL, NULL, DS_SOCK_CLOEXEC)) < 0)
-    if ((err = ds_retry(s, POLLIN, &deadline)) != 0)
+  int err;
+  while ((client->fd = ds_sys_accept(s->fd)) == DS_FD_NONE)
+    if ((err = ds_retry(s, ds_sys_error(), POLLIN, &deadline)) != 0)
       return ds_push_error(L, err);
-  if ((err = adopt(client, fd, setup_fd(fd))) != 0) return ds_push_error(L, err);
   client->bound = 1;
   client->maxline = s->maxline; /* a listener's line limit holds for its clients */
   return 1;
@@ -175,15 +76,12 @@ static int sock_accept(lua_State *L) {
 
 /* A connect in progress (non-blocking, or interrupted by a signal) ends
 ** when the socket turns writable; SO_ERROR then holds its outcome. */
-static int finish_connect(ds_socket *s) {
-  int err = errno, soerr = 0;
-  socklen_t len = sizeof(soerr);
+static int finish_connect(ds_socket *s, int err) {
   if (err != EINPROGRESS && err != EINTR && err != EAGAIN) return err;
   s->want = POLLOUT;
   if (s->timeout == 0) return ETIMEDOUT;
   if ((err = ds_wait(s->fd, POLLOUT, ds_deadline(s->timeout))) != 0) return err;
-  if (getsockopt(s->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) return errno;
-  return soerr;
+  return ds_pending_error(s->fd);
 }
 
 static int sock_connect(lua_State *L) {
@@ -192,17 +90,18 @@ static int sock_connect(lua_State *L) {
   int n = ds_resolve(L, s, 2, 3, &sa), err;
   if (n) return n;
   s->bound = 1;
-  if (connect(s->fd, &sa.u.sa, sa.len) < 0 && (err = finish_connect(s)) != 0)
+  if (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0 &&
+      (err = finish_connect(s, ds_sys_error())) != 0)
     return ds_push_error(L, err);
   return push_true(L);
 }
 
 static int sock_shutdown(lua_State *L) {
   static const char *const hows[] = {"both", "send", "receive", NULL};
-  static const int values[] = {SHUT_RDWR, SHUT_WR, SHUT_RD};
+  static const int values[] = {DS_SHUT_RDWR, DS_SHUT_WR, DS_SHUT_RD};
   ds_socket *s = ds_check_open(L, 1);
   int how = luaL_checkoption(L, 2, "both", hows);
-  if (shutdown(s->fd, values[how]) < 0) return ds_push_error(L, errno);
+  if (ds_sys_shutdown(s->fd, values[how]) < 0) return ds_push_error(L, ds_sys_error());
   return push_true(L);
 }
 
@@ -219,8 +118,8 @@ enum { READ_EOF = -1, READ_LONG = -2 };
 /* One recv into dst; returns bytes, 0 at end of stream, or -1 with *err. */
 static ssize_t recv_some(ds_socket *s, char *dst, size_t len, double *deadline, int *err) {
   ssize_t n;
-  while ((n = recv(s->fd, dst, len, 0)) < 0)
-    if ((*err = ds_retry(s, POLLIN, deadline)) != 0) return -1;
+  while ((n = ds_sys_recv(s->fd, dst, len)) < 0)
+    if ((*err = ds_retry(s, ds_sys_error(), POLLIN, deadline)) != 0) return -1;
   return n;
 }
 
@@ -334,12 +233,6 @@ static int read_exact(ds_socket *s, char *buf, size_t want, size_t *got, double 
   return 0;
 }
 
-size_t ds_check_size(lua_State *L, int arg, lua_Integer def) {
-  lua_Integer n = luaL_optinteger(L, arg, def);
-  luaL_argcheck(L, n >= 0, arg, "size must not be negative");
-  return (size_t)n;
-}
-
 /* A single receive never needs more than the largest datagram, or a large
 ** stream chunk: bigger requests are trimmed, not allocated. */
 static size_t check_recv_size(lua_State *L, int arg) {
@@ -428,8 +321,8 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   double deadline = DS_DEADLINE_UNSET;
   char *dst;
   int err = 0;
-  struct msghdr mh;
-  struct iovec iov;
+  ds_msghdr mh;
+  ds_iov iov;
   ds_rx rx;
   ssize_t n;
   if (s->type == SOCK_DGRAM && max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT; /* the largest */
@@ -478,11 +371,11 @@ static int send_all(ds_socket *s, const char *data, size_t len, size_t *sent) {
   double deadline = DS_DEADLINE_UNSET;
   *sent = 0;
   do {
-    ssize_t n = send(s->fd, data + *sent, len - *sent, DS_SEND_FLAGS);
+    ssize_t n = ds_sys_send(s->fd, data + *sent, len - *sent);
     if (n >= 0) {
       *sent += (size_t)n;
     } else {
-      int err = ds_retry(s, POLLOUT, &deadline);
+      int err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline);
       if (err) return err;
     }
   } while (*sent < len);
@@ -522,111 +415,20 @@ static int sock_send(lua_State *L) {
   return 4;
 }
 
-/* ---- names, descriptors, timeouts ---- */
+/* ---- the addresses of the two ends ---- */
 
-typedef int (*name_fn)(int, struct sockaddr *, socklen_t *);
+typedef int (*name_fn)(ds_fd, struct sockaddr *, socklen_t *);
 
 static int push_name(lua_State *L, name_fn fn) {
   ds_socket *s = ds_check_open(L, 1);
   ds_sockaddr sa;
   sa.len = sizeof(sa.u);
-  if (fn(s->fd, &sa.u.sa, &sa.len) < 0) return ds_push_error(L, errno);
+  if (fn(s->fd, &sa.u.sa, &sa.len) < 0) return ds_push_error(L, ds_sys_error());
   return ds_push_sockaddr(L, &sa.u.sa);
 }
 
-static int sock_getsockname(lua_State *L) { return push_name(L, getsockname); }
-static int sock_getpeername(lua_State *L) { return push_name(L, getpeername); }
-
-static int sock_getfd(lua_State *L) {
-  lua_pushinteger(L, ds_check_socket(L, 1)->fd);
-  return 1;
-}
-
-/* LuaSocket's select asks whether data waits in our read-ahead buffer. */
-static int sock_dirty(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  lua_pushboolean(L, s->first < s->last);
-  return 1;
-}
-
-/* The pollable protocol of cqueues: the descriptor, the events the last
-** call that would have blocked waited for, and no timeout of its own. */
-static int sock_events(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  lua_pushstring(L, s->want == POLLOUT ? "w" : "r");
-  return 1;
-}
-
-static int sock_polltimeout(lua_State *L) {
-  ds_check_socket(L, 1);
-  lua_pushnil(L);
-  return 1;
-}
-
-static int sock_getfamily(lua_State *L) {
-  lua_pushstring(L, family_names[ds_check_socket(L, 1)->family]);
-  return 1;
-}
-
-/* settimeout(seconds | nil [, mode]): mode is LuaSocket's "b" (per call)
-** or "t" (total); both mean the same here, a limit on each whole call,
-** since every call keeps one deadline for all of its system calls. */
-static int sock_settimeout(lua_State *L) {
-  static const char *const modes[] = {"b", "t", NULL};
-  ds_socket *s = ds_check_open(L, 1);
-  double t = luaL_optnumber(L, 2, -1);
-  int err;
-  luaL_argcheck(L, t == t, 2, "timeout is NaN");
-  luaL_checkoption(L, 3, "b", modes);
-  if (t < 0) t = -1;
-  if ((err = set_nonblocking(s->fd, t >= 0)) != 0) return ds_push_error(L, err);
-  s->timeout = t;
-  return push_true(L);
-}
-
-static int sock_gettimeout(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  if (s->timeout < 0) lua_pushnil(L);
-  else lua_pushnumber(L, s->timeout);
-  return 1;
-}
-
-/* ---- life cycle ---- */
-
-static int sock_close(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  if (s->fd >= 0) {
-    close(s->fd); /* the descriptor is gone even when close reports EINTR */
-    s->fd = -1;
-  }
-  s->first = s->last = 0; /* nothing left to read: dirty() is false */
-  ds_free_recv_buffer(L, s);
-  lua_pushnil(L); /* and the batch buffer: a closed socket keeps no memory */
-  lua_setiuservalue(L, 1, DS_SLOT_SCRATCH);
-  return push_true(L);
-}
-
-static int sock_tostring(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  const char *type = s->type == SOCK_STREAM ? "tcp" : "udp";
-  ds_sockaddr sa;
-  ds_ip ip;
-  char text[DS_ADDRSTRLEN];
-  int port;
-  sa.len = sizeof(sa.u);
-  if (s->fd < 0) {
-    lua_pushfstring(L, "%s{closed}", type);
-    return 1;
-  }
-  if (getsockname(s->fd, &sa.u.sa, &sa.len) < 0 || (port = ds_sockaddr_to_ip(&sa.u.sa, &ip)) < 0) {
-    lua_pushfstring(L, "%s{%s, fd %d}", type, family_names[s->family], s->fd);
-    return 1;
-  }
-  ds_ntop(&ip, text);
-  lua_pushfstring(L, ip.af == AF_INET6 ? "%s{%s, fd %d, [%s]:%d}" : "%s{%s, fd %d, %s:%d}",
-                  type, family_names[s->family], s->fd, text, port);
-  return 1;
-}
+static int sock_getsockname(lua_State *L) { return push_name(L, ds_sys_sockname); }
+static int sock_getpeername(lua_State *L) { return push_name(L, ds_sys_peername); }
 
 static const luaL_Reg methods[] = {
   {"bind", sock_bind},
@@ -640,23 +442,6 @@ static const luaL_Reg methods[] = {
   {"recvfrom", sock_recvfrom},
   {"getsockname", sock_getsockname},
   {"getpeername", sock_getpeername},
-  {"setoption", ds_sock_setoption},
-  {"getoption", ds_sock_getoption},
-  {"settimeout", sock_settimeout},
-  {"gettimeout", sock_gettimeout},
-  {"getfd", sock_getfd},
-  {"dirty", sock_dirty},
-  {"pollfd", sock_getfd},
-  {"events", sock_events},
-  {"timeout", sock_polltimeout},
-  {"getfamily", sock_getfamily},
-  {"close", sock_close},
-  {NULL, NULL}};
-
-static const luaL_Reg metamethods[] = {
-  {"__gc", sock_close},
-  {"__close", sock_close},
-  {"__tostring", sock_tostring},
   {NULL, NULL}};
 
 static const luaL_Reg constructors[] = {
@@ -664,30 +449,9 @@ static const luaL_Reg constructors[] = {
   {"udp", l_udp},
   {NULL, NULL}};
 
-/* Creates the socket metatable and adds the constructors to the module
-** table on top of the stack. */
+/* Adds the constructors to the module table on top of the stack, and the
+** methods to the socket's. */
 void ds_open_socket(lua_State *L) {
-  luaL_newmetatable(L, DS_SOCKET_MT);
-  lua_pushvalue(L, -1);
-  luaL_setfuncs(L, metamethods, 1);
-  lua_pop(L, 1);
   luaL_setfuncs(L, constructors, 0);
   ds_add_methods(L, methods, 0);
-}
-
-/* Adds funcs to the socket's method table (made on first use). Their
-** upvalues are the metatable (DS_UPVALUE_MT), then the nup values on top
-** of the stack, which are popped. */
-void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup) {
-  luaL_getmetatable(L, DS_SOCKET_MT);
-  if (lua_getfield(L, -1, "__index") != LUA_TTABLE) {
-    lua_pop(L, 1);
-    lua_newtable(L);
-    lua_pushvalue(L, -1);
-    lua_setfield(L, -3, "__index");
-  }
-  lua_insert(L, -(nup + 2)); /* methods, then metatable, below the upvalues */
-  lua_insert(L, -(nup + 1));
-  luaL_setfuncs(L, funcs, nup + 1);
-  lua_pop(L, 1);
 }

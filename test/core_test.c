@@ -1,13 +1,16 @@
 /*
-** Unit tests of src/core/ (no Lua): address text and sockaddrs, the
-** control-message codec, the errno table, waiting and deadlines, the
-** family probes. `make test` runs this before
-** the spec suite; any failed check makes it exit 1.
+** Unit tests of src/core/ and the backend under it (no Lua): address
+** text and sockaddrs, the control-message codec, the errno table, waiting
+** and deadlines, the family probes, socket set-up, interfaces and a
+** datagram through the backend on loopback. `make test` runs this before
+** the spec suite; any failed check makes it exit 1. POSIX only: it uses
+** pipes.
 */
 #include "core.h"
 
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 
 static int checks, failures;
 
@@ -299,6 +302,92 @@ static void test_probe(void) {
   CHECK(ds_probe(-1, 0, &err) != DS_PROBE_PRESENT && err != 0, "a bogus family is not there");
 }
 
+/* ---- socket set-up and the backend ---- */
+
+static int v6only_of(ds_fd fd) {
+  int on = -1;
+  socklen_t len = sizeof(on);
+  if (ds_sys_getopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, &len) < 0) return -1;
+  return on;
+}
+
+/* V6ONLY is what was asked, never the system's default. */
+static void test_make_socket(void) {
+  int err = -1, on;
+  ds_fd fd;
+  for (on = 0; on <= 1; on++) {
+    fd = ds_make_socket(AF_INET6, SOCK_DGRAM, on, &err);
+    CHECK(fd != DS_FD_NONE && err == 0, "AF_INET6 socket: err %d", err);
+    if (fd == DS_FD_NONE) continue;
+    CHECK(v6only_of(fd) == on, "V6ONLY %d asked, %d set", on, v6only_of(fd));
+    CHECK(ds_pending_error(fd) == 0, "a fresh socket has no pending error");
+    ds_sys_close(fd);
+  }
+  fd = ds_make_socket(-1, SOCK_DGRAM, 0, &err);
+  CHECK(fd == DS_FD_NONE && err == EAFNOSUPPORT, "bogus family: fd %d, err %d", fd, err);
+  CHECK(!ds_ipv4_disabled(), "IPv4 is on here");
+}
+
+/* One datagram to itself on 127.0.0.1 through ds_sys_sendmsg and
+** ds_sys_recvmmsg, with its packet info decoded: the path every receive
+** takes, without Lua. */
+static void test_loopback_datagram(void) {
+  int err, on = 1;
+  ds_fd fd = ds_make_socket(AF_INET, SOCK_DGRAM, 0, &err);
+  ds_ip lo;
+  ds_sockaddr sa;
+  ds_msghdr mh;
+  ds_mmsghdr v[2];
+  ds_iov iov, riov[2];
+  ds_cmsgbuf ctl[2];
+  ds_sockaddr from[2];
+  ds_ctl got;
+  char buf[2][16];
+  CHECK(fd != DS_FD_NONE, "AF_INET socket: err %d", err);
+  if (fd == DS_FD_NONE) return;
+  ds_pton("127.0.0.1", 9, &lo);
+  ds_ip_to_sockaddr(&lo, 0, &sa);
+  CHECK(ds_sys_bind(fd, &sa.u.sa, sa.len) == 0, "bind: %d", ds_sys_error());
+  CHECK(ds_sys_setopt(fd, IPPROTO_IP, DS_IP_RECV_DSTOPT, &on, sizeof(on)) == 0, "pktinfo on");
+  sa.len = sizeof(sa.u);
+  CHECK(ds_sys_sockname(fd, &sa.u.sa, &sa.len) == 0, "sockname: %d", ds_sys_error());
+  ds_msg_set(&mh, &sa.u, sa.len, &iov, "ping", 4, NULL, 0);
+  CHECK(ds_sys_sendmsg(fd, &mh) == 4, "sendmsg: %d", ds_sys_error());
+  ds_msg_set(&v[0].msg_hdr, &from[0].u, sizeof(from[0].u), &riov[0], buf[0], sizeof(buf[0]),
+             ctl[0].bytes, sizeof(ctl[0].bytes));
+  ds_msg_set(&v[1].msg_hdr, &from[1].u, sizeof(from[1].u), &riov[1], buf[1], sizeof(buf[1]),
+             ctl[1].bytes, sizeof(ctl[1].bytes));
+  CHECK(ds_sys_set_nonblocking(fd, 1) == 0, "non-blocking");
+  CHECK(ds_sys_recvmmsg(fd, v, 2) == 1, "one datagram waited: %d", ds_sys_error());
+  CHECK(v[0].msg_len == 4 && memcmp(buf[0], "ping", 4) == 0, "its bytes");
+  ds_cmsg_decode(ds_msg_control(&v[0].msg_hdr), ds_msg_controllen(&v[0].msg_hdr), &got);
+  CHECK((got.have & DS_CTL_ADDR) && ds_ip_equal(&got.addr, &lo) && got.ipv4,
+        "its destination is 127.0.0.1, over IPv4");
+  CHECK(ds_sys_recvmsg(fd, &v[1].msg_hdr) < 0 && ds_sys_error() == EAGAIN, "then none");
+  ds_sys_close(fd);
+}
+
+/* The loopback interface: its name, index, flag and address. */
+static void test_interfaces(void) {
+  ds_ifaddrs *all;
+  ds_ifaddr ifa;
+  ds_ip lo;
+  char name[IF_NAMESIZE];
+  unsigned idx = ds_sys_ifindex("lo");
+  int seen = 0;
+  CHECK(idx > 0, "lo has an index");
+  CHECK(ds_sys_ifname(idx, name) == 0 && str_eq(name, "lo"), "index %u is lo", idx);
+  CHECK(ds_sys_ifindex("no-such-if0") == 0, "an unknown name has none");
+  ds_pton("127.0.0.1", 9, &lo);
+  CHECK(ds_ifindex_of_addr(&lo) == idx, "127.0.0.1 is on lo");
+  CHECK(ds_sys_ifaddrs_open(&all) == 0, "interface list");
+  while (ds_sys_ifaddrs_next(all, &ifa))
+    if (str_eq(ifa.name, "lo")) seen |= (ifa.flags & DS_IF_LOOPBACK) && ifa.index == idx;
+  ds_sys_ifaddrs_close(all);
+  CHECK(seen, "lo is listed, a loopback interface");
+  CHECK(str_eq(ds_gai_errname(EAI_NONAME), "EAI_NONAME"), "getaddrinfo codes by name");
+}
+
 int main(void) {
   test_pton_ntop();
   test_map_unmap();
@@ -310,6 +399,9 @@ int main(void) {
   test_wait_ready();
   test_deadline_passed();
   test_probe();
+  test_make_socket();
+  test_loopback_datagram();
+  test_interfaces();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

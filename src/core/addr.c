@@ -27,7 +27,7 @@ static const char *parse_scope(const char *s, size_t len, uint32_t *scope) {
   if (len >= IF_NAMESIZE) return "interface name too long";
   memcpy(name, s, len);
   name[len] = '\0';
-  *scope = if_nametoindex(name);
+  *scope = ds_sys_ifindex(name);
   return *scope ? NULL : "unknown interface in zone";
 }
 
@@ -44,13 +44,13 @@ const char *ds_pton(const char *text, size_t len, ds_ip *ip) {
   ip->scope = 0;
   if (memchr(buf, ':', alen)) {
     ip->af = AF_INET6;
-    if (inet_pton(AF_INET6, buf, ip->bytes) != 1) return "malformed IPv6 address";
+    if (!ds_sys_pton(AF_INET6, buf, ip->bytes)) return "malformed IPv6 address";
     if (pct) return parse_scope(pct + 1, len - alen - 1, &ip->scope);
     return NULL;
   }
   ip->af = AF_INET;
   if (pct) return "a zone ('%') needs an IPv6 address";
-  if (inet_pton(AF_INET, buf, ip->bytes) != 1) return "malformed IPv4 address";
+  if (!ds_sys_pton(AF_INET, buf, ip->bytes)) return "malformed IPv4 address";
   return NULL;
 }
 
@@ -129,7 +129,7 @@ static char *put_scope(char *p, uint32_t scope) {
   *p++ = '%';
   /* A name of digits would read back as an index (parse_scope): the
   ** index is written then, so the text names the same interface. */
-  if (if_indextoname(scope, name) && strspn(name, "0123456789") != strlen(name)) {
+  if (ds_sys_ifname(scope, name) == 0 && strspn(name, "0123456789") != strlen(name)) {
     size_t n = strlen(name);
     memcpy(p, name, n);
     return p + n;

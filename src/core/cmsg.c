@@ -1,7 +1,7 @@
 /*
 ** Control data: decoding what recvmsg delivered and encoding what sendmsg
 ** should carry. Plain buffers in, plain structs out, no Lua, so both can
-** be fuzzed. Platform spellings come from compat.h.
+** be fuzzed. Platform spellings come from the backend (../sys/).
 */
 #include "core.h"
 
@@ -150,16 +150,15 @@ static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
 ** out->ipv4 says whether any IPv4-level message came, cut or not: the
 ** spoof check's evidence (recv.c). */
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
-  struct msghdr mh;
+  ds_msghdr mh;
+  ds_iov iov;
   struct cmsghdr *c;
   const char *end;
   out->have = 0;
   out->ipv4 = 0;
   if (len == 0) return; /* control may be NULL: no arithmetic on it */
   end = (const char *)control + len;
-  memset(&mh, 0, sizeof(mh));
-  mh.msg_control = (void *)control;
-  mh.msg_controllen = len;
+  ds_msg_set(&mh, NULL, 0, &iov, NULL, 0, (void *)control, len);
   for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
     size_t avail = (size_t)(end - (const char *)c);
     if (c->cmsg_len < avail) avail = c->cmsg_len;

@@ -1,16 +1,17 @@
 /*
 ** dualstack core: the plain C under the Lua bindings. No Lua header is
-** included anywhere in src/core/, so the fuzzers (fuzz/) and the unit
-** tests (test/) link these files alone, without liblua.
+** included anywhere in src/core/ or src/sys/, so the fuzzers (fuzz/) and
+** the unit tests (test/) link these files alone, without liblua.
 ** Each file owns one concern: addr.c (address text and sockaddrs),
 ** cmsg.c (the control-message codec), errors.c (the errno table),
-** wait.c (waiting and deadlines), probe.c (family probes, V6ONLY).
-** compat.h holds every platform spelling they and the bindings use.
+** wait.c (waiting and deadlines), probe.c (family probes), net.c (the
+** socket set-up the bindings share). All system calls go through the
+** platform backend, ../sys/sys.h, which also holds the platform spellings.
 */
 #ifndef DS_CORE_H
 #define DS_CORE_H
 
-#include "compat.h"
+#include "../sys/sys.h"
 
 #include <stddef.h>
 #include <stdint.h>
@@ -29,7 +30,7 @@ enum {
   DS_RECV_TCLASS = 1 << 2,
   DS_RECV_TIMESTAMP = 1 << 3,
   DS_RECV_GRO = 1 << 4,
-  DS_RECV_GUARD = 1 << 5, /* the IPv4 arrival marker (ds_fit_marker) */
+  DS_RECV_GUARD = 1 << 5, /* the IPv4 arrival marker (options.c) */
   /* Those with an IPv4-level message: each marks IPv4 arrival itself. */
   DS_RECV_IPV4 = DS_RECV_PKTINFO | DS_RECV_HOPLIMIT | DS_RECV_TCLASS
 };
@@ -91,6 +92,7 @@ typedef union ds_cmsgbuf {
 int ds_err_as_seen(int err);
 const char *ds_errname_known(int err);
 const char *ds_errmessage(int err);
+const char *ds_gai_errname(int code);
 
 /* addr.c */
 const char *ds_pton(const char *text, size_t len, ds_ip *ip);
@@ -125,16 +127,24 @@ size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4);
 #define DS_DEADLINE_UNSET (-2.0)
 double ds_now(void);
 double ds_deadline(double timeout);
-int ds_poll(struct pollfd *p, nfds_t n, double deadline);
-int ds_wait(int fd, short events, double deadline);
-int ds_wait_ready(int fd, short events, double timeout, double *deadline);
+int ds_poll(ds_pollfd *p, unsigned n, double deadline);
+int ds_wait(ds_fd fd, short events, double deadline);
+int ds_wait_ready(ds_fd fd, short events, double timeout, double *deadline);
 int ds_deadline_passed(double timeout, double *deadline);
 
 /* probe.c: what a probe found: the family (or dual-stack) works, is
 ** absent, or the probe could not tell (*err says why). */
 enum { DS_PROBE_ERROR = -1, DS_PROBE_ABSENT = 0, DS_PROBE_PRESENT = 1 };
 int ds_probe(int af, int dual, int *err);
-int ds_set_v6only(int fd, int on);
+
+/* net.c */
+int ds_set_v6only(ds_fd fd, int on);
+int ds_ipv4_disabled(void);
+int ds_ipv4_option_error(void);
+int ds_guard_ipv4(ds_fd fd, int on);
+ds_fd ds_make_socket(int af, int type, int v6only, int *err);
+int ds_pending_error(ds_fd fd);
+unsigned ds_ifindex_of_addr(const ds_ip *ip);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

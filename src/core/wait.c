@@ -1,18 +1,16 @@
 /*
 ** Waiting and deadlines, no Lua: a socket with a timeout is non-blocking,
-** and a call that would block waits here with poll(2) until the per-call
-** deadline. A socket without a timeout blocks in the system call itself,
-** so the common case costs one system call and no clock reads.
+** and a call that would block waits here with the backend's poll until
+** the per-call deadline. A socket without a timeout blocks in the system
+** call itself, so the common case costs one system call and no clock
+** reads.
 */
 #include "core.h"
 
 #include <limits.h>
-#include <time.h>
 
 double ds_now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+  return ds_sys_monotonic();
 }
 
 /* Negative timeout: no deadline. */
@@ -20,7 +18,7 @@ double ds_deadline(double timeout) {
   return timeout < 0 ? -1.0 : ds_now() + timeout;
 }
 
-/* Milliseconds for one poll(2) with left seconds to go, rounded up so a
+/* Milliseconds for one poll with left seconds to go, rounded up so a
 ** wait never spins. Beyond INT_MAX ms (24.8 days; an infinite timeout) the
 ** conversion would be undefined: the wait is cut there and ds_poll's loop
 ** polls again. */
@@ -35,20 +33,20 @@ static int poll_ms(double left) {
 ** or poll fails (errno). Always looks once, so a passed deadline still
 ** reports what is ready now; signals restart it with the time that is left.
 ** Errors and hangups count as ready: the next call on the socket reports them. */
-int ds_poll(struct pollfd *p, nfds_t n, double deadline) {
+int ds_poll(ds_pollfd *p, unsigned n, double deadline) {
   for (;;) {
     int ms = -1, got;
     if (deadline >= 0) ms = poll_ms(deadline - ds_now());
-    got = poll(p, n, ms);
+    got = ds_sys_poll(p, n, ms);
     if (got > 0) return 0;
     if (got == 0 && deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;
-    if (got < 0 && errno != EINTR) return errno;
+    if (got < 0 && ds_sys_error() != EINTR) return ds_sys_error();
   }
 }
 
 /* 0 when fd is ready for events, ETIMEDOUT past the deadline, else errno. */
-int ds_wait(int fd, short events, double deadline) {
-  struct pollfd p;
+int ds_wait(ds_fd fd, short events, double deadline) {
+  ds_pollfd p;
   p.fd = fd;
   p.events = events;
   p.revents = 0;
@@ -59,7 +57,7 @@ int ds_wait(int fd, short events, double deadline) {
 ** deadline is computed on the first wait only (from DS_DEADLINE_UNSET),
 ** so calls that never block read no clock and later waits of the same
 ** call share it. A zero timeout reports ETIMEDOUT at once. */
-int ds_wait_ready(int fd, short events, double timeout, double *deadline) {
+int ds_wait_ready(ds_fd fd, short events, double timeout, double *deadline) {
   if (timeout == 0) return ETIMEDOUT;
   if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
   return ds_wait(fd, events, *deadline);

@@ -1,18 +1,18 @@
 /*
-** Platform compat layer: every #ifdef about what a system calls a socket
-** feature lives here, so the rest of the module is written once.
-** Built and tested on Linux; the BSD, macOS and Windows branches record
-** what differs so a port changes only this file.
+** The POSIX backend's header: the types sys.h names (descriptors, message
+** headers, poll entries) and every #ifdef about what a POSIX system calls
+** a socket feature, so the files above are written once. Built and tested
+** on Linux; the BSD and macOS branches record what differs there.
+** Included through sys.h only.
 */
-#ifndef DS_COMPAT_H
-#define DS_COMPAT_H
+#ifndef DS_SYS_POSIX_H
+#define DS_SYS_POSIX_H
 
 #if defined(__linux__) && !defined(_GNU_SOURCE)
 #define _GNU_SOURCE 1 /* accept4, recvmmsg, sendmmsg, in6_pktinfo */
 #endif
 
 #include <errno.h>
-#include <fcntl.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -23,23 +23,63 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
-#include <unistd.h>
+#include <string.h>
 
 #if defined(__linux__)
 #include <netinet/udp.h>
 #endif
 
-/* Sending never raises SIGPIPE: Linux has a per-call flag, BSD and macOS a
-** per-socket option (set once in ds_compat_socket_setup). */
-#if defined(MSG_NOSIGNAL)
-#define DS_SEND_FLAGS MSG_NOSIGNAL
+/* A descriptor, and the value of none (a closed socket). */
+typedef int ds_fd;
+#define DS_FD_NONE (-1)
+
+typedef struct pollfd ds_pollfd;
+typedef struct iovec ds_iov;
+typedef struct msghdr ds_msghdr;
+
+/* Batched datagram calls: Linux and FreeBSD have them; elsewhere the
+** backend loops over single calls on the same structure. */
+#if defined(__linux__) || defined(__FreeBSD__)
+#define DS_HAVE_MMSG 1
+typedef struct mmsghdr ds_mmsghdr;
 #else
-#define DS_SEND_FLAGS 0
+typedef struct ds_mmsghdr {
+  struct msghdr msg_hdr;
+  unsigned int msg_len;
+} ds_mmsghdr;
 #endif
 
-/* Windows (not built yet): recvmsg and sendmsg are WSARecvMsg, fetched
-** with WSAIoctl(SIO_GET_EXTENSION_FUNCTION_POINTER), and WSASendMsg; the
-** control macros are WSA_CMSG_*; errors come from WSAGetLastError. */
+/* A message header over one buffer, data[0..len), with room for an
+** address and control data (either may be NULL). */
+static inline void ds_msg_set(ds_msghdr *mh, void *name, socklen_t namelen, ds_iov *iov,
+                              void *data, size_t len, void *control, size_t controllen) {
+  iov->iov_base = data;
+  iov->iov_len = len;
+  memset(mh, 0, sizeof(*mh));
+  mh->msg_name = name;
+  mh->msg_namelen = namelen;
+  mh->msg_iov = iov;
+  mh->msg_iovlen = 1;
+  mh->msg_control = control;
+  mh->msg_controllen = controllen;
+}
+
+/* The room a receive used up, given back for the next one. */
+static inline void ds_msg_reset(ds_msghdr *mh, socklen_t namelen, size_t controllen) {
+  mh->msg_namelen = namelen;
+  mh->msg_controllen = controllen;
+}
+
+static inline void *ds_msg_name(const ds_msghdr *mh) { return mh->msg_name; }
+static inline socklen_t ds_msg_namelen(const ds_msghdr *mh) { return mh->msg_namelen; }
+static inline void *ds_msg_control(const ds_msghdr *mh) { return mh->msg_control; }
+static inline size_t ds_msg_controllen(const ds_msghdr *mh) { return mh->msg_controllen; }
+static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
+
+/* shutdown's directions */
+#define DS_SHUT_RD SHUT_RD
+#define DS_SHUT_WR SHUT_WR
+#define DS_SHUT_RDWR SHUT_RDWR
 
 /* IPv4 destination-address control messages. Linux and Windows: IP_PKTINFO
 ** with struct in_pktinfo (Linux reads the source from ipi_spec_dst, Windows
@@ -93,20 +133,6 @@
 #define DS_TIMESTAMP_FRAC(ts) ((ts).tv_usec * 1e-6)
 #endif
 
-/* Batched datagram calls: Linux and FreeBSD have them; elsewhere the batch
-** functions loop over single calls. */
-#if defined(__linux__) || defined(__FreeBSD__)
-#define DS_HAVE_MMSG 1
-#endif
-
-/* Linux reports a datagram's real length when asked with MSG_TRUNC; other
-** systems only flag the truncation. */
-#if defined(__linux__)
-#define DS_RECV_FLAGS MSG_TRUNC
-#else
-#define DS_RECV_FLAGS 0
-#endif
-
 /* UDP segmentation offload (GSO on send, GRO on receive): Linux only. */
 #if defined(UDP_SEGMENT) && defined(UDP_GRO)
 #define DS_HAVE_UDP_GSO 1
@@ -116,13 +142,6 @@
 ** where SO_EXCLUSIVEADDRUSE is the safe default instead). */
 #if defined(SO_REUSEPORT)
 #define DS_HAVE_REUSEPORT 1
-#endif
-
-/* A new descriptor is close-on-exec from birth where the system allows it. */
-#if defined(SOCK_CLOEXEC)
-#define DS_SOCK_CLOEXEC SOCK_CLOEXEC
-#else
-#define DS_SOCK_CLOEXEC 0
 #endif
 
 /* The IPv4 arrival marker of a dual socket. Linux delivers IPv6 datagrams

@@ -1,0 +1,243 @@
+/*
+** The POSIX backend (Linux, the BSDs, macOS): sys.h's calls over the
+** system's own. Nothing above this file names a system call.
+*/
+#include "sys.h"
+
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+
+/* Sending never raises SIGPIPE: Linux has a per-call flag, BSD and macOS a
+** per-socket option (set in new_fd). */
+#if defined(MSG_NOSIGNAL)
+#define SEND_FLAGS MSG_NOSIGNAL
+#else
+#define SEND_FLAGS 0
+#endif
+
+/* Linux reports a datagram's real length when asked with MSG_TRUNC; other
+** systems only flag the truncation. */
+#if defined(__linux__)
+#define RECV_FLAGS MSG_TRUNC
+#else
+#define RECV_FLAGS 0
+#endif
+
+int ds_sys_error(void) {
+  return errno;
+}
+
+/* What every new descriptor needs where the system cannot give it at
+** birth: close-on-exec, and no SIGPIPE where that is a socket option. */
+static ds_fd new_fd(ds_fd fd) {
+#if !defined(SOCK_CLOEXEC)
+  if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) goto fail;
+#endif
+#if defined(SO_NOSIGPIPE)
+  {
+    int one = 1;
+    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) goto fail;
+  }
+#endif
+  return fd;
+#if !defined(SOCK_CLOEXEC) || defined(SO_NOSIGPIPE)
+fail: {
+    int err = errno;
+    close(fd);
+    errno = err;
+    return DS_FD_NONE;
+  }
+#endif
+}
+
+ds_fd ds_sys_socket(int af, int type) {
+#if defined(SOCK_CLOEXEC)
+  type |= SOCK_CLOEXEC;
+#endif
+  return new_fd(socket(af, type, 0));
+}
+
+ds_fd ds_sys_accept(ds_fd fd) {
+#if defined(SOCK_CLOEXEC) && (defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__))
+  return new_fd(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
+#else
+  return new_fd(accept(fd, NULL, NULL));
+#endif
+}
+
+/* The descriptor is gone even when close reports EINTR: never retried. */
+void ds_sys_close(ds_fd fd) {
+  (void)close(fd);
+}
+
+int ds_sys_set_nonblocking(ds_fd fd, int on) {
+  int flags = fcntl(fd, F_GETFL, 0);
+  if (flags < 0) return errno;
+  flags = on ? (flags | O_NONBLOCK) : (flags & ~O_NONBLOCK);
+  return fcntl(fd, F_SETFL, flags) < 0 ? errno : 0;
+}
+
+int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
+  return bind(fd, sa, len);
+}
+
+int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
+  return connect(fd, sa, len);
+}
+
+int ds_sys_listen(ds_fd fd, int backlog) {
+  return listen(fd, backlog);
+}
+
+int ds_sys_shutdown(ds_fd fd, int how) {
+  return shutdown(fd, how);
+}
+
+int ds_sys_sockname(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
+  return getsockname(fd, sa, len);
+}
+
+int ds_sys_peername(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
+  return getpeername(fd, sa, len);
+}
+
+int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len) {
+  return setsockopt(fd, level, name, val, len);
+}
+
+int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len) {
+  return getsockopt(fd, level, name, val, len);
+}
+
+ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
+  return send(fd, data, len, SEND_FLAGS);
+}
+
+ssize_t ds_sys_recv(ds_fd fd, void *buf, size_t len) {
+  return recv(fd, buf, len, 0);
+}
+
+ssize_t ds_sys_sendmsg(ds_fd fd, const ds_msghdr *mh) {
+  return sendmsg(fd, mh, SEND_FLAGS);
+}
+
+ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
+  return recvmsg(fd, mh, RECV_FLAGS);
+}
+
+#if defined(DS_HAVE_MMSG)
+int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  return sendmmsg(fd, v, n, SEND_FLAGS);
+}
+
+int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  return recvmmsg(fd, v, n, MSG_WAITFORONE | RECV_FLAGS, NULL);
+}
+#else
+/* Without the batch calls: one message at a time, those after the first
+** without waiting, which is what the batch calls do. */
+int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    ssize_t r = sendmsg(fd, &v[i].msg_hdr, SEND_FLAGS);
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)n;
+}
+
+int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    ssize_t r = recvmsg(fd, &v[i].msg_hdr, RECV_FLAGS | (i ? MSG_DONTWAIT : 0));
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)n;
+}
+#endif
+
+int ds_sys_poll(ds_pollfd *p, unsigned n, int ms) {
+  return poll(p, (nfds_t)n, ms);
+}
+
+double ds_sys_monotonic(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res) {
+  return getaddrinfo(host, service, hints, res);
+}
+
+void ds_sys_freeaddrinfo(struct addrinfo *res) {
+  freeaddrinfo(res);
+}
+
+int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
+                       char *serv, size_t servlen, int flags) {
+  return getnameinfo(sa, len, host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
+}
+
+const char *ds_sys_gai_message(int code) {
+  return gai_strerror(code);
+}
+
+int ds_sys_pton(int af, const char *text, void *bytes) {
+  return inet_pton(af, text, bytes) == 1;
+}
+
+unsigned ds_sys_ifindex(const char *name) {
+  return if_nametoindex(name);
+}
+
+int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]) {
+  return if_indextoname(index, name) ? 0 : -1;
+}
+
+struct ds_ifaddrs {
+  struct ifaddrs *all, *next;
+};
+
+int ds_sys_ifaddrs_open(ds_ifaddrs **list) {
+  ds_ifaddrs *l = (ds_ifaddrs *)malloc(sizeof(*l));
+  if (!l) return ENOMEM;
+  if (getifaddrs(&l->all) < 0) {
+    int err = errno;
+    free(l);
+    return err;
+  }
+  l->next = l->all;
+  *list = l;
+  return 0;
+}
+
+static unsigned portable_flags(unsigned f) {
+  return ((f & IFF_UP) ? DS_IF_UP : 0) | ((f & IFF_RUNNING) ? DS_IF_RUNNING : 0) |
+         ((f & IFF_LOOPBACK) ? DS_IF_LOOPBACK : 0) | ((f & IFF_MULTICAST) ? DS_IF_MULTICAST : 0) |
+         ((f & IFF_BROADCAST) ? DS_IF_BROADCAST : 0) |
+         ((f & IFF_POINTOPOINT) ? DS_IF_POINTOPOINT : 0);
+}
+
+int ds_sys_ifaddrs_next(ds_ifaddrs *list, ds_ifaddr *out) {
+  struct ifaddrs *ifa = list->next;
+  if (!ifa) return 0;
+  list->next = ifa->ifa_next;
+  out->name = ifa->ifa_name;
+  out->index = if_nametoindex(ifa->ifa_name);
+  out->flags = portable_flags(ifa->ifa_flags);
+  out->addr = ifa->ifa_addr;
+  out->netmask = ifa->ifa_netmask;
+  return 1;
+}
+
+void ds_sys_ifaddrs_close(ds_ifaddrs *list) {
+  if (!list) return;
+  freeifaddrs(list->all);
+  free(list);
+}

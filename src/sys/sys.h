@@ -1,0 +1,105 @@
+/*
+** The platform backend: every system call dualstack makes, once. The
+** core (../core/) and the bindings (../) call these and nothing of the
+** system's own, so a port is a backend of its own: posix.c and posix.h
+** now; win32.c and win32.h (Winsock) are the next; BSD and macOS differ
+** inside posix.h only.
+**
+** The backend's header defines the types named here: ds_fd (a socket
+** descriptor, DS_FD_NONE for none), ds_msghdr, ds_mmsghdr (msg_hdr and
+** msg_len, as Linux names them), ds_iov, ds_pollfd, and the inline
+** operations on a message header: ds_msg_set (one buffer, an address
+** and control room), ds_msg_reset (room again, for a retry), and the
+** readers ds_msg_name, ds_msg_namelen, ds_msg_control,
+** ds_msg_controllen and ds_msg_flags. Functions that fail return -1 (DS_FD_NONE
+** for a descriptor) and leave the reason to ds_sys_error(), an errno
+** value on every platform; the rest return the error itself.
+*/
+#ifndef DS_SYS_H
+#define DS_SYS_H
+
+#include "posix.h"
+
+#include <stddef.h>
+
+#if defined(__GNUC__)
+#pragma GCC visibility push(hidden)
+#endif
+
+/* Why the last call that failed failed: an errno value. */
+int ds_sys_error(void);
+
+/* Descriptors: made close-on-exec and never raising SIGPIPE, as each
+** system allows. */
+ds_fd ds_sys_socket(int af, int type);
+ds_fd ds_sys_accept(ds_fd fd);
+void ds_sys_close(ds_fd fd);
+int ds_sys_set_nonblocking(ds_fd fd, int on); /* 0, or the error */
+
+int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len);
+int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len);
+int ds_sys_listen(ds_fd fd, int backlog);
+int ds_sys_shutdown(ds_fd fd, int how); /* DS_SHUT_* */
+int ds_sys_sockname(ds_fd fd, struct sockaddr *sa, socklen_t *len);
+int ds_sys_peername(ds_fd fd, struct sockaddr *sa, socklen_t *len);
+int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len);
+int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len);
+
+/* Data. ds_sys_recvmsg reports a datagram's real length where the system
+** can (Linux), and flags truncation everywhere. The batch calls wait for
+** the first message only; they return how many went, or -1. */
+ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len);
+ssize_t ds_sys_recv(ds_fd fd, void *buf, size_t len);
+ssize_t ds_sys_sendmsg(ds_fd fd, const ds_msghdr *mh);
+ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh);
+int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
+int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
+
+/* Waiting: poll's result (-1 with ds_sys_error on failure), and a
+** monotonic clock in seconds. */
+int ds_sys_poll(ds_pollfd *p, unsigned n, int ms);
+double ds_sys_monotonic(void);
+
+/* Names and numbers: getaddrinfo's and getnameinfo's results and codes
+** (EAI_*), as the system gives them. */
+int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res);
+void ds_sys_freeaddrinfo(struct addrinfo *res);
+int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
+                       char *serv, size_t servlen, int flags);
+const char *ds_sys_gai_message(int code);
+
+/* Numeric address text (NUL-terminated, no zone) to its bytes: 1 when
+** it is one of af. */
+int ds_sys_pton(int af, const char *text, void *bytes);
+
+/* Interfaces: index and name (0 and -1 when there is no such one), and
+** the list of interfaces with their addresses. */
+unsigned ds_sys_ifindex(const char *name);
+int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]);
+
+enum { /* ds_ifaddr.flags */
+  DS_IF_UP = 1 << 0, DS_IF_RUNNING = 1 << 1, DS_IF_LOOPBACK = 1 << 2,
+  DS_IF_MULTICAST = 1 << 3, DS_IF_BROADCAST = 1 << 4, DS_IF_POINTOPOINT = 1 << 5
+};
+
+/* One (interface, address) pair; addr is NULL for an interface without
+** one. The pointers hold until the next ds_sys_ifaddrs_next. */
+typedef struct ds_ifaddr {
+  const char *name;
+  unsigned index;
+  unsigned flags;
+  const struct sockaddr *addr;
+  const struct sockaddr *netmask;
+} ds_ifaddr;
+
+typedef struct ds_ifaddrs ds_ifaddrs;
+int ds_sys_ifaddrs_open(ds_ifaddrs **list); /* 0, or the error */
+int ds_sys_ifaddrs_next(ds_ifaddrs *list, ds_ifaddr *out); /* 1 while there is one */
+void ds_sys_ifaddrs_close(ds_ifaddrs *list);
+
+#if defined(__GNUC__)
+#pragma GCC visibility pop
+#endif
+
+#endif
