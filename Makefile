@@ -7,8 +7,10 @@ CFLAGS   ?= -O2 -g
 WARN     := -std=c99 -Wall -Wextra -Werror
 LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null)
 # src/core/ is the plain C (no Lua header) the bindings in src/ sit on;
-# src/sys/ the platform backend under it, which alone makes system calls.
-CORE_SRC := $(wildcard src/core/*.c src/sys/*.c)
+# src/sys/ the platform backend under it, which alone makes system calls
+# (docs/LAYOUT.md). BACKEND is the one this build uses.
+BACKEND  ?= src/sys/posix.c
+CORE_SRC := $(wildcard src/core/*.c) $(BACKEND)
 CORE_HDR := $(wildcard src/core/*.h src/sys/*.h)
 SRC      := $(CORE_SRC) $(wildcard src/*.c)
 HDR      := $(CORE_HDR) $(wildcard src/*.h)

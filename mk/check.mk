@@ -6,10 +6,12 @@
 #                          -fsanitize=address,undefined,
 #                          float-cast-overflow by gcc and by clang
 #   make check-valgrind    spec suite under memcheck, leaks from core.so fail
+#   make check-portable    the POSIX backend's fallbacks alone (no accept4,
+#                          SOCK_CLOEXEC or batch calls): core tests, specs
 #   make fuzz              each fuzz/*_fuzz.c for FUZZ_SECONDS (default 60)
 #   make fuzz-merge        fold what `make fuzz` found into fuzz/corpus/
 
-.PHONY: check-asan check-valgrind fuzz fuzz-build fuzz-merge
+.PHONY: check-asan check-valgrind check-portable fuzz fuzz-build fuzz-merge
 
 # The spec suite, and where busted's script is (run by an interpreter of ours).
 CHECK_SPECS   ?= spec
@@ -64,6 +66,27 @@ check-asan: test-deps
 	    || failed="$$failed $$c"; \
 	done; \
 	test -z "$$failed" || { echo "check-asan: failed under:$$failed"; exit 1; }
+
+# ---- the backend's fallbacks ---------------------------------------------
+# Linux has every call the POSIX backend prefers, so its fallbacks (what
+# macOS and the other BSDs build) would never compile here: DS_FORCE_PORTABLE
+# turns the preferred calls off (src/sys/posix.h), and the core's tests and
+# the spec suite run on that build, loaded as check-asan loads its own.
+PORTABLE_FLAGS := $(CFLAGS) -DDS_FORCE_PORTABLE
+
+build/portable/dualstack/core.so: $(SRC) $(HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(PORTABLE_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
+
+build/portable/core_test: test/core_test.c $(CORE_SRC) $(CORE_HDR)
+	@mkdir -p $(dir $@)
+	$(CC) $(PORTABLE_FLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
+
+check-portable: test-deps
+	@$(MAKE) --no-print-directory test-build build/portable/dualstack/core.so build/portable/core_test
+	build/portable/core_test
+	DS_CHECK_CORE=$(CURDIR)/build/portable/dualstack/core.so \
+	  $(LUA) -e 'dofile("fuzz/preload.lua")' $(BUSTED_SCRIPT) $(CHECK_SPECS)
 
 # ---- valgrind memcheck ----------------------------------------------------
 # Every memory error fails, and every leak that is definite or indirect:

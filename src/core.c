@@ -10,6 +10,8 @@ __attribute__((visibility("default")))
 LUAMOD_API int luaopen_dualstack_core(lua_State *L);
 
 int luaopen_dualstack_core(lua_State *L) {
+  int err = ds_sys_init();
+  if (err) return luaL_error(L, "dualstack: the socket system failed to start: %s", ds_errmessage(err));
   lua_newtable(L);
   ds_open_object(L); /* first: the others add methods to its metatable */
   ds_open_socket(L);

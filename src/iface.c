@@ -38,15 +38,6 @@ static int l_ifname(lua_State *L) {
   return 1;
 }
 
-static int prefix_length(const struct sockaddr *mask) {
-  ds_ip ip;
-  int i, n = 0;
-  if (!mask || ds_sockaddr_to_ip(mask, &ip) < 0) return 0;
-  for (i = 0; i < (ip.af == AF_INET ? 4 : 16); i++)
-    for (unsigned b = ip.bytes[i]; b; b &= b - 1) n++;
-  return n;
-}
-
 static const char *scope_name(const ds_ip *ip) {
   const unsigned char *b = ip->bytes;
   if (ip->af == AF_INET) return b[0] == 127 ? "host" : (b[0] == 169 && b[1] == 254) ? "link" : "global";
@@ -69,14 +60,14 @@ static void push_flags(lua_State *L, unsigned flags) {
   }
 }
 
-static void push_addr(lua_State *L, const ds_ip *ip, const struct sockaddr *netmask) {
+static void push_addr(lua_State *L, const ds_ip *ip, int prefixlen) {
   char text[DS_ADDRSTRLEN];
   lua_createtable(L, 0, 4);
   lua_pushlstring(L, text, ds_ntop(ip, text));
   lua_setfield(L, -2, "addr");
   lua_pushstring(L, ip->af == AF_INET ? "inet" : "inet6");
   lua_setfield(L, -2, "family");
-  lua_pushinteger(L, prefix_length(netmask));
+  lua_pushinteger(L, prefixlen);
   lua_setfield(L, -2, "prefixlen");
   lua_pushstring(L, scope_name(ip));
   lua_setfield(L, -2, "scope");
@@ -90,7 +81,7 @@ static void interface_entry(lua_State *L, int list, int byname, const ds_ifaddr 
   lua_createtable(L, 0, 4);
   lua_pushstring(L, ifa->name);
   lua_setfield(L, -2, "name");
-  lua_pushinteger(L, ifa->index);
+  lua_pushinteger(L, ds_sys_ifindex(ifa->name));
   lua_setfield(L, -2, "index");
   push_flags(L, ifa->flags);
   lua_setfield(L, -2, "flags");
@@ -123,7 +114,7 @@ static int l_interfaces(lua_State *L) {
     interface_entry(L, list, byname, &ifa);
     if (ifa.addr && ds_sockaddr_to_ip(ifa.addr, &ip) >= 0) {
       lua_getfield(L, -1, "addrs");
-      push_addr(L, &ip, ifa.netmask);
+      push_addr(L, &ip, ifa.prefixlen);
       lua_rawseti(L, -2, (lua_Integer)lua_rawlen(L, -2) + 1);
       lua_pop(L, 1);
     }

@@ -90,22 +90,6 @@ static unsigned check_mcast_if(lua_State *L) {
   return idx;
 }
 
-/* The IPv4 half: 0, or the error (none on a dual socket of a host with
-** IPv4 disabled). */
-static int set_v4_if(const ds_socket *s, unsigned idx) {
-#if defined(__linux__) || defined(__FreeBSD__)
-  struct ip_mreqn mr;
-  memset(&mr, 0, sizeof(mr));
-  mr.imr_ifindex = (int)idx;
-  if (ds_sys_setopt(s->fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr)) == 0) return 0;
-  return s->family == DS_DUAL ? ds_ipv4_option_error() : ds_sys_error();
-#else /* macOS and OpenBSD take the interface's address: not done yet */
-  (void)s;
-  (void)idx;
-  return EOPNOTSUPP;
-#endif
-}
-
 int ds_set_multicast_if(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   unsigned idx = check_mcast_if(L);
@@ -113,7 +97,11 @@ int ds_set_multicast_if(lua_State *L) {
   if (s->family != DS_INET &&
       ds_sys_setopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v6, sizeof(v6)) < 0)
     return ds_push_error(L, ds_sys_error());
-  if (s->family != DS_INET6 && (err = set_v4_if(s, idx)) != 0) return ds_push_error(L, err);
+  if (s->family != DS_INET6 && ds_sys_set_mcast_if4(s->fd, idx) < 0) {
+    err = ds_sys_error(); /* none on a dual socket of a host with IPv4 disabled */
+    if (s->family == DS_DUAL) err = ds_ipv4_option_error(err);
+    if (err) return ds_push_error(L, err);
+  }
   lua_pushinteger(L, 1);
   return 1;
 }

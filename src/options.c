@@ -162,7 +162,6 @@ static int fit_marker(ds_socket *s, unsigned recvopts) {
   return 0;
 }
 
-
 static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct linger *lg,
                         const void **val, socklen_t *len) {
   switch (d->kind) {
@@ -221,8 +220,9 @@ static int sock_setoption(lua_State *L) {
     return ds_push_error(L, err);
   for (i = 0; i < n; i++) {
     if (ds_sys_setopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
-    err = s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d) ? ds_ipv4_option_error()
-                                                                          : ds_sys_error();
+    err = ds_sys_error();
+    if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d))
+      err = ds_ipv4_option_error(err);
     if (err != 0) return ds_push_error(L, err);
   }
   if (!ival) s->recvopts &= ~d->recvflag;

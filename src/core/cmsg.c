@@ -14,21 +14,21 @@
 size_t ds_cmsg_space(unsigned recvopts) {
   size_t n = 0;
   if (recvopts & DS_RECV_PKTINFO)
-    n += CMSG_SPACE(DS_IP_DSTMSG_SIZE) + CMSG_SPACE(sizeof(struct in6_pktinfo));
-  if (recvopts & DS_RECV_HOPLIMIT) n += 2 * CMSG_SPACE(sizeof(int));
-  if (recvopts & DS_RECV_TCLASS) n += 2 * CMSG_SPACE(sizeof(int));
-  if (recvopts & DS_RECV_TIMESTAMP) n += CMSG_SPACE(sizeof(DS_TIMESTAMP_TYPE));
-  if (recvopts & DS_RECV_GRO) n += CMSG_SPACE(sizeof(int));
+    n += DS_CMSG_SPACE(DS_IP_DSTMSG_SIZE) + DS_CMSG_SPACE(sizeof(struct in6_pktinfo));
+  if (recvopts & DS_RECV_HOPLIMIT) n += 2 * DS_CMSG_SPACE(sizeof(int));
+  if (recvopts & DS_RECV_TCLASS) n += 2 * DS_CMSG_SPACE(sizeof(int));
+  if (recvopts & DS_RECV_TIMESTAMP) n += DS_CMSG_SPACE(sizeof(DS_TIMESTAMP_TYPE));
+  if (recvopts & DS_RECV_GRO) n += DS_CMSG_SPACE(sizeof(int));
 #if defined(DS_IP_GUARD_OPT)
-  if (recvopts & DS_RECV_GUARD) n += CMSG_SPACE(DS_IP_GUARD_SIZE);
+  if (recvopts & DS_RECV_GUARD) n += DS_CMSG_SPACE(DS_IP_GUARD_SIZE);
 #endif
   return n;
 }
 
 /* Copies the payload of c when it holds at least size bytes. */
-static int payload(const struct cmsghdr *c, size_t avail, void *dst, size_t size) {
-  if (avail < CMSG_LEN(size)) return 0;
-  memcpy(dst, CMSG_DATA(c), size);
+static int payload(const ds_cmsghdr *c, size_t avail, void *dst, size_t size) {
+  if (avail < DS_CMSG_LEN(size)) return 0;
+  memcpy(dst, DS_CMSG_DATA(c), size);
   return 1;
 }
 
@@ -50,7 +50,7 @@ static void set_ipv4_dst(ds_ctl *out, const struct in_addr *a) {
   }
 }
 
-static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
   unsigned char byte;
   switch (c->cmsg_type) {
@@ -96,7 +96,7 @@ static void decode_ip(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
   }
 }
 
-static void decode_ipv6(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+static void decode_ipv6(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
   switch (c->cmsg_type) {
     case IPV6_PKTINFO: {
@@ -127,7 +127,7 @@ static void decode_ipv6(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
   }
 }
 
-static void decode_socket(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+static void decode_socket(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   DS_TIMESTAMP_TYPE ts;
   if (c->cmsg_type != DS_TIMESTAMP_MSG || !payload(c, avail, &ts, sizeof(ts))) return;
   out->timestamp = (double)ts.tv_sec + DS_TIMESTAMP_FRAC(ts);
@@ -135,7 +135,7 @@ static void decode_socket(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
 }
 
 #if defined(DS_HAVE_UDP_GSO)
-static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
+static void decode_udp(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
   if (c->cmsg_type == UDP_GRO && payload(c, avail, &v, sizeof(v))) {
     out->segment = v;
@@ -144,7 +144,7 @@ static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
 }
 #endif
 
-/* Decodes a received control buffer (aligned for struct cmsghdr, as
+/* Decodes a received control buffer (aligned for ds_cmsghdr, as
 ** recvmsg's is). Unknown and short messages are skipped; a message that
 ** claims more bytes than the buffer holds is read only as far as it goes.
 ** out->ipv4 says whether any IPv4-level message came, cut or not: the
@@ -152,14 +152,14 @@ static void decode_udp(const struct cmsghdr *c, size_t avail, ds_ctl *out) {
 void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
   ds_msghdr mh;
   ds_iov iov;
-  struct cmsghdr *c;
+  ds_cmsghdr *c;
   const char *end;
   out->have = 0;
   out->ipv4 = 0;
   if (len == 0) return; /* control may be NULL: no arithmetic on it */
   end = (const char *)control + len;
   ds_msg_set(&mh, NULL, 0, &iov, NULL, 0, (void *)control, len);
-  for (c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c)) {
+  for (c = DS_CMSG_FIRSTHDR(&mh); c; c = DS_CMSG_NXTHDR(&mh, c)) {
     size_t avail = (size_t)(end - (const char *)c);
     if (c->cmsg_len < avail) avail = c->cmsg_len;
     if (c->cmsg_level == IPPROTO_IP) {
@@ -178,15 +178,15 @@ void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
 /* Appends one control message; returns the new length, or NOFIT. */
 static size_t put(char *buf, size_t len, size_t cap, int level, int type,
                   const void *data, size_t size) {
-  struct cmsghdr h;
-  if (len == NOFIT || len + CMSG_SPACE(size) > cap) return NOFIT;
-  memset(buf + len, 0, CMSG_SPACE(size));
+  ds_cmsghdr h;
+  if (len == NOFIT || len + DS_CMSG_SPACE(size) > cap) return NOFIT;
+  memset(buf + len, 0, DS_CMSG_SPACE(size));
   h.cmsg_level = level;
   h.cmsg_type = type;
-  h.cmsg_len = CMSG_LEN(size);
+  h.cmsg_len = DS_CMSG_LEN(size);
   memcpy(buf + len, &h, sizeof(h));
-  memcpy(CMSG_DATA((struct cmsghdr *)(void *)(buf + len)), data, size);
-  return len + CMSG_SPACE(size);
+  memcpy(DS_CMSG_DATA((ds_cmsghdr *)(void *)(buf + len)), data, size);
+  return len + DS_CMSG_SPACE(size);
 }
 
 static size_t encode_source4(char *buf, size_t len, size_t cap, const ds_ctl *in) {

@@ -4,8 +4,8 @@
 ** the unit tests (test/) link these files alone, without liblua.
 ** Each file owns one concern: addr.c (address text and sockaddrs),
 ** cmsg.c (the control-message codec), errors.c (the errno table),
-** wait.c (waiting and deadlines), probe.c (family probes), net.c (the
-** socket set-up the bindings share). All system calls go through the
+** wait.c (waiting and deadlines), net.c (family probes and the socket
+** set-up the bindings share). All system calls go through the
 ** platform backend, ../sys/sys.h, which also holds the platform spellings.
 */
 #ifndef DS_CORE_H
@@ -84,7 +84,7 @@ typedef struct ds_ctl {
 #define DS_CMSG_MAX 320
 
 typedef union ds_cmsgbuf {
-  struct cmsghdr align;
+  ds_cmsghdr align;
   char bytes[DS_CMSG_MAX];
 } ds_cmsgbuf;
 
@@ -92,7 +92,6 @@ typedef union ds_cmsgbuf {
 int ds_err_as_seen(int err);
 const char *ds_errname_known(int err);
 const char *ds_errmessage(int err);
-const char *ds_gai_errname(int code);
 
 /* addr.c */
 const char *ds_pton(const char *text, size_t len, ds_ip *ip);
@@ -132,15 +131,12 @@ int ds_wait(ds_fd fd, short events, double deadline);
 int ds_wait_ready(ds_fd fd, short events, double timeout, double *deadline);
 int ds_deadline_passed(double timeout, double *deadline);
 
-/* probe.c: what a probe found: the family (or dual-stack) works, is
+/* net.c. What a probe found: the family (or dual-stack) works, is
 ** absent, or the probe could not tell (*err says why). */
 enum { DS_PROBE_ERROR = -1, DS_PROBE_ABSENT = 0, DS_PROBE_PRESENT = 1 };
 int ds_probe(int af, int dual, int *err);
-
-/* net.c */
 int ds_set_v6only(ds_fd fd, int on);
-int ds_ipv4_disabled(void);
-int ds_ipv4_option_error(void);
+int ds_ipv4_option_error(int err);
 int ds_guard_ipv4(ds_fd fd, int on);
 ds_fd ds_make_socket(int af, int type, int v6only, int *err);
 int ds_pending_error(ds_fd fd);

@@ -1,7 +1,8 @@
 /*
-** Socket operations the bindings share, over the backend: a new socket
-** set up as dualstack needs it, V6ONLY, the IPv4 arrival marker, whether
-** IPv4 is there at all, a pending error, and an interface by address.
+** Socket operations the bindings share, over the backend, no Lua: family
+** probes (can this host make a socket of a family, and can an IPv6 socket
+** take IPv4 too?), a new socket set up as dualstack needs it, V6ONLY, the
+** IPv4 arrival marker, a pending error, and an interface by address.
 */
 #include "core.h"
 
@@ -9,23 +10,29 @@ int ds_set_v6only(ds_fd fd, int on) {
   return ds_sys_setopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &on, sizeof(on)) < 0 ? ds_sys_error() : 0;
 }
 
-/* A dual socket on a host with IPv4 disabled rejects IPv4-level options
-** (EINVAL); the reference's test is whether an AF_INET socket can be made. */
-int ds_ipv4_disabled(void) {
-  ds_fd fd = ds_sys_socket(AF_INET, SOCK_DGRAM);
-  if (fd != DS_FD_NONE) {
-    ds_sys_close(fd);
-    return 0;
+/* Only errors that mean the family is not there answer "absent"; others
+** (out of descriptors or memory) are DS_PROBE_ERROR with *err. */
+int ds_probe(int af, int dual, int *err) {
+  int r = DS_PROBE_PRESENT;
+  ds_fd fd = ds_sys_socket(af, SOCK_DGRAM);
+  if (fd == DS_FD_NONE) {
+    *err = ds_sys_error();
+    return (*err == EAFNOSUPPORT || *err == EPROTONOSUPPORT) ? DS_PROBE_ABSENT : DS_PROBE_ERROR;
   }
-  return ds_sys_error() == EAFNOSUPPORT;
+  /* On a fresh socket of ours, a refusal is the stack saying it has no
+  ** dual-stack mode (OpenBSD, IPv4 disabled). */
+  if (dual && ds_set_v6only(fd, 0) != 0) r = DS_PROBE_ABSENT;
+  ds_sys_close(fd);
+  return r;
 }
 
-/* The error of an IPv4-level option that failed on a dual socket: 0 when
-** the host has IPv4 disabled, which refuses such options and has no IPv4
-** traffic for them to act on. Read before the probe, which makes a socket. */
-int ds_ipv4_option_error(void) {
-  int err = ds_sys_error();
-  return ds_ipv4_disabled() ? 0 : err;
+/* err, from an IPv4-level option that failed on a dual socket, or 0 when
+** the host has IPv4 disabled: it refuses such options (EINVAL) and has no
+** IPv4 traffic for them to act on. The reference's test is whether an
+** AF_INET socket can be made. */
+int ds_ipv4_option_error(int err) {
+  int probe_err = 0;
+  return ds_probe(AF_INET, 0, &probe_err) == DS_PROBE_ABSENT ? 0 : err;
 }
 
 /* Turns the IPv4 arrival marker (DS_IP_GUARD_OPT) on or off: 0, or the
@@ -33,7 +40,7 @@ int ds_ipv4_option_error(void) {
 int ds_guard_ipv4(ds_fd fd, int on) {
 #if defined(DS_IP_GUARD_OPT)
   if (ds_sys_setopt(fd, IPPROTO_IP, DS_IP_GUARD_OPT, &on, sizeof(on)) < 0)
-    return ds_ipv4_option_error();
+    return ds_ipv4_option_error(ds_sys_error());
 #else
   (void)fd;
   (void)on;
@@ -78,7 +85,7 @@ unsigned ds_ifindex_of_addr(const ds_ip *ip) {
     ds_ip have;
     if (ifa.addr && ds_sockaddr_to_ip(ifa.addr, &have) >= 0 && have.af == ip->af &&
         memcmp(have.bytes, ip->bytes, ip->af == AF_INET ? 4 : 16) == 0)
-      idx = ifa.index;
+      idx = ds_sys_ifindex(ifa.name);
   }
   ds_sys_ifaddrs_close(all);
   return idx;

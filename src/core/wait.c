@@ -40,7 +40,7 @@ int ds_poll(ds_pollfd *p, unsigned n, double deadline) {
     got = ds_sys_poll(p, n, ms);
     if (got > 0) return 0;
     if (got == 0 && deadline >= 0 && ds_now() >= deadline) return ETIMEDOUT;
-    if (got < 0 && ds_sys_error() != EINTR) return ds_sys_error();
+    if (got < 0 && (got = ds_sys_error()) != EINTR) return got;
   }
 }
 

@@ -10,8 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
-/* Sending never raises SIGPIPE: Linux has a per-call flag, BSD and macOS a
-** per-socket option (set in new_fd). */
+/* Sending never raises SIGPIPE: a per-call flag where there is one, else
+** (macOS) a per-socket option, set in new_fd. */
 #if defined(MSG_NOSIGNAL)
 #define SEND_FLAGS MSG_NOSIGNAL
 #else
@@ -26,45 +26,49 @@
 #define RECV_FLAGS 0
 #endif
 
+int ds_sys_init(void) {
+  return 0;
+}
+
 int ds_sys_error(void) {
   return errno;
 }
 
-/* What every new descriptor needs where the system cannot give it at
-** birth: close-on-exec, and no SIGPIPE where that is a socket option. */
-static ds_fd new_fd(ds_fd fd) {
-#if !defined(SOCK_CLOEXEC)
-  if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0) goto fail;
-#endif
+/* What a new descriptor fd needs that the system did not give it at birth
+** (cloexec: whether it did close-on-exec): close-on-exec, and no SIGPIPE
+** where that is a socket option. */
+static ds_fd new_fd(ds_fd fd, int cloexec) {
+  int ok = 1;
+  if (fd < 0) return DS_FD_NONE;
+  if (!cloexec) ok = fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
 #if defined(SO_NOSIGPIPE)
-  {
+  if (ok) {
     int one = 1;
-    if (fd >= 0 && setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) < 0) goto fail;
+    ok = setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) == 0;
   }
 #endif
-  return fd;
-#if !defined(SOCK_CLOEXEC) || defined(SO_NOSIGPIPE)
-fail: {
+  if (!ok) {
     int err = errno;
     close(fd);
     errno = err;
     return DS_FD_NONE;
   }
-#endif
+  return fd;
 }
 
 ds_fd ds_sys_socket(int af, int type) {
-#if defined(SOCK_CLOEXEC)
-  type |= SOCK_CLOEXEC;
+#if defined(DS_HAVE_SOCK_CLOEXEC)
+  return new_fd(socket(af, type | SOCK_CLOEXEC, 0), 1);
+#else
+  return new_fd(socket(af, type, 0), 0);
 #endif
-  return new_fd(socket(af, type, 0));
 }
 
 ds_fd ds_sys_accept(ds_fd fd) {
-#if defined(SOCK_CLOEXEC) && (defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__))
-  return new_fd(accept4(fd, NULL, NULL, SOCK_CLOEXEC));
+#if defined(DS_HAVE_SOCK_CLOEXEC) && defined(DS_HAVE_ACCEPT4)
+  return new_fd(accept4(fd, NULL, NULL, SOCK_CLOEXEC), 1);
 #else
-  return new_fd(accept(fd, NULL, NULL));
+  return new_fd(accept(fd, NULL, NULL), 0);
 #endif
 }
 
@@ -110,6 +114,20 @@ int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len)
 
 int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len) {
   return getsockopt(fd, level, name, val, len);
+}
+
+int ds_sys_set_mcast_if4(ds_fd fd, unsigned index) {
+#if defined(__linux__) || defined(__FreeBSD__)
+  struct ip_mreqn mr;
+  memset(&mr, 0, sizeof(mr));
+  mr.imr_ifindex = (int)index;
+  return setsockopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &mr, sizeof(mr));
+#else /* macOS and OpenBSD take the interface's address: not done yet */
+  (void)fd;
+  (void)index;
+  errno = EOPNOTSUPP;
+  return -1;
+#endif
 }
 
 ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
@@ -188,6 +206,35 @@ const char *ds_sys_gai_message(int code) {
   return gai_strerror(code);
 }
 
+/* A code this does not know is a failure. */
+const char *ds_sys_gai_name(int code) {
+  switch (code) {
+    case EAI_AGAIN: return "EAI_AGAIN";
+    case EAI_BADFLAGS: return "EAI_BADFLAGS";
+    case EAI_FAIL: return "EAI_FAIL";
+    case EAI_FAMILY: return "EAI_FAMILY";
+    case EAI_MEMORY: return "EAI_MEMORY";
+    case EAI_NONAME: return "EAI_NONAME";
+    case EAI_SERVICE: return "EAI_SERVICE";
+    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
+#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
+    case EAI_NODATA: return "EAI_NODATA";
+#endif
+#if defined(EAI_ADDRFAMILY)
+    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+#endif
+    default: return "EAI_FAIL";
+  }
+}
+
+int ds_sys_gai_errno(int code) {
+#if defined(EAI_SYSTEM)
+  if (code == EAI_SYSTEM) return errno;
+#endif
+  (void)code;
+  return 0;
+}
+
 int ds_sys_pton(int af, const char *text, void *bytes) {
   return inet_pton(af, text, bytes) == 1;
 }
@@ -217,6 +264,24 @@ int ds_sys_ifaddrs_open(ds_ifaddrs **list) {
   return 0;
 }
 
+static int prefix_length(const struct sockaddr *mask) {
+  const unsigned char *b;
+  int i, n = 0, len;
+  if (!mask) return 0;
+  if (mask->sa_family == AF_INET) {
+    b = (const unsigned char *)&((const struct sockaddr_in *)(const void *)mask)->sin_addr;
+    len = 4;
+  } else if (mask->sa_family == AF_INET6) {
+    b = (const unsigned char *)&((const struct sockaddr_in6 *)(const void *)mask)->sin6_addr;
+    len = 16;
+  } else {
+    return 0;
+  }
+  for (i = 0; i < len; i++)
+    for (unsigned v = b[i]; v; v &= v - 1) n++;
+  return n;
+}
+
 static unsigned portable_flags(unsigned f) {
   return ((f & IFF_UP) ? DS_IF_UP : 0) | ((f & IFF_RUNNING) ? DS_IF_RUNNING : 0) |
          ((f & IFF_LOOPBACK) ? DS_IF_LOOPBACK : 0) | ((f & IFF_MULTICAST) ? DS_IF_MULTICAST : 0) |
@@ -229,10 +294,9 @@ int ds_sys_ifaddrs_next(ds_ifaddrs *list, ds_ifaddr *out) {
   if (!ifa) return 0;
   list->next = ifa->ifa_next;
   out->name = ifa->ifa_name;
-  out->index = if_nametoindex(ifa->ifa_name);
   out->flags = portable_flags(ifa->ifa_flags);
   out->addr = ifa->ifa_addr;
-  out->netmask = ifa->ifa_netmask;
+  out->prefixlen = prefix_length(ifa->ifa_netmask);
   return 1;
 }
 

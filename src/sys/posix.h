@@ -37,10 +37,25 @@ typedef struct pollfd ds_pollfd;
 typedef struct iovec ds_iov;
 typedef struct msghdr ds_msghdr;
 
-/* Batched datagram calls: Linux and FreeBSD have them; elsewhere the
-** backend loops over single calls on the same structure. */
+/* What the system has beyond POSIX. DS_FORCE_PORTABLE (make
+** check-portable) turns it all off, so the fallbacks are built and tested
+** on Linux too. Batched datagram calls: Linux and FreeBSD (NetBSD and
+** OpenBSD have them too, not tried yet); elsewhere the backend loops over
+** single calls on the same structure. */
+#if !defined(DS_FORCE_PORTABLE)
+#if defined(SOCK_CLOEXEC)
+#define DS_HAVE_SOCK_CLOEXEC 1 /* a descriptor close-on-exec from birth */
+#endif
+#if defined(__linux__) || defined(__FreeBSD__) || defined(__OpenBSD__) || \
+    defined(__NetBSD__) || defined(__DragonFly__)
+#define DS_HAVE_ACCEPT4 1
+#endif
 #if defined(__linux__) || defined(__FreeBSD__)
 #define DS_HAVE_MMSG 1
+#endif
+#endif
+
+#if defined(DS_HAVE_MMSG)
 typedef struct mmsghdr ds_mmsghdr;
 #else
 typedef struct ds_mmsghdr {
@@ -88,13 +103,9 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 #if defined(IP_PKTINFO)
 #define DS_HAVE_IP_PKTINFO 1
 #define DS_IP_RECV_DSTOPT IP_PKTINFO
-#define DS_IP_DSTMSG IP_PKTINFO
-#define DS_IP_SRCMSG IP_PKTINFO
 #define DS_IP_DSTMSG_SIZE sizeof(struct in_pktinfo)
 #elif defined(IP_RECVDSTADDR)
 #define DS_IP_RECV_DSTOPT IP_RECVDSTADDR
-#define DS_IP_DSTMSG IP_RECVDSTADDR
-#define DS_IP_SRCMSG IP_SENDSRCADDR
 #define DS_IP_DSTMSG_SIZE sizeof(struct in_addr)
 #endif
 
@@ -160,9 +171,13 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 #define DS_GUARD_SHARED 1 /* the same option as pktinfo's: never turned off */
 #endif
 
-/* OpenBSD has no dual-stack sockets at all: IPV6_V6ONLY is fixed at 1. */
-#if defined(__OpenBSD__)
-#define DS_NO_DUALSTACK 1
-#endif
+/* Control messages, by the names the core uses (Windows: WSACMSGHDR and
+** WSA_CMSG_*). */
+typedef struct cmsghdr ds_cmsghdr;
+#define DS_CMSG_SPACE(n) CMSG_SPACE(n)
+#define DS_CMSG_LEN(n) CMSG_LEN(n)
+#define DS_CMSG_DATA(c) CMSG_DATA(c)
+#define DS_CMSG_FIRSTHDR(mh) CMSG_FIRSTHDR(mh)
+#define DS_CMSG_NXTHDR(mh, c) CMSG_NXTHDR(mh, c)
 
 #endif

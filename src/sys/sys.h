@@ -18,13 +18,20 @@
 #ifndef DS_SYS_H
 #define DS_SYS_H
 
+#if defined(_WIN32)
+#include "win32.h" /* the next port */
+#else
 #include "posix.h"
+#endif
 
 #include <stddef.h>
 
 #if defined(__GNUC__)
 #pragma GCC visibility push(hidden)
 #endif
+
+/* Once, before any other call (WSAStartup on Windows): 0, or the error. */
+int ds_sys_init(void);
 
 /* Why the last call that failed failed: an errno value. */
 int ds_sys_error(void);
@@ -37,6 +44,7 @@ void ds_sys_close(ds_fd fd);
 int ds_sys_set_nonblocking(ds_fd fd, int on); /* 0, or the error */
 
 int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len);
+/* A connect that goes on in the background fails with EINPROGRESS. */
 int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len);
 int ds_sys_listen(ds_fd fd, int backlog);
 int ds_sys_shutdown(ds_fd fd, int how); /* DS_SHUT_* */
@@ -44,6 +52,8 @@ int ds_sys_sockname(ds_fd fd, struct sockaddr *sa, socklen_t *len);
 int ds_sys_peername(ds_fd fd, struct sockaddr *sa, socklen_t *len);
 int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len);
 int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len);
+/* The interface of IPv4 multicast sends, by index. */
+int ds_sys_set_mcast_if4(ds_fd fd, unsigned index);
 
 /* Data. ds_sys_recvmsg reports a datagram's real length where the system
 ** can (Linux), and flags truncation everywhere. The batch calls wait for
@@ -60,14 +70,17 @@ int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms);
 double ds_sys_monotonic(void);
 
-/* Names and numbers: getaddrinfo's and getnameinfo's results and codes
-** (EAI_*), as the system gives them. */
+/* Names and numbers: getaddrinfo's and getnameinfo's results. Their codes
+** have a message and a name ("EAI_NONAME"); a code that means "see the
+** system error" gives that error from ds_sys_gai_errno (else 0). */
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res);
 void ds_sys_freeaddrinfo(struct addrinfo *res);
 int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                        char *serv, size_t servlen, int flags);
 const char *ds_sys_gai_message(int code);
+const char *ds_sys_gai_name(int code);
+int ds_sys_gai_errno(int code);
 
 /* Numeric address text (NUL-terminated, no zone) to its bytes: 1 when
 ** it is one of af. */
@@ -87,10 +100,9 @@ enum { /* ds_ifaddr.flags */
 ** one. The pointers hold until the next ds_sys_ifaddrs_next. */
 typedef struct ds_ifaddr {
   const char *name;
-  unsigned index;
   unsigned flags;
   const struct sockaddr *addr;
-  const struct sockaddr *netmask;
+  int prefixlen; /* of addr's network */
 } ds_ifaddr;
 
 typedef struct ds_ifaddrs ds_ifaddrs;
