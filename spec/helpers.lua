@@ -174,4 +174,15 @@ function H.huge_border(value)
   return t
 end
 
+-- The repository root, from this file's own path (busted runs from it, but
+-- a spec should not depend on that).
+function H.repo_root()
+  local src = debug.getinfo(1, "S").source:gsub("^@", "")
+  local dir = src:match("^(.*)/[^/]*$") or "."
+  local p = assert(io.popen("cd '" .. dir .. "/..' && pwd"))
+  local root = p:read("l")
+  p:close()
+  return root
+end
+
 return H

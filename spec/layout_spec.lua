@@ -4,16 +4,9 @@
 -- call, reads errno or includes a system header; and no two files call
 -- each other, directly or round a longer loop.
 
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local dir = src:match("^(.*)/[^/]*$") or "."
-  local p = assert(io.popen("cd '" .. dir .. "/..' && pwd"))
-  local root = p:read("l")
-  p:close()
-  return root
-end
+local H = require "spec.helpers"
 
-local ROOT = repo_root()
+local ROOT = H.repo_root()
 
 local function files(pattern)
   local p = assert(io.popen("cd '" .. ROOT .. "' && ls " .. pattern .. " 2>/dev/null"))

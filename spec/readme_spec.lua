@@ -9,18 +9,9 @@
 -- number of lines. A block without --> lines is checked for its exit
 -- status alone.
 
--- The repository root, from this file's own path (busted runs from it, but
--- the spec should not depend on that).
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local dir = src:match("^(.*)/[^/]*$") or "."
-  local p = assert(io.popen("cd '" .. dir .. "/..' && pwd"))
-  local root = p:read("l")
-  p:close()
-  return root
-end
+local H = require "spec.helpers"
 
-local ROOT = repo_root()
+local ROOT = H.repo_root()
 local README = ROOT .. "/README.md"
 local TIMEOUT = 20
 

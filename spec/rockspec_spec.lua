@@ -2,16 +2,9 @@
 -- .c file under src/ (binding, core and backend), and its Lua modules
 -- every file under lua/. A file added to one and not the other fails here.
 
-local function repo_root()
-  local src = debug.getinfo(1, "S").source:gsub("^@", "")
-  local dir = src:match("^(.*)/[^/]*$") or "."
-  local p = assert(io.popen("cd '" .. dir .. "/..' && pwd"))
-  local root = p:read("l")
-  p:close()
-  return root
-end
+local H = require "spec.helpers"
 
-local ROOT = repo_root()
+local ROOT = H.repo_root()
 
 local function lines(cmd)
   local p = assert(io.popen(cmd))
