@@ -16,6 +16,28 @@ interface of each datagram and answers from that same address.
 dependencies = {
   "lua >= 5.4",
 }
+-- The C module's sources: the binding and the core everywhere, and the
+-- platform's backend (src/sys/); Windows links Winsock and the IP helper.
+-- Each platform gets the whole list, as LuaSocket's rockspec does, since
+-- luarocks merges a platform's lists into the base one index by index.
+local COMMON = {
+  "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
+  "src/core/net.c", "src/core/wait.c",
+  "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
+  "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
+  "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",
+}
+
+local function platform(backend, libraries)
+  local sources = { backend }
+  for i = 1, #COMMON do sources[i + 1] = COMMON[i] end
+  return {
+    modules = {
+      ["dualstack.core"] = { sources = sources, libraries = libraries, incdirs = { "src" } },
+    },
+  }
+end
+
 build = {
   type = "builtin",
   modules = {
@@ -23,17 +45,10 @@ build = {
     ["dualstack.listen"] = "lua/dualstack/listen.lua",
     ["dualstack.connect"] = "lua/dualstack/connect.lua",
     ["dualstack.select"] = "lua/dualstack/select.lua",
-    ["dualstack.core"] = {
-      sources = {
-        "src/sys/posix.c",
-        "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
-        "src/core/net.c", "src/core/wait.c",
-        "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
-        "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
-        "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",
-      },
-      incdirs = { "src" },
-      defines = {},
-    },
+  },
+  platforms = {
+    unix = platform("src/sys/posix.c"),
+    win32 = platform("src/sys/win32.c", { "ws2_32", "iphlpapi" }),
+    mingw32 = platform("src/sys/win32.c", { "ws2_32", "iphlpapi" }),
   },
 }

@@ -1,6 +1,7 @@
--- The rockspec builds what the Makefile builds: its C sources are every
--- .c file under src/ (binding, core and backend), and its Lua modules
--- every file under lua/. A file added to one and not the other fails here.
+-- The rockspec builds what the Makefile builds: on each platform its C
+-- sources are every .c file under src/ (binding, core and that platform's
+-- backend), and its Lua modules every file under lua/. A file added to one
+-- and not the other fails here.
 
 local H = require "spec.helpers"
 
@@ -24,11 +25,30 @@ end
 describe("the rockspec", function()
   local spec = rockspec()
 
-  it("compiles every C file under src/", function()
-    local sources = {}
-    for _, f in ipairs(spec.build.modules["dualstack.core"].sources) do sources[#sources + 1] = f end
-    table.sort(sources)
-    assert.same(lines("cd '" .. ROOT .. "' && find src -name '*.c'"), sources)
+  -- The C sources of the module on platform plat, sorted.
+  local function sources(plat)
+    local list = {}
+    for _, f in ipairs(spec.build.platforms[plat].modules["dualstack.core"].sources) do
+      list[#list + 1] = f
+    end
+    table.sort(list)
+    return list
+  end
+
+  it("compiles every C file under src/ but the other platforms' backends", function()
+    local all = lines("cd '" .. ROOT .. "' && find src -name '*.c'")
+    local function all_but(other)
+      local list = {}
+      for _, f in ipairs(all) do
+        if f ~= other then list[#list + 1] = f end
+      end
+      return list
+    end
+    assert.same(all_but("src/sys/win32.c"), sources("unix"))
+    assert.same(all_but("src/sys/posix.c"), sources("win32"))
+    assert.same(sources("win32"), sources("mingw32"))
+    assert.same({"ws2_32", "iphlpapi"},
+                spec.build.platforms.win32.modules["dualstack.core"].libraries)
   end)
 
   it("installs every Lua module under lua/", function()

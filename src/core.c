@@ -4,7 +4,11 @@
 */
 #include "ds.h"
 
-#if defined(__GNUC__)
+/* The one symbol the module shows: on Windows, a DLL that marks one
+** export exports nothing else. */
+#if defined(_WIN32)
+__declspec(dllexport)
+#elif defined(__GNUC__)
 __attribute__((visibility("default")))
 #endif
 LUAMOD_API int luaopen_dualstack_core(lua_State *L);

@@ -29,7 +29,7 @@ void ds_setup_rx(const ds_socket *s, ds_msghdr *mh, ds_iov *iov, char *data, siz
 ** too little cmsgspace) can leave the claim unproven: refused too. */
 static int spoofed(const ds_socket *s, const ds_msghdr *mh, const ds_ctl *got) {
   const struct sockaddr_in6 *from = (const struct sockaddr_in6 *)ds_msg_name(mh);
-  if (s->family == DS_INET || ds_msg_namelen(mh) < sizeof(*from) ||
+  if (s->family == DS_INET || (size_t)ds_msg_namelen(mh) < sizeof(*from) ||
       from->sin6_family != AF_INET6 || !IN6_IS_ADDR_V4MAPPED(&from->sin6_addr))
     return 0;
   return s->family == DS_INET6 || !got->ipv4;

@@ -17,7 +17,9 @@ size_t ds_cmsg_space(unsigned recvopts) {
     n += DS_CMSG_SPACE(DS_IP_DSTMSG_SIZE) + DS_CMSG_SPACE(sizeof(struct in6_pktinfo));
   if (recvopts & DS_RECV_HOPLIMIT) n += 2 * DS_CMSG_SPACE(sizeof(int));
   if (recvopts & DS_RECV_TCLASS) n += 2 * DS_CMSG_SPACE(sizeof(int));
+#if defined(DS_TIMESTAMP_OPT)
   if (recvopts & DS_RECV_TIMESTAMP) n += DS_CMSG_SPACE(sizeof(DS_TIMESTAMP_TYPE));
+#endif
   if (recvopts & DS_RECV_GRO) n += DS_CMSG_SPACE(sizeof(int));
 #if defined(DS_IP_GUARD_OPT)
   if (recvopts & DS_RECV_GUARD) n += DS_CMSG_SPACE(DS_IP_GUARD_SIZE);
@@ -32,9 +34,11 @@ static int payload(const ds_cmsghdr *c, size_t avail, void *dst, size_t size) {
   return 1;
 }
 
+#if defined(DS_HAVE_IPI_SPEC_DST)
 static int is_ipv4_group(const unsigned char *b) {
   return (b[0] & 0xf0) == 0xe0;
 }
+#endif
 
 /* Records an IPv4 destination. The limited broadcast is known on sight;
 ** where the system says no more (no ipi_spec_dst) it stays the dst. */
@@ -61,6 +65,7 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
       set_ipv4_dst(out, &pi.ipi_addr); /* the header's destination */
       out->ifindex = (unsigned)pi.ipi_ifindex;
       out->have |= DS_CTL_IFINDEX;
+#if defined(DS_HAVE_IPI_SPEC_DST)
       /* ipi_spec_dst is the local address the system would answer from:
       ** the header's destination itself, unless that was a broadcast (or a
       ** group, which stays the dst). For a broadcast, dst becomes that
@@ -71,6 +76,7 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
         memcpy(out->addr.bytes, &pi.ipi_spec_dst, 4);
         out->have |= DS_CTL_BROADCAST;
       }
+#endif
       return;
     }
 #else
@@ -128,10 +134,16 @@ static void decode_ipv6(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
 }
 
 static void decode_socket(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
+#if defined(DS_TIMESTAMP_OPT)
   DS_TIMESTAMP_TYPE ts;
   if (c->cmsg_type != DS_TIMESTAMP_MSG || !payload(c, avail, &ts, sizeof(ts))) return;
   out->timestamp = (double)ts.tv_sec + DS_TIMESTAMP_FRAC(ts);
   out->have |= DS_CTL_TIMESTAMP;
+#else
+  (void)c;
+  (void)avail;
+  (void)out;
+#endif
 }
 
 #if defined(DS_HAVE_UDP_GSO)
@@ -195,8 +207,10 @@ static size_t encode_source4(char *buf, size_t len, size_t cap, const ds_ctl *in
   struct in_pktinfo pi;
   memset(&pi, 0, sizeof(pi));
   if (in->have & DS_CTL_ADDR) {
+#if defined(DS_HAVE_IPI_SPEC_DST)
     memcpy(&pi.ipi_spec_dst, v4, 4); /* the source on Linux */
-    memcpy(&pi.ipi_addr, v4, 4);     /* the source on Windows */
+#endif
+    memcpy(&pi.ipi_addr, v4, 4); /* the source on Windows */
   }
   if (in->have & DS_CTL_IFINDEX) pi.ipi_ifindex = (int)in->ifindex;
   return put(buf, len, cap, IPPROTO_IP, IP_PKTINFO, &pi, sizeof(pi));

@@ -102,6 +102,7 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 ** on receive and IP_SENDSRCADDR on send, carrying a bare struct in_addr. */
 #if defined(IP_PKTINFO)
 #define DS_HAVE_IP_PKTINFO 1
+#define DS_HAVE_IPI_SPEC_DST 1 /* the local address to answer from */
 #define DS_IP_RECV_DSTOPT IP_PKTINFO
 #define DS_IP_DSTMSG_SIZE sizeof(struct in_pktinfo)
 #elif defined(IP_RECVDSTADDR)

@@ -1,0 +1,379 @@
+/*
+** The Windows backend: sys.h's calls over Winsock 2. Winsock's own
+** semantics, not POSIX ones: WSAStartup, SOCKET handles, closesocket,
+** ioctlsocket, WSAPoll, WSARecvMsg and WSASendMsg, and WSAGetLastError
+** mapped to the errno values the rest of the module names.
+*/
+#if defined(_WIN32)
+
+#include "sys.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+/* WSARecvMsg is reached through a pointer Winsock hands out (it is the
+** same for every socket of the provider). It is fetched once per process,
+** under InitOnce, and only read after: a constant found at run time, not
+** state that changes. */
+static INIT_ONCE recvmsg_once = INIT_ONCE_STATIC_INIT;
+static LPFN_WSARECVMSG recvmsg_fn;
+
+static BOOL CALLBACK find_recvmsg(PINIT_ONCE once, PVOID param, PVOID *context) {
+  GUID guid = WSAID_WSARECVMSG;
+  DWORD bytes = 0;
+  SOCKET s = socket(AF_INET6, SOCK_DGRAM, 0);
+  (void)once;
+  (void)param;
+  (void)context;
+  if (s == INVALID_SOCKET) s = socket(AF_INET, SOCK_DGRAM, 0);
+  if (s == INVALID_SOCKET) return FALSE;
+  if (WSAIoctl(s, SIO_GET_EXTENSION_FUNCTION_POINTER, &guid, sizeof(guid), &recvmsg_fn,
+               sizeof(recvmsg_fn), &bytes, NULL, NULL) != 0)
+    recvmsg_fn = NULL;
+  closesocket(s);
+  return recvmsg_fn != NULL;
+}
+
+/* Winsock counts its users: each Lua state that opens the module starts
+** it once more, and it is never stopped (the process's end does that). */
+int ds_sys_init(void) {
+  WSADATA data;
+  int err = WSAStartup(MAKEWORD(2, 2), &data);
+  if (err != 0) return ENOSYS;
+  if (!InitOnceExecuteOnce(&recvmsg_once, find_recvmsg, NULL, NULL)) return ENOSYS;
+  return 0;
+}
+
+/* Winsock's codes by the errno value that means the same. */
+static int errno_of(int wsa) {
+  switch (wsa) {
+    case WSAEINTR: return EINTR;
+    case WSAEBADF: return EBADF;
+    case WSAENOTSOCK: return EBADF; /* a closed handle, as EBADF on POSIX */
+    case WSAEACCES: return EACCES;
+    case WSAEFAULT: return EINVAL;
+    case WSAEINVAL: return EINVAL;
+    case WSAEMFILE: return EMFILE;
+    case WSAEWOULDBLOCK: return EWOULDBLOCK;
+    case WSAEINPROGRESS: return EINPROGRESS;
+    case WSAEALREADY: return EALREADY;
+    case WSAEDESTADDRREQ: return EDESTADDRREQ;
+    case WSAEMSGSIZE: return EMSGSIZE;
+    case WSAEPROTOTYPE: return EPROTOTYPE;
+    case WSAENOPROTOOPT: return ENOPROTOOPT;
+    case WSAEPROTONOSUPPORT: return EPROTONOSUPPORT;
+    case WSAESOCKTNOSUPPORT: return EPROTONOSUPPORT;
+    case WSAEOPNOTSUPP: return EOPNOTSUPP;
+    case WSAEPFNOSUPPORT: return EAFNOSUPPORT;
+    case WSAEAFNOSUPPORT: return EAFNOSUPPORT;
+    case WSAEADDRINUSE: return EADDRINUSE;
+    case WSAEADDRNOTAVAIL: return EADDRNOTAVAIL;
+    case WSAENETDOWN: return ENETDOWN;
+    case WSAENETUNREACH: return ENETUNREACH;
+    case WSAENETRESET: return ENETRESET;
+    case WSAECONNABORTED: return ECONNABORTED;
+    case WSAECONNRESET: return ECONNRESET;
+    case WSAENOBUFS: return ENOBUFS;
+    case WSAEISCONN: return EISCONN;
+    case WSAENOTCONN: return ENOTCONN;
+    case WSAESHUTDOWN: return ESHUTDOWN;
+    case WSAETIMEDOUT: return ETIMEDOUT;
+    case WSAECONNREFUSED: return ECONNREFUSED;
+    case WSAEHOSTDOWN: return EHOSTDOWN;
+    case WSAEHOSTUNREACH: return EHOSTUNREACH;
+    case WSA_NOT_ENOUGH_MEMORY: return ENOMEM;
+    default: return wsa; /* unknown: its own number, reported as "E<n>" */
+  }
+}
+
+int ds_sys_error(void) {
+  return errno_of(WSAGetLastError());
+}
+
+/* A UDP socket would otherwise report an ICMP port unreachable, caused by
+** one peer, as WSAECONNRESET on its next receive from anyone. */
+static int udp_connreset_off(SOCKET s) {
+  BOOL off = FALSE;
+  DWORD bytes = 0;
+  return WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0;
+}
+
+/* Not inherited by child processes: Windows' close-on-exec. */
+ds_fd ds_sys_socket(int af, int type) {
+  SOCKET s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET) return DS_FD_NONE;
+  if (type == SOCK_DGRAM && !udp_connreset_off(s)) {
+    int err = WSAGetLastError();
+    closesocket(s);
+    WSASetLastError(err);
+    return DS_FD_NONE;
+  }
+  return s;
+}
+
+ds_fd ds_sys_accept(ds_fd fd) {
+  SOCKET s = accept(fd, NULL, NULL);
+  if (s != INVALID_SOCKET) SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+  return s;
+}
+
+void ds_sys_close(ds_fd fd) {
+  (void)closesocket(fd);
+}
+
+int ds_sys_set_nonblocking(ds_fd fd, int on) {
+  u_long mode = on ? 1 : 0;
+  return ioctlsocket(fd, FIONBIO, &mode) == 0 ? 0 : ds_sys_error();
+}
+
+int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
+  return bind(fd, sa, len) == 0 ? 0 : -1;
+}
+
+/* A non-blocking connect under way says WSAEWOULDBLOCK; sys.h's callers
+** expect EINPROGRESS, as POSIX says it. */
+int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
+  if (connect(fd, sa, len) == 0) return 0;
+  if (WSAGetLastError() == WSAEWOULDBLOCK) WSASetLastError(WSAEINPROGRESS);
+  return -1;
+}
+
+int ds_sys_listen(ds_fd fd, int backlog) {
+  return listen(fd, backlog) == 0 ? 0 : -1;
+}
+
+int ds_sys_shutdown(ds_fd fd, int how) {
+  return shutdown(fd, how) == 0 ? 0 : -1;
+}
+
+int ds_sys_sockname(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
+  return getsockname(fd, sa, len) == 0 ? 0 : -1;
+}
+
+int ds_sys_peername(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
+  return getpeername(fd, sa, len) == 0 ? 0 : -1;
+}
+
+int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len) {
+  return setsockopt(fd, level, name, (const char *)val, len) == 0 ? 0 : -1;
+}
+
+int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len) {
+  return getsockopt(fd, level, name, (char *)val, len) == 0 ? 0 : -1;
+}
+
+/* An address in 0.0.0.0/8 names the interface by index. */
+int ds_sys_set_mcast_if4(ds_fd fd, unsigned index) {
+  DWORD v = htonl(index);
+  return ds_sys_setopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &v, sizeof(v));
+}
+
+/* Winsock takes int lengths: larger requests are cut, as a short send or
+** receive is always allowed to be. */
+static int clamp_len(size_t len) {
+  return len > INT_MAX ? INT_MAX : (int)len;
+}
+
+ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
+  int n = send(fd, (const char *)data, clamp_len(len), 0);
+  return n == SOCKET_ERROR ? -1 : n;
+}
+
+ssize_t ds_sys_recv(ds_fd fd, void *buf, size_t len) {
+  int n = recv(fd, (char *)buf, clamp_len(len), 0);
+  return n == SOCKET_ERROR ? -1 : n;
+}
+
+ssize_t ds_sys_sendmsg(ds_fd fd, const ds_msghdr *mh) {
+  DWORD sent = 0;
+  if (WSASendMsg(fd, (LPWSAMSG)mh, 0, &sent, NULL, NULL) != 0) return -1;
+  return (ssize_t)sent;
+}
+
+/* A datagram larger than the buffer fails with WSAEMSGSIZE, its first
+** part received and MSG_TRUNC set: that is a truncated datagram, as on
+** POSIX, not an error. */
+ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
+  DWORD got = 0;
+  mh->dwFlags = 0;
+  if (recvmsg_fn(fd, mh, &got, NULL, NULL) == 0) return (ssize_t)got;
+  if (WSAGetLastError() == WSAEMSGSIZE) {
+    mh->dwFlags |= MSG_TRUNC;
+    return (ssize_t)mh->lpBuffers[0].len;
+  }
+  return -1;
+}
+
+int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    ssize_t r = ds_sys_sendmsg(fd, &v[i].msg_hdr);
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)n;
+}
+
+static int readable_now(ds_fd fd) {
+  WSAPOLLFD p;
+  p.fd = fd;
+  p.events = POLLIN;
+  p.revents = 0;
+  return WSAPoll(&p, 1, 0) > 0;
+}
+
+/* The first message as the socket's mode says (waiting or not), the rest
+** only while more are queued: Windows has no per-call MSG_DONTWAIT. */
+int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    ssize_t r;
+    if (i > 0 && !readable_now(fd)) break;
+    r = ds_sys_recvmsg(fd, &v[i].msg_hdr);
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)i;
+}
+
+int ds_sys_poll(ds_pollfd *p, unsigned n, int ms) {
+  int got = WSAPoll(p, (ULONG)n, ms);
+  return got == SOCKET_ERROR ? -1 : got;
+}
+
+double ds_sys_monotonic(void) {
+  LARGE_INTEGER now, freq;
+  QueryPerformanceCounter(&now);
+  QueryPerformanceFrequency(&freq);
+  return (double)now.QuadPart / (double)freq.QuadPart;
+}
+
+int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
+                       struct addrinfo **res) {
+  return getaddrinfo(host, service, hints, res);
+}
+
+void ds_sys_freeaddrinfo(struct addrinfo *res) {
+  freeaddrinfo(res);
+}
+
+int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
+                       char *serv, size_t servlen, int flags) {
+  return getnameinfo(sa, len, host, (DWORD)hostlen, serv, (DWORD)servlen, flags);
+}
+
+const char *ds_sys_gai_message(int code) {
+  return gai_strerrorA(code);
+}
+
+/* EAI_NODATA is WSANO_DATA here, a code of its own. */
+const char *ds_sys_gai_name(int code) {
+  switch (code) {
+    case EAI_AGAIN: return "EAI_AGAIN";
+    case EAI_BADFLAGS: return "EAI_BADFLAGS";
+    case EAI_FAIL: return "EAI_FAIL";
+    case EAI_FAMILY: return "EAI_FAMILY";
+    case EAI_MEMORY: return "EAI_MEMORY";
+    case EAI_NONAME: return "EAI_NONAME";
+    case EAI_SERVICE: return "EAI_SERVICE";
+    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
+    case EAI_NODATA: return "EAI_NODATA";
+    default: return "EAI_FAIL";
+  }
+}
+
+int ds_sys_gai_errno(int code) {
+  (void)code;
+  return 0;
+}
+
+int ds_sys_pton(int af, const char *text, void *bytes) {
+  return inet_pton(af, text, bytes) == 1;
+}
+
+unsigned ds_sys_ifindex(const char *name) {
+  return if_nametoindex(name);
+}
+
+int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]) {
+  return if_indextoname(index, name) ? 0 : -1;
+}
+
+/* The adapters, as GetAdaptersAddresses gives them, walked one unicast
+** address at a time; an adapter without any is one entry without addr.
+** Names are the ones if_nametoindex takes ("loopback_0"), so the list,
+** ifindex and ifname agree. */
+struct ds_ifaddrs {
+  IP_ADAPTER_ADDRESSES *all, *adapter;
+  IP_ADAPTER_UNICAST_ADDRESS *unicast; /* the adapter's next address */
+  int given;                           /* an entry of the adapter was given */
+  char name[IF_NAMESIZE];
+};
+
+static void at_adapter(ds_ifaddrs *l, IP_ADAPTER_ADDRESSES *a) {
+  l->adapter = a;
+  l->unicast = a ? a->FirstUnicastAddress : NULL;
+  l->given = 0;
+}
+
+int ds_sys_ifaddrs_open(ds_ifaddrs **list) {
+  ULONG size = 16384, rc = ERROR_BUFFER_OVERFLOW;
+  ULONG flags = GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST | GAA_FLAG_SKIP_DNS_SERVER;
+  ds_ifaddrs *l = (ds_ifaddrs *)calloc(1, sizeof(*l));
+  int tries, err;
+  if (!l) return ENOMEM;
+  /* The list may grow between the call that sizes it and the next. */
+  for (tries = 0; tries < 4 && rc == ERROR_BUFFER_OVERFLOW; tries++) {
+    free(l->all);
+    if ((l->all = (IP_ADAPTER_ADDRESSES *)malloc(size)) == NULL) break;
+    rc = GetAdaptersAddresses(AF_UNSPEC, flags, NULL, l->all, &size);
+  }
+  if (l->all && rc == NO_ERROR) {
+    at_adapter(l, l->all);
+    *list = l;
+    return 0;
+  }
+  err = !l->all || rc == ERROR_NOT_ENOUGH_MEMORY || rc == ERROR_BUFFER_OVERFLOW ? ENOMEM : EIO;
+  free(l->all);
+  free(l);
+  return err;
+}
+
+static unsigned portable_flags(const IP_ADAPTER_ADDRESSES *a) {
+  unsigned f = 0;
+  if (a->OperStatus == IfOperStatusUp) f |= DS_IF_UP | DS_IF_RUNNING;
+  if (a->IfType == IF_TYPE_SOFTWARE_LOOPBACK) f |= DS_IF_LOOPBACK;
+  if (!(a->Flags & IP_ADAPTER_NO_MULTICAST)) f |= DS_IF_MULTICAST;
+  if (a->IfType == IF_TYPE_PPP) f |= DS_IF_POINTOPOINT;
+  else if (a->IfType != IF_TYPE_SOFTWARE_LOOPBACK) f |= DS_IF_BROADCAST;
+  return f;
+}
+
+static void adapter_name(const IP_ADAPTER_ADDRESSES *a, char *out) {
+  if (ConvertInterfaceLuidToNameA(&a->Luid, out, IF_NAMESIZE) != NO_ERROR)
+    snprintf(out, IF_NAMESIZE, "%s", a->AdapterName);
+}
+
+int ds_sys_ifaddrs_next(ds_ifaddrs *l, ds_ifaddr *out) {
+  for (; l->adapter; at_adapter(l, l->adapter->Next)) {
+    IP_ADAPTER_UNICAST_ADDRESS *u = l->unicast;
+    if (!u && l->given) continue; /* this adapter is done */
+    if (!l->given) adapter_name(l->adapter, l->name);
+    l->given = 1;
+    if (u) l->unicast = u->Next;
+    out->name = l->name;
+    out->flags = portable_flags(l->adapter);
+    out->addr = u ? u->Address.lpSockaddr : NULL;
+    out->prefixlen = u ? u->OnLinkPrefixLength : 0;
+    return 1;
+  }
+  return 0;
+}
+
+void ds_sys_ifaddrs_close(ds_ifaddrs *list) {
+  if (!list) return;
+  free(list->all);
+  free(list);
+}
+
+#endif

@@ -1,0 +1,109 @@
+/*
+** The Windows backend's header (Winsock 2, Vista and later): the types
+** sys.h names and every Winsock spelling of a socket feature. Included
+** through sys.h only; built with MinGW-w64 (make windows).
+*/
+#ifndef DS_SYS_WIN32_H
+#define DS_SYS_WIN32_H
+
+#if !defined(_WIN32_WINNT) || _WIN32_WINNT < 0x0600
+#undef _WIN32_WINNT
+#define _WIN32_WINNT 0x0600 /* WSAPoll, WSASendMsg, inet_pton, if_nametoindex */
+#endif
+
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#include <mswsock.h>
+#include <windows.h>
+#include <iphlpapi.h>
+#include <errno.h>
+#include <string.h>
+#include <sys/types.h>
+
+
+/* Error names the C runtime lacks, for the Winsock codes that mean them
+** (ds_sys_error maps every code it knows to an errno value). */
+#if !defined(EHOSTDOWN)
+#define EHOSTDOWN 2001
+#endif
+#if !defined(ESHUTDOWN)
+#define ESHUTDOWN 2002
+#endif
+
+/* A descriptor is a SOCKET handle; none is INVALID_SOCKET. */
+typedef SOCKET ds_fd;
+#define DS_FD_NONE INVALID_SOCKET
+
+typedef WSAPOLLFD ds_pollfd;
+typedef WSABUF ds_iov;
+typedef WSAMSG ds_msghdr;
+
+/* No batch calls: the backend loops, and the entries keep Linux's names. */
+typedef struct ds_mmsghdr {
+  WSAMSG msg_hdr;
+  unsigned int msg_len;
+} ds_mmsghdr;
+
+static inline void ds_msg_set(ds_msghdr *mh, void *name, socklen_t namelen, ds_iov *iov,
+                              void *data, size_t len, void *control, size_t controllen) {
+  iov->buf = (CHAR *)data;
+  iov->len = (ULONG)len;
+  memset(mh, 0, sizeof(*mh));
+  mh->name = (LPSOCKADDR)name;
+  mh->namelen = (INT)namelen;
+  mh->lpBuffers = iov;
+  mh->dwBufferCount = 1;
+  mh->Control.buf = (CHAR *)control;
+  mh->Control.len = (ULONG)controllen;
+}
+
+static inline void ds_msg_reset(ds_msghdr *mh, socklen_t namelen, size_t controllen) {
+  mh->namelen = (INT)namelen;
+  mh->Control.len = (ULONG)controllen;
+  mh->dwFlags = 0;
+}
+
+static inline void *ds_msg_name(const ds_msghdr *mh) { return mh->name; }
+static inline socklen_t ds_msg_namelen(const ds_msghdr *mh) { return mh->namelen; }
+static inline void *ds_msg_control(const ds_msghdr *mh) { return mh->Control.buf; }
+static inline size_t ds_msg_controllen(const ds_msghdr *mh) { return mh->Control.len; }
+static inline int ds_msg_flags(const ds_msghdr *mh) { return (int)mh->dwFlags; }
+
+#define DS_SHUT_RD SD_RECEIVE
+#define DS_SHUT_WR SD_SEND
+#define DS_SHUT_RDWR SD_BOTH
+
+/* Control messages: WSACMSGHDR and the WSA_CMSG_* macros. */
+typedef WSACMSGHDR ds_cmsghdr;
+#define DS_CMSG_SPACE(n) WSA_CMSG_SPACE(n)
+#define DS_CMSG_LEN(n) WSA_CMSG_LEN(n)
+#define DS_CMSG_DATA(c) WSA_CMSG_DATA(c)
+#define DS_CMSG_FIRSTHDR(mh) WSA_CMSG_FIRSTHDR(mh)
+#define DS_CMSG_NXTHDR(mh, c) WSA_CMSG_NXTHDR(mh, c)
+
+/* IPv4 packet info: IP_PKTINFO, whose ipi_addr is the destination on
+** receive and the source on send (no ipi_spec_dst). */
+#define DS_HAVE_IP_PKTINFO 1
+#define DS_IP_RECV_DSTOPT IP_PKTINFO
+#define DS_IP_DSTMSG_SIZE sizeof(struct in_pktinfo)
+
+/* IPv6: the pre-RFC 3542 names are the receive options here. */
+#define DS_IPV6_RECV_PKTINFO IPV6_PKTINFO
+#define DS_IPV6_RECV_HOPLIMIT IPV6_HOPLIMIT
+
+/* The TTL arrives as IP_HOPLIMIT (asked for with IP_RECVTTL, the same
+** number), the TOS byte as IP_TOS. */
+#define DS_IP_TTLMSG IP_HOPLIMIT
+#define DS_IP_TOSMSG IP_TOS
+
+/* No receive timestamps through control messages (Windows has its own
+** timestamping ioctls), no UDP segmentation offload through them, no
+** SO_REUSEPORT: those options do not exist here. */
+
+/* The IPv4 arrival marker: IP_PKTINFO itself, which every IPv4 datagram
+** on a dual socket then carries (after the mapped IPV6_PKTINFO). */
+#define DS_IP_GUARD_OPT IP_PKTINFO
+#define DS_IP_GUARD_SIZE sizeof(struct in_pktinfo)
+#define DS_GUARD_SHARED 1
+
+#endif
