@@ -28,5 +28,9 @@ int luaopen_dualstack_core(lua_State *L) {
   ds_open_poll(L);
   lua_pushliteral(L, "0.1.0");
   lua_setfield(L, -2, "_VERSION");
+  lua_pushstring(L, ds_sys_platform());
+  lua_setfield(L, -2, "PLATFORM");
+  lua_pushstring(L, ds_sys_wine_version()); /* nil off Wine */
+  lua_setfield(L, -2, "WINE");
   return 1;
 }

@@ -30,6 +30,14 @@ int ds_sys_init(void) {
   return 0;
 }
 
+const char *ds_sys_platform(void) {
+  return "posix";
+}
+
+const char *ds_sys_wine_version(void) {
+  return NULL;
+}
+
 int ds_sys_error(void) {
   return errno;
 }

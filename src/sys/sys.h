@@ -33,6 +33,11 @@
 /* Once, before any other call (WSAStartup on Windows): 0, or the error. */
 int ds_sys_init(void);
 
+/* The platform's name ("posix", "windows"), and the version of Wine it
+** runs under, or NULL when it does not. */
+const char *ds_sys_platform(void);
+const char *ds_sys_wine_version(void);
+
 /* Why the last call that failed failed: an errno value. */
 int ds_sys_error(void);
 

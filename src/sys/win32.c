@@ -44,6 +44,21 @@ int ds_sys_init(void) {
   return 0;
 }
 
+const char *ds_sys_platform(void) {
+  return "windows";
+}
+
+/* Wine's ntdll says so (wine_get_version); Windows' has no such export. */
+const char *ds_sys_wine_version(void) {
+  typedef const char *(CDECL * version_fn)(void);
+  HMODULE ntdll = GetModuleHandleA("ntdll.dll");
+  FARPROC f = ntdll ? GetProcAddress(ntdll, "wine_get_version") : NULL;
+  version_fn version;
+  if (!f) return NULL;
+  memcpy(&version, &f, sizeof(version)); /* a function pointer of another type */
+  return version();
+}
+
 /* Winsock's codes by the errno value that means the same. */
 static int errno_of(int wsa) {
   switch (wsa) {
@@ -98,11 +113,19 @@ static int udp_connreset_off(SOCKET s) {
   return WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0;
 }
 
-/* Not inherited by child processes: Windows' close-on-exec. */
+static int set_bool(SOCKET s, int name, BOOL on) {
+  return setsockopt(s, SOL_SOCKET, name, (const char *)&on, sizeof(on)) == 0;
+}
+
+/* Not inherited by child processes: Windows' close-on-exec. Exclusive:
+** Windows lets a socket with SO_REUSEADDR take over a port another one
+** uses; SO_EXCLUSIVEADDRUSE refuses that, as POSIX systems do by
+** default (see ds_sys_setopt for sharing that both sides ask for). */
 ds_fd ds_sys_socket(int af, int type) {
   SOCKET s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET) return DS_FD_NONE;
-  if (type == SOCK_DGRAM && !udp_connreset_off(s)) {
+  if (!set_bool(s, SO_EXCLUSIVEADDRUSE, TRUE) ||
+      (type == SOCK_DGRAM && !udp_connreset_off(s))) {
     int err = WSAGetLastError();
     closesocket(s);
     WSASetLastError(err);
@@ -126,8 +149,12 @@ int ds_sys_set_nonblocking(ds_fd fd, int on) {
   return ioctlsocket(fd, FIONBIO, &mode) == 0 ? 0 : ds_sys_error();
 }
 
+/* A port another socket holds exclusively refuses with WSAEACCES where
+** POSIX says EADDRINUSE: the same case, reported as POSIX names it. */
 int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
-  return bind(fd, sa, len) == 0 ? 0 : -1;
+  if (bind(fd, sa, len) == 0) return 0;
+  if (WSAGetLastError() == WSAEACCES) WSASetLastError(WSAEADDRINUSE);
+  return -1;
 }
 
 /* A non-blocking connect under way says WSAEWOULDBLOCK; sys.h's callers
@@ -154,7 +181,17 @@ int ds_sys_peername(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
   return getpeername(fd, sa, len) == 0 ? 0 : -1;
 }
 
+/* reuseaddr means what it means on POSIX: sockets that all ask for it may
+** share a port, others may not take it. Here that is SO_REUSEADDR on
+** them all, without SO_EXCLUSIVEADDRUSE, which is turned off first (the
+** two together are refused) and on again when sharing ends. */
 int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len) {
+  if (level == SOL_SOCKET && name == SO_REUSEADDR && len == sizeof(int)) {
+    BOOL on = *(const int *)val != 0;
+    if (on && !set_bool(fd, SO_EXCLUSIVEADDRUSE, FALSE)) return -1;
+    if (!set_bool(fd, SO_REUSEADDR, on)) return -1;
+    return on || set_bool(fd, SO_EXCLUSIVEADDRUSE, TRUE) ? 0 : -1;
+  }
   return setsockopt(fd, level, name, (const char *)val, len) == 0 ? 0 : -1;
 }
 
