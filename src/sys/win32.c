@@ -273,8 +273,36 @@ int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
   return (int)i;
 }
 
+/* One socket waiting to write (a connect under way, most often) waits
+** with select: WSAPoll did not report a connect that failed before
+** Windows 10 2004, so such a wait lasted until its timeout; select puts
+** the failure in exceptfds. */
+static int poll_one_writer(ds_pollfd *p, int ms) {
+  fd_set r, w, e;
+  struct timeval tv, *t = NULL;
+  int got;
+  FD_ZERO(&r);
+  FD_ZERO(&w);
+  FD_ZERO(&e);
+  if (p->events & POLLIN) FD_SET(p->fd, &r);
+  FD_SET(p->fd, &w);
+  FD_SET(p->fd, &e);
+  if (ms >= 0) {
+    tv.tv_sec = ms / 1000;
+    tv.tv_usec = (ms % 1000) * 1000;
+    t = &tv;
+  }
+  got = select(0, &r, &w, &e, t);
+  if (got == SOCKET_ERROR) return -1;
+  p->revents = (short)((FD_ISSET(p->fd, &r) ? POLLIN : 0) | (FD_ISSET(p->fd, &w) ? POLLOUT : 0) |
+                       (FD_ISSET(p->fd, &e) ? POLLERR : 0));
+  return p->revents ? 1 : 0;
+}
+
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms) {
-  int got = WSAPoll(p, (ULONG)n, ms);
+  int got;
+  if (n == 1 && (p->events & POLLOUT)) return poll_one_writer(p, ms);
+  got = WSAPoll(p, (ULONG)n, ms);
   return got == SOCKET_ERROR ? -1 : got;
 }
 
