@@ -21,7 +21,8 @@
 # build/windows/ holds only what runs on Windows; sources and tarballs are
 # in build/windows-src/, the Wine prefix in build/wine/.
 
-.PHONY: windows windows-lua windows-busted windows-test
+.PHONY: windows windows-lua windows-busted windows-test \
+        windows-lua-files windows-module-files windows-busted-files windows-test-files
 
 WIN_CC   ?= x86_64-w64-mingw32-gcc
 WIN_CFLAGS ?= -O2
@@ -72,9 +73,13 @@ $(WIN_LUA_DLL) $(WIN_LUA_EXE) &: $(WIN_SRC)/lua5.4/.unpacked
 	cp $(addprefix $(WIN_SRC)/lua5.4/src/,lua54.dll lua.exe luac.exe) $(WIN)/
 	cp $(addprefix $(WIN_SRC)/lua5.4/src/,$(WIN_LUA_HDR)) $(WIN)/include/
 
+# The *-files targets group files for the sub-makes (a named file that is
+# up to date would be reported as such); they are no entry points.
+windows-lua-files: $(WIN_LUA_DLL) $(WIN_LUA_EXE) ; @:
+
 windows-lua:
 	@.ci/deps $(WIN_BUILD_DEPS)
-	@$(MAKE) --no-print-directory $(WIN_LUA_DLL) $(WIN_LUA_EXE)
+	@$(MAKE) --no-print-directory windows-lua-files
 
 # ---- the module ---------------------------------------------------------------
 # The Linux build's layers with the Windows backend (src/sys/win32.c, the
@@ -96,9 +101,11 @@ $(WIN)/%.lua: lua/%.lua
 	@mkdir -p $(dir $@)
 	cp $< $@
 
+windows-module-files: $(WIN)/dualstack/core.dll $(WIN_MOD_LUA) ; @:
+
 windows:
 	@.ci/deps $(WIN_BUILD_DEPS)
-	@$(MAKE) --no-print-directory $(WIN)/dualstack/core.dll $(WIN_MOD_LUA)
+	@$(MAKE) --no-print-directory windows-module-files
 
 # ---- what busted needs on Windows -------------------------------------------
 # Their sources are not ours, so they are built without -Werror.
@@ -123,17 +130,20 @@ build/windows-test/wine_version.exe: test/windows/wine_version.c
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) $(WARN) -o $@ $<
 
+windows-busted-files: windows-lua-files $(WIN_BUSTED) ; @:
+
 windows-busted:
 	@.ci/deps $(WIN_BUILD_DEPS)
-	@$(MAKE) --no-print-directory $(WIN_LUA_DLL) $(WIN_LUA_EXE) $(WIN_BUSTED)
+	@$(MAKE) --no-print-directory windows-busted-files
 
 # ---- the suite under Wine -----------------------------------------------------
+windows-test-files: windows-busted-files build/windows-test/wine_version.exe \
+  $(if $(wildcard src/sys/win32.c),windows-module-files) ; @:
+
 # Until src/sys/win32.c exists only specs that do not load the module can
 # pass (test/windows/smoke_spec.lua); the suite then fails on require.
 windows-test:
 	@.ci/deps $(WIN_TEST_DEPS)
-	@$(MAKE) --no-print-directory $(WIN_LUA_DLL) $(WIN_LUA_EXE) $(WIN_BUSTED) \
-	  build/windows-test/wine_version.exe \
-	  $(if $(wildcard src/sys/win32.c),$(WIN)/dualstack/core.dll $(WIN_MOD_LUA))
+	@$(MAKE) --no-print-directory windows-test-files
 	@test -f src/sys/win32.c || echo "windows-test: src/sys/win32.c missing, the module is not built"
 	WINE=$(WINE) test/windows/busted.sh $(CHECK_SPECS)

@@ -22,6 +22,9 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
   echo "creating the Wine prefix $WINEPREFIX"
   mkdir -p "$WINEPREFIX"
   "$WINE" wineboot -i >/dev/null 2>&1 || true
+  # The registry is written when the server ends: wait, so a prefix with
+  # system.reg is a finished one (about 4 s of wineboot, 5 s of waiting).
+  "${WINESERVER:-wineserver}" -w
 fi
 [ -f build/windows-test/wine_version.exe ] && "$WINE" build/windows-test/wine_version.exe
 # Lua on Windows reads LUA_PATH_5_4 before LUA_PATH: set the one it reads.
