@@ -28,12 +28,13 @@ if [ ! -f "$WINEPREFIX/system.reg" ]; then
 fi
 [ -f build/windows-test/wine_version.exe ] && "$WINE" build/windows-test/wine_version.exe
 # Lua on Windows reads LUA_PATH_5_4 before LUA_PATH: set the one it reads.
-# ";;" keeps Lua's defaults (beside lua.exe). Busted prepends the lpath and
-# cpath of .busted; its cpath (build/?.so) would make Windows Lua try the
-# Linux build/dualstack/core.so and fail, so --cpath replaces it.
+# ";;" keeps Lua's defaults, which look beside lua.exe (build/windows/?.dll
+# among them). Busted prepends the lpath and cpath of .busted; its cpath
+# (build/?.so) would make Windows Lua try the Linux build/dualstack/core.so
+# and fail on it, so --cpath replaces it: the module and busted's C modules
+# in build/windows/, the test helper in build/windows-test/.
 SHARE=Z:/usr/share/lua/5.4
 export LUA_PATH_5_4="$SHARE/?.lua;$SHARE/?/init.lua;;"
-export LUA_CPATH_5_4="$WIN/?.dll;;"
-unset LUA_PATH LUA_CPATH LUA_INIT LUA_INIT_5_4
+unset LUA_PATH LUA_CPATH LUA_CPATH_5_4 LUA_INIT LUA_INIT_5_4
 [ $# -gt 0 ] || set -- spec
-exec "$WINE" "$WIN/lua.exe" Z:/usr/bin/busted --cpath="$WIN/?.dll;$WIN/spec/?.dll" "$@"
+exec "$WINE" "$WIN/lua.exe" Z:/usr/bin/busted --cpath="$WIN/?.dll;build/windows-test/?.dll" "$@"
