@@ -16,7 +16,11 @@
 #                           (lua-term), system/core.dll (a stand-in for
 #                           lua-system, test/windows/system_core.c)
 #   make windows-test       the spec suite (CHECK_SPECS, default spec) under
-#                           wine64 through test/windows/busted.sh
+#                           wine64 through test/windows/busted.sh, with the
+#                           test-only pieces in build/windows-test/: LuaSocket
+#                           (socket/core.dll), spec/testhelp.dll (once
+#                           spec/testhelp.c builds for Windows) and
+#                           wine_version.exe
 #
 # build/windows/ holds only what runs on Windows; sources and tarballs are
 # in build/windows-src/, the Wine prefix in build/wine/.
@@ -37,14 +41,16 @@ WIN_BUILD_DEPS := gcc-mingw-w64-x86-64 make curl
 # lua-busted brings the pure-Lua parts (busted, luassert, say, penlight,
 # cliargs, mediator, dkjson, term's and system's Lua files) the runner
 # reads from /usr/share/lua/5.4 through Wine's Z: drive.
-WIN_TEST_DEPS  := $(WIN_BUILD_DEPS) wine wine64 lua-busted
+WIN_TEST_DEPS  := $(WIN_BUILD_DEPS) wine wine64 lua-busted lua-socket
 
-# Lua from unstable (the newest 5.4); lua-filesystem and lua-term from
-# Debian 12, whose Lua parts (term/*.lua) are the ones on this machine;
-# unstable's newer tarballs are not served by the archive here.
+# Lua from unstable (the newest 5.4); lua-filesystem, lua-term and
+# luasocket from Debian 12, whose Lua parts (term/*.lua, socket.lua) are
+# the ones on this machine; unstable's newer tarballs are not served by the
+# archive here.
 WIN_SUITE_lua5.4         ?= unstable
 WIN_SUITE_lua-filesystem ?= bookworm
 WIN_SUITE_lua-term       ?= bookworm
+WIN_SUITE_luasocket      ?= bookworm
 
 WIN_LUA_DLL := $(WIN)/lua54.dll
 WIN_LUA_EXE := $(WIN)/lua.exe
@@ -153,8 +159,21 @@ build/windows-test/spec/testhelp.dll: spec/testhelp.c $(WIN_LUA_DLL)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) $(WARN) $(WIN_INC) -shared -o $@ $< $(WIN_LUA_DLL) -lws2_32 -liphlpapi
 
+# LuaSocket for Windows (its own `make mingw`), test-only like the helper:
+# the specs of socket.select with LuaSocket's objects beside dualstack's
+# (select_spec, eventloop_spec) then run on Windows too, not only on Linux.
+# Its Lua files are this machine's (Debian 12's lua-socket, the same 3.1.0).
+WIN_LUASOCKET := build/windows-test/socket/core.dll
+
+$(WIN_LUASOCKET): $(WIN_SRC)/luasocket/.unpacked $(WIN_LUA_DLL)
+	MAKEFLAGS= $(MAKE) -s -C $(WIN_SRC)/luasocket/src mingw LUAV=5.4 \
+	  CC_mingw=$(WIN_CC) LD_mingw=$(WIN_CC) \
+	  LUAINC_mingw=$(CURDIR)/$(WIN)/include LUALIB_mingw=$(CURDIR)/$(WIN_LUA_DLL)
+	@mkdir -p $(dir $@)
+	cp $(WIN_SRC)/luasocket/src/socket-*.dll $@
+
 windows-test-files: windows-busted-files build/windows-test/wine_version.exe $(WIN_TESTHELP) \
-  $(if $(wildcard src/sys/win32.c),windows-module-files) ; @:
+  $(WIN_LUASOCKET) $(if $(wildcard src/sys/win32.c),windows-module-files) ; @:
 
 # Until src/sys/win32.c exists only specs that do not load the module can
 # pass (test/windows/smoke_spec.lua); the suite then fails on require.
