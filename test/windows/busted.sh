@@ -4,7 +4,8 @@
 #   test/windows/busted.sh [busted options] [spec...]
 # build/windows/ must hold lua.exe and busted's C modules (make windows-busted)
 # and, for the suite, the module (make windows). Busted's Lua files are this
-# machine's (Debian's lua-busted), read through Wine's Z: drive.
+# machine's (Debian's lua-busted), read through Wine's Z: drive rather than
+# copied: they are the very files the Linux suite runs on, and stay so.
 # WINE (default wine), WINEPREFIX (default build/wine) and WINEDEBUG (default
 # -all) may be set; the first run creates the prefix.
 set -e
