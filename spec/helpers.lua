@@ -34,11 +34,35 @@ local function proc_number(path)
 end
 
 -- Wall-clock seconds. os.clock is CPU time and does not advance while a
--- call sleeps in poll(2), so it cannot measure a timeout; /proc/uptime can
--- (10 ms resolution, plenty for bounds of 0.15 s and 2 s).
+-- call sleeps in poll, so it cannot measure a timeout; the module's
+-- monotonic clock can, on every platform.
 function H.now()
-  return proc_number("/proc/uptime")
+  return ds.monotime()
 end
+
+-- The platform the suite runs on, and what it cannot do there. Windows
+-- (under Wine in CI) has no /proc, no shell for io.popen, no namespaces;
+-- Wine also drops the source of WSASendMsg and has no ECN. Each returns
+-- the reason to give pending(), or nil when the case can run.
+H.WINDOWS = ds.PLATFORM == "windows"
+H.WINE = ds.WINE
+
+function H.needs_posix(what)
+  if H.WINDOWS then return (what or "this case") .. " needs a POSIX system (/proc, a shell, namespaces)" end
+end
+
+function H.needs_send_source(what)
+  if H.WINE then return (what or "this case") .. ": Wine " .. H.WINE .. " ignores WSASendMsg's source (Windows does not)" end
+end
+
+-- The loopback interface's index and name ("lo" on Linux, "loopback_N"
+-- on Windows), found by its flag.
+function H.loopback()
+  for _, i in ipairs(ds.interfaces()) do
+    if i.flags.loopback then return i.index, i.name end
+  end
+end
+H.LO, H.LO_NAME = H.loopback()
 
 -- Run fn, return its elapsed wall time, elapsed CPU time and its results.
 function H.timed(fn)

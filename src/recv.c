@@ -41,6 +41,13 @@ static int spoofed(const ds_socket *s, const ds_msghdr *mh, const ds_ctl *got) {
 int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx) {
   void *control = ds_msg_control(mh);
   ds_cmsg_decode(control, control ? ds_msg_controllen(mh) : 0, &rx->got);
+#if defined(DS_GUARD_SHARED)
+  /* The arrival marker is the packet-info option itself here (the BSDs,
+  ** Windows): a socket without pktinfo hears destinations it did not ask
+  ** for, and reports none, as a Linux one does. */
+  if (!(s->recvopts & DS_RECV_PKTINFO))
+    rx->got.have &= ~(unsigned)(DS_CTL_ADDR | DS_CTL_IFINDEX | DS_CTL_BROADCAST);
+#endif
   if (!spoofed(s, mh, &rx->got)) return 1;
   s->spoofed++;
   return 0;
