@@ -195,8 +195,13 @@ int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len)
   return setsockopt(fd, level, name, (const char *)val, len) == 0 ? 0 : -1;
 }
 
+/* SO_ERROR holds a Winsock code: it is read as the errno value, as every
+** other error here is. */
 int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len) {
-  return getsockopt(fd, level, name, (char *)val, len) == 0 ? 0 : -1;
+  if (getsockopt(fd, level, name, (char *)val, len) != 0) return -1;
+  if (level == SOL_SOCKET && name == SO_ERROR && *len == sizeof(int) && *(int *)val != 0)
+    *(int *)val = errno_of(*(int *)val);
+  return 0;
 }
 
 /* An address in 0.0.0.0/8 names the interface by index. */
