@@ -35,7 +35,11 @@ WIN_SRC  := build/windows-src
 WIN_DL   := $(WIN_SRC)/dl
 WINE     ?= wine
 CHECK_SPECS ?= spec
-DEBIAN_ARCHIVE ?= $(CURDIR)/../shared/tools/debian-archive
+# The workplace's archive tool: beside the project (../shared), where this
+# machine keeps it, or on PATH; a clone made elsewhere (CI's mktemp -d)
+# finds it all the same.
+DEBIAN_ARCHIVE ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/debian-archive \
+                    /work/shared/tools/debian-archive) debian-archive)
 
 WIN_BUILD_DEPS := gcc-mingw-w64-x86-64 make curl
 # lua-busted brings the pure-Lua parts (busted, luassert, say, penlight,
