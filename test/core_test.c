@@ -390,7 +390,7 @@ static void test_interfaces(void) {
   CHECK(ds_sys_ifindex("no-such-if0") == 0, "an unknown name has none");
   ds_pton("127.0.0.1", 9, &lo);
   CHECK(ds_ifindex_of_addr(&lo) == idx, "127.0.0.1 is on %s", loname);
-  CHECK(str_eq(ds_sys_gai_name(EAI_NONAME), "EAI_NONAME"), "getaddrinfo codes by name");
+  CHECK(str_eq(ds_gai_errname(EAI_NONAME), "EAI_NONAME"), "getaddrinfo codes by name");
 }
 
 int main(void) {

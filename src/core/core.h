@@ -92,6 +92,7 @@ typedef union ds_cmsgbuf {
 int ds_err_as_seen(int err);
 const char *ds_errname_known(int err);
 const char *ds_errmessage(int err);
+const char *ds_gai_errname(int code);
 
 /* addr.c */
 const char *ds_pton(const char *text, size_t len, ds_ip *ip);

@@ -83,3 +83,26 @@ const char *ds_errmessage(int err) {
   const ds_errinfo *e = lookup(err = ds_err_as_seen(err));
   return (e && e->message) ? e->message : strerror(err);
 }
+
+/* getaddrinfo's codes by name, the same on every platform; one this does
+** not know is a failure. EAI_NODATA is a code of its own on Windows, an
+** alias of EAI_NONAME on some systems, and absent on others. */
+const char *ds_gai_errname(int code) {
+  switch (code) {
+    case EAI_AGAIN: return "EAI_AGAIN";
+    case EAI_BADFLAGS: return "EAI_BADFLAGS";
+    case EAI_FAIL: return "EAI_FAIL";
+    case EAI_FAMILY: return "EAI_FAMILY";
+    case EAI_MEMORY: return "EAI_MEMORY";
+    case EAI_NONAME: return "EAI_NONAME";
+    case EAI_SERVICE: return "EAI_SERVICE";
+    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
+#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
+    case EAI_NODATA: return "EAI_NODATA";
+#endif
+#if defined(EAI_ADDRFAMILY)
+    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+#endif
+    default: return "EAI_FAIL";
+  }
+}

@@ -214,27 +214,6 @@ const char *ds_sys_gai_message(int code) {
   return gai_strerror(code);
 }
 
-/* A code this does not know is a failure. */
-const char *ds_sys_gai_name(int code) {
-  switch (code) {
-    case EAI_AGAIN: return "EAI_AGAIN";
-    case EAI_BADFLAGS: return "EAI_BADFLAGS";
-    case EAI_FAIL: return "EAI_FAIL";
-    case EAI_FAMILY: return "EAI_FAMILY";
-    case EAI_MEMORY: return "EAI_MEMORY";
-    case EAI_NONAME: return "EAI_NONAME";
-    case EAI_SERVICE: return "EAI_SERVICE";
-    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-#if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
-    case EAI_NODATA: return "EAI_NODATA";
-#endif
-#if defined(EAI_ADDRFAMILY)
-    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
-#endif
-    default: return "EAI_FAIL";
-  }
-}
-
 int ds_sys_gai_errno(int code) {
 #if defined(EAI_SYSTEM)
   if (code == EAI_SYSTEM) return errno;

@@ -336,22 +336,6 @@ const char *ds_sys_gai_message(int code) {
   return gai_strerrorA(code);
 }
 
-/* EAI_NODATA is WSANO_DATA here, a code of its own. */
-const char *ds_sys_gai_name(int code) {
-  switch (code) {
-    case EAI_AGAIN: return "EAI_AGAIN";
-    case EAI_BADFLAGS: return "EAI_BADFLAGS";
-    case EAI_FAIL: return "EAI_FAIL";
-    case EAI_FAMILY: return "EAI_FAMILY";
-    case EAI_MEMORY: return "EAI_MEMORY";
-    case EAI_NONAME: return "EAI_NONAME";
-    case EAI_SERVICE: return "EAI_SERVICE";
-    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
-    case EAI_NODATA: return "EAI_NODATA";
-    default: return "EAI_FAIL";
-  }
-}
-
 int ds_sys_gai_errno(int code) {
   (void)code;
   return 0;
