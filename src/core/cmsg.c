@@ -54,6 +54,17 @@ static void set_ipv4_dst(ds_ctl *out, const struct in_addr *a) {
   }
 }
 
+#if defined(DS_ECN_MSG)
+/* The ECN bits alone (Windows): the tclass they make, unless a whole TOS
+** or traffic class byte came too, which holds them already. */
+static void decode_ecn(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
+  int v;
+  if ((out->have & DS_CTL_TCLASS) || !payload(c, avail, &v, sizeof(v))) return;
+  out->tclass = v & 3;
+  out->have |= DS_CTL_TCLASS;
+}
+#endif
+
 static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
   unsigned char byte;
@@ -99,6 +110,11 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
         out->have |= DS_CTL_TCLASS;
       }
       return;
+#if defined(DS_ECN_MSG)
+    case DS_ECN_MSG:
+      decode_ecn(c, avail, out);
+      return;
+#endif
   }
 }
 
@@ -130,6 +146,11 @@ static void decode_ipv6(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
         out->have |= DS_CTL_TCLASS;
       }
       return;
+#if defined(DS_ECN_MSG)
+    case DS_ECN_MSG:
+      decode_ecn(c, avail, out);
+      return;
+#endif
   }
 }
 
@@ -243,9 +264,15 @@ size_t ds_cmsg_encode(void *control, size_t cap, const ds_ctl *in, int ipv4) {
   if ((in->have & DS_CTL_HOPLIMIT) && !(ipv4 && in->hoplimit < 0))
     len = put(buf, len, cap, ipv4 ? IPPROTO_IP : IPPROTO_IPV6, ipv4 ? IP_TTL : IPV6_HOPLIMIT,
               &in->hoplimit, sizeof(int));
-  if (in->have & DS_CTL_TCLASS)
+  if (in->have & DS_CTL_TCLASS) {
+#if defined(DS_ECN_MSG)
+    int ecn = in->tclass & 3;
+    len = put(buf, len, cap, ipv4 ? IPPROTO_IP : IPPROTO_IPV6, DS_ECN_MSG, &ecn, sizeof(int));
+#else
     len = put(buf, len, cap, ipv4 ? IPPROTO_IP : IPPROTO_IPV6, ipv4 ? IP_TOS : IPV6_TCLASS,
               &in->tclass, sizeof(int));
+#endif
+  }
 #if defined(DS_HAVE_UDP_GSO)
   if (in->have & DS_CTL_SEGMENT) {
     uint16_t seg = (uint16_t)in->segment;

@@ -96,6 +96,12 @@ typedef WSACMSGHDR ds_cmsghdr;
 #define DS_IP_TTLMSG IP_HOPLIMIT
 #define DS_IP_TOSMSG IP_TOS
 
+/* ECN (docs/reference ecn.md): Windows sends and reports the ECN bits
+** alone, as IP_ECN/IPV6_ECN messages holding an INT; the DSCP is not
+** set per datagram. A tclass to send gives its ECN bits; a received
+** IP_ECN gives the tclass those bits (DSCP 0) where no TOS came with it. */
+#define DS_ECN_MSG 50 /* IP_ECN and IPV6_ECN */
+
 /* No receive timestamps through control messages (Windows has its own
 ** timestamping ioctls), no UDP segmentation offload through them, no
 ** SO_REUSEPORT: those options do not exist here. */
