@@ -48,7 +48,7 @@ after_each(function()
   open = {}
 end)
 
-local LO = ds.ifindex("lo")
+local LO = require("spec.helpers").LO -- the loopback by its flag ("lo" on Linux)
 
 -- Queries a dual "*" server answers; client family, its bind address, the
 -- address it queries, the dst the server must see, the reply source the

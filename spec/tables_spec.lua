@@ -9,7 +9,7 @@ local cleanup = require "spec.cleanup"
 
 local ds = H.ds
 local ok, keep = H.ok, cleanup.keep
-local LO = ds.ifindex("lo")
+local LO = H.LO -- the loopback by its flag ("lo" on Linux)
 
 after_each(cleanup.close_all)
 
