@@ -268,7 +268,7 @@ describe("recvmmsg with finalizers in the middle", function()
         assert.is_truthy(m.data == want_data[i][1] or m.data == want_data[i][2], "list[" .. i .. "]")
         -- Whichever datagram a table holds, it holds only that one's fields.
         local want = { data = m.data, addr = f.addr, port = cport, size = 100, truncated = false,
-          ctruncated = false, dst = f.dst, ifindex = H.ds.ifindex("lo") }
+          ctruncated = false, dst = f.dst, ifindex = H.LO }
         local from = f.to
         local copy = {}
         for k, v in pairs(m) do copy[k] = v end

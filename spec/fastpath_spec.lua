@@ -12,7 +12,7 @@ local N = require "spec.namespace"
 
 local ds = H.ds
 local ok, keep = H.ok, cleanup.keep
-local LO = ds.ifindex("lo")
+local LO = H.LO -- the loopback by its flag ("lo" on Linux)
 
 after_each(cleanup.close_all)
 
@@ -199,7 +199,7 @@ describe("sendto's source and interface", function()
     local server = udp("dual", "*")
     for _, c in ipairs { { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
       local client, cport = udp(c[1], c[2])
-      for _, ifi in ipairs { "lo", LO } do
+      for _, ifi in ipairs { H.LO_NAME, LO } do
         assert.equal(5, ok(server:sendto("by-lo", c[2], cport, nil, ifi)))
         assert.same({ "by-lo", c[2] }, got(client))
       end
@@ -230,7 +230,7 @@ describe("sendto's source and interface", function()
   it("sends from src by the interface given with it", function()
     local server = udp("dual", "*")
     local client, cport = udp("inet", "127.0.0.1")
-    ok(server:sendto("x", "127.0.0.1", cport, "127.0.0.2", "lo"))
+    ok(server:sendto("x", "127.0.0.1", cport, "127.0.0.2", H.LO_NAME))
     assert.same({ "x", "127.0.0.2" }, got(client))
   end)
 
@@ -335,7 +335,7 @@ describe("sendto's src and ifindex after review", function()
     local _, port = l:getsockname()
     assert.same({ false, MSG }, { pcall(c.sendto, c, "src", "127.0.0.1", port, "127.0.0.2") })
     assert.same({ false, MSG }, { pcall(c.sendto, c, "ifi", "127.0.0.1", port, nil, 1) })
-    assert.same({ false, MSG }, { pcall(c.sendto, c, "both", "127.0.0.1", port, "127.0.0.2", "lo") })
+    assert.same({ false, MSG }, { pcall(c.sendto, c, "both", "127.0.0.1", port, "127.0.0.2", H.LO_NAME) })
     local fine, err = pcall(function() return c:sendto("src", "127.0.0.1", port, "127.0.0.1") end)
     assert.is_false(fine)
     assert.matches("^spec/fastpath_spec%.lua:%d+: calling 'sendto' on bad self %(udp socket expected for src "
@@ -413,13 +413,13 @@ for _, model in ipairs(MODELS) do
     it("sendto takes a mapped or plain IPv4 src and an interface name or index", function()
       local l = listener()
       local client, cport = udp("inet", "127.0.0.1")
-      for _, p in ipairs { { "127.0.0.1", "::ffff:127.0.0.2", nil }, { "::ffff:127.0.0.1", "127.0.0.2", "lo" },
+      for _, p in ipairs { { "127.0.0.1", "::ffff:127.0.0.2", nil }, { "::ffff:127.0.0.1", "127.0.0.2", H.LO_NAME },
                            { "127.0.0.1", "127.0.0.2", LO } } do
         assert.equal(1, ok(l:sendto("x", p[1], cport, p[2], p[3])))
         assert.same({ "x", "127.0.0.2" }, got(client))
       end
       local c6, c6port = udp("inet6", "::1")
-      assert.equal(1, ok(l:sendto("y", "::1", c6port, "::1", "lo")))
+      assert.equal(1, ok(l:sendto("y", "::1", c6port, "::1", H.LO_NAME)))
       assert.same({ "y", "::1" }, got(c6))
     end)
 

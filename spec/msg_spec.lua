@@ -48,7 +48,8 @@ after_each(function()
   open = {}
 end)
 
-local LO = ds.ifindex("lo")
+local H = require "spec.helpers"
+local LO = H.LO -- the loopback by its flag ("lo" on Linux)
 
 -- Queries a dual "*" server answers; client family, its bind address, the
 -- address it queries, the dst the server must see, the reply source the
@@ -67,6 +68,7 @@ describe("recvmsg and reply on a dual server bound to *", function()
   for _, q in ipairs(queries) do
     local family, bind, to, dst, from = table.unpack(q)
     it(("sees dst %s and answers from %s (%s client)"):format(dst, from, family), function()
+      local why = to == "127.0.0.2" and H.needs_send_source("reply from 127.0.0.2"); if why then return pending(why) end
       local server, sport = dual_server()
       local client, cport = udp(family, bind)
       ok(client:sendto("query", to, sport))
@@ -110,6 +112,7 @@ end)
 
 describe("recvmsg and reply on single-family sockets", function()
   it("inet: dst in plain IPv4 form and reply from 127.0.0.2", function()
+    local why = H.needs_send_source("reply from 127.0.0.2"); if why then return pending(why) end
     local server, sport = udp("inet", "*", { pktinfo = true })
     local client, cport = udp("inet", "127.0.0.1")
     ok(client:sendto("query", "127.0.0.2", sport))
@@ -159,6 +162,7 @@ end)
 
 describe("sendmsg source address", function()
   it("sends from an explicit IPv4 src on a wildcard dual socket", function()
+    local why = H.needs_send_source("sendmsg src"); if why then return pending(why) end
     local server = udp("dual", "*")
     local client, cport = udp("inet", "127.0.0.1")
     local n = ok(server:sendmsg { data = "hello", addr = "127.0.0.1", port = cport, src = "127.0.0.2" })
@@ -169,6 +173,7 @@ describe("sendmsg source address", function()
   end)
 
   it("takes the src in mapped form too", function()
+    local why = H.needs_send_source("sendmsg src"); if why then return pending(why) end
     local server = udp("dual", "*")
     local client, cport = udp("inet", "127.0.0.1")
     ok(server:sendmsg { data = "x", addr = "::ffff:127.0.0.1", port = cport, src = "::ffff:127.0.0.2" })
@@ -364,7 +369,9 @@ describe("truncation", function()
     ok(sender:sendto(("x"):rep(100), "127.0.0.1", rport))
     local m = ok(receiver:recvmsg(10))
     assert.equal(("x"):rep(10), m.data)
-    assert.equal(100, m.size)
+    -- Only Linux reports a truncated datagram's real length (the reference);
+    -- Windows reports the bytes received.
+    assert.equal(H.WINDOWS and 10 or 100, m.size)
     assert.is_true(m.truncated)
     assert.is_false(m.ctruncated)
   end)

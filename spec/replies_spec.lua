@@ -11,7 +11,7 @@ local N = require "spec.namespace"
 
 local ds = H.ds
 local ok, keep = H.ok, cleanup.keep
-local LO = ds.ifindex("lo")
+local LO = H.LO -- the loopback by its flag ("lo" on Linux)
 
 after_each(cleanup.close_all)
 

@@ -9,7 +9,7 @@ local cleanup = require "spec.cleanup"
 
 local ds = H.ds
 local ok, keep = H.ok, cleanup.keep
-local LO = ds.ifindex("lo")
+local LO = H.LO -- the loopback by its flag ("lo" on Linux)
 
 after_each(cleanup.close_all)
 
@@ -105,7 +105,9 @@ describe("a message table after recvmsg", function()
       ok(sender:sendto("long datagram", f.to, pport))
       ok(pkt:recvmsg(4, m))
       local want = expected(f, PKT, "long", sport)
-      want.size, want.truncated = 13, true
+      -- Only Linux reports a truncated datagram's real length (the
+      -- reference); Windows reports the bytes received.
+      want.size, want.truncated = H.WINDOWS and 4 or 13, true
       assert_exactly(want, m, PKT)
       ok(sender:sendto("ok", f.to, pport))
       ok(pkt:recvmsg(4, m))
@@ -177,6 +179,7 @@ describe("sendmsg and sendmmsg with a received table", function()
     end)
 
     it(label(f) .. ": with src given, sendmsg and sendmmsg send it from src", function()
+      local why = f.to == "127.0.0.2" and H.needs_send_source("sendmsg src 127.0.0.2"); if why then return pending(why) end
       local server, sport, client, m = query(f)
       m.data, m.src = "by-sendmsg", m.dst
       assert.equal(10, ok(server:sendmsg(m)))
@@ -189,6 +192,7 @@ describe("sendmsg and sendmmsg with a received table", function()
 
   it("a CE-marked request: the refusal points to reply alone, m.src = m.dst gets the CE "
     .. "refusal, reply answers", function()
+    local why = H.needs_send_source("reply from 127.0.0.2"); if why then return pending(why) end
     -- The old advice ("or give src") sent back what the network set: the
     -- CE mark, which no sender may set.
     local help = require "spec.testhelp"

@@ -3,32 +3,58 @@
 ** a socket option behind dualstack's back (as another library or a parent
 ** process would), make the allocator fail, read the C heap's size, and
 ** send an IPv6 datagram with any source address. Built by `make
-** test-build` as build/spec/testhelp.so.
+** test-build` as build/spec/testhelp.so and, for Windows, by mk/windows.mk
+** as build/windows-test/spec/testhelp.dll: there heap and send_raw6 return
+** nil and the reason (no mallinfo2, no raw IPv6 with a header built here).
 */
+#ifdef _WIN32
+#include <winsock2.h>
+#include <ws2tcpip.h>
+#else
 #define _GNU_SOURCE 1 /* mallinfo2, SO_BINDTODEVICE, inet_pton under -std=c99 */
-
 #include <arpa/inet.h>
 #include <errno.h>
 #include <malloc.h>
 #include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#endif
+
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
 
 #include <lua.h>
 #include <lauxlib.h>
 
+/* The descriptor of argument arg and the last socket error's text. */
+#ifdef _WIN32
+typedef SOCKET sock_t;
+#define SOCK_FAILED(r) ((r) == SOCKET_ERROR)
+static const char *sock_error(lua_State *L) {
+  return lua_pushfstring(L, "winsock error %d", WSAGetLastError());
+}
+#else
+typedef int sock_t;
+#define SOCK_FAILED(r) ((r) < 0)
+static const char *sock_error(lua_State *L) {
+  return lua_pushstring(L, strerror(errno));
+}
+#endif
+
+static sock_t check_sock(lua_State *L, int arg) {
+  return (sock_t)luaL_checkinteger(L, arg);
+}
+
 /* ok, err = testhelp.setint(fd, level, name, value) */
 static int setint(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  sock_t fd = check_sock(L, 1);
   int level = (int)luaL_checkinteger(L, 2);
   int name = (int)luaL_checkinteger(L, 3);
   int value = (int)luaL_checkinteger(L, 4);
-  if (setsockopt(fd, level, name, &value, sizeof(value)) < 0) {
+  if (SOCK_FAILED(setsockopt(fd, level, name, (const void *)&value, sizeof(value)))) {
     lua_pushnil(L);
-    lua_pushstring(L, strerror(errno));
+    sock_error(L);
     return 2;
   }
   lua_pushboolean(L, 1);
@@ -37,14 +63,14 @@ static int setint(lua_State *L) {
 
 /* value, err = testhelp.getint(fd, level, name) */
 static int getint(lua_State *L) {
-  int fd = (int)luaL_checkinteger(L, 1);
+  sock_t fd = check_sock(L, 1);
   int level = (int)luaL_checkinteger(L, 2);
   int name = (int)luaL_checkinteger(L, 3);
   int value = 0;
   socklen_t len = sizeof(value);
-  if (getsockopt(fd, level, name, &value, &len) < 0) {
+  if (SOCK_FAILED(getsockopt(fd, level, name, (void *)&value, &len))) {
     lua_pushnil(L);
-    lua_pushstring(L, strerror(errno));
+    sock_error(L);
     return 2;
   }
   lua_pushinteger(L, value);
@@ -121,6 +147,23 @@ static int failcall(lua_State *L) {
   return lua_gettop(L);
 }
 
+#ifdef _WIN32
+/* Windows has no mallinfo2 nor a raw IPv6 socket that takes the header
+** built here (IPV6_HDRINCL is refused): each says so, as a failure. */
+static int unavailable(lua_State *L, const char *what) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "%s is not available on Windows", what);
+  return 2;
+}
+
+static int heap(lua_State *L) {
+  return unavailable(L, "heap (glibc's mallinfo2)");
+}
+
+static int send_raw6(lua_State *L) {
+  return unavailable(L, "send_raw6 (a raw IPv6 socket with its own header)");
+}
+#else
 /* heap() -> bytes of the C heap in use (glibc's mallinfo2().uordblks), for
 ** specs that check a call leaks nothing. */
 static int heap(lua_State *L) {
@@ -241,6 +284,7 @@ static int send_raw6(lua_State *L) {
   put16(pkt + IP6_HDR + 6, udp6_checksum(pkt, udplen));
   return send_packet(L, ifname, pkt, IP6_HDR + udplen, dst);
 }
+#endif /* _WIN32 */
 
 int luaopen_spec_testhelp(lua_State *L) {
   lua_newtable(L);
@@ -260,11 +304,18 @@ int luaopen_spec_testhelp(lua_State *L) {
   CONSTANT(IPPROTO_IP);
   CONSTANT(IPPROTO_IPV6);
   CONSTANT(IP_RECVTTL);
+  CONSTANT(IP_TOS);
+  CONSTANT(IPV6_TCLASS);
+#ifdef _WIN32
+  /* Windows turns the control messages on by options named after the
+  ** messages, and has no IP_RECVORIGDSTADDR. */
+  lua_pushinteger(L, IPV6_HOPLIMIT), lua_setfield(L, -2, "IPV6_RECVHOPLIMIT");
+  lua_pushinteger(L, IPV6_PKTINFO), lua_setfield(L, -2, "IPV6_RECVPKTINFO");
+#else
   CONSTANT(IPV6_RECVHOPLIMIT);
   CONSTANT(IPV6_RECVPKTINFO);
-  CONSTANT(IP_TOS);
   CONSTANT(IP_RECVORIGDSTADDR);
-  CONSTANT(IPV6_TCLASS);
+#endif
 #undef CONSTANT
   return 1;
 }
