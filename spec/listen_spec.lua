@@ -143,7 +143,10 @@ for _, model in ipairs(MODELS) do
     it("sets reuseaddr by default and leaves it off on request", function()
       local on = tcp_listener("*", model.opts)
       local off = tcp_listener("*", copy(model.opts, { reuseaddr = false }))
-      for _, s in ipairs(on:sockets()) do assert.is_true(s:getoption("reuseaddr")) end
+      -- On by default, but not on Windows, where reuseaddr would let another
+      -- socket take the port (lua/dualstack/listen.lua).
+      local default = not H.WINDOWS
+      for _, s in ipairs(on:sockets()) do assert.equal(default, s:getoption("reuseaddr")) end
       for _, s in ipairs(off:sockets()) do assert.is_false(s:getoption("reuseaddr")) end
     end)
 
@@ -228,6 +231,7 @@ for _, model in ipairs(MODELS) do
     end
 
     it("serves all three clients queued at once", function()
+      local why = H.needs_send_source("replies from 127.0.0.2"); if why then return pending(why) end
       local l, port = udp_listener()
       local clients = {}
       for i, case in ipairs(UDP_CLIENTS) do

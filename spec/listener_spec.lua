@@ -196,6 +196,7 @@ for _, model in ipairs(MODELS) do
     end)
 
     it("replymmsg answers each request from its dst, families mixed in one list", function()
+      local why = H.needs_send_source("answers from 127.0.0.2"); if why then return pending(why) end
       local l, port = udp_listener(model.opts)
       local cs = clients()
       for i, c in ipairs(cs) do assert.equal(2, c:sendto("q" .. i, CLIENTS[i].host, port)) end
@@ -232,6 +233,7 @@ for _, model in ipairs(MODELS) do
     end)
 
     it("sendmmsg sends each message through its family's socket, from its src", function()
+      local why = H.needs_send_source("sending from src 127.0.0.2"); if why then return pending(why) end
       local l = udp_listener(model.opts)
       local cs, ports = clients()
       assert.equal(3, l:sendmmsg {
