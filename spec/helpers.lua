@@ -51,6 +51,28 @@ function H.needs_posix(what)
   if H.WINDOWS then return (what or "this case") .. " needs a POSIX system (/proc, a shell, namespaces)" end
 end
 
+-- For the repository checks (layout, readme, rockspec): they read the
+-- source tree through a shell and run lua5.4 children.
+function H.needs_source_tree(what)
+  return H.needs_posix((what or "this case") .. " (reads the source tree through a shell)")
+end
+
+-- For the cases that count or inspect descriptors (H.socket_fds,
+-- H.open_fds, H.fd_is_socket), which read /proc.
+function H.needs_proc_fds(what)
+  return H.needs_posix((what or "this case") .. " (counts descriptors in /proc)")
+end
+
+-- SO_REUSEPORT: Windows has no such option (the module does not know it there).
+function H.needs_reuseport(what)
+  if H.WINDOWS then return (what or "this case") .. ": Windows has no SO_REUSEPORT" end
+end
+
+-- IPV6_TCLASS (and the ECN bits it carries): Wine refuses it with ENOPROTOOPT.
+function H.needs_ipv6_tclass(what)
+  if H.WINE then return (what or "this case") .. ": Wine " .. H.WINE .. " refuses IPV6_TCLASS (ENOPROTOOPT; Windows does not)" end
+end
+
 function H.needs_send_source(what)
   if H.WINE then return (what or "this case") .. ": Wine " .. H.WINE .. " ignores WSASendMsg's source (Windows does not)" end
 end

@@ -6,9 +6,12 @@
 
 local H = require "spec.helpers"
 
-local ROOT = H.repo_root()
+-- Windows has no shell to list the tree with: every case is pending there.
+local WHY = H.needs_source_tree("the C layout check")
+local ROOT = not WHY and H.repo_root()
 
 local function files(pattern)
+  if WHY then return {} end
   local p = assert(io.popen("cd '" .. ROOT .. "' && ls " .. pattern .. " 2>/dev/null"))
   local out = {}
   for l in p:lines() do out[#out + 1] = l end
@@ -125,10 +128,12 @@ end
 
 describe("the C layout", function()
   it("has each layer", function()
+    if WHY then return pending(WHY) end
     assert.is_true(#BINDING > 0 and #CORE > 0 and #BACKEND > 0)
   end)
 
   it("keeps Lua out of the core and the backend", function()
+    if WHY then return pending(WHY) end
     local function lua_headers(f)
       local found = {}
       for _, h in ipairs(includes(f)) do
@@ -145,6 +150,7 @@ describe("the C layout", function()
   end)
 
   it("makes every system call in the backend", function()
+    if WHY then return pending(WHY) end
     local above = {}
     for _, f in ipairs(BINDING) do above[#above + 1] = f end
     for _, f in ipairs(CORE) do above[#above + 1] = f end
@@ -155,6 +161,7 @@ describe("the C layout", function()
   end)
 
   it("calls downwards only: no file calls one that calls it back", function()
+    if WHY then return pending(WHY) end
     local all = {}
     for _, list in ipairs({BINDING, CORE, BACKEND}) do
       for _, f in ipairs(list) do

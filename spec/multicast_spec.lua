@@ -281,7 +281,7 @@ describe("multicast arguments", function()
     local _, msg, code = udp("inet6"):join("239.1.2.3")
     assert.equal("EAFNOSUPPORT", code)
     assert.is_string(msg)
-    _, msg, code = udp("inet"):join("ff12::1234", "lo")
+    _, msg, code = udp("inet"):join("ff12::1234", H.LO_NAME)
     assert.equal("EAFNOSUPPORT", code)
     assert.is_string(msg)
   end)
@@ -291,7 +291,7 @@ describe("multicast arguments", function()
       "bad argument #1 to 'join' (not a multicast group address)")
     assert.has_error(function() udp("dual"):join("239.1.2.3", "nosuchif0") end,
       "bad argument #2 to 'join' (unknown interface 'nosuchif0')")
-    assert.has_error(function() udp("dual"):join("239.1.2.3", "lo", "::1") end,
+    assert.has_error(function() udp("dual"):join("239.1.2.3", H.LO_NAME, "::1") end,
       "bad argument #3 to 'join' (source and group families differ)")
     assert.has_error(function() udp("dual"):join("not an address") end,
       "bad argument #1 to 'join' (malformed IPv4 address: 'not an address')")

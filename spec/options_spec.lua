@@ -39,6 +39,9 @@ describe("options round trip", function()
     for _, opt in ipairs(ROUND_TRIPS) do
       for _, kind in ipairs(opt.kinds) do
         it(("%s on %s %s"):format(opt.name, family, kind), function()
+          local why = opt.name == "reuseport" and H.needs_reuseport("reuseport")
+            or opt.name == "tclass" and family ~= "inet" and H.needs_ipv6_tclass("tclass on an IPv6 socket")
+          if why then return pending(why) end
           local s = sock(kind, family)
           for _, value in ipairs(opt.values) do
             assert.equal(1, s:setoption(opt.name, value))
@@ -85,6 +88,7 @@ describe("option effects on real traffic", function()
 
   for _, case in ipairs { { "dual", "::1" }, { "dual", "127.0.0.1" }, { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
     it("reuseport lets two UDP sockets share a port, " .. table.concat(case, " on "), function()
+      local why = H.needs_reuseport("reuseport"); if why then return pending(why) end
       local ok, _, code = bind_twice(case[1], case[2])
       assert.same({ nil, "EADDRINUSE" }, { ok, code })
       assert.equal(1, bind_twice(case[1], case[2], "reuseport"))
@@ -109,6 +113,7 @@ describe("option effects on real traffic", function()
 
   for _, half in ipairs(HALVES) do
     it("hoplimit and tclass on a dual socket reach a " .. half.family .. " receiver", function()
+      local why = H.needs_ipv6_tclass("tclass on a dual socket"); if why then return pending(why) end
       local receiver, port = H.udp_bound(half.family, half.host)
       open[#open + 1] = receiver
       receiver:setoption("recvhoplimit", true)

@@ -11,8 +11,11 @@
 
 local H = require "spec.helpers"
 
-local ROOT = H.repo_root()
-local README = ROOT .. "/README.md"
+-- Windows has no shell to run the lua5.4 children with: the snippets are
+-- pending there (the matcher's own case runs everywhere).
+local WHY = H.needs_source_tree("running the README snippets in lua5.4 children")
+local ROOT = not WHY and H.repo_root()
+local README = ROOT and ROOT .. "/README.md"
 local TIMEOUT = 20
 
 -- The blocks of README: {line = first code line, heading = the section
@@ -133,9 +136,10 @@ describe("README snippets: the output matcher", function()
 end)
 
 describe("README snippets", function()
-  local blocks = lua_blocks(README)
+  local blocks = WHY and {} or lua_blocks(README)
 
   it("are found", function()
+    if WHY then return pending(WHY) end
     assert.is_true(#blocks >= 8, "only " .. #blocks .. " lua blocks require dualstack")
   end)
 

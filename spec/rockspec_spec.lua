@@ -5,7 +5,9 @@
 
 local H = require "spec.helpers"
 
-local ROOT = H.repo_root()
+-- Windows has no shell to list the tree with: every case is pending there.
+local WHY = H.needs_source_tree("the rockspec check")
+local ROOT = not WHY and H.repo_root()
 
 local function lines(cmd)
   local p = assert(io.popen(cmd))
@@ -23,7 +25,7 @@ local function rockspec()
 end
 
 describe("the rockspec", function()
-  local spec = rockspec()
+  local spec = not WHY and rockspec()
 
   -- The C sources of the module on platform plat, sorted.
   local function sources(plat)
@@ -36,6 +38,7 @@ describe("the rockspec", function()
   end
 
   it("compiles every C file under src/ but the other platforms' backends", function()
+    if WHY then return pending(WHY) end
     local all = lines("cd '" .. ROOT .. "' && find src -name '*.c'")
     local function all_but(other)
       local list = {}
@@ -52,6 +55,7 @@ describe("the rockspec", function()
   end)
 
   it("installs every Lua module under lua/", function()
+    if WHY then return pending(WHY) end
     local files = {}
     for name, file in pairs(spec.build.modules) do
       if type(file) == "string" then

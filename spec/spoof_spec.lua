@@ -7,6 +7,13 @@
 -- The spoofed datagrams are real packets from a raw socket (testhelp.c),
 -- which needs root: without it the cases are pending with the reason.
 local H = require "spec.helpers"
+-- Raw IPv6 packets from testhelp.c, root found with `id -u`, and Linux's
+-- delivery of ::ffff: sources to IPv6 sockets: none of it exists on Windows.
+local WHY = H.needs_posix("spoofing ::ffff: sources with raw IPv6 packets")
+if WHY then
+  it("spoofed IPv4 peers", function() pending(WHY) end)
+  return
+end
 local cleanup = require "spec.cleanup"
 local N = require "spec.namespace"
 

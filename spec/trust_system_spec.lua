@@ -5,7 +5,19 @@
 local H = require "helpers"
 local N = require "namespace"
 local core = require "dualstack.core"
-local helper = require "spec.testhelp"
+-- spec.testhelp (failalloc, raw sends) is not built for Windows yet
+-- (mk/windows.mk): there the file is one pending case until it is.
+local helper
+if H.WINDOWS then
+  local loaded, mod = pcall(require, "spec.testhelp")
+  if not loaded then
+    it("needs spec.testhelp", function() pending("spec.testhelp is not built for Windows: " .. tostring(mod)) end)
+    return
+  end
+  helper = mod
+else
+  helper = require "spec.testhelp"
+end
 local ds = H.ds
 
 local cleanup = require "spec.cleanup"
