@@ -113,7 +113,7 @@ static int looks_numeric(const char *s, size_t len) {
 static int push_gai_error(lua_State *L, int rc) {
   int err = ds_sys_gai_errno(rc);
   if (err) return ds_push_error(L, err);
-  return ds_push_failure(L, ds_sys_gai_message(rc), ds_gai_errname(rc));
+  return ds_push_failure(L, ds_gai_message(rc), ds_gai_errname(rc));
 }
 
 static int lookup_name(lua_State *L, const char *name, const ds_socket *s,

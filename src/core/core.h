@@ -93,6 +93,7 @@ int ds_err_as_seen(int err);
 const char *ds_errname_known(int err);
 const char *ds_errmessage(int err);
 const char *ds_gai_errname(int code);
+const char *ds_gai_message(int code);
 
 /* addr.c */
 const char *ds_pton(const char *text, size_t len, ds_ip *ip);

@@ -84,25 +84,42 @@ const char *ds_errmessage(int err) {
   return (e && e->message) ? e->message : strerror(err);
 }
 
-/* getaddrinfo's codes by name, the same on every platform; one this does
-** not know is a failure. EAI_NODATA is a code of its own on Windows, an
-** alias of EAI_NONAME on some systems, and absent on others. */
-const char *ds_gai_errname(int code) {
-  switch (code) {
-    case EAI_AGAIN: return "EAI_AGAIN";
-    case EAI_BADFLAGS: return "EAI_BADFLAGS";
-    case EAI_FAIL: return "EAI_FAIL";
-    case EAI_FAMILY: return "EAI_FAMILY";
-    case EAI_MEMORY: return "EAI_MEMORY";
-    case EAI_NONAME: return "EAI_NONAME";
-    case EAI_SERVICE: return "EAI_SERVICE";
-    case EAI_SOCKTYPE: return "EAI_SOCKTYPE";
+/* getaddrinfo's codes: name and message (glibc's wording), the same on
+** every platform whatever its own text. EAI_NODATA is a code of its own
+** on Windows, an alias of EAI_NONAME on some systems, absent on others. */
+#define E(x, msg) { x, #x, msg }
+
+static const ds_errinfo gaitable[] = {
+  E(EAI_AGAIN, "Temporary failure in name resolution"),
+  E(EAI_BADFLAGS, "Bad value for ai_flags"),
+  E(EAI_FAIL, "Non-recoverable failure in name resolution"),
+  E(EAI_FAMILY, "ai_family not supported"),
+  E(EAI_MEMORY, "Memory allocation failure"),
+  E(EAI_NONAME, "Name or service not known"),
+  E(EAI_SERVICE, "Servname not supported for ai_socktype"),
+  E(EAI_SOCKTYPE, "ai_socktype not supported"),
 #if defined(EAI_NODATA) && EAI_NODATA != EAI_NONAME
-    case EAI_NODATA: return "EAI_NODATA";
+  E(EAI_NODATA, "No address associated with hostname"),
 #endif
 #if defined(EAI_ADDRFAMILY)
-    case EAI_ADDRFAMILY: return "EAI_ADDRFAMILY";
+  E(EAI_ADDRFAMILY, "Address family for hostname not supported"),
 #endif
-    default: return "EAI_FAIL";
-  }
+};
+
+#undef E
+
+/* A code this table does not know is a failure. */
+static const ds_errinfo *gai_lookup(int code) {
+  size_t i;
+  for (i = 0; i < sizeof(gaitable) / sizeof(gaitable[0]); i++)
+    if (gaitable[i].err == code) return &gaitable[i];
+  return &gaitable[2]; /* EAI_FAIL */
+}
+
+const char *ds_gai_errname(int code) {
+  return gai_lookup(code)->name;
+}
+
+const char *ds_gai_message(int code) {
+  return gai_lookup(code)->message;
 }

@@ -210,10 +210,6 @@ int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, siz
   return getnameinfo(sa, len, host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
 }
 
-const char *ds_sys_gai_message(int code) {
-  return gai_strerror(code);
-}
-
 int ds_sys_gai_errno(int code) {
 #if defined(EAI_SYSTEM)
   if (code == EAI_SYSTEM) return errno;

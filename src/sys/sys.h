@@ -76,14 +76,13 @@ int ds_sys_poll(ds_pollfd *p, unsigned n, int ms);
 double ds_sys_monotonic(void);
 
 /* Names and numbers: getaddrinfo's and getnameinfo's results. Their codes
-** (EAI_*, named by the core's ds_gai_errname) have a message; a code that
+** (EAI_*) are named and worded by the core (ds_gai_errname); a code that
 ** means "see the system error" gives that error from ds_sys_gai_errno. */
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res);
 void ds_sys_freeaddrinfo(struct addrinfo *res);
 int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                        char *serv, size_t servlen, int flags);
-const char *ds_sys_gai_message(int code);
 int ds_sys_gai_errno(int code);
 
 /* Numeric address text (NUL-terminated, no zone) to its bytes: 1 when

@@ -59,9 +59,14 @@ const char *ds_sys_wine_version(void) {
   return version();
 }
 
+/* POSIX's EPIPE has no Winsock code: the backend sets this one of its own
+** where POSIX says EPIPE, and reads it back as EPIPE. */
+#define WSA_EPIPE (WSABASEERR + 900)
+
 /* Winsock's codes by the errno value that means the same. */
 static int errno_of(int wsa) {
   switch (wsa) {
+    case WSA_EPIPE: return EPIPE;
     case WSAEINTR: return EINTR;
     case WSAEBADF: return EBADF;
     case WSAENOTSOCK: return EBADF; /* a closed handle, as EBADF on POSIX */
@@ -103,6 +108,16 @@ static int errno_of(int wsa) {
 
 int ds_sys_error(void) {
   return errno_of(WSAGetLastError());
+}
+
+/* The socket's type and family, from its protocol record: what POSIX
+** calls below need to say where Winsock answers differently. */
+static int type_of(SOCKET s, int *af) {
+  WSAPROTOCOL_INFOW info;
+  int len = sizeof(info);
+  if (getsockopt(s, SOL_SOCKET, SO_PROTOCOL_INFOW, (char *)&info, &len) != 0) return 0;
+  if (af) *af = info.iAddressFamily;
+  return info.iSocketType;
 }
 
 /* A UDP socket would otherwise report an ICMP port unreachable, caused by
@@ -165,7 +180,27 @@ int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
   return -1;
 }
 
+/* POSIX's answers: a datagram socket cannot listen (EOPNOTSUPP), and a
+** stream socket not bound yet is bound to the wildcard and a free port
+** first, where Winsock says WSAEINVAL. */
 int ds_sys_listen(ds_fd fd, int backlog) {
+  int af = AF_INET6;
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  if (listen(fd, backlog) == 0) return 0;
+  if (WSAGetLastError() != WSAEINVAL) return -1;
+  if (type_of(fd, &af) == SOCK_DGRAM) {
+    WSASetLastError(WSAEOPNOTSUPP);
+    return -1;
+  }
+  if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
+    WSASetLastError(WSAEINVAL); /* bound: another reason */
+    return -1;
+  }
+  memset(&ss, 0, sizeof(ss));
+  ss.ss_family = (ADDRESS_FAMILY)af;
+  len = af == AF_INET ? (int)sizeof(struct sockaddr_in) : (int)sizeof(struct sockaddr_in6);
+  if (bind(fd, (struct sockaddr *)&ss, len) != 0) return -1;
   return listen(fd, backlog) == 0 ? 0 : -1;
 }
 
@@ -173,8 +208,20 @@ int ds_sys_shutdown(ds_fd fd, int how) {
   return shutdown(fd, how) == 0 ? 0 : -1;
 }
 
+/* A socket not bound yet has, as on POSIX, the wildcard and port 0,
+** where Winsock says WSAEINVAL. */
 int ds_sys_sockname(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
-  return getsockname(fd, sa, len) == 0 ? 0 : -1;
+  int af = 0;
+  socklen_t need;
+  if (getsockname(fd, sa, len) == 0) return 0;
+  if (WSAGetLastError() != WSAEINVAL || !type_of(fd, &af)) return -1;
+  need = af == AF_INET ? (socklen_t)sizeof(struct sockaddr_in)
+                       : (socklen_t)sizeof(struct sockaddr_in6);
+  if (*len < need) return -1;
+  memset(sa, 0, (size_t)need);
+  sa->sa_family = (ADDRESS_FAMILY)af;
+  *len = need;
+  return 0;
 }
 
 int ds_sys_peername(ds_fd fd, struct sockaddr *sa, socklen_t *len) {
@@ -204,10 +251,29 @@ int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len) {
   return 0;
 }
 
-/* An address in 0.0.0.0/8 names the interface by index. */
+/* The first IPv4 address of interface index into *a: 1, or 0 when it has
+** none (or the list cannot be read). */
+static int ipv4_of_interface(unsigned index, struct in_addr *a) {
+  ULONG size = 16384, flags = GAA_FLAG_SKIP_ANYCAST | GAA_FLAG_SKIP_MULTICAST |
+                              GAA_FLAG_SKIP_DNS_SERVER;
+  IP_ADAPTER_ADDRESSES *all = (IP_ADAPTER_ADDRESSES *)malloc(size), *ad;
+  int found = 0;
+  if (all && GetAdaptersAddresses(AF_INET, flags, NULL, all, &size) == NO_ERROR)
+    for (ad = all; ad && !found; ad = ad->Next)
+      if (ad->IfIndex == index && ad->FirstUnicastAddress) {
+        *a = ((struct sockaddr_in *)(void *)ad->FirstUnicastAddress->Address.lpSockaddr)->sin_addr;
+        found = 1;
+      }
+  free(all);
+  return found;
+}
+
+/* IPv4 multicast leaves by an interface address; an interface without
+** one is named by index as 0.0.0.index, which Windows also takes. */
 int ds_sys_set_mcast_if4(ds_fd fd, unsigned index) {
-  DWORD v = htonl(index);
-  return ds_sys_setopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &v, sizeof(v));
+  struct in_addr a;
+  if (!ipv4_of_interface(index, &a)) a.s_addr = htonl(index);
+  return ds_sys_setopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a));
 }
 
 /* Winsock takes int lengths: larger requests are cut, as a short send or
@@ -216,9 +282,17 @@ static int clamp_len(size_t len) {
   return len > INT_MAX ? INT_MAX : (int)len;
 }
 
+/* Sending on a socket that was never connected: POSIX says EDESTADDRREQ
+** for a datagram socket and EPIPE for a stream one. */
 ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
-  int n = send(fd, (const char *)data, clamp_len(len), 0);
-  return n == SOCKET_ERROR ? -1 : n;
+  int n = send(fd, (const char *)data, clamp_len(len), 0), type;
+  if (n != SOCKET_ERROR) return n;
+  if (WSAGetLastError() == WSAENOTCONN || WSAGetLastError() == WSAEINVAL) {
+    type = type_of(fd, NULL);
+    if (type == SOCK_DGRAM) WSASetLastError(WSAEDESTADDRREQ);
+    else if (type == SOCK_STREAM && WSAGetLastError() == WSAENOTCONN) WSASetLastError(WSA_EPIPE);
+  }
+  return -1;
 }
 
 ssize_t ds_sys_recv(ds_fd fd, void *buf, size_t len) {
@@ -306,6 +380,10 @@ static int poll_one_writer(ds_pollfd *p, int ms) {
 
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms) {
   int got;
+  if (n == 0) { /* WSAPoll refuses an empty set; POSIX's poll just sleeps */
+    Sleep(ms < 0 ? INFINITE : (DWORD)ms);
+    return 0;
+  }
   if (n == 1 && (p->events & POLLOUT)) return poll_one_writer(p, ms);
   got = WSAPoll(p, (ULONG)n, ms);
   return got == SOCKET_ERROR ? -1 : got;
@@ -330,10 +408,6 @@ void ds_sys_freeaddrinfo(struct addrinfo *res) {
 int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                        char *serv, size_t servlen, int flags) {
   return getnameinfo(sa, len, host, (DWORD)hostlen, serv, (DWORD)servlen, flags);
-}
-
-const char *ds_sys_gai_message(int code) {
-  return gai_strerrorA(code);
 }
 
 int ds_sys_gai_errno(int code) {
