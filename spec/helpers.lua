@@ -77,6 +77,14 @@ function H.needs_send_source(what)
   if H.WINE then return (what or "this case") .. ": Wine " .. H.WINE .. " ignores WSASendMsg's source (Windows does not)" end
 end
 
+-- Wine passes none of WSASendMsg's control data on (source, interface,
+-- hop limit, traffic class): cases that check what a send's control data did.
+function H.needs_send_control(what)
+  if H.WINE then
+    return (what or "this case") .. ": Wine " .. H.WINE .. " ignores WSASendMsg's control data (Windows does not)"
+  end
+end
+
 -- The loopback interface's index and name ("lo" on Linux, "loopback_N"
 -- on Windows), found by its flag.
 function H.loopback()

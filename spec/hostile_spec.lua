@@ -86,10 +86,15 @@ local function method_call(name)
   return assert(load("return function(s, ...) return s:" .. name .. "(...) end", "=call"))()
 end
 
--- Registers rows {name, call, expect} as one busted case each.
+-- Registers rows {name, call, expect[, skip]} as one busted case each;
+-- skip, a function of no arguments, gives the reason to leave one pending.
 local function rows(list)
   for _, row in ipairs(list) do
-    it(row[1], function() check(row[2], row[3]) end)
+    it(row[1], function()
+      local why = row[4] and row[4]()
+      if why then return pending(why) end
+      check(row[2], row[3])
+    end)
   end
 end
 
@@ -140,7 +145,9 @@ local BAD_ADDRS = {
   { "fe80::1%", "empty zone after '%': 'fe80::1%'" },
   { "fe80::1%nosuchif0", "unknown interface in zone: 'fe80::1%nosuchif0'" },
   { "127.0.0.1%lo", "a zone ('%') needs an IPv6 address: '127.0.0.1%lo'" },
-  { "fe80::1%" .. string.rep("x", 40), "interface name too long: 'fe80::1%" .. string.rep("x", 40) .. "'" },
+  -- Longer than the platform's interface names (IF_NAMESIZE: 16 on Linux, 256 on Windows).
+  { "fe80::1%" .. string.rep("x", H.WINDOWS and 260 or 40),
+    "interface name too long: 'fe80::1%" .. string.rep("x", H.WINDOWS and 260 or 40) .. "'" },
   { "fe80::1%99999999999", "zone index out of range: 'fe80::1%99999999999'" },
 }
 
@@ -497,7 +504,8 @@ describe("hostile: message tables", function()
     { "ifindex -1", sendmsg(msg("ifindex", -1)), field("ifindex", "out of range (0-4294967295)") },
     { "ifindex 2^53", sendmsg(msg("ifindex", HUGE)), field("ifindex", "out of range (0-4294967295)") },
     { "ifindex NaN", sendmsg(msg("ifindex", NAN)), field("ifindex", "integer expected") },
-    { "ifindex of no interface", sendmsg(msg("ifindex", 999999)), fail("ENODEV", "no such device") },
+    { "ifindex of no interface", sendmsg(msg("ifindex", 999999)), fail("ENODEV", "no such device"),
+      function() return H.needs_send_control("an interface given to sendmsg") end },
     { "segment 0", sendmsg(msg("segment", 0)), field("segment", "out of range (1-65535)") },
     { "segment 2^53", sendmsg(msg("segment", HUGE)), field("segment", "out of range (1-65535)") },
     { "IPv4 source to an IPv6 peer", sendmsg(msg("src", "127.0.0.1")),

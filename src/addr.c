@@ -357,6 +357,8 @@ static int l_getaddrinfo(lua_State *L) {
     hints.ai_flags = check_flags(L, 3, ai_flags);
   }
   luaL_argcheck(L, host || service, 1, "host or port required");
+  /* An empty name names nothing (Windows would take it for this host). */
+  if (host && *host == '\0') return ds_push_failure(L, ds_gai_message(EAI_NONAME), ds_gai_errname(EAI_NONAME));
   box = ds_new_box(L, release_addrinfo); /* stays on the stack below the list */
   rc = ds_sys_getaddrinfo(host, service, &hints, &res);
   if (rc != 0) return push_gai_error(L, rc);

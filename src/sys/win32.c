@@ -110,6 +110,12 @@ int ds_sys_error(void) {
   return errno_of(WSAGetLastError());
 }
 
+static int connected(SOCKET s) {
+  struct sockaddr_storage ss;
+  int len = sizeof(ss);
+  return getpeername(s, (struct sockaddr *)&ss, &len) == 0;
+}
+
 /* The socket's type and family, from its protocol record: what POSIX
 ** calls below need to say where Winsock answers differently. */
 static int type_of(SOCKET s, int *af) {
@@ -204,7 +210,13 @@ int ds_sys_listen(ds_fd fd, int backlog) {
   return listen(fd, backlog) == 0 ? 0 : -1;
 }
 
+/* A datagram socket that is not connected has nothing to shut down:
+** ENOTCONN, as POSIX says (Wine lets it pass). */
 int ds_sys_shutdown(ds_fd fd, int how) {
+  if (type_of(fd, NULL) == SOCK_DGRAM && !connected(fd)) {
+    WSASetLastError(WSAENOTCONN);
+    return -1;
+  }
   return shutdown(fd, how) == 0 ? 0 : -1;
 }
 
@@ -282,16 +294,22 @@ static int clamp_len(size_t len) {
   return len > INT_MAX ? INT_MAX : (int)len;
 }
 
-/* Sending on a socket that was never connected: POSIX says EDESTADDRREQ
-** for a datagram socket and EPIPE for a stream one. */
+/* A send without a destination on a socket not connected fails as POSIX
+** says: EDESTADDRREQ on a datagram socket, EPIPE on a stream one (where
+** Winsock says WSAEINVAL, WSAENOTCONN, or under Wine WSAECONNRESET). */
+static void unconnected_send_error(SOCKET s) {
+  int err = WSAGetLastError(), type;
+  if (err != WSAENOTCONN && err != WSAEINVAL && err != WSAECONNRESET) return;
+  if (connected(s)) return;
+  type = type_of(s, NULL);
+  if (type == SOCK_DGRAM && err != WSAECONNRESET) WSASetLastError(WSAEDESTADDRREQ);
+  else if (type == SOCK_STREAM && err != WSAEINVAL) WSASetLastError(WSA_EPIPE);
+}
+
 ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
-  int n = send(fd, (const char *)data, clamp_len(len), 0), type;
+  int n = send(fd, (const char *)data, clamp_len(len), 0);
   if (n != SOCKET_ERROR) return n;
-  if (WSAGetLastError() == WSAENOTCONN || WSAGetLastError() == WSAEINVAL) {
-    type = type_of(fd, NULL);
-    if (type == SOCK_DGRAM) WSASetLastError(WSAEDESTADDRREQ);
-    else if (type == SOCK_STREAM && WSAGetLastError() == WSAENOTCONN) WSASetLastError(WSA_EPIPE);
-  }
+  unconnected_send_error(fd);
   return -1;
 }
 
@@ -302,8 +320,9 @@ ssize_t ds_sys_recv(ds_fd fd, void *buf, size_t len) {
 
 ssize_t ds_sys_sendmsg(ds_fd fd, const ds_msghdr *mh) {
   DWORD sent = 0;
-  if (WSASendMsg(fd, (LPWSAMSG)mh, 0, &sent, NULL, NULL) != 0) return -1;
-  return (ssize_t)sent;
+  if (WSASendMsg(fd, (LPWSAMSG)mh, 0, &sent, NULL, NULL) == 0) return (ssize_t)sent;
+  if (!mh->name) unconnected_send_error(fd);
+  return -1;
 }
 
 /* A datagram larger than the buffer fails with WSAEMSGSIZE, its first
