@@ -150,6 +150,21 @@ static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2
 ** datagram. An inet6 socket keeps it: its options have no IPv4 half, and
 ** v6only may still be cleared. Called before an option goes off and after
 ** one comes on, so no datagram is read while neither is on. 0, or the error. */
+/* Is (level, name) the IPv4 arrival marker this socket keeps on? Where the
+** marker is pktinfo's own IPv4 option (DS_GUARD_SHARED), turning pktinfo
+** off must leave it on, or no IPv4 datagram could prove where it came
+** from; the destinations it still delivers are not reported (recv.c). */
+static int holds_marker(const ds_socket *s, int level, int name) {
+#if defined(DS_GUARD_SHARED)
+  return (s->recvopts & DS_RECV_GUARD) && level == IPPROTO_IP && name == DS_IP_GUARD_OPT;
+#else
+  (void)s;
+  (void)level;
+  (void)name;
+  return 0;
+#endif
+}
+
 static int fit_marker(ds_socket *s, unsigned recvopts) {
   int want = s->type == SOCK_DGRAM &&
              (s->family == DS_INET6 || (s->family == DS_DUAL && !(recvopts & DS_RECV_IPV4)));
@@ -221,6 +236,7 @@ static int sock_setoption(lua_State *L) {
   else if (d->recvflag && (err = fit_marker(s, s->recvopts & ~d->recvflag)) != 0)
     return ds_push_error(L, err);
   for (i = 0; i < n; i++) {
+    if (!ival && holds_marker(s, lv[i], nm[i])) continue;
     if (ds_sys_setopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
     err = ds_sys_error();
     if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d))

@@ -194,6 +194,9 @@ void ds_cmsg_decode(const void *control, size_t len, ds_ctl *out) {
   ds_msg_set(&mh, NULL, 0, &iov, NULL, 0, (void *)control, len);
   for (c = DS_CMSG_FIRSTHDR(&mh); c; c = DS_CMSG_NXTHDR(&mh, c)) {
     size_t avail = (size_t)(end - (const char *)c);
+    /* A header shorter than itself would lead some systems' NXTHDR
+    ** (MinGW's) back to the same place for ever: the rest is not read. */
+    if (c->cmsg_len < sizeof(ds_cmsghdr)) break;
     if (c->cmsg_len < avail) avail = c->cmsg_len;
     if (c->cmsg_level == IPPROTO_IP) {
       out->ipv4 = 1; /* only IPv4 traffic carries IPv4-level messages */

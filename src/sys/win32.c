@@ -11,6 +11,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+static int errno_of(int wsa);
+
 /* WSARecvMsg is reached through a pointer Winsock hands out (it is the
 ** same for every socket of the provider). It is fetched once per process,
 ** under InitOnce, and only read after: a constant found at run time, not
@@ -39,7 +41,7 @@ static BOOL CALLBACK find_recvmsg(PINIT_ONCE once, PVOID param, PVOID *context) 
 int ds_sys_init(void) {
   WSADATA data;
   int err = WSAStartup(MAKEWORD(2, 2), &data);
-  if (err != 0) return ENOSYS;
+  if (err != 0) return errno_of(err);
   if (!InitOnceExecuteOnce(&recvmsg_once, find_recvmsg, NULL, NULL)) return ENOSYS;
   return 0;
 }
@@ -102,6 +104,11 @@ static int errno_of(int wsa) {
     case WSAEHOSTDOWN: return EHOSTDOWN;
     case WSAEHOSTUNREACH: return EHOSTUNREACH;
     case WSA_NOT_ENOUGH_MEMORY: return ENOMEM;
+    case WSAEDISCON: return ECONNRESET;
+    case WSA_OPERATION_ABORTED: return EINTR;
+    case WSANOTINITIALISED: return ENOSYS;
+    case WSASYSNOTREADY: return ENETDOWN;
+    case WSAEPROCLIM: return EMFILE;
     default: return wsa; /* unknown: its own number, reported as "E<n>" */
   }
 }
@@ -126,12 +133,20 @@ static int type_of(SOCKET s, int *af) {
   return info.iSocketType;
 }
 
+#if !defined(SIO_UDP_NETRESET)
+#define SIO_UDP_NETRESET _WSAIOW(IOC_VENDOR, 15)
+#endif
+
 /* A UDP socket would otherwise report an ICMP port unreachable, caused by
-** one peer, as WSAECONNRESET on its next receive from anyone. */
+** one peer, as WSAECONNRESET on its next receive from anyone (and a TTL
+** expired as WSAENETRESET: turned off too, where the system has it). */
 static int udp_connreset_off(SOCKET s) {
   BOOL off = FALSE;
   DWORD bytes = 0;
-  return WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof(off), NULL, 0, &bytes, NULL, NULL) == 0;
+  if (WSAIoctl(s, SIO_UDP_CONNRESET, &off, sizeof(off), NULL, 0, &bytes, NULL, NULL) != 0)
+    return 0;
+  (void)WSAIoctl(s, SIO_UDP_NETRESET, &off, sizeof(off), NULL, 0, &bytes, NULL, NULL);
+  return 1;
 }
 
 static int set_bool(SOCKET s, int name, BOOL on) {
@@ -143,7 +158,14 @@ static int set_bool(SOCKET s, int name, BOOL on) {
 ** uses; SO_EXCLUSIVEADDRUSE refuses that, as POSIX systems do by
 ** default (see ds_sys_setopt for sharing that both sides ask for). */
 ds_fd ds_sys_socket(int af, int type) {
-  SOCKET s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_NO_HANDLE_INHERIT);
+  /* Overlapped, as socket() makes them, for loops that use IOCP. Systems
+  ** before Windows 7 SP1 refuse the no-inherit flag: inheritance is then
+  ** cleared on the handle. */
+  SOCKET s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) {
+    s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_OVERLAPPED);
+    if (s != INVALID_SOCKET) SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+  }
   if (s == INVALID_SOCKET) return DS_FD_NONE;
   if (!set_bool(s, SO_EXCLUSIVEADDRUSE, TRUE) ||
       (type == SOCK_DGRAM && !udp_connreset_off(s))) {
@@ -155,9 +177,14 @@ ds_fd ds_sys_socket(int af, int type) {
   return s;
 }
 
+/* An accepted socket inherits the listener's non-blocking mode here; on
+** POSIX it starts blocking, as the new socket object expects. */
 ds_fd ds_sys_accept(ds_fd fd) {
   SOCKET s = accept(fd, NULL, NULL);
-  if (s != INVALID_SOCKET) SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+  u_long blocking = 0;
+  if (s == INVALID_SOCKET) return DS_FD_NONE;
+  SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
+  ioctlsocket(s, FIONBIO, &blocking);
   return s;
 }
 
@@ -181,32 +208,46 @@ int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
 /* A non-blocking connect under way says WSAEWOULDBLOCK; sys.h's callers
 ** expect EINPROGRESS, as POSIX says it. */
 int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
+  /* After a background connect failed, POSIX's next connect reports why;
+  ** Winsock's says WSAECONNABORTED or WSAEINVAL: the reason is in SO_ERROR. */
+  int soerr = 0, n = sizeof(soerr);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, (char *)&soerr, &n) == 0 && soerr != 0) {
+    WSASetLastError(soerr);
+    return -1;
+  }
   if (connect(fd, sa, len) == 0) return 0;
   if (WSAGetLastError() == WSAEWOULDBLOCK) WSASetLastError(WSAEINPROGRESS);
   return -1;
 }
 
-/* POSIX's answers: a datagram socket cannot listen (EOPNOTSUPP), and a
-** stream socket not bound yet is bound to the wildcard and a free port
-** first, where Winsock says WSAEINVAL. */
-int ds_sys_listen(ds_fd fd, int backlog) {
-  int af = AF_INET6;
+/* Binds a socket not bound yet to the wildcard and a free port, as POSIX
+** does on its first listen, send or receive: 1 when it did, 0 when the
+** socket was bound already or cannot be (the error is left as it was). */
+static int bind_if_unbound(SOCKET s) {
   struct sockaddr_storage ss;
-  int len = sizeof(ss);
-  if (listen(fd, backlog) == 0) return 0;
-  if (WSAGetLastError() != WSAEINVAL) return -1;
-  if (type_of(fd, &af) == SOCK_DGRAM) {
-    WSASetLastError(WSAEOPNOTSUPP);
-    return -1;
-  }
-  if (getsockname(fd, (struct sockaddr *)&ss, &len) == 0) {
-    WSASetLastError(WSAEINVAL); /* bound: another reason */
-    return -1;
+  int len = sizeof(ss), af = 0, err = WSAGetLastError();
+  if (getsockname(s, (struct sockaddr *)&ss, &len) == 0 || !type_of(s, &af)) {
+    WSASetLastError(err);
+    return 0;
   }
   memset(&ss, 0, sizeof(ss));
   ss.ss_family = (ADDRESS_FAMILY)af;
   len = af == AF_INET ? (int)sizeof(struct sockaddr_in) : (int)sizeof(struct sockaddr_in6);
-  if (bind(fd, (struct sockaddr *)&ss, len) != 0) return -1;
+  if (bind(s, (struct sockaddr *)&ss, len) == 0) return 1;
+  WSASetLastError(err);
+  return 0;
+}
+
+/* POSIX's answers: a datagram socket cannot listen (EOPNOTSUPP), and a
+** stream socket not bound yet is bound first, where Winsock says WSAEINVAL. */
+int ds_sys_listen(ds_fd fd, int backlog) {
+  if (listen(fd, backlog) == 0) return 0;
+  if (WSAGetLastError() != WSAEINVAL) return -1;
+  if (type_of(fd, NULL) == SOCK_DGRAM) {
+    WSASetLastError(WSAEOPNOTSUPP);
+    return -1;
+  }
+  if (!bind_if_unbound(fd)) return -1;
   return listen(fd, backlog) == 0 ? 0 : -1;
 }
 
@@ -248,7 +289,12 @@ int ds_sys_setopt(ds_fd fd, int level, int name, const void *val, socklen_t len)
   if (level == SOL_SOCKET && name == SO_REUSEADDR && len == sizeof(int)) {
     BOOL on = *(const int *)val != 0;
     if (on && !set_bool(fd, SO_EXCLUSIVEADDRUSE, FALSE)) return -1;
-    if (!set_bool(fd, SO_REUSEADDR, on)) return -1;
+    if (!set_bool(fd, SO_REUSEADDR, on)) {
+      int err = WSAGetLastError();
+      if (on) set_bool(fd, SO_EXCLUSIVEADDRUSE, TRUE); /* as it was */
+      WSASetLastError(err);
+      return -1;
+    }
     return on || set_bool(fd, SO_EXCLUSIVEADDRUSE, TRUE) ? 0 : -1;
   }
   return setsockopt(fd, level, name, (const char *)val, len) == 0 ? 0 : -1;
@@ -315,6 +361,8 @@ ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
 
 ssize_t ds_sys_recv(ds_fd fd, void *buf, size_t len) {
   int n = recv(fd, (char *)buf, clamp_len(len), 0);
+  if (n == SOCKET_ERROR && WSAGetLastError() == WSAEINVAL && bind_if_unbound(fd))
+    n = recv(fd, (char *)buf, clamp_len(len), 0);
   return n == SOCKET_ERROR ? -1 : n;
 }
 
@@ -328,15 +376,21 @@ ssize_t ds_sys_sendmsg(ds_fd fd, const ds_msghdr *mh) {
 /* A datagram larger than the buffer fails with WSAEMSGSIZE, its first
 ** part received and MSG_TRUNC set: that is a truncated datagram, as on
 ** POSIX, not an error. */
+/* A receive on a datagram socket not bound yet waits, as on POSIX (where
+** nothing can reach it until it sends), instead of WSAEINVAL: it is bound
+** first. */
 ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
   DWORD got = 0;
-  mh->dwFlags = 0;
-  if (recvmsg_fn(fd, mh, &got, NULL, NULL) == 0) return (ssize_t)got;
-  if (WSAGetLastError() == WSAEMSGSIZE) {
-    mh->dwFlags |= MSG_TRUNC;
-    return (ssize_t)mh->lpBuffers[0].len;
+  int tried = 0;
+  for (;;) {
+    mh->dwFlags = 0;
+    if (recvmsg_fn(fd, mh, &got, NULL, NULL) == 0) return (ssize_t)got;
+    if (WSAGetLastError() == WSAEMSGSIZE) {
+      mh->dwFlags |= MSG_TRUNC;
+      return (ssize_t)mh->lpBuffers[0].len;
+    }
+    if (tried++ || WSAGetLastError() != WSAEINVAL || !bind_if_unbound(fd)) return -1;
   }
-  return -1;
 }
 
 int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
@@ -371,20 +425,23 @@ int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
   return (int)i;
 }
 
-/* One socket waiting to write (a connect under way, most often) waits
+/* A wait that includes writing (a connect under way, most often) waits
 ** with select: WSAPoll did not report a connect that failed before
 ** Windows 10 2004, so such a wait lasted until its timeout; select puts
-** the failure in exceptfds. */
-static int poll_one_writer(ds_pollfd *p, int ms) {
+** the failure in exceptfds. Sets are FD_SETSIZE sockets (win32.h). */
+static int poll_by_select(ds_pollfd *p, unsigned n, int ms) {
   fd_set r, w, e;
   struct timeval tv, *t = NULL;
-  int got;
+  unsigned i;
+  int got, ready = 0;
   FD_ZERO(&r);
   FD_ZERO(&w);
   FD_ZERO(&e);
-  if (p->events & POLLIN) FD_SET(p->fd, &r);
-  FD_SET(p->fd, &w);
-  FD_SET(p->fd, &e);
+  for (i = 0; i < n; i++) {
+    if (p[i].events & POLLIN) FD_SET(p[i].fd, &r);
+    if (p[i].events & POLLOUT) FD_SET(p[i].fd, &w);
+    FD_SET(p[i].fd, &e);
+  }
   if (ms >= 0) {
     tv.tv_sec = ms / 1000;
     tv.tv_usec = (ms % 1000) * 1000;
@@ -392,9 +449,21 @@ static int poll_one_writer(ds_pollfd *p, int ms) {
   }
   got = select(0, &r, &w, &e, t);
   if (got == SOCKET_ERROR) return -1;
-  p->revents = (short)((FD_ISSET(p->fd, &r) ? POLLIN : 0) | (FD_ISSET(p->fd, &w) ? POLLOUT : 0) |
-                       (FD_ISSET(p->fd, &e) ? POLLERR : 0));
-  return p->revents ? 1 : 0;
+  for (i = 0; i < n; i++) {
+    /* One socket may be several entries: each hears only what it asked. */
+    p[i].revents = (short)((((p[i].events & POLLIN) && FD_ISSET(p[i].fd, &r)) ? POLLIN : 0) |
+                           (((p[i].events & POLLOUT) && FD_ISSET(p[i].fd, &w)) ? POLLOUT : 0) |
+                           (FD_ISSET(p[i].fd, &e) ? POLLERR : 0));
+    ready += p[i].revents != 0;
+  }
+  return ready;
+}
+
+static int wants_write(const ds_pollfd *p, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++)
+    if (p[i].events & POLLOUT) return 1;
+  return 0;
 }
 
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms) {
@@ -403,7 +472,7 @@ int ds_sys_poll(ds_pollfd *p, unsigned n, int ms) {
     Sleep(ms < 0 ? INFINITE : (DWORD)ms);
     return 0;
   }
-  if (n == 1 && (p->events & POLLOUT)) return poll_one_writer(p, ms);
+  if (n <= FD_SETSIZE && wants_write(p, n)) return poll_by_select(p, n, ms);
   got = WSAPoll(p, (ULONG)n, ms);
   return got == SOCKET_ERROR ? -1 : got;
 }
@@ -475,7 +544,12 @@ int ds_sys_ifaddrs_open(ds_ifaddrs **list) {
     if ((l->all = (IP_ADAPTER_ADDRESSES *)malloc(size)) == NULL) break;
     rc = GetAdaptersAddresses(AF_UNSPEC, flags, NULL, l->all, &size);
   }
-  if (l->all && rc == NO_ERROR) {
+  if (l->all && rc == ERROR_NO_DATA) { /* no adapters: an empty list */
+    free(l->all);
+    l->all = NULL;
+    rc = NO_ERROR;
+  }
+  if (rc == NO_ERROR) {
     at_adapter(l, l->all);
     *list = l;
     return 0;

@@ -11,12 +11,18 @@
 #define _WIN32_WINNT 0x0600 /* WSAPoll, WSASendMsg, inet_pton, if_nametoindex */
 #endif
 
+/* select (ds_sys_poll's waits for writing) takes this many sockets. */
+#if !defined(FD_SETSIZE)
+#define FD_SETSIZE 1024
+#endif
+
 #include <winsock2.h>
 #include <ws2tcpip.h>
 #include <mswsock.h>
 #include <windows.h>
 #include <iphlpapi.h>
 #include <errno.h>
+#include <limits.h>
 #include <string.h>
 #include <sys/types.h>
 
@@ -44,10 +50,12 @@ typedef struct ds_mmsghdr {
   unsigned int msg_len;
 } ds_mmsghdr;
 
+/* Winsock's lengths are 32 bits: a longer buffer is cut to INT_MAX, never
+** wrapped (a datagram that long is refused as too long anyway). */
 static inline void ds_msg_set(ds_msghdr *mh, void *name, socklen_t namelen, ds_iov *iov,
                               void *data, size_t len, void *control, size_t controllen) {
   iov->buf = (CHAR *)data;
-  iov->len = (ULONG)len;
+  iov->len = (ULONG)(len > INT_MAX ? INT_MAX : len);
   memset(mh, 0, sizeof(*mh));
   mh->name = (LPSOCKADDR)name;
   mh->namelen = (INT)namelen;
