@@ -85,6 +85,27 @@ function H.needs_send_control(what)
   end
 end
 
+-- Options only Linux has here: UDP GRO/GSO ("gro", segment), and
+-- per-datagram receive timestamps ("timestamp"; Windows' timestamping is
+-- an ioctl of its own, not a control message dualstack reads).
+function H.needs_linux_option(option, what)
+  local ok = pcall(function() return ds.udp():getoption(option) end)
+  if not ok then return (what or "this case") .. ": this platform has no '" .. option .. "' option" end
+end
+
+-- ICMP errors on UDP: Windows' SIO_UDP_CONNRESET is off in dualstack (an
+-- ICMP error from one peer would otherwise break a server's next receive),
+-- so a connected UDP socket is not told of a closed port.
+function H.needs_icmp_errors(what)
+  if H.WINDOWS then return (what or "this case") .. ": ICMP errors on UDP are off on Windows (SIO_UDP_CONNRESET)" end
+end
+
+-- Wine sends from 127.0.0.1 whatever other loopback address a UDP socket
+-- is bound to (Windows sends from the bound one).
+function H.needs_bound_source(what)
+  if H.WINE then return (what or "this case") .. ": Wine " .. H.WINE .. " sends from 127.0.0.1 whatever loopback address a socket is bound to" end
+end
+
 -- The loopback interface's index and name ("lo" on Linux, "loopback_N"
 -- on Windows), found by its flag.
 function H.loopback()

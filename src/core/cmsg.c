@@ -99,6 +99,9 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
     }
 #endif
     case DS_IP_TTLMSG:
+#if defined(DS_IP_TTLMSG_ALSO)
+    case DS_IP_TTLMSG_ALSO:
+#endif
       if (payload(c, avail, &v, sizeof(v))) {
         out->hoplimit = v;
         out->have |= DS_CTL_HOPLIMIT;

@@ -100,8 +100,9 @@ typedef WSACMSGHDR ds_cmsghdr;
 #define DS_IPV6_RECV_HOPLIMIT IPV6_HOPLIMIT
 
 /* The TTL arrives as IP_HOPLIMIT (asked for with IP_RECVTTL, the same
-** number), the TOS byte as IP_TOS. */
+** number), or as IP_TTL (Wine does so); the TOS byte as IP_TOS. */
 #define DS_IP_TTLMSG IP_HOPLIMIT
+#define DS_IP_TTLMSG_ALSO IP_TTL
 #define DS_IP_TOSMSG IP_TOS
 
 /* ECN (docs/reference ecn.md): Windows sends and reports the ECN bits
