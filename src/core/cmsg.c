@@ -54,17 +54,6 @@ static void set_ipv4_dst(ds_ctl *out, const struct in_addr *a) {
   }
 }
 
-#if defined(DS_ECN_MSG)
-/* The ECN bits alone (Windows): the tclass they make, unless a whole TOS
-** or traffic class byte came too, which holds them already. */
-static void decode_ecn(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
-  int v;
-  if ((out->have & DS_CTL_TCLASS) || !payload(c, avail, &v, sizeof(v))) return;
-  out->tclass = v & 3;
-  out->have |= DS_CTL_TCLASS;
-}
-#endif
-
 static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
   unsigned char byte;
@@ -113,11 +102,6 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
         out->have |= DS_CTL_TCLASS;
       }
       return;
-#if defined(DS_ECN_MSG)
-    case DS_ECN_MSG:
-      decode_ecn(c, avail, out);
-      return;
-#endif
   }
 }
 
@@ -149,11 +133,6 @@ static void decode_ipv6(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
         out->have |= DS_CTL_TCLASS;
       }
       return;
-#if defined(DS_ECN_MSG)
-    case DS_ECN_MSG:
-      decode_ecn(c, avail, out);
-      return;
-#endif
   }
 }
 

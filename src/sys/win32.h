@@ -105,10 +105,10 @@ typedef WSACMSGHDR ds_cmsghdr;
 #define DS_IP_TTLMSG_ALSO IP_TTL
 #define DS_IP_TOSMSG IP_TOS
 
-/* ECN (docs/reference ecn.md): Windows sends and reports the ECN bits
-** alone, as IP_ECN/IPV6_ECN messages holding an INT; the DSCP is not
-** set per datagram. A tclass to send gives its ECN bits; a received
-** IP_ECN gives the tclass those bits (DSCP 0) where no TOS came with it. */
+/* ECN (the reference's ecn.md): Windows sends the ECN bits alone, as an
+** IP_ECN/IPV6_ECN message holding an INT; the DSCP is not set per
+** datagram. A tclass to send gives its ECN bits. Received, the whole TOS
+** or traffic class byte comes with recvtclass (IP_RECVTOS). */
 #define DS_ECN_MSG 50 /* IP_ECN and IPV6_ECN */
 
 /* No receive timestamps through control messages (Windows has its own
