@@ -359,8 +359,8 @@ local function open_one(kind, family, addr, port, opts)
   if not s then return nil, err, code end
   -- SO_REUSEADDR lets a TCP listener restart over TIME_WAIT; on UDP it
   -- would let a second socket share the port, so UDP only takes it asked.
-  -- Windows has no such wait to skip, and there reuseaddr would let two
-  -- TCP listeners share a port: it keeps the exclusive default.
+  -- On Windows reuseaddr would let two TCP listeners share a port: it
+  -- keeps the exclusive default (a restart may wait for old connections).
   local reuseaddr = opts.reuseaddr
   if reuseaddr == nil then reuseaddr = kind == "tcp" and core.PLATFORM ~= "windows" end
   local ok
