@@ -241,6 +241,7 @@ describe("sendmsg source address", function()
   end)
 
   it("sends on a connected socket without addr, control data included", function()
+    local why = H.needs_send_control("a per-message tclass"); if why then return pending(why) end
     local server, sport = udp("dual", "*", { pktinfo = true, recvtclass = true })
     local client = udp("dual", "*")
     ok(client:connect("127.0.0.2", sport))
@@ -281,6 +282,7 @@ describe("hop limit, traffic class and ECN", function()
     end
 
     it(label .. ": per-packet hoplimit and tclass arrive", function()
+      local why = H.needs_send_control("per-message hoplimit and tclass"); if why then return pending(why) end
       local m = roundtrip { hoplimit = 7, tclass = 0xb8 }
       assert.equal(7, m.hoplimit)
       assert.equal(0xb8, m.tclass)
@@ -288,12 +290,14 @@ describe("hop limit, traffic class and ECN", function()
     end)
 
     it(label .. ": per-packet ecn sets the low bits", function()
+      local why = H.needs_send_control("a per-message ecn"); if why then return pending(why) end
       local m = roundtrip { ecn = 2 }
       assert.equal(2, m.ecn)
       assert.equal(2, m.tclass)
     end)
 
     it(label .. ": ecn combines with tclass", function()
+      local why = H.needs_send_control("per-message tclass, ecn and hoplimit"); if why then return pending(why) end
       local m = roundtrip { tclass = 0x20, ecn = 1, hoplimit = 33 }
       assert.equal(0x21, m.tclass)
       assert.equal(1, m.ecn)
@@ -301,6 +305,7 @@ describe("hop limit, traffic class and ECN", function()
     end)
 
     it(label .. ": socket-level hoplimit and tclass arrive", function()
+      local why = H.needs_ipv6_tclass("a dual sender's tclass option"); if why then return pending(why) end
       local receiver, rport = udp("dual", "*", { recvhoplimit = true, recvtclass = true })
       local sender = udp("dual", "*", { hoplimit = 9, tclass = 0x10 })
       ok(sender:sendto("probe", to, rport))
@@ -438,6 +443,7 @@ describe("truncation", function()
   end)
 
   it("sizes the automatic control buffer for every option on at once", function()
+    local why = H.needs_linux_option("timestamp", "every option on at once"); if why then return pending(why) end
     local receiver, rport = udp("dual", "*",
       { pktinfo = true, recvhoplimit = true, recvtclass = true, timestamp = true })
     local sender = udp("inet", "127.0.0.1")
@@ -455,6 +461,7 @@ end)
 describe("UDP segmentation offload and GRO", function()
   for _, to in ipairs { "127.0.0.1", "::1" } do
     it(to .. ": a segmented send arrives whole with its segment size when gro is on", function()
+      local why = H.needs_linux_option("gro"); if why then return pending(why) end
       local receiver, rport = udp("dual", "*", { gro = true })
       assert.is_true(receiver:getoption("gro"))
       local sender = udp("dual", "*")
@@ -466,6 +473,7 @@ describe("UDP segmentation offload and GRO", function()
     end)
 
     it(to .. ": without gro the receiver gets the segments one by one", function()
+      local why = H.needs_linux_option("gro", "segmented sends (segment, UDP GSO)"); if why then return pending(why) end
       local receiver, rport = udp("dual", "*")
       local sender = udp("dual", "*")
       ok(sender:sendmsg { data = ("s"):rep(3000), addr = to, port = rport, segment = 1000 })
@@ -481,6 +489,7 @@ end)
 
 describe("message table reuse", function()
   it("returns the table passed in and drops fields of options turned off", function()
+    local why = H.needs_linux_option("timestamp"); if why then return pending(why) end
     local receiver, rport = udp("dual", "*", { pktinfo = true, timestamp = true })
     local sender = udp("inet", "127.0.0.1")
     local m = { keep = "mine" }
@@ -512,7 +521,9 @@ describe("message table reuse", function()
     local sender = udp("inet6", "::1")
     local m = {}
     via6(sender, receiver, rport, "a long datagram", m, 4)
-    assert.same({ "a lo", 15, true }, { m.data, m.size, m.truncated })
+    -- Only Linux reports a truncated datagram's real length; Windows
+    -- reports the bytes received.
+    assert.same({ "a lo", H.WINDOWS and 4 or 15, true }, { m.data, m.size, m.truncated })
     via6(sender, receiver, rport, "ok", m, 4)
     assert.same({ "ok", 2, false, false }, { m.data, m.size, m.truncated, m.ctruncated })
     assert.equal("::1", m.dst)
@@ -653,6 +664,7 @@ end)
 
 describe("timestamps", function()
   it("are float seconds near the wall clock, in order", function()
+    local why = H.needs_linux_option("timestamp"); if why then return pending(why) end
     local receiver, rport = udp("dual", "*", { timestamp = true })
     local sender = udp("inet6", "::1")
     ok(sender:sendto("t1", "::1", rport))
@@ -664,6 +676,7 @@ describe("timestamps", function()
   end)
 
   it("arrive for IPv4 datagrams on a dual socket too", function()
+    local why = H.needs_linux_option("timestamp"); if why then return pending(why) end
     local receiver, rport = udp("dual", "*", { timestamp = true })
     local sender = udp("inet", "127.0.0.1")
     ok(sender:sendto("t", "127.0.0.1", rport))
@@ -723,6 +736,7 @@ describe("batches", function()
   end)
 
   it("answers a batch with sendmmsg from each query's dst", function()
+    local why = H.needs_send_control("answering from each query's dst"); if why then return pending(why) end
     local server, sport = dual_server()
     local clients = {}
     for i, q in ipairs(queries) do
@@ -765,7 +779,7 @@ describe("batches", function()
     local r = ok(server:recvmmsg(1, 10))
     assert.equal(1, #r)
     assert.equal(10, #r[1].data)
-    assert.equal(100, r[1].size)
+    assert.equal(H.WINDOWS and 10 or 100, r[1].size) -- Windows: the bytes received
     assert.is_true(r[1].truncated)
   end)
 
@@ -793,6 +807,7 @@ describe("batches", function()
   end)
 
   it("sendmmsg reports how many went before the kernel refused one", function()
+    local why = H.needs_send_source("a source the kernel refuses"); if why then return pending(why) end
     local server, sport = udp("dual", "*")
     local client = udp("dual", "*")
     -- 10.9.9.9 is no local address: the kernel refuses it as a source.
@@ -822,6 +837,7 @@ describe("message options", function()
 
   for _, family in ipairs { "dual", "inet", "inet6" } do
     it(family .. ": boolean options read back what was set", function()
+      local why = H.needs_linux_option("timestamp", "reading back every message option"); if why then return pending(why) end
       local s = udp(family, "*")
       for _, name in ipairs(names) do
         assert.is_false(s:getoption(name), name)
@@ -842,6 +858,7 @@ describe("message options", function()
   end)
 
   it("raises for message options on a tcp socket", function()
+    local why = H.needs_linux_option("timestamp", "the tcp refusal of every message option"); if why then return pending(why) end
     local t = ok(ds.tcp())
     open[#open + 1] = t
     for _, name in ipairs(names) do

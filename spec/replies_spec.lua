@@ -51,6 +51,7 @@ end
 
 describe("replymmsg answers a batch in one call, each from its request's dst", function()
   it("dual server: queries to 127.0.0.2, 127.0.0.1, ::1 and 127.0.0.2 again", function()
+    local why = H.needs_send_control("answering from each request's dst"); if why then return pending(why) end
     run_batch("dual", {
       { "inet", "127.0.0.1", "127.0.0.2" },
       { "inet", "127.0.0.1", "127.0.0.1" },
@@ -61,6 +62,7 @@ describe("replymmsg answers a batch in one call, each from its request's dst", f
   end)
 
   it("inet server: queries to 127.0.0.1 and 127.0.0.2, interleaved", function()
+    local why = H.needs_send_control("answering from each request's dst"); if why then return pending(why) end
     run_batch("inet", {
       { "inet", "127.0.0.1", "127.0.0.2" },
       { "inet", "127.0.0.1", "127.0.0.1" },
@@ -88,6 +90,7 @@ describe("replymmsg answers a batch in one call, each from its request's dst", f
 
   for _, p in ipairs { { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
     it(p[1] .. ": the request's hop limit and ECN are not reflected", function()
+      local why = H.needs_send_control("a request sent with a per-message hoplimit and ecn"); if why then return pending(why) end
       local server, sport = udp("dual", "*", { pktinfo = true, recvhoplimit = true, recvtclass = true })
       local client = udp(p[1], p[2], { recvhoplimit = true, recvtclass = true })
       ok(client:sendmsg { data = "q", addr = p[2], port = sport, hoplimit = 7, ecn = 1 })
@@ -100,6 +103,7 @@ describe("replymmsg answers a batch in one call, each from its request's dst", f
   end
 
   it("uses a request's ifindex only where its dst gives no source or a link-local one", function()
+    local why = H.needs_send_control("answering from dst, or by ifindex"); if why then return pending(why) end
     -- 999999 is no interface: the system refuses it wherever it is used.
     local server, sport = udp("dual", "*")
     local client, cport = udp("inet", "127.0.0.1")
@@ -122,6 +126,7 @@ describe("replymmsg answers a batch in one call, each from its request's dst", f
   end)
 
   it("refuses a request without dst on a wildcard socket, and answers one on a bound socket", function()
+    local why = H.needs_bound_source("a socket bound to 127.0.0.2 answering"); if why then return pending(why) end
     -- Received with pktinfo off, a request has no dst: on a socket bound to
     -- "*" the answer would leave from the system's choice (127.0.0.1 for a
     -- query to 127.0.0.2), which the client drops.
@@ -230,6 +235,7 @@ describe("replymmsg with a refused answer", function()
   end
 
   it("a dst of the other family than addr ends the batch; the 4th value counts those sent", function()
+    local why = H.needs_send_control("answering from each request's dst"); if why then return pending(why) end
     local server, sport, clients, reqs = three()
     reqs[2].dst = "::1"
     assert.same({ nil, "source ::1 (IPv6) cannot send to ::ffff:127.0.0.1 (IPv4): the families differ", "EINVAL", 1 },
@@ -249,6 +255,7 @@ describe("replymmsg with a refused answer", function()
   end)
 
   it("an address that does not resolve ends the batch there", function()
+    local why = H.needs_send_control("answering from each request's dst"); if why then return pending(why) end
     local server, sport, clients, reqs = three()
     reqs[3].addr = "no-such-host.invalid"
     local count, err, code, sent = server:replymmsg(reqs, { "a1", "a2", "a3" })
@@ -262,6 +269,7 @@ describe("replymmsg with a refused answer", function()
   end)
 
   it("a source the system refuses ends the batch there", function()
+    local why = H.needs_send_source("a source the system refuses"); if why then return pending(why) end
     -- 10.9.9.9 is no local address: the system refuses it as a source.
     local server, sport, clients, reqs = three()
     reqs[2].dst = "::ffff:10.9.9.9"
@@ -277,6 +285,7 @@ end)
 
 describe("replymmsg with Lua code in the middle", function()
   it("sends each answer's own data while a request's __index edits the lists and collects", function()
+    local why = H.needs_send_control("answering from each request's dst"); if why then return pending(why) end
     local server, sport = udp("dual", "*", { pktinfo = true })
     local client, cport = udp("inet", "127.0.0.1")
     local long1, long2 = ("a"):rep(100) .. "1", ("b"):rep(100) .. "2"
