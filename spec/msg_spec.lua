@@ -401,6 +401,10 @@ describe("truncation", function()
   end
 
   it("flags control data cut short by an option enabled outside dualstack", function()
+    if H.WINE then
+      return pending("control data cut short: Wine " .. H.WINE .. " fails WSARecvMsg with WSAEMSGSIZE "
+        .. "and no byte count when only the control data is cut (Windows flags MSG_CTRUNC)")
+    end
     local receiver, rport = with_outside_pktinfo()
     ok(receiver:setoption("cmsgspace", 1))
     assert.equal(1, receiver:getoption("cmsgspace"))
@@ -430,8 +434,10 @@ describe("truncation", function()
     ok(receiver:setoption("cmsgspace", 128))
     ok(sender:sendto("room", "127.0.0.2", rport))
     local m = ok(receiver:recvmsg())
-    assert.same({ "room", "::ffff:127.0.0.1", "::ffff:127.0.0.2", false },
-      { m.data, m.addr, m.dst, m.ctruncated })
+    -- Where the arrival marker is the pktinfo option itself (Windows), a
+    -- destination dualstack's own pktinfo did not ask for is not reported.
+    local dst = not H.WINDOWS and "::ffff:127.0.0.2" or nil
+    assert.same({ "room", "::ffff:127.0.0.1", dst, false }, { m.data, m.addr, m.dst, m.ctruncated })
   end)
 
   it("cmsgspace never shrinks the buffer below what the enabled options need", function()

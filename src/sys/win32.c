@@ -386,8 +386,10 @@ ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
     mh->dwFlags = 0;
     if (recvmsg_fn(fd, mh, &got, NULL, NULL) == 0) return (ssize_t)got;
     if (WSAGetLastError() == WSAEMSGSIZE) {
-      mh->dwFlags |= MSG_TRUNC;
-      return (ssize_t)mh->lpBuffers[0].len;
+      /* Cut short: the data (MSG_TRUNC, or no flag at all) fills the
+      ** buffer; control data alone (MSG_CTRUNC) leaves the count right. */
+      if (!(mh->dwFlags & MSG_CTRUNC)) mh->dwFlags |= MSG_TRUNC;
+      return (ssize_t)((mh->dwFlags & MSG_TRUNC) ? mh->lpBuffers[0].len : got);
     }
     if (tried++ || WSAGetLastError() != WSAEINVAL || !bind_if_unbound(fd)) return -1;
   }
