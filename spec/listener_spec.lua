@@ -146,6 +146,7 @@ for _, model in ipairs(MODELS) do
     local want = expect[model.families[1]]
 
     it("joins an IPv4 and an IPv6 group on the sockets of their family, and leaves them", function()
+      if H.WINE then return pending("joining a group: Wine " .. H.WINE .. " lacks MCAST_JOIN_GROUP (Windows has it)") end
       local l = udp_listener(model.opts)
       assert.equal(1, l:join("224.0.0.99", H.LO_NAME))
       assert.equal(1, l:join("ff02::1:99", H.LO))
@@ -173,6 +174,7 @@ for _, model in ipairs(MODELS) do
 
   describe("listener batches, " .. model.name, function()
     it("recvmmsg takes datagrams of both families, each batch from one socket", function()
+      local why = H.needs_bound_source("a client bound to 127.0.0.2"); if why then return pending(why) end
       local l, port = udp_listener(model.opts)
       local cs = clients()
       for i, c in ipairs(cs) do assert.equal(2, c:sendto("q" .. i, CLIENTS[i].host, port)) end

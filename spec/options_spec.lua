@@ -96,6 +96,7 @@ describe("option effects on real traffic", function()
   end
 
   it("linger 0 resets the connection on close", function()
+    local why = H.WINE and ("a reset peer: Wine " .. H.WINE .. " reports a TCP reset (linger 0) as end of stream, recv 0, not WSAECONNRESET"); if why then return pending(why) end
     local c, a, l = H.tcp_pair("dual", "*", "inet", "127.0.0.1")
     open[#open + 1], open[#open + 2] = a, l
     assert.equal(1, c:setoption("linger", 0))

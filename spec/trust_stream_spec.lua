@@ -5,19 +5,7 @@
 local H = require "helpers"
 local N = require "namespace"
 local C = require "cleanup"
--- spec.testhelp (failalloc, raw sends) is not built for Windows yet
--- (mk/windows.mk): there the file is one pending case until it is.
-local T
-if H.WINDOWS then
-  local loaded, mod = pcall(require, "spec.testhelp")
-  if not loaded then
-    it("needs spec.testhelp", function() pending("spec.testhelp is not built for Windows: " .. tostring(mod)) end)
-    return
-  end
-  T = mod
-else
-  T = require "spec.testhelp"
-end
+local T = require "spec.testhelp"
 local ds = H.ds
 
 after_each(C.close_all)
@@ -124,6 +112,7 @@ end
 describe("trust: one deadline per stream call", function()
   for _, pattern in ipairs({ 30, "*l", "*a" }) do
     it("receive(" .. tostring(pattern) .. ") times out although a byte comes every 0.1 s", function()
+      local why = H.needs_posix("a child lua5.4 that trickles bytes"); if why then return pending(why) end
       local l, port = H.listener("inet", "127.0.0.1")
       keep(l)
       local child = trickle(port)
