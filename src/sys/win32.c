@@ -486,9 +486,17 @@ double ds_sys_monotonic(void) {
   return (double)now.QuadPart / (double)freq.QuadPart;
 }
 
+/* Results name their protocol, as glibc's do, where Winsock leaves 0. */
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res) {
-  return getaddrinfo(host, service, hints, res);
+  struct addrinfo *ai;
+  int rc = getaddrinfo(host, service, hints, res);
+  if (rc != 0) return rc;
+  for (ai = *res; ai; ai = ai->ai_next)
+    if (ai->ai_protocol == 0)
+      ai->ai_protocol = ai->ai_socktype == SOCK_STREAM ? IPPROTO_TCP
+                      : ai->ai_socktype == SOCK_DGRAM ? IPPROTO_UDP : 0;
+  return 0;
 }
 
 void ds_sys_freeaddrinfo(struct addrinfo *res) {
