@@ -68,6 +68,9 @@ export PEER
 
 -- Whether unshare with these flags works here; if not, the reason.
 function N.available(flags)
+  if package.config:sub(1, 1) == "\\" then
+    return false, "namespaces (unshare " .. flags .. ") are Linux's: Windows has none"
+  end
   local out, ok = read_command("unshare " .. flags .. " true")
   if ok then return true end
   return false, "cannot make namespaces (unshare " .. flags .. "): " .. out:gsub("%s+$", "")
