@@ -166,13 +166,7 @@ int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
 /* Without the batch calls: one message at a time, those after the first
 ** without waiting, which is what the batch calls do. */
 int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
-  unsigned i;
-  for (i = 0; i < n; i++) {
-    ssize_t r = sendmsg(fd, &v[i].msg_hdr, SEND_FLAGS);
-    if (r < 0) return i ? (int)i : -1;
-    v[i].msg_len = (unsigned)r;
-  }
-  return (int)n;
+  return ds_sys_send_each(fd, v, n);
 }
 
 int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
@@ -201,10 +195,6 @@ int ds_sys_getaddrinfo(const char *host, const char *service, const struct addri
   return getaddrinfo(host, service, hints, res);
 }
 
-void ds_sys_freeaddrinfo(struct addrinfo *res) {
-  freeaddrinfo(res);
-}
-
 int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                        char *serv, size_t servlen, int flags) {
   return getnameinfo(sa, len, host, (socklen_t)hostlen, serv, (socklen_t)servlen, flags);
@@ -216,18 +206,6 @@ int ds_sys_gai_errno(int code) {
 #endif
   (void)code;
   return 0;
-}
-
-int ds_sys_pton(int af, const char *text, void *bytes) {
-  return inet_pton(af, text, bytes) == 1;
-}
-
-unsigned ds_sys_ifindex(const char *name) {
-  return if_nametoindex(name);
-}
-
-int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]) {
-  return if_indextoname(index, name) ? 0 : -1;
 }
 
 struct ds_ifaddrs {

@@ -80,19 +80,14 @@ double ds_sys_monotonic(void);
 ** means "see the system error" gives that error from ds_sys_gai_errno. */
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res);
-void ds_sys_freeaddrinfo(struct addrinfo *res);
 int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                        char *serv, size_t servlen, int flags);
 int ds_sys_gai_errno(int code);
 
-/* Numeric address text (NUL-terminated, no zone) to its bytes: 1 when
-** it is one of af. */
-int ds_sys_pton(int af, const char *text, void *bytes);
-
-/* Interfaces: index and name (0 and -1 when there is no such one), and
-** the list of interfaces with their addresses. */
-unsigned ds_sys_ifindex(const char *name);
-int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]);
+/* Numeric address text (NUL-terminated, no zone) to its bytes, ds_sys_pton
+** (1 when it is one of af), interface index and name, ds_sys_ifindex and
+** ds_sys_ifname (0 and -1 when there is no such one): inline below. The
+** list of interfaces with their addresses: */
 
 enum { /* ds_ifaddr.flags */
   DS_IF_UP = 1 << 0, DS_IF_RUNNING = 1 << 1, DS_IF_LOOPBACK = 1 << 2,
@@ -112,6 +107,36 @@ typedef struct ds_ifaddrs ds_ifaddrs;
 int ds_sys_ifaddrs_open(ds_ifaddrs **list); /* 0, or the error */
 int ds_sys_ifaddrs_next(ds_ifaddrs *list, ds_ifaddr *out); /* 1 while there is one */
 void ds_sys_ifaddrs_close(ds_ifaddrs *list);
+
+/* What every backend does alike, over the calls above or ones of the
+** same name everywhere, defined once. */
+
+/* A batch sent one message at a time, for systems without sendmmsg. */
+static inline int ds_sys_send_each(ds_fd fd, ds_mmsghdr *v, unsigned n) {
+  unsigned i;
+  for (i = 0; i < n; i++) {
+    ssize_t r = ds_sys_sendmsg(fd, &v[i].msg_hdr);
+    if (r < 0) return i ? (int)i : -1;
+    v[i].msg_len = (unsigned)r;
+  }
+  return (int)n;
+}
+
+static inline void ds_sys_freeaddrinfo(struct addrinfo *res) {
+  freeaddrinfo(res);
+}
+
+static inline int ds_sys_pton(int af, const char *text, void *bytes) {
+  return inet_pton(af, text, bytes) == 1;
+}
+
+static inline unsigned ds_sys_ifindex(const char *name) {
+  return if_nametoindex(name);
+}
+
+static inline int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]) {
+  return if_indextoname(index, name) ? 0 : -1;
+}
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

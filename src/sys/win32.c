@@ -396,13 +396,7 @@ ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
 }
 
 int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
-  unsigned i;
-  for (i = 0; i < n; i++) {
-    ssize_t r = ds_sys_sendmsg(fd, &v[i].msg_hdr);
-    if (r < 0) return i ? (int)i : -1;
-    v[i].msg_len = (unsigned)r;
-  }
-  return (int)n;
+  return ds_sys_send_each(fd, v, n);
 }
 
 static int readable_now(ds_fd fd) {
@@ -499,10 +493,6 @@ int ds_sys_getaddrinfo(const char *host, const char *service, const struct addri
   return 0;
 }
 
-void ds_sys_freeaddrinfo(struct addrinfo *res) {
-  freeaddrinfo(res);
-}
-
 int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, size_t hostlen,
                        char *serv, size_t servlen, int flags) {
   return getnameinfo(sa, len, host, (DWORD)hostlen, serv, (DWORD)servlen, flags);
@@ -511,18 +501,6 @@ int ds_sys_getnameinfo(const struct sockaddr *sa, socklen_t len, char *host, siz
 int ds_sys_gai_errno(int code) {
   (void)code;
   return 0;
-}
-
-int ds_sys_pton(int af, const char *text, void *bytes) {
-  return inet_pton(af, text, bytes) == 1;
-}
-
-unsigned ds_sys_ifindex(const char *name) {
-  return if_nametoindex(name);
-}
-
-int ds_sys_ifname(unsigned index, char name[IF_NAMESIZE]) {
-  return if_indextoname(index, name) ? 0 : -1;
 }
 
 /* The adapters, as GetAdaptersAddresses gives them, walked one unicast
