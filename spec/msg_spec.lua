@@ -401,23 +401,26 @@ describe("truncation", function()
   end
 
   it("flags control data cut short by an option enabled outside dualstack", function()
-    if H.WINE then
-      return pending("control data cut short: Wine " .. H.WINE .. " fails WSARecvMsg with WSAEMSGSIZE "
-        .. "and no byte count when only the control data is cut (Windows flags MSG_CTRUNC)")
-    end
     local receiver, rport = with_outside_pktinfo()
     ok(receiver:setoption("cmsgspace", 1))
     assert.equal(1, receiver:getoption("cmsgspace"))
     local sender = udp("inet6", "::1")
     ok(sender:sendto("z", "::1", rport))
-    local m = ok(receiver:recvmsg())
-    assert.equal("z", m.data)
-    assert.is_true(m.ctruncated)
-    assert.is_nil(m.dst)
+    if H.WINE then
+      -- Wine fails WSARecvMsg with WSAEMSGSIZE and no byte count when only
+      -- the control data is cut (Windows flags MSG_CTRUNC): an error, never
+      -- a datagram of no bytes.
+      assert.same({ nil, "message too long", "EMSGSIZE" }, { receiver:recvmsg() })
+    else
+      local m = ok(receiver:recvmsg())
+      assert.equal("z", m.data)
+      assert.is_true(m.ctruncated)
+      assert.is_nil(m.dst)
+    end
     -- The remedy: room for it, and its field is reported.
     ok(receiver:setoption("cmsgspace", 128))
     ok(sender:sendto("z", "::1", rport))
-    m = ok(receiver:recvmsg())
+    local m = ok(receiver:recvmsg())
     assert.is_false(m.ctruncated)
     assert.equal("::1", m.dst)
   end)
@@ -429,13 +432,18 @@ describe("truncation", function()
     receiver:settimeout(0.2)
     local sender = udp("inet", "127.0.0.1")
     ok(sender:sendto("cut", "127.0.0.2", rport))
-    assert.same({ nil, "timeout", "ETIMEDOUT" }, { receiver:recvmsg() })
-    assert.equal(1, receiver:spoofed())
+    if H.WINE then -- no byte count comes with cut control data there (see above)
+      assert.same({ nil, "message too long", "EMSGSIZE" }, { receiver:recvmsg() })
+    else
+      assert.same({ nil, "timeout", "ETIMEDOUT" }, { receiver:recvmsg() })
+      assert.equal(1, receiver:spoofed())
+    end
     ok(receiver:setoption("cmsgspace", 128))
     ok(sender:sendto("room", "127.0.0.2", rport))
     local m = ok(receiver:recvmsg())
-    -- Where the arrival marker is the pktinfo option itself (Windows), a
-    -- destination dualstack's own pktinfo did not ask for is not reported.
+    -- Where the arrival marker is the IPv4 pktinfo option itself (Windows),
+    -- an IPv4 destination dualstack's own pktinfo did not ask for is not
+    -- reported, and IPV6_PKTINFO says nothing of IPv4 traffic there.
     local dst = not H.WINDOWS and "::ffff:127.0.0.2" or nil
     assert.same({ "room", "::ffff:127.0.0.1", dst, false }, { m.data, m.addr, m.dst, m.ctruncated })
   end)

@@ -42,10 +42,11 @@ int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx) {
   void *control = ds_msg_control(mh);
   ds_cmsg_decode(control, control ? ds_msg_controllen(mh) : 0, &rx->got);
 #if defined(DS_GUARD_SHARED)
-  /* The arrival marker is the packet-info option itself here (the BSDs,
-  ** Windows): a socket without pktinfo hears destinations it did not ask
-  ** for, and reports none, as a Linux one does. */
-  if (!(s->recvopts & DS_RECV_PKTINFO))
+  /* The arrival marker is the IPv4 packet-info option itself here (the
+  ** BSDs, Windows): a socket without pktinfo hears IPv4 destinations it
+  ** did not ask for, and reports none, as a Linux one does. An IPv6 one
+  ** comes from an option someone set, and is reported. */
+  if (!(s->recvopts & DS_RECV_PKTINFO) && (rx->got.have & DS_CTL_ADDR) && rx->got.addr.af == AF_INET)
     rx->got.have &= ~(unsigned)(DS_CTL_ADDR | DS_CTL_IFINDEX | DS_CTL_BROADCAST);
 #endif
   if (!spoofed(s, mh, &rx->got)) return 1;

@@ -345,6 +345,8 @@ static int clamp_len(size_t len) {
 ** Winsock says WSAEINVAL, WSAENOTCONN, or under Wine WSAECONNRESET). */
 static void unconnected_send_error(SOCKET s) {
   int err = WSAGetLastError(), type;
+  /* A real reset says WSAECONNRESET too: only Wine's is taken for this. */
+  if (err == WSAECONNRESET && !ds_sys_wine_version()) return;
   if (err != WSAENOTCONN && err != WSAEINVAL && err != WSAECONNRESET) return;
   if (connected(s)) return;
   type = type_of(s, NULL);
@@ -389,7 +391,9 @@ ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
       /* Cut short: the data (MSG_TRUNC, or no flag at all) fills the
       ** buffer; control data alone (MSG_CTRUNC) leaves the count right. */
       if (!(mh->dwFlags & MSG_CTRUNC)) mh->dwFlags |= MSG_TRUNC;
-      return (ssize_t)((mh->dwFlags & MSG_TRUNC) ? mh->lpBuffers[0].len : got);
+      if (mh->dwFlags & MSG_TRUNC) return (ssize_t)mh->lpBuffers[0].len;
+      if (got == 0) return -1; /* no count came with it (Wine): EMSGSIZE, not "" */
+      return (ssize_t)got;
     }
     if (tried++ || WSAGetLastError() != WSAEINVAL || !bind_if_unbound(fd)) return -1;
   }
@@ -444,6 +448,10 @@ static int poll_by_select(ds_pollfd *p, unsigned n, int ms) {
     t = &tv;
   }
   got = select(0, &r, &w, &e, t);
+  if (got == SOCKET_ERROR && WSAGetLastError() == WSAENOTSOCK) { /* one is stale: */
+    got = WSAPoll(p, (ULONG)n, ms); /* it says which, as POLLNVAL */
+    return got == SOCKET_ERROR ? -1 : got;
+  }
   if (got == SOCKET_ERROR) return -1;
   for (i = 0; i < n; i++) {
     /* One socket may be several entries: each hears only what it asked. */
