@@ -227,7 +227,8 @@ describe("recvmmsg with finalizers in the middle", function()
   for _, f in ipairs(MIXED) do
     it(f.family .. ": a finalizer receiving into the same list from another socket leaves "
       .. "each table one datagram's, and reply answers it from its own dst", function()
-      local why = H.needs_linux_option("timestamp", "the full receiver"); if why then return pending(why) end
+      local why = f.to == "127.0.0.2" and H.needs_send_source("the reply from 127.0.0.2")
+      if why then return pending(why) end
       -- bare (pktinfo only) and full (every receive option) both listen
       -- on "*"; the client sends two 100-byte queries to bare and "other"
       -- to full. A finalizer receives full's datagram into the very list
@@ -239,7 +240,8 @@ describe("recvmmsg with finalizers in the middle", function()
       -- call's result is whole.
       local bare, bport = udp(f.family, "*", { pktinfo = true })
       local full, fport = udp(f.family, "*")
-      for _, o in ipairs { "pktinfo", "recvhoplimit", "recvtclass", "timestamp" } do
+      local stamped = not H.WINDOWS -- Windows has no timestamp option
+      for _, o in ipairs { "pktinfo", "recvhoplimit", "recvtclass", stamped and "timestamp" or nil } do
         ok(full:setoption(o, true))
       end
       local client, cport = udp(f.client, f.bind)
@@ -275,7 +277,7 @@ describe("recvmmsg with finalizers in the middle", function()
         for k, v in pairs(m) do copy[k] = v end
         if m.data == "other" then
           want.size, want.hoplimit, want.tclass, want.ecn = 5, 64, 0, 0
-          assert.equal("number", type(copy.timestamp))
+          if stamped then assert.equal("number", type(copy.timestamp)) end
           copy.timestamp = nil
           from = f.to
         end
