@@ -203,6 +203,14 @@ describe("ds.getaddrinfo", function()
     assert.equal("0.0.0.0", first(nil, 80, { passive = true, family = "inet", socktype = "stream" }).addr)
   end)
 
+  it("gives canonname only when asked for it", function()
+    -- musl's getaddrinfo fills ai_canonname unasked; dualstack passes it
+    -- on only with the canonname flag.
+    local e = first("localhost", "http", { socktype = "stream" })
+    assert.equal(80, e.port)
+    assert.is_nil(e.canonname)
+  end)
+
   it("resolves localhost and service names, with canonname", function()
     local e, list = first("localhost", "http", { socktype = "stream", canonname = true })
     assert.equal(80, e.port)

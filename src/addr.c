@@ -304,7 +304,8 @@ static const char *socktype_name(int t) {
   return t == SOCK_STREAM ? "stream" : t == SOCK_DGRAM ? "dgram" : "raw";
 }
 
-static void push_addrinfo(lua_State *L, const struct addrinfo *ai) {
+/* canonname only when asked for (AI_CANONNAME): musl fills it anyway. */
+static void push_addrinfo(lua_State *L, const struct addrinfo *ai, int canonname) {
   int port;
   lua_createtable(L, 0, 6);
   lua_pushstring(L, family_name(ai->ai_family));
@@ -319,7 +320,7 @@ static void push_addrinfo(lua_State *L, const struct addrinfo *ai) {
   lua_setfield(L, -2, "socktype");
   lua_pushinteger(L, ai->ai_protocol);
   lua_setfield(L, -2, "protocol");
-  if (ai->ai_canonname) {
+  if (canonname && ai->ai_canonname) {
     lua_pushstring(L, ai->ai_canonname);
     lua_setfield(L, -2, "canonname");
   }
@@ -366,7 +367,7 @@ static int l_getaddrinfo(lua_State *L) {
   lua_newtable(L);
   for (ai = res; ai; ai = ai->ai_next) {
     if (ai->ai_family != AF_INET && ai->ai_family != AF_INET6) continue;
-    push_addrinfo(L, ai);
+    push_addrinfo(L, ai, hints.ai_flags & AI_CANONNAME);
     lua_rawseti(L, -2, ++i);
   }
   ds_box_release(box);

@@ -44,10 +44,13 @@ void ds_need_type(lua_State *L, const ds_socket *s, int type, int arg, const cha
                                         s->type == SOCK_DGRAM ? "udp" : "tcp"));
 }
 
+/* A size argument. Past what size_t holds (a 32-bit system) it is the
+** largest count, never a wrapped small one; SIZE_MAX itself stays the
+** stream reader's "to the end". */
 size_t ds_check_size(lua_State *L, int arg, lua_Integer def) {
   lua_Integer n = luaL_optinteger(L, arg, def);
   luaL_argcheck(L, n >= 0, arg, "size must not be negative");
-  return (size_t)n;
+  return (lua_Unsigned)n >= SIZE_MAX ? SIZE_MAX - 1 : (size_t)n;
 }
 
 /* Pushes a socket without a descriptor yet: what owns the descriptor

@@ -47,10 +47,11 @@ static int sock_bind(lua_State *L) {
 }
 
 /* The kernel caps the backlog at its own limit (net.core.somaxconn), which
-** may exceed the header's SOMAXCONN: only the conversion to int is clamped. */
+** may exceed the header's SOMAXCONN (128 on musl): the default asks for
+** the most (DS_BACKLOG_MAX), and only the conversion to int is clamped. */
 static int sock_listen(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  lua_Integer backlog = luaL_optinteger(L, 2, SOMAXCONN);
+  lua_Integer backlog = luaL_optinteger(L, 2, DS_BACKLOG_MAX);
   luaL_argcheck(L, backlog >= 0, 2, "backlog must not be negative");
   if (backlog > INT_MAX) backlog = INT_MAX;
   if (ds_sys_listen(s->fd, (int)backlog) < 0) return ds_push_error(L, ds_sys_error());

@@ -175,6 +175,26 @@ static void check_cmsg(const char *addr, int ipv4, int af) {
   CHECK(out.tclass == 0xb8, "%s: tclass %d", addr, out.tclass);
 }
 
+/* An encoded header is the fields and zeros, padding too (musl's 64-bit
+** cmsghdr has a pad word), whatever the buffer held before. */
+static void test_cmsg_header_zeroed(void) {
+  ds_cmsgbuf buf;
+  ds_ctl in;
+  ds_cmsghdr want;
+  size_t len;
+  memset(&buf, 0xAA, sizeof(buf));
+  memset(&in, 0, sizeof(in));
+  in.have = DS_CTL_HOPLIMIT;
+  in.hoplimit = 7;
+  len = ds_cmsg_encode(buf.bytes, sizeof(buf.bytes), &in, 0);
+  memset(&want, 0, sizeof(want));
+  want.cmsg_level = IPPROTO_IPV6;
+  want.cmsg_type = IPV6_HOPLIMIT;
+  want.cmsg_len = DS_CMSG_LEN(sizeof(int));
+  CHECK(len == DS_CMSG_SPACE(sizeof(int)), "one message: %zu bytes", len);
+  CHECK(memcmp(buf.bytes, &want, sizeof(want)) == 0, "the header is its fields and zeros");
+}
+
 static void test_cmsg(void) {
   ds_cmsgbuf buf;
   ds_ctl in, out;
@@ -398,6 +418,7 @@ int main(void) {
   test_map_unmap();
   test_sockaddr();
   test_cmsg();
+  test_cmsg_header_zeroed();
   test_errors();
   test_deadline();
   test_wait();

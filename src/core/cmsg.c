@@ -199,6 +199,7 @@ static size_t put(char *buf, size_t len, size_t cap, int level, int type,
   ds_cmsghdr h;
   if (len == NOFIT || len + DS_CMSG_SPACE(size) > cap) return NOFIT;
   memset(buf + len, 0, DS_CMSG_SPACE(size));
+  memset(&h, 0, sizeof(h)); /* its padding too: no system need tolerate junk there */
   h.cmsg_level = level;
   h.cmsg_type = type;
   h.cmsg_len = DS_CMSG_LEN(size);

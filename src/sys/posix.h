@@ -13,6 +13,7 @@
 #endif
 
 #include <errno.h>
+#include <limits.h>
 #include <net/if.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -90,6 +91,10 @@ static inline socklen_t ds_msg_namelen(const ds_msghdr *mh) { return mh->msg_nam
 static inline void *ds_msg_control(const ds_msghdr *mh) { return mh->msg_control; }
 static inline size_t ds_msg_controllen(const ds_msghdr *mh) { return mh->msg_controllen; }
 static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
+
+/* The backlog that asks for the most: the kernel caps it at its own limit
+** (Linux's net.core.somaxconn, the BSDs' kern.ipc.somaxconn). */
+#define DS_BACKLOG_MAX INT_MAX
 
 /* shutdown's directions */
 #define DS_SHUT_RD SHUT_RD

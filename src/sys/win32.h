@@ -77,6 +77,9 @@ static inline void *ds_msg_control(const ds_msghdr *mh) { return mh->Control.buf
 static inline size_t ds_msg_controllen(const ds_msghdr *mh) { return mh->Control.len; }
 static inline int ds_msg_flags(const ds_msghdr *mh) { return (int)mh->dwFlags; }
 
+/* Winsock's SOMAXCONN means "a reasonable maximum", chosen by the system. */
+#define DS_BACKLOG_MAX SOMAXCONN
+
 #define DS_SHUT_RD SD_RECEIVE
 #define DS_SHUT_WR SD_SEND
 #define DS_SHUT_RDWR SD_BOTH
