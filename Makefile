@@ -4,8 +4,13 @@ LUA      ?= lua5.4
 BUSTED   ?= $(LUA) /usr/bin/busted
 CC       ?= cc
 CFLAGS   ?= -O2 -g
-WARN     := -std=c99 -Wall -Wextra -Werror
-LUA_INC  := $(shell pkg-config --cflags lua5.4 2>/dev/null)
+# -Werror is this repository's choice (make test, CI), not a packager's:
+# `make WERROR=` builds without it.
+WERROR   ?= -Werror
+WARN     := -std=c99 -Wall -Wextra $(WERROR)
+# Lua's headers: LUA_INCDIR (as LuaRocks names it) or LUA_INC, else
+# pkg-config's lua5.4 (OpenWrt has none).
+LUA_INC  ?= $(if $(LUA_INCDIR),-I$(LUA_INCDIR),$(shell pkg-config --cflags lua5.4 2>/dev/null))
 # src/core/ is the plain C (no Lua header) the bindings in src/ sit on;
 # src/sys/ the platform backend under it, which alone makes system calls
 # (docs/LAYOUT.md). BACKEND is the one this build uses.
@@ -21,14 +26,14 @@ CORE_TEST := build/test/core_test
 BUILD_DEPS := lua5.4 liblua5.4-dev pkg-config gcc make
 TEST_DEPS  := $(BUILD_DEPS) lua-busted iproute2 util-linux lua-socket lua-cqueues lua-luv
 
-.PHONY: all deps test-deps test-build test-core demo test clean
+.PHONY: all deps test-deps test-build test-core demo test check install clean
 
 all: $(SO)
 
 $(SO): $(SRC) $(HDR)
 	@test -n "$(LUA_INC)" || { echo "lua5.4 headers not found: run 'make deps' (or apt-get install $(BUILD_DEPS))"; exit 1; }
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
 
 # A C helper some specs load (spec/testhelp.c), not part of the module.
 $(SPEC_SO): spec/testhelp.c
@@ -58,8 +63,23 @@ demo: deps
 	$(LUA) examples/demo.lua
 
 test: test-deps
-	@$(MAKE) --no-print-directory test-core test-build
+	@$(MAKE) --no-print-directory check
+
+# Build and test only: installs nothing, for package builds.
+check: test-core test-build
 	$(BUSTED) spec
+
+# Installs the module: DESTDIR and PREFIX as usual; LUA_LIBDIR and
+# LUA_SHAREDIR where Lua looks (Debian: /usr/lib/<triplet>/lua/5.4 and
+# /usr/share/lua/5.4; OpenWrt: /usr/lib/lua/5.4 and /usr/lib/lua/5.4 too).
+PREFIX       ?= /usr/local
+LUA_LIBDIR   ?= $(PREFIX)/lib/lua/5.4
+LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
+install: $(SO)
+	install -d $(DESTDIR)$(LUA_LIBDIR)/dualstack $(DESTDIR)$(LUA_SHAREDIR)/dualstack
+	install -m 0755 $(SO) $(DESTDIR)$(LUA_LIBDIR)/dualstack/core.so
+	install -m 0644 lua/dualstack.lua $(DESTDIR)$(LUA_SHAREDIR)/dualstack.lua
+	install -m 0644 lua/dualstack/*.lua $(DESTDIR)$(LUA_SHAREDIR)/dualstack/
 
 clean:
 	rm -rf build
