@@ -1,0 +1,44 @@
+# Packaging (issue 15): the release rockspec, the Debian package and the
+# OpenWrt build. The version comes from src/version.h alone ($(VERSION));
+# spec/version_spec.lua checks every other place that names it.
+#
+#   make release-rockspec   writes dualstack-$(VERSION)-1.rockspec from the
+#                           scm one (same build, description, dependencies
+#                           and test; version and a tag source added).
+#                           RELEASE_URL names the repository the tag is in.
+#   make check-rock         luarocks make + luarocks test into a local tree
+#                           (build/rocks), no network
+#   make deb                dpkg-buildpackage -us -uc -b in a copy of the
+#                           tree (build/deb/src): build/deb/*.deb
+#   make check-deb          the .deb installed with dpkg into a clean Debian
+#                           root filesystem (build/deb-root, made once by
+#                           target-rootfs) and a smoke test run there
+#   make check-openwrt      the OpenWrt package's build and install
+#                           (test/openwrt-build.sh) natively, and its layout
+
+.PHONY: release-rockspec check-rock deb check-deb check-openwrt
+
+# --- release rockspec ---------------------------------------------------
+# No public home is recorded for the project, so the tag is fetched from
+# the clone the rockspec sits in; a publisher passes the repository's URL:
+#   make release-rockspec RELEASE_URL=git+https://github.com/OWNER/dualstack.git
+RELEASE_URL      ?= git+file://.
+RELEASE_ROCKSPEC := dualstack-$(VERSION)-1.rockspec
+
+release-rockspec:
+	sed -e 's|^version = "scm-1"$$|version = "$(VERSION)-1"|' \
+	    -e 's|^  url = "git+file://.",$$|  url = "$(RELEASE_URL)",\n  tag = "v$(VERSION)",|' \
+	    dualstack-scm-1.rockspec > $(RELEASE_ROCKSPEC)
+
+# --- luarocks -----------------------------------------------------------
+LUAROCKS  ?= luarocks --lua-version=5.4
+ROCK_TREE ?= build/rocks
+
+# The builtin build compiles in place: its objects (src/**/*.o) are
+# removed after, so the tree stays as it was.
+check-rock:
+	$(LUAROCKS) --tree $(ROCK_TREE) make $(RELEASE_ROCKSPEC)
+	find src -name '*.o' -delete
+	LUA_PATH='$(ROCK_TREE)/share/lua/5.4/?.lua' LUA_CPATH='$(ROCK_TREE)/lib/lua/5.4/?.so' \
+	  $(LUA) -e 'local ds = require "dualstack" assert(ds._VERSION == "$(VERSION)", ds._VERSION) print("from the rock tree: dualstack " .. ds._VERSION)'
+	$(LUAROCKS) --tree $(ROCK_TREE) test $(RELEASE_ROCKSPEC)
