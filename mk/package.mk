@@ -42,3 +42,19 @@ check-rock:
 	LUA_PATH='$(ROCK_TREE)/share/lua/5.4/?.lua' LUA_CPATH='$(ROCK_TREE)/lib/lua/5.4/?.so' \
 	  $(LUA) -e 'local ds = require "dualstack" assert(ds._VERSION == "$(VERSION)", ds._VERSION) print("from the rock tree: dualstack " .. ds._VERSION)'
 	$(LUAROCKS) --tree $(ROCK_TREE) test $(RELEASE_ROCKSPEC)
+
+# --- Debian -------------------------------------------------------------
+# dpkg-buildpackage writes beside the source tree, so the package is built
+# in a copy (build/deb/src) and lands in build/deb/; the tree stays clean.
+DEB_BUILD_DEPS := dpkg-dev debhelper dh-lua liblua5.4-dev lua5.4 pkg-config
+DEB_OUT  := build/deb
+DEB_ARCH  = $(shell dpkg --print-architecture)
+DEB_FILE  = $(DEB_OUT)/lua-dualstack_$(shell dpkg-parsechangelog -S Version)_$(DEB_ARCH).deb
+
+deb:
+	@.ci/deps $(DEB_BUILD_DEPS)
+	rm -rf $(DEB_OUT)
+	mkdir -p $(DEB_OUT)/src
+	tar -cf - --exclude-vcs --exclude=./build . | tar -xf - -C $(DEB_OUT)/src
+	cd $(DEB_OUT)/src && dpkg-buildpackage -us -uc -b
+	@ls -l $(DEB_FILE)
