@@ -58,3 +58,19 @@ deb:
 	tar -cf - --exclude-vcs --exclude=./build . | tar -xf - -C $(DEB_OUT)/src
 	cd $(DEB_OUT)/src && dpkg-buildpackage -us -uc -b
 	@ls -l $(DEB_FILE)
+
+# A clean Debian root filesystem for this machine's architecture, made once
+# by the workplace's target-rootfs (found as debian-archive is) and kept in
+# build/deb-root; made afresh when absent (a half-made one is never kept).
+TARGET_ROOTFS_TOOL ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/target-rootfs \
+                        /work/shared/tools/target-rootfs) target-rootfs)
+DEB_ROOT := build/deb-root
+
+$(DEB_ROOT)/usr/bin/lua5.4:
+	rm -rf $(DEB_ROOT) $(DEB_ROOT).part
+	mkdir -p $(dir $(DEB_ROOT))
+	$(TARGET_ROOTFS_TOOL) $(DEB_ARCH) $(CURDIR)/$(DEB_ROOT).part
+	mv $(DEB_ROOT).part $(DEB_ROOT)
+
+check-deb: deb $(DEB_ROOT)/usr/bin/lua5.4
+	debian/tests/in-rootfs.sh $(CURDIR)/$(DEB_ROOT) $(DEB_FILE) $(VERSION)
