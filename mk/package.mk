@@ -74,3 +74,32 @@ $(DEB_ROOT)/usr/bin/lua5.4:
 
 check-deb: deb $(DEB_ROOT)/usr/bin/lua5.4
 	debian/tests/in-rootfs.sh $(CURDIR)/$(DEB_ROOT) $(DEB_FILE) $(VERSION)
+
+# --- OpenWrt ------------------------------------------------------------
+# openwrt/lang/lua-dualstack/Makefile run as the SDK would, through a
+# stand-in for the SDK (test/openwrt-sdk/) with this machine's compiler,
+# CFLAGS as the SDK's look and only Lua's headers in the staging directory
+# (no pkg-config), then test/openwrt-check.sh: the exact layout, and a
+# load and round-trip from there. A cross leg sets OPENWRT_CC,
+# OPENWRT_STAGING (with usr/include/lua5.4) and LUA (its target Lua).
+OPENWRT_OUT      := build/openwrt
+OPENWRT_CC       ?= $(CC)
+OPENWRT_CFLAGS   ?= -Os -pipe -fno-plt
+OPENWRT_CPPFLAGS ?= -D_FORTIFY_SOURCE=1
+OPENWRT_LDFLAGS  ?= -Wl,--gc-sections
+OPENWRT_STAGING  ?= $(OPENWRT_OUT)/staging
+# The package build, with every variable the SDK passes it.
+OPENWRT_PACKAGE   = $(MAKE) --no-print-directory -C openwrt/lang/lua-dualstack \
+	TOPDIR=$(CURDIR)/test/openwrt-sdk TARGET_CC="$(OPENWRT_CC)" \
+	TARGET_CFLAGS="$(OPENWRT_CFLAGS)" TARGET_CPPFLAGS="$(OPENWRT_CPPFLAGS)" \
+	TARGET_LDFLAGS="$(OPENWRT_LDFLAGS)" STAGING_DIR=$(abspath $(OPENWRT_STAGING)) \
+	BUILD_DIR=$(CURDIR)/$(OPENWRT_OUT) IPKG_DIR=$(CURDIR)/$(OPENWRT_OUT)/root package
+
+$(OPENWRT_OUT)/staging/usr/include/lua5.4/lua.h:
+	@test -n "$(LUA_INC)" || { echo "lua5.4 headers not found: run 'make deps'"; exit 1; }
+	mkdir -p $(dir $@)
+	cp $(patsubst -I%,%,$(filter -I%,$(LUA_INC)))/*.h $(dir $@)
+
+check-openwrt: $(if $(filter $(OPENWRT_OUT)/%,$(OPENWRT_STAGING)),$(OPENWRT_OUT)/staging/usr/include/lua5.4/lua.h)
+	$(OPENWRT_PACKAGE)
+	test/openwrt-check.sh $(CURDIR)/$(OPENWRT_OUT)/root $(VERSION)
