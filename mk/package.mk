@@ -13,8 +13,11 @@
 #   make check-deb          the .deb installed with dpkg into a clean Debian
 #                           root filesystem (build/deb-root, made once by
 #                           target-rootfs) and a smoke test run there
-#   make check-openwrt      the OpenWrt package's build and install
-#                           (test/openwrt-build.sh) natively, and its layout
+#   make check-openwrt      openwrt/lang/lua-dualstack/Makefile run through a
+#                           stand-in SDK (test/openwrt-sdk/) with this
+#                           machine's compiler (OPENWRT_CC, OPENWRT_CFLAGS,
+#                           OPENWRT_STAGING for a cross leg), then the exact
+#                           layout and a load from it (test/openwrt-check.sh)
 
 .PHONY: release-rockspec check-rock deb check-deb check-openwrt
 

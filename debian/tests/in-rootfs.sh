@@ -8,6 +8,7 @@
 set -eu
 root=$1 deb=$2 version=$3
 here=$(cd "$(dirname "$0")" && pwd)
+[ "$(id -u)" = 0 ] || { echo "in-rootfs: needs root (mount, chroot, dpkg)" >&2; exit 1; }
 [ -x "$root/usr/bin/lua5.4" ] && [ -x "$root/usr/bin/dpkg" ] || { echo "in-rootfs: $root is no Debian root filesystem with lua5.4" >&2; exit 1; }
 
 if [ -z "${IN_ROOTFS_NS:-}" ]; then
