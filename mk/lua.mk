@@ -1,0 +1,79 @@
+# Lua built from Debian's archive sources (issue 15), and the spec suite run
+# on it: Lua 5.5 natively, Lua 5.4 with musl-gcc, and a cross-built Lua for
+# mips. One recipe for all, a "flavour" naming the Lua version and the
+# compiler; everything lands in build/lua/<flavour>/ and is reused when there:
+#
+#   make lua-<flavour>      Lua (bin/lua, include/) and the C modules busted
+#                           and the specs load (lib/: lfs, term.core, a
+#                           system.core stand-in, LuaSocket, cqueues, luv),
+#                           by test/lua/build.sh; then the module and
+#                           spec/testhelp.so for it, in tree/build/
+#   make check-lua55        the core's tests and the spec suite on Lua 5.5
+#   make check-musl         the same on musl: Lua 5.4, the C modules and
+#                           dualstack all built with musl-gcc
+#   make lua-mips-5.4       cross-built only (the suite does not run)
+#
+# The suite runs in build/lua/<flavour>/tree/ (test/lua/tree.sh): the
+# repository's files linked in, a build/ of its own, and a lua5.4 wrapper on
+# PATH that runs the Lua under test with LUA_PATH/LUA_CPATH set to its own C
+# modules and the host's pure-Lua busted (/usr/share/lua/5.4), never the
+# host's C modules. Tarballs are cached in build/lua/dl/.
+#
+# A new flavour F sets LUA_V_F, and LUA_CC_F, LUA_AR_F, LUA_RANLIB_F where
+# they are not the host's; LUA_EMU_F runs its Lua under an emulator, and
+# LUA_DEPS_F names its Debian packages.
+
+# lua-% stays off .PHONY: make skips pattern rules for phony targets.
+.PHONY: check-lua55 check-musl
+
+LUA_V_5.5          := 5.5
+LUA_V_musl-5.4     := 5.4
+LUA_CC_musl-5.4    ?= musl-gcc
+LUA_DEPS_musl-5.4  := musl-tools
+LUA_V_mips-5.4     := 5.4
+LUA_CC_mips-5.4    ?= mips-linux-gnu-gcc
+LUA_AR_mips-5.4    ?= mips-linux-gnu-ar rcu
+LUA_RANLIB_mips-5.4 ?= mips-linux-gnu-ranlib
+LUA_DEPS_mips-5.4  := gcc-mips-linux-gnu
+LUA_EMU_mips-5.4   ?= env QEMU_LD_PREFIX=/usr/mips-linux-gnu qemu-mips
+
+# Building: a compiler, make, m4 (cqueues' errno.c), libuv's and OpenSSL's
+# headers (luv, cqueues; used on glibc only). Running: what `make test` has.
+LUA_BUILD_DEPS := gcc make curl m4 libssl-dev libuv1-dev
+
+lua_cc     = $(or $(LUA_CC_$(1)),$(CC))
+lua_dir    = build/lua/$(1)
+# The module and the test helper for that Lua, built by this Makefile in the
+# tree with its compiler and headers (-Werror as in every CI build).
+lua_module = $(MAKE) --no-print-directory -C $(call lua_dir,$(1))/tree $(2) \
+               CC="$(call lua_cc,$(1))" LUA_INCDIR=$(CURDIR)/$(call lua_dir,$(1))/include
+
+build/lua/%/.built: test/lua/build.sh test/lua/system_core.c
+	CC="$(call lua_cc,$*)" AR="$(or $(LUA_AR_$*),ar rcu)" RANLIB="$(or $(LUA_RANLIB_$*),ranlib)" \
+	  DL=build/lua/dl DEBIAN_ARCHIVE=$(DEBIAN_ARCHIVE) test/lua/build.sh $(@D) $(LUA_V_$*)
+	@touch $@
+
+lua-%:
+	@test -n "$(LUA_V_$*)" || { echo "lua-$*: no such flavour (LUA_V_$* is not set)"; exit 1; }
+	@.ci/deps $(LUA_BUILD_DEPS) $(LUA_DEPS_$*)
+	@$(MAKE) --no-print-directory build/lua/$*/.built
+	test/lua/tree.sh $(call lua_dir,$*)
+	@$(call lua_module,$*,test-build)
+
+# $(call lua_check,FLAVOUR): the core's tests and CHECK_SPECS on that Lua.
+# CC and LUA_INCDIR go to the specs' own make runs (spec/install_spec.lua)
+# through the environment, so those build for the Lua under test too.
+define lua_check
+	@.ci/deps $(TEST_DEPS)
+	@$(MAKE) --no-print-directory lua-$(1)
+	@$(call lua_module,$(1),test-core)
+	cd $(call lua_dir,$(1))/tree && PATH=$(CURDIR)/$(call lua_dir,$(1))/bin:$$PATH \
+	  CC="$(call lua_cc,$(1))" LUA_INCDIR=$(CURDIR)/$(call lua_dir,$(1))/include \
+	  LUA_EMU="$(LUA_EMU_$(1))" lua5.4 $(BUSTED_SCRIPT) $(CHECK_SPECS)
+endef
+
+check-lua55:
+	$(call lua_check,5.5)
+
+check-musl:
+	$(call lua_check,musl-5.4)
