@@ -60,6 +60,11 @@ lua-%:
 	test/lua/tree.sh $(call lua_dir,$*)
 	@$(call lua_module,$*,test-build)
 
+# Lua's default paths are the flavour's share/ and lib/ (test/lua/build.sh):
+# the variables that would change them are unset for the run.
+LUA_ENV_VARS := LUA_PATH LUA_CPATH LUA_INIT LUA_INIT_5_4 LUA_INIT_5_5 LUA_PATH_5_4 \
+                LUA_PATH_5_5 LUA_CPATH_5_4 LUA_CPATH_5_5
+
 # $(call lua_check,FLAVOUR): the core's tests and CHECK_SPECS on that Lua.
 # CC and LUA_INCDIR go to the specs' own make runs (spec/install_spec.lua)
 # through the environment, so those build for the Lua under test too.
@@ -67,7 +72,8 @@ define lua_check
 	@.ci/deps $(TEST_DEPS)
 	@$(MAKE) --no-print-directory lua-$(1)
 	@$(call lua_module,$(1),test-core)
-	cd $(call lua_dir,$(1))/tree && PATH=$(CURDIR)/$(call lua_dir,$(1))/bin:$$PATH \
+	cd $(call lua_dir,$(1))/tree && unset $(LUA_ENV_VARS) && \
+	  PATH=$(CURDIR)/$(call lua_dir,$(1))/bin:$$PATH \
 	  CC="$(call lua_cc,$(1))" LUA_INCDIR=$(CURDIR)/$(call lua_dir,$(1))/include \
 	  LUA_EMU="$(LUA_EMU_$(1))" lua5.4 $(BUSTED_SCRIPT) $(CHECK_SPECS)
 endef

@@ -45,13 +45,12 @@ local function with_finalizers(action, fn)
       arm()
     end })
   end
-  local mode = collectgarbage("incremental", 1, 1000, 1)
+  local restore = H.gc_incremental(1, 1000, 1)
   collectgarbage()
   arm()
   local results = table.pack(pcall(fn))
   armed = false
-  collectgarbage("incremental", 200, 100, 13)
-  if mode == "generational" then collectgarbage("generational") end
+  restore()
   collectgarbage()
   assert(results[1], results[2])
   return runs, table.unpack(results, 2, results.n)
@@ -73,7 +72,7 @@ local function during_finalizer_queue(count, action, fn)
     if calling then inside = inside + 1 end
     action()
   end }
-  local mode = collectgarbage("incremental", 1, 100, 1)
+  local restore = H.gc_incremental(1, 100, 1)
   -- Held through a full cycle, then dropped: the next cycle finds them
   -- all garbage at once (made garbage while a cycle runs, some would be
   -- found, and finalized unarmed, before the rest).
@@ -90,8 +89,7 @@ local function during_finalizer_queue(count, action, fn)
   calling = true
   local results = table.pack(pcall(fn))
   calling, armed = false, false
-  collectgarbage("incremental", 200, 100, 13)
-  if mode == "generational" then collectgarbage("generational") end
+  restore()
   collectgarbage()
   assert(started, "the collector called no finalizer")
   assert(results[1], results[2])

@@ -246,14 +246,64 @@ function H.closed_port(family, host)
 end
 
 
--- A table whose length (#t, lua_rawlen) is 2^61: keys 2^61, ..., 4, 2, 1,
--- all in the hash part (the small keys come last, into free slots, so no
--- rehash moves them to an array part), and rawlen's unbound search doubles
--- from 1 up to 2^61. A list length any C code must bound.
+-- Puts the collector in incremental mode with pause, stepmul and stepsize
+-- (5.4's meaning: stepsize is the log2 of the bytes between steps) and
+-- returns a function that restores 5.4's defaults, or the values 5.5 had,
+-- and the mode before. Lua 5.5 takes the parameters through "param" and the
+-- step size in bytes (at most 100000).
+function H.gc_incremental(pause, stepmul, stepsize)
+  local mode
+  if _VERSION == "Lua 5.4" then
+    mode = collectgarbage("incremental", pause, stepmul, stepsize)
+    return function()
+      collectgarbage("incremental", 200, 100, 13)
+      if mode == "generational" then collectgarbage("generational") end
+    end
+  end
+  mode = collectgarbage("incremental")
+  local old = {}
+  for name, value in pairs { pause = pause, stepmul = stepmul,
+                             stepsize = math.min(1 << stepsize, 100000) } do
+    old[name] = collectgarbage("param", name, value)
+  end
+  return function()
+    for name, value in pairs(old) do collectgarbage("param", name, value) end
+    if mode == "generational" then collectgarbage("generational") end
+  end
+end
+
+-- A table whose length (#t, lua_rawlen) is 2^61: a list length any C code
+-- must bound. Its integer keys all sit in the hash part (a constructor of
+-- [k] = v fields sizes the hash for them, so no rehash moves any to an array
+-- part), along the path rawlen's unbound search takes: 5.4 doubles from 1
+-- (keys 1, 2, 4, ..., 2^61); 5.5.1 goes from j to 2j or 2j + 1 by the bits
+-- of a per-state seed, so each step is probed, and then the binary search
+-- between the last key and the first absent one is led to end at 2^61.
+local HUGE = 1 << 61
+
+local function hash_table(keys, value)
+  local fields = {}
+  for i = 1, #keys do fields[i] = ("[%d] = v"):format(keys[i]) end
+  return assert(load("local v = ... return { " .. table.concat(fields, ", ") .. " }"))(value)
+end
+
 function H.huge_border(value)
-  local t = {}
-  for k = 61, 0, -1 do t[1 << k] = value end
-  return t
+  local keys = { 1 }
+  local last, absent = 1, nil
+  while not absent do
+    -- The search goes from last to 2*last when t[2*last] alone stops it there.
+    local try = 2 * last
+    keys[#keys + 1] = try
+    local step = #hash_table(keys, true) == try and try or try + 1
+    keys[#keys] = nil
+    if step > HUGE then absent = step else keys[#keys + 1], last = step, step end
+  end
+  local i, j = last, absent
+  while j - i > 1 do
+    local m = (i + j) // 2
+    if m <= HUGE then keys[#keys + 1], i = m, m else j = m end
+  end
+  return hash_table(keys, value)
 end
 
 -- The repository root, from this file's own path (busted runs from it, but

@@ -23,7 +23,8 @@ local TIMEOUT = 20
 local function lua_blocks(path)
   local blocks, heading, cur, indent, other = {}, "(top)", nil, nil, false
   local n = 0
-  for line in io.lines(path) do
+  for read in io.lines(path) do
+    local line = read -- edited below; Lua 5.5's loop variables are read-only
     n = n + 1
     if cur then
       if line:match("^%s*```%s*$") then
@@ -107,9 +108,12 @@ local function run(code)
   local f = assert(io.open(script, "w"))
   f:write(code)
   f:close()
-  local cmd = ("cd '%s' && LUA_PATH_5_4='%s/lua/?.lua;%s/lua/?/init.lua;;' "
-    .. "LUA_CPATH_5_4='%s/build/?.so;;' timeout %d lua5.4 '%s' 2>'%s' </dev/null")
-    :format(ROOT, ROOT, ROOT, ROOT, TIMEOUT, script, err)
+  -- The variables named for this Lua's version (LUA_PATH_5_4 on 5.4), which
+  -- it reads before LUA_PATH (the child runs the same Lua).
+  local v = _VERSION:match("%d+%.%d+"):gsub("%.", "_")
+  local cmd = ("cd '%s' && LUA_PATH_%s='%s/lua/?.lua;%s/lua/?/init.lua;;' "
+    .. "LUA_CPATH_%s='%s/build/?.so;;' timeout %d lua5.4 '%s' 2>'%s' </dev/null")
+    :format(ROOT, v, ROOT, ROOT, v, ROOT, TIMEOUT, script, err)
   local p = assert(io.popen(cmd, "r"))
   local out = p:read("a")
   local _, _, status = p:close()

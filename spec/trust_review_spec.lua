@@ -52,7 +52,7 @@ describe("a stream's read-ahead", function()
       ok(a:send("AAA\nBBB\n"))
       ds.poll({ c:getfd() }, {}, 1)
       local inside, line = false, nil
-      local mode = collectgarbage("incremental", 1, 1000, 1) -- a step per allocation
+      local restore = H.gc_incremental(1, 1000, 1) -- a step per allocation
       collectgarbage("stop")
       for _ = 1, 50 do
         setmetatable({}, { __gc = function()
@@ -63,8 +63,7 @@ describe("a stream's read-ahead", function()
       inside = true
       local data, err = c:recv(65536) -- over 8192 bytes: a buffer is made
       inside = false
-      collectgarbage("incremental", 200, 100, 13)
-      if mode == "generational" then collectgarbage("generational") end
+      restore()
       collectgarbage()
       if line then -- it read what recv left, or waited for more in vain
         assert.same({ "AAA", "BBB\n" }, { line, data or err })
@@ -80,9 +79,15 @@ describe("sendmmsg's argument errors", function()
     local s = keep(H.socket("udp", "dual"))
     assert.has_error(function() s:sendmmsg({ "x" }) end,
       "bad argument #1 to 'sendmmsg' (message 1: table expected, got string)")
-    assert.has_error(function()
-      s:sendmmsg({ { data = "a", addr = "::1", port = 9 }, nil, { data = "c", addr = "::1", port = 9 } })
-    end, "bad argument #1 to 'sendmmsg' (message 2: table expected, got nil)")
+    -- A list of 3 whose message 2 is gone once message 1 is read: with the
+    -- hole there from the start the length may be 1 (Lua 5.5 says so).
+    local list
+    list = { setmetatable({ addr = "::1", port = 9 }, { __index = function(_, k)
+               if k == "data" then list[2] = nil return "a" end
+             end }),
+             { data = "b", addr = "::1", port = 9 }, { data = "c", addr = "::1", port = 9 } }
+    assert.has_error(function() s:sendmmsg(list) end,
+      "bad argument #1 to 'sendmmsg' (message 2: table expected, got nil)")
   end)
 end)
 

@@ -244,7 +244,7 @@ local function finalizer_trap(fin)
   end
   collectgarbage()
   setmetatable({}, mt)
-  collectgarbage("incremental", 1, 1000, 40)
+  local restore = H.gc_incremental(1, 1000, 40)
   function state.arm()
     collectgarbage("step") -- a full cycle: the debt is now 0
     collectgarbage("step")
@@ -252,7 +252,7 @@ local function finalizer_trap(fin)
   end
   function state.release()
     state.stopped = true
-    collectgarbage("incremental", 200, 100, 13)
+    restore()
     collectgarbage()
   end
   return state

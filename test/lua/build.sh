@@ -42,6 +42,10 @@ cmod() {
 # ---- Lua ----------------------------------------------------------------------
 if [ ! -x "$OUT/bin/lua" ]; then
   unpack "lua$LUAV" unstable
+  # Lua's default paths (what ";;" in LUA_PATH/LUA_CPATH stands for) name
+  # OUT's share/ and lib/ alone, never /usr/local's or the host's modules.
+  sed -i -e "s|^#define LUA_LDIR[[:space:]]*LUA_ROOT.*|#define LUA_LDIR \"$OUT/share/\"|" \
+    -e "s|^#define LUA_CDIR[[:space:]]*LUA_ROOT.*|#define LUA_CDIR \"$OUT/lib/\"|" "$OUT/src/lua$LUAV/src/luaconf.h"
   make -s -C "$OUT/src/lua$LUAV/src" linux CC="$CC -std=gnu99" AR="$AR" RANLIB="$RANLIB"
   for h in lua.h luaconf.h lualib.h lauxlib.h lua.hpp; do
     cp "$OUT/src/lua$LUAV/src/$h" "$OUT/include/"
@@ -62,6 +66,35 @@ cmod term/core "$OUT/src/lua-term/core.c"
   mkdir -p "$OUT/lib/system"
   $CC $CFLAGS -std=c99 -Wall -Wextra -Werror -fPIC -shared $INC -o "$OUT/lib/system/core.so" "$HERE/system_core.c"
 }
+
+# ---- the pure-Lua modules ------------------------------------------------------
+# busted, luassert, say, penlight, cliargs, LuaSocket's and cqueues' Lua
+# files...: the host's (Debian's lua-busted, lua-socket, ...; /usr/share/lua/5.4
+# serves 5.1-5.4), copied into share/, Lua's default path here, so a child
+# whose LUA_PATH ends in ";;" finds them too, and nothing else.
+# On 5.5 the host's penlight (1.13, Debian 12) does not load: it assigns to
+# for-loop variables, which 5.5 makes read-only (pl.tablex). Unstable's 1.15,
+# pure Lua and fixed for that, replaces it; and the host's busted (2.1.1) has
+# one such loop, in the moonscript loader it always loads, renamed in its copy.
+if [ ! -f "$OUT/share/.copied" ]; then
+  for e in /usr/share/lua/5.4/*; do
+    [ "$LUAV" != 5.4 ] && [ "$(basename "$e")" = pl ] && continue
+    rm -rf "$OUT/share/$(basename "$e")" && cp -rL "$e" "$OUT/share/"
+  done
+  if [ "$LUAV" != 5.4 ]; then
+    deb=$(ls "$DL"/lua-penlight_*_all.deb 2>/dev/null | tail -n 1)
+    [ -n "$deb" ] || deb=$("$DEBIAN_ARCHIVE" deb lua-penlight "$DL" 2>/dev/null | tail -n 1)
+    rm -rf "$OUT/src/penlight" "$OUT/share/pl" && mkdir -p "$OUT/src/penlight"
+    dpkg-deb -x "$deb" "$OUT/src/penlight"
+    cp -rL "$OUT/src/penlight/usr/share/lua/$LUAV/pl" "$OUT/share/"
+    moon=$OUT/share/busted/modules/files/moonscript.lua
+    sed -i 's/^\( *\)for line in \(.*\) do$/\1for each_line in \2 do local line = each_line/' "$moon"
+  fi
+  for f in $(find "$OUT/share" -name '*.lua' ! -path '*/moonscript*' ! -path '*/luarocks/*' ! -path '*/ldoc/*'); do
+    "$OUT/bin/luac" -p "$f" 2>/dev/null || echo "warning: $f does not compile on Lua $LUAV"
+  done
+  touch "$OUT/share/.copied"
+fi
 
 # ---- LuaSocket (select_spec, eventloop_spec) -------------------------------------
 if [ ! -f "$OUT/lib/socket/core.so" ]; then
