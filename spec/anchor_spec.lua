@@ -45,7 +45,7 @@ local function with_finalizers(action, fn)
       arm()
     end })
   end
-  local restore = H.gc_incremental(1, 1000, 1)
+  local restore = H.gc_incremental(1, 1000, 1, 2) -- a whole cycle per step
   collectgarbage()
   arm()
   local results = table.pack(pcall(fn))
@@ -72,7 +72,7 @@ local function during_finalizer_queue(count, action, fn)
     if calling then inside = inside + 1 end
     action()
   end }
-  local restore = H.gc_incremental(1, 100, 1)
+  local restore = H.gc_incremental(1, 100, 1, 8) -- a single step per step
   -- Held through a full cycle, then dropped: the next cycle finds them
   -- all garbage at once (made garbage while a cycle runs, some would be
   -- found, and finalized unarmed, before the rest).

@@ -246,12 +246,14 @@ function H.closed_port(family, host)
 end
 
 
--- Puts the collector in incremental mode with pause, stepmul and stepsize
--- (5.4's meaning: stepsize is the log2 of the bytes between steps) and
--- returns a function that restores 5.4's defaults, or the values 5.5 had,
--- and the mode before. Lua 5.5 takes the parameters through "param" and the
--- step size in bytes (at most 100000).
-function H.gc_incremental(pause, stepmul, stepsize)
+-- Puts the collector in incremental mode with pause, stepmul and, on Lua
+-- 5.4, stepsize (the log2 of the bytes between steps); 5.5 takes the step
+-- size in bytes, bytes55, and its steps differ, so each caller says which
+-- it needs there: below 8 bytes each step is a whole cycle (5.4 does that
+-- with a huge stepsize), 8 bytes at stepmul 100 is one single step (5.4 does
+-- that under 16 bytes). Returns a function that puts back the mode and 5.4's
+-- defaults, or the values 5.5 had.
+function H.gc_incremental(pause, stepmul, stepsize, bytes55)
   local mode
   if _VERSION == "Lua 5.4" then
     mode = collectgarbage("incremental", pause, stepmul, stepsize)
@@ -262,8 +264,7 @@ function H.gc_incremental(pause, stepmul, stepsize)
   end
   mode = collectgarbage("incremental")
   local old = {}
-  for name, value in pairs { pause = pause, stepmul = stepmul,
-                             stepsize = math.min(1 << stepsize, 100000) } do
+  for name, value in pairs { pause = pause, stepmul = stepmul, stepsize = bytes55 } do
     old[name] = collectgarbage("param", name, value)
   end
   return function()

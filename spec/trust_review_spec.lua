@@ -52,7 +52,7 @@ describe("a stream's read-ahead", function()
       ok(a:send("AAA\nBBB\n"))
       ds.poll({ c:getfd() }, {}, 1)
       local inside, line = false, nil
-      local restore = H.gc_incremental(1, 1000, 1) -- a step per allocation
+      local restore = H.gc_incremental(1, 1000, 1, 8) -- a step per allocation
       collectgarbage("stop")
       for _ = 1, 50 do
         setmetatable({}, { __gc = function()

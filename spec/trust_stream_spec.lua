@@ -244,7 +244,7 @@ local function finalizer_trap(fin)
   end
   collectgarbage()
   setmetatable({}, mt)
-  local restore = H.gc_incremental(1, 1000, 40)
+  local restore = H.gc_incremental(1, 1000, 40, 2) -- a step is a whole cycle
   function state.arm()
     collectgarbage("step") -- a full cycle: the debt is now 0
     collectgarbage("step")
