@@ -300,7 +300,7 @@ end)
 local STORM_CHILD = [[
 local ds = require "dualstack"
 local ok, signal = pcall(require, "cqueues.signal")
-if not ok then report("skip", "cqueues.signal is not installed") return end
+if not ok then report("skip", "cqueues.signal cannot be loaded: " .. tostring(signal):match("[^\n]*")) return end
 signal.discard(signal.SIGUSR1)
 local pid = math.tointeger(io.open("/proc/self/stat"):read("n"))
 local s = assert(ds.udp({ family = "inet" }))

@@ -165,11 +165,18 @@ static int send_raw6(lua_State *L) {
 }
 #else
 /* heap() -> bytes of the C heap in use (glibc's mallinfo2().uordblks), for
-** specs that check a call leaks nothing. */
+** specs that check a call leaks nothing; another C library (musl) has no
+** such count: nil and the reason, as on Windows. */
 static int heap(lua_State *L) {
+#ifdef __GLIBC__
   struct mallinfo2 mi = mallinfo2();
   lua_pushinteger(L, (lua_Integer)mi.uordblks);
   return 1;
+#else
+  lua_pushnil(L);
+  lua_pushliteral(L, "heap (glibc's mallinfo2) is not available with this C library");
+  return 2;
+#endif
 }
 
 /* ---- send_raw6: an IPv6 UDP datagram built by hand ---- */

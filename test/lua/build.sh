@@ -107,3 +107,60 @@ if [ ! -f "$OUT/lib/socket/core.so" ]; then
   cp "$s"/mime-*.so "$OUT/lib/mime/core.so"
   cp "$s"/socket-*.so "$OUT/lib/socket/core.so"
 fi
+
+# ---- cqueues and luv (eventloop_spec, faults_spec, the README's loops) ------------
+# standin MODULE... REASON: Lua files under share/ that raise REASON when
+# required, for a C module that cannot be built with this compiler.
+standin() {
+  reason=$(eval echo "\${$#}")
+  while [ $# -gt 1 ]; do
+    f="$OUT/share/$(echo "$1" | tr . /).lua"
+    mkdir -p "$(dirname "$f")"
+    printf 'error(%s, 0)\n' "$(printf '%s' "$reason" | sed 's/["\\]/\\&/g; s/^/"/; s/$/"/')" > "$f"
+    shift
+  done
+}
+# trybuild NAME LOG CMD...: runs CMD, or says why not (the compiler's first error).
+trybuild() {
+  name=$1 log=$2; shift 2
+  if "$@" > "$log" 2>&1; then return 0; fi
+  why=$(grep -m 1 -E 'error|cannot find|not found' "$log" | sed 's/^[^ ]*: //')
+  echo "$name: not built with $CC: ${why:-see $log}"
+  return 1
+}
+
+# cqueues 20200726 (the archive's newest): its own makefile wants a configured
+# tree, so its sources are compiled here as it would; for 5.5 its compat-5.3
+# header's version check and 5.3's integer casts (luaL_checkint, ...,
+# lua_pushunsigned) are let through. It needs OpenSSL, which only the host's
+# glibc compiler has here.
+CQ_SUB="_cqueues.auxlib _cqueues.condition _cqueues.dns _cqueues.dns.config _cqueues.dns.hints
+  _cqueues.dns.hosts _cqueues.dns.packet _cqueues.dns.record _cqueues.dns.resolver _cqueues.errno
+  _cqueues.notify _cqueues.signal _cqueues.socket _cqueues.socket.debug _cqueues.thread"
+if [ ! -f "$OUT/lib/_cqueues.so" ] && [ ! -f "$OUT/share/_cqueues.lua" ]; then
+  unpack lua-cqueues unstable
+  s=$OUT/src/lua-cqueues
+  cp "$s/config.h.guess" "$s/src/config.h"
+  (cd "$s/src" && m4 errno.c.m4 > errno.c)
+  sed -i 's/LUA_VERSION_NUM > 504$/LUA_VERSION_NUM > 505/' "$s/vendor/compat53/c-api/compat-5.3.h"
+  if trybuild cqueues "$s/build.log" $CC $CFLAGS -fPIC -shared $INC -I"$s/src" -I"$s/vendor/compat53/c-api" \
+       -D_REENTRANT -D_THREAD_SAFE -D_GNU_SOURCE -DCOMPAT53_PREFIX=cqueues -DCQUEUES_VERSION=20200726L \
+       -DLUA_COMPAT_APIINTCASTS '-Dlua_pushunsigned(L,n)=lua_pushinteger(L,(lua_Integer)(n))' \
+       -o "$OUT/lib/_cqueues.so" "$s"/src/cqueues.c "$s"/src/socket.c "$s"/src/errno.c "$s"/src/signal.c \
+       "$s"/src/thread.c "$s"/src/notify.c "$s"/src/dns.c "$s"/src/lib/socket.c "$s"/src/lib/dns.c \
+       "$s"/src/lib/notify.c -lssl -lcrypto -lpthread -ldl -lm; then :; else
+    # shellcheck disable=SC2086
+    standin _cqueues $CQ_SUB "cqueues is not built for this Lua ($CC): $why"
+  fi
+fi
+
+# luv 1.48 (Debian 12's, for the host's libuv 1.44; unstable's 1.51 wants a
+# newer libuv): luv.c includes the rest.
+if [ ! -f "$OUT/lib/luv.so" ] && [ ! -f "$OUT/share/luv.lua" ]; then
+  unpack lua-luv stable
+  s=$OUT/src/lua-luv
+  if trybuild luv "$s/build.log" $CC $CFLAGS -fPIC -shared $INC -I"$s/src" -o "$OUT/lib/luv.so" \
+       "$s/src/luv.c" -luv; then :; else
+    standin luv "luv is not built for this Lua ($CC): $why"
+  fi
+fi
