@@ -38,8 +38,9 @@ LUA_DEPS_mips-5.4  := gcc-mips-linux-gnu
 LUA_EMU_mips-5.4   ?= env QEMU_LD_PREFIX=/usr/mips-linux-gnu qemu-mips
 
 # Building: a compiler, make, m4 (cqueues' errno.c), libuv's and OpenSSL's
-# headers (luv, cqueues; used on glibc only). Running: what `make test` has.
-LUA_BUILD_DEPS := gcc make curl m4 libssl-dev libuv1-dev
+# headers (luv, cqueues, for the host's compiler), cmake (libuv for another).
+# Running: what `make test` has.
+LUA_BUILD_DEPS := gcc make curl m4 cmake libssl-dev libuv1-dev
 
 lua_cc     = $(or $(LUA_CC_$(1)),$(CC))
 lua_dir    = build/lua/$(1)

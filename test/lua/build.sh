@@ -90,6 +90,8 @@ if [ ! -f "$OUT/share/.copied" ]; then
     moon=$OUT/share/busted/modules/files/moonscript.lua
     sed -i 's/^\( *\)for line in \(.*\) do$/\1for each_line in \2 do local line = each_line/' "$moon"
   fi
+  # (a cross-built luac does not run here: no check then)
+  "$OUT/bin/luac" -v > /dev/null 2>&1 &&
   for f in $(find "$OUT/share" -name '*.lua' ! -path '*/moonscript*' ! -path '*/luarocks/*' ! -path '*/ldoc/*'); do
     "$OUT/bin/luac" -p "$f" 2>/dev/null || echo "warning: $f does not compile on Lua $LUAV"
   done
@@ -154,13 +156,22 @@ if [ ! -f "$OUT/lib/_cqueues.so" ] && [ ! -f "$OUT/share/_cqueues.lua" ]; then
   fi
 fi
 
-# luv 1.48 (Debian 12's, for the host's libuv 1.44; unstable's 1.51 wants a
-# newer libuv): luv.c includes the rest.
+# luv 1.48 (Debian 12's; unstable's 1.51 wants a newer libuv than the host's
+# 1.44): luv.c includes the rest. With the host's libuv where the compiler
+# takes it, else with a static libuv built here for this compiler from the
+# archive's libuv1 sources (cmake).
 if [ ! -f "$OUT/lib/luv.so" ] && [ ! -f "$OUT/share/luv.lua" ]; then
   unpack lua-luv stable
   s=$OUT/src/lua-luv
-  if trybuild luv "$s/build.log" $CC $CFLAGS -fPIC -shared $INC -I"$s/src" -o "$OUT/lib/luv.so" \
-       "$s/src/luv.c" -luv; then :; else
-    standin luv "luv is not built for this Lua ($CC): $why"
+  luv() { $CC $CFLAGS -fPIC -shared $INC -I"$s/src" -o "$OUT/lib/luv.so" "$s/src/luv.c" "$@"; }
+  if ! luv -luv > "$s/build.log" 2>&1; then
+    unpack libuv1 stable
+    u=$OUT/src/libuv1
+    if trybuild libuv "$u/build.log" sh -c "cmake -S '$u' -B '$u/b' -DCMAKE_C_COMPILER='$CC' \
+         -DCMAKE_SYSTEM_NAME=Linux -DCMAKE_BUILD_TYPE=Release -DLIBUV_BUILD_TESTS=OFF \
+         -DLIBUV_BUILD_SHARED=OFF -DCMAKE_POSITION_INDEPENDENT_CODE=ON && cmake --build '$u/b' -j4" &&
+       trybuild luv "$s/build.log" luv -I"$u/include" "$u/b/libuv.a" -lpthread; then :; else
+      standin luv "luv is not built for this Lua ($CC): $why"
+    fi
   fi
 fi
