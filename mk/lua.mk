@@ -15,13 +15,18 @@
 #
 # The suite runs in build/lua/<flavour>/tree/ (test/lua/tree.sh): the
 # repository's files linked in, a build/ of its own, and a lua5.4 wrapper on
-# PATH that runs the Lua under test with LUA_PATH/LUA_CPATH set to its own C
-# modules and the host's pure-Lua busted (/usr/share/lua/5.4), never the
+# PATH that runs the Lua under test (the specs' children too). That Lua's
+# default paths are its share/ (a copy of the host's pure-Lua busted and
+# friends from /usr/share/lua/5.4) and its lib/ alone: it never loads the
 # host's C modules. Tarballs are cached in build/lua/dl/.
 #
 # A new flavour F sets LUA_V_F, and LUA_CC_F, LUA_AR_F, LUA_RANLIB_F where
 # they are not the host's; LUA_EMU_F runs its Lua under an emulator, and
 # LUA_DEPS_F names its Debian packages.
+
+# The archive tool, as mk/windows.mk finds it.
+DEBIAN_ARCHIVE ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/debian-archive \
+                    /work/shared/tools/debian-archive) debian-archive)
 
 # lua-% stays off .PHONY: make skips pattern rules for phony targets.
 .PHONY: check-lua55 check-musl
