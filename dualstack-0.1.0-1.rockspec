@@ -16,7 +16,7 @@ interface of each datagram and answers from that same address.
   license = "MIT",
 }
 dependencies = {
-  "lua >= 5.4",
+  "lua >= 5.4, < 5.6",
 }
 -- The C module's sources: the binding and the core everywhere, and the
 -- platform's backend (src/sys/); Windows links Winsock and the IP helper.
