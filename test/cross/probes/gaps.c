@@ -12,7 +12,14 @@
 **   cmsg_in      a received IP_PKTINFO/IPV6_PKTINFO ifindex is not the
 **                interface's (its payload is copied without byte-swapping)
 **   cmsg_out     a sent IP_TTL of 64 is refused (EINVAL: the payload reaches
-**                the kernel unswapped) */
+**                the kernel unswapped)
+**   ctrunc       control data cut short by a small buffer is not flagged
+**                MSG_CTRUNC (qemu gives the kernel a larger buffer of its
+**                own and drops what does not fit into the target's)
+**   origdstaddr  setsockopt(IP_RECVORIGDSTADDR) refused, or the IP_ORIGDSTADDR
+**                a datagram brings is not 127.0.0.1 in a sockaddr_in: the
+**                IPv4 arrival marker dualstack sets on every IPv6 datagram
+**                socket, so no such socket can be made */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <net/if.h>
@@ -127,8 +134,79 @@ static int send_ttl(void)
   return e;
 }
 
+/* IP_RECVORIGDSTADDR on a socket bound to 127.0.0.1, one datagram to
+** itself: NULL when the option is taken and its message is right, else
+** what was seen (in buf). */
+static const char *origdstaddr(char *seen, size_t size)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  char data[4], ctl[256];
+  struct iovec iov = { data, sizeof(data) };
+  struct msghdr m = { 0 };
+  struct cmsghdr *c;
+  int one = 1, fd = socket(AF_INET, SOCK_DGRAM, 0);
+  const char *r = "no IP_ORIGDSTADDR arrived";
+  if (setsockopt(fd, IPPROTO_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0) {
+    snprintf(seen, size, "setsockopt(IP_RECVORIGDSTADDR) gives %s", strerrorname_np(errno));
+    close(fd);
+    return seen;
+  }
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl;
+  m.msg_controllen = sizeof(ctl);
+  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+      sendto(fd, "x", 1, 0, (struct sockaddr *)&a, len) == 1 && recvmsg(fd, &m, 0) == 1)
+    for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_ORIGDSTADDR) {
+        struct sockaddr_in d;
+        memcpy(&d, CMSG_DATA(c), sizeof(d));
+        r = NULL;
+        if (d.sin_family != AF_INET || d.sin_addr.s_addr != htonl(INADDR_LOOPBACK)) {
+          snprintf(seen, size, "IP_ORIGDSTADDR reads family %d, address %#x", d.sin_family,
+                   (unsigned)ntohl(d.sin_addr.s_addr));
+          r = seen;
+        }
+      }
+  close(fd);
+  return r;
+}
+
+/* IPV6_RECVPKTINFO and IPV6_RECVHOPLIMIT on, a control buffer with room
+** for the first message only: MSG_CTRUNC must be set. 1 when it is not. */
+static int ctrunc_missing(void)
+{
+  struct sockaddr_in6 a;
+  socklen_t len = sizeof(a);
+  char data[4];
+  union { char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))]; struct cmsghdr align; } ctl;
+  struct iovec iov = { data, sizeof(data) };
+  struct msghdr m = { 0 };
+  int one = 1, missing = 1, fd = socket(AF_INET6, SOCK_DGRAM, 0);
+  setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+  setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
+  memset(&a, 0, sizeof(a));
+  a.sin6_family = AF_INET6;
+  a.sin6_addr = in6addr_loopback;
+  m.msg_iov = &iov;
+  m.msg_iovlen = 1;
+  m.msg_control = ctl.buf;
+  m.msg_controllen = sizeof(ctl.buf);
+  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
+      sendto(fd, "x", 1, 0, (struct sockaddr *)&a, len) == 1 && recvmsg(fd, &m, 0) == 1)
+    missing = !(m.msg_flags & MSG_CTRUNC);
+  close(fd);
+  return missing;
+}
+
 int main(void)
 {
+  char seen[128];
+  const char *o;
   int one = 1, e;
   long lo = (long)if_nametoindex("lo"), i4, i6;
   struct ip_mreqn mr;
@@ -171,5 +249,11 @@ int main(void)
   e = send_ttl();
   if (e == 0) report("cmsg_out", 0, "", 0);
   else printf("gap cmsg_out: sendmsg with an IP_TTL of 64 gives %s\n", strerrorname_np(e));
+
+  report("ctrunc", ctrunc_missing(), "two control messages into room for one: no MSG_CTRUNC%.0ld", 0);
+
+  o = origdstaddr(seen, sizeof(seen));
+  if (o) printf("gap origdstaddr: %s\n", o);
+  else report("origdstaddr", 0, "", 0);
   return 0;
 }
