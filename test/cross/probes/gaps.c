@@ -30,16 +30,9 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
-static int report(const char *name, int failed, const char *fmt, long v)
+static void ok(const char *name)
 {
-  if (!failed) {
-    printf("ok %s\n", name);
-    return 0;
-  }
-  printf("gap %s: ", name);
-  printf(fmt, v);
-  printf("\n");
-  return 1;
+  printf("ok %s\n", name);
 }
 
 static void refused(const char *name, int family, int level, int opt, const void *v, socklen_t len)
@@ -48,7 +41,7 @@ static void refused(const char *name, int family, int level, int opt, const void
   int r = setsockopt(fd, level, opt, v, len);
   int e = errno;
   close(fd);
-  if (r == 0) report(name, 0, "", 0);
+  if (r == 0) ok(name);
   else printf("gap %s: setsockopt gives %s\n", name, strerrorname_np(e) ? strerrorname_np(e) : "?");
 }
 
@@ -136,7 +129,7 @@ static int send_ttl(void)
 
 /* IP_RECVORIGDSTADDR on a socket bound to 127.0.0.1, one datagram to
 ** itself: NULL when the option is taken and its message is right, else
-** what was seen (in buf). */
+** what was seen (in seen). */
 static const char *origdstaddr(char *seen, size_t size)
 {
   struct sockaddr_in a;
@@ -236,24 +229,25 @@ int main(void)
     int e6 = errno;
     close(f4);
     close(f6);
-    if (r4 == 0 && r6 == 0) report("mcast_join", 0, "", 0);
+    if (r4 == 0 && r6 == 0) ok("mcast_join");
     else printf("gap mcast_join: IPv4 gives %s, IPv6 gives %s\n",
                 r4 == 0 ? "0" : strerrorname_np(e4), r6 == 0 ? "0" : strerrorname_np(e6));
   }
 
   i4 = pktinfo_ifindex(AF_INET);
   i6 = pktinfo_ifindex(AF_INET6);
-  if (i4 == lo && i6 == lo) report("cmsg_in", 0, "", 0);
+  if (i4 == lo && i6 == lo) ok("cmsg_in");
   else printf("gap cmsg_in: lo is %ld, IP_PKTINFO ifindex reads %ld, IPV6_PKTINFO %ld\n", lo, i4, i6);
 
   e = send_ttl();
-  if (e == 0) report("cmsg_out", 0, "", 0);
+  if (e == 0) ok("cmsg_out");
   else printf("gap cmsg_out: sendmsg with an IP_TTL of 64 gives %s\n", strerrorname_np(e));
 
-  report("ctrunc", ctrunc_missing(), "two control messages into room for one: no MSG_CTRUNC%.0ld", 0);
+  if (ctrunc_missing()) printf("gap ctrunc: two control messages into room for one, no MSG_CTRUNC\n");
+  else ok("ctrunc");
 
   o = origdstaddr(seen, sizeof(seen));
   if (o) printf("gap origdstaddr: %s\n", o);
-  else report("origdstaddr", 0, "", 0);
+  else ok("origdstaddr");
   return 0;
 }
