@@ -318,7 +318,7 @@ describe("hop limit, traffic class and ECN", function()
     end)
 
     it(label .. ": socket-level hoplimit and tclass arrive", function()
-      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
+      local why = label == "IPv6" and H.needs_cmsg("a received IPV6_TCLASS"); if why then return pending(why) end
       local why = H.needs_ipv6_tclass("a dual sender's tclass option"); if why then return pending(why) end
       local receiver, rport = udp("dual", "*", { recvhoplimit = true, recvtclass = true })
       local sender = udp("dual", "*", { hoplimit = 9, tclass = 0x10 })
