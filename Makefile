@@ -26,7 +26,10 @@ CORE_TEST := build/test/core_test
 BUILD_DEPS := lua5.4 liblua5.4-dev pkg-config gcc make
 TEST_DEPS  := $(BUILD_DEPS) lua-busted iproute2 util-linux lua-socket lua-cqueues lua-luv
 
-.PHONY: all deps test-deps test-build test-core demo test check install clean
+# The version, from its one source (src/version.h): `make version`.
+VERSION  := $(shell sed -n 's/^\#define DS_VERSION "\(.*\)"$$/\1/p' src/version.h)
+
+.PHONY: all deps test-deps test-build test-core demo test check install clean version
 
 all: $(SO)
 
@@ -71,7 +74,8 @@ check: test-core test-build
 
 # Installs the module: DESTDIR and PREFIX as usual; LUA_LIBDIR and
 # LUA_SHAREDIR where Lua looks (Debian: /usr/lib/<triplet>/lua/5.4 and
-# /usr/share/lua/5.4; OpenWrt: /usr/lib/lua/5.4 and /usr/lib/lua/5.4 too).
+# /usr/share/lua/5.4; OpenWrt: /usr/lib/lua/5.4 and /usr/share/lua/5.4,
+# as its luasocket5.4).
 PREFIX       ?= /usr/local
 LUA_LIBDIR   ?= $(PREFIX)/lib/lua/5.4
 LUA_SHAREDIR ?= $(PREFIX)/share/lua/5.4
@@ -80,6 +84,9 @@ install: $(SO)
 	install -m 0755 $(SO) $(DESTDIR)$(LUA_LIBDIR)/dualstack/core.so
 	install -m 0644 lua/dualstack.lua $(DESTDIR)$(LUA_SHAREDIR)/dualstack.lua
 	install -m 0644 lua/dualstack/*.lua $(DESTDIR)$(LUA_SHAREDIR)/dualstack/
+
+version:
+	@echo $(VERSION)
 
 clean:
 	rm -rf build

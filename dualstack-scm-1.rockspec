@@ -1,3 +1,4 @@
+rockspec_format = "3.0"
 package = "dualstack"
 version = "scm-1"
 source = {
@@ -51,4 +52,12 @@ build = {
     win32 = platform("src/sys/win32.c", { "ws2_32", "iphlpapi" }),
     mingw32 = platform("src/sys/win32.c", { "ws2_32", "iphlpapi" }),
   },
+}
+-- `luarocks test`: the whole spec suite through `make check`, which builds
+-- what the specs load (build/dualstack/core.so and the C helper
+-- build/spec/testhelp.so, as .busted says) and runs busted under lua5.4
+-- (Debian's busted script starts whichever Lua `lua` is).
+test = {
+  type = "command",
+  command = "make check",
 }

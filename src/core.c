@@ -3,6 +3,7 @@
 ** adds its own functions.
 */
 #include "ds.h"
+#include "version.h"
 
 /* The one symbol the module shows: on Windows, a DLL that marks one
 ** export exports nothing else. */
@@ -26,7 +27,7 @@ int luaopen_dualstack_core(lua_State *L) {
   ds_open_mcast(L);
   ds_open_iface(L);
   ds_open_poll(L);
-  lua_pushliteral(L, "0.1.0");
+  lua_pushliteral(L, DS_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushstring(L, ds_sys_platform());
   lua_setfield(L, -2, "PLATFORM");

@@ -1,0 +1,16 @@
+# The stand-in's package.mk: `make package` runs the package's steps in
+# the SDK's order (Build/Prepare, Build/Configure, Build/Compile, then
+# Package/NAME/install into IPKG_DIR, what the .ipk would hold).
+PKG_BUILD_DIR ?= $(BUILD_DIR)/$(PKG_NAME)-$(PKG_VERSION)
+IPKG_DIR      ?= $(BUILD_DIR)/ipkg-$(PKG_NAME)
+
+define BuildPackage
+.PHONY: package
+package:
+	rm -rf $(PKG_BUILD_DIR) $(IPKG_DIR)
+	$(call Build/Prepare)
+	$(call Build/Configure)
+	$(call Build/Compile)
+	mkdir -p $(IPKG_DIR)
+	$(call Package/$(1)/install,$(IPKG_DIR))
+endef
