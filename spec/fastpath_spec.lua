@@ -61,6 +61,7 @@ end
 describe("recvfrom's values", function()
   for _, c in ipairs(CASES) do
     it(label(c) .. ": with pktinfo, exactly data, addr, port, dst, ifindex", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local server, _, _, cport = queried(c, true)
       local r = all(server:recvfrom())
       assert.equal(5, r.n)
@@ -77,6 +78,7 @@ describe("recvfrom's values", function()
   end
 
   it("with a size, the data is cut and dst and ifindex still come", function()
+    local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
     local server, sport = udp("dual", "*", { pktinfo = true })
     local client, cport = udp("inet", "127.0.0.1")
     ok(client:sendto("a long datagram", "127.0.0.2", sport))
@@ -199,6 +201,7 @@ describe("sendto's source and interface", function()
   end)
 
   it("takes the interface as a name or an index, both families", function()
+    local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
     local server = udp("dual", "*")
     for _, c in ipairs { { "inet", "127.0.0.1" }, { "inet6", "::1" } } do
       local client, cport = udp(c[1], c[2])
@@ -302,6 +305,7 @@ describe("sendto's src and ifindex after review", function()
   end
 
   it("the ifindex is still used with the limited broadcast or a link-local src", function()
+    local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
     local why = H.needs_send_control("sending by ifindex"); if why then return pending(why) end
     local server = udp("dual", "*")
     local c4, c4port = udp("inet", "127.0.0.1")
@@ -388,6 +392,7 @@ for _, model in ipairs(MODELS) do
     for _, q in ipairs(QUERIES) do
       local family, bind, to, addr, dst, from = table.unpack(q)
       it(family .. ": recvfrom gives exactly data, addr, port, dst, ifindex", function()
+        local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
         local l, port = listener()
         local client, cport = udp(family, bind)
         ok(client:sendto("query", to, port))
@@ -564,6 +569,7 @@ describe("the reply idiom on a link-local address with its zone", function()
 
   for _, family in ipairs { "dual", "inet6" } do
     it(family .. ": recvfrom gives the zoned peer, the dst and the veth's index", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = run()
       if not r then return pending(reason) end
       assert.equal("5", r[family .. "_n"])
@@ -571,6 +577,7 @@ describe("the reply idiom on a link-local address with its zone", function()
     end)
 
     it(family .. ": sendto(answer, addr, port, dst, ifindex) answers from fe80::a2", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = run()
       if not r then return pending(reason) end
       assert.equal("5", r[family .. "_idiom"])
@@ -579,12 +586,14 @@ describe("the reply idiom on a link-local address with its zone", function()
     end)
 
     it(family .. ": control: without dst the system answers from fe80::a", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = run()
       if not r then return pending(reason) end
       assert.equal("plain from fe80::a%vb port-ok", r[family .. "_answer3"])
     end)
 
     it(family .. ": an interface index or name reaches an unzoned link-local address", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = run()
       if not r then return pending(reason) end
       assert.same({ "7", "6" }, { r[family .. "_byindex"], r[family .. "_byname"] })
@@ -597,6 +606,7 @@ describe("the reply idiom on a link-local address with its zone", function()
 
   for _, model in ipairs { "listen_dual", "listen_pair" } do
     it(model .. ": a listener's idiom answers from fe80::a2", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = run()
       if not r then return pending(reason) end
       assert.equal("5", r[model .. "_n"])
@@ -823,6 +833,7 @@ report("done", "yes")
 describe("zones and routes in namespaces", function()
   for _, family in ipairs { "inet6", "dual" } do
     it(family .. ": recvfrom writes a link-local peer on an interface named \"1\" with its index", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = child("digits", DIGITS_SETUP, DIGITS_CHILD)
       if not r then return pending(reason) end
       assert.equal("1", r.name)
@@ -832,6 +843,7 @@ describe("zones and routes in namespaces", function()
     end)
 
     it(family .. ": that text reaches the peer from sockets that never received it, and from its own", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = child("digits", DIGITS_SETUP, DIGITS_CHILD)
       if not r then return pending(reason) end
       for _, other in ipairs { "inet6", "dual" } do
@@ -845,6 +857,7 @@ describe("zones and routes in namespaces", function()
   end
 
   it("after an interface is renamed, recvfrom names it by its new name", function()
+    local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
     local r, reason = child("rename", RENAME_SETUP, RENAME_CHILD)
     if not r then return pending(reason) end
     assert.same({ "true", "true" }, { r.before, r.renamed })
@@ -853,6 +866,7 @@ describe("zones and routes in namespaces", function()
 
   it("after an interface is renamed, the text received before names whichever interface "
     .. "has the name now", function()
+    local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
     local r, reason = child("rename", RENAME_SETUP, RENAME_CHILD)
     if not r then return pending(reason) end
     assert.equal("5", r.sent)
@@ -862,6 +876,7 @@ describe("zones and routes in namespaces", function()
 
   it("an IPv4 link-local query (169.254/16 on two interfaces) is answered by its arrival "
     .. "interface, by the idiom and by reply", function()
+    local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
     local r, reason = child("v4ll", V4LL_SETUP, V4LL_CHILD)
     if not r then return pending(reason) end
     assert.same({ "::ffff:169.254.2.1", "true" }, { r.dst, r.by_s2 })
@@ -875,6 +890,7 @@ describe("zones and routes in namespaces", function()
     local key = c[1] .. "_" .. c[2]
     it(c[1] .. " server, " .. c[2] .. " client on asymmetric routes: the idiom with the arrival "
       .. "interface reaches the client (a routable src leaves the way to the routes)", function()
+      local why = H.needs_cmsg("control-message payloads"); if why then return pending(why) end
       local r, reason = child("asym", ASYM_SETUP, ASYM_CHILD)
       if not r then return pending(reason) end
       assert.same({ c[3], "true" }, { r[key .. "_dst"], r[key .. "_by_ia"] })

@@ -113,6 +113,49 @@ function H.needs_bound_source(what)
   if H.WINE then return (what or "this case") .. ": Wine " .. H.WINE .. " sends from 127.0.0.1 whatever loopback address a socket is bound to" end
 end
 
+-- Emulated runs (test/cross/run.sh under qemu-user): DS_EMULATOR names the
+-- emulator and target ("qemu-user s390x"), DS_EMULATOR_GAPS the gaps
+-- test/cross/probes/gaps.c, a plain C program, measured under that very
+-- emulator on this run ("name: what it saw;..."). A native run has
+-- neither, so every needs_emulated is nil there.
+H.EMULATOR = os.getenv("DS_EMULATOR")
+local GAPS = {}
+if H.EMULATOR then
+  for name, seen in (os.getenv("DS_EMULATOR_GAPS") or ""):gmatch("([%w_]+): ([^;]*)") do GAPS[name] = seen end
+end
+
+-- gap: the probe's name for it (timestampns, mcast_if4, mcast_if6,
+-- mcast_join, cmsg_in, cmsg_out, ctrunc).
+function H.needs_emulated(gap, what)
+  if GAPS[gap] then
+    return (what or "this case") .. ": " .. H.EMULATOR .. " " .. gap .. " gap, not the module's ("
+      .. GAPS[gap] .. " in test/cross/probes/gaps.c)"
+  end
+end
+
+-- SO_TIMESTAMPNS, which the "timestamp" option sets: qemu-user 7.2 refuses it.
+function H.needs_timestampns(what) return H.needs_emulated("timestampns", what) end
+
+-- The multicast sending interface (IP_MULTICAST_IF with ip_mreqn,
+-- IPV6_MULTICAST_IF) and joining (MCAST_JOIN_GROUP): qemu-user 7.2 refuses them.
+function H.needs_multicast(what)
+  return H.needs_emulated("mcast_join", what) or H.needs_emulated("mcast_if4", what)
+    or H.needs_emulated("mcast_if6", what)
+end
+
+-- Control-message payloads qemu-user does not translate reach a big-endian
+-- target unswapped (cmsg_in: a received PKTINFO ifindex of 1 reads
+-- 16777216) and the kernel unswapped (cmsg_out: a sent IP_TTL is EINVAL).
+-- Cases that send or read such payloads (ifindex, hop limit, traffic
+-- class, segment size) need both directions.
+function H.needs_cmsg(what)
+  return H.needs_emulated("cmsg_in", what) or H.needs_emulated("cmsg_out", what)
+end
+
+-- qemu-user hands the kernel a control buffer larger than the program's and
+-- drops what does not fit into the program's without MSG_CTRUNC.
+function H.needs_ctrunc(what) return H.needs_emulated("ctrunc", what) end
+
 -- The loopback interface's index and name ("lo" on Linux, "loopback_N"
 -- on Windows), found by its flag.
 function H.loopback()

@@ -175,6 +175,7 @@ end
 -- failing with the child's whole output when it broke.
 local function check(name, part, fn)
   it(name, function()
+    local why = H.needs_multicast("multicast"); if why then return pending(why) end
     if not usable then return pending(reason) end
     run_child()
     assert.equal("yes", results[part .. ".done"], output)

@@ -13,11 +13,11 @@
 
 /* The length of array arg, bounded before anyone multiplies it. */
 static size_t check_fds_len(lua_State *L, int arg) {
-  size_t len;
+  lua_Unsigned len; /* 64 bits where size_t has 32: bounded before narrowing */
   luaL_checktype(L, arg, LUA_TTABLE);
   len = lua_rawlen(L, arg);
   luaL_argcheck(L, len <= DS_POLL_MAX, arg, "too many descriptors");
-  return len;
+  return (size_t)len;
 }
 
 /* Adds the first len descriptors of array arg to p[*n..] with events. len

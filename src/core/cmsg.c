@@ -96,8 +96,14 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
         out->have |= DS_CTL_HOPLIMIT;
       }
       return;
-    case DS_IP_TOSMSG: /* one byte on Linux, the BSDs alike */
-      if (payload(c, avail, &byte, 1)) {
+    case DS_IP_TOSMSG:
+      /* One byte as Linux and the BSDs deliver it, an int as it is sent
+      ** (ds_cmsg_encode): read by its length, since an int's first byte is
+      ** its high one on a big-endian CPU. */
+      if (payload(c, avail, &v, sizeof(v))) {
+        out->tclass = v & 0xff;
+        out->have |= DS_CTL_TCLASS;
+      } else if (payload(c, avail, &byte, 1)) {
         out->tclass = byte;
         out->have |= DS_CTL_TCLASS;
       }

@@ -1,0 +1,144 @@
+# Cross targets (issue 15): the module built by a cross compiler and the
+# spec suite (and the core unit tests) run on the target's CPU: s390x
+# (big-endian), armhf (32-bit) and arm64 under qemu-user, i386 in a chroot
+# on the real kernel. Each target installs its Debian packages through
+# .ci/deps, like `make test`.
+#
+#   make cross-test ARCH=s390x     one target (s390x armhf arm64 i386)
+#   make cross-s390x ...           the same, by name
+#   make cross-all                 all four, one after the other
+#   CROSS_CHECK_SPECS=spec/x_spec.lua   part of the suite only
+#
+# What each one makes, under build/cross/:
+#   rootfs-ARCH/     the target's Debian (test/cross/rootfs.sh, with the
+#                    workplace's target-rootfs): its Lua 5.4, busted and the
+#                    specs' dependencies. Reused when complete, made when not.
+#   ARCH/include/    the Lua headers alone, out of the rootfs (its whole
+#                    include folder would mix two glibcs into the build)
+#   ARCH/tree/       a copy of the repository with a build/ of its own: the
+#                    cross build goes there, the native build/ is untouched,
+#                    and specs that start `lua5.4` children on ROOT/build
+#                    load the target's module
+#   ARCH/gaps        test/cross/probes/gaps.c for the target: the emulator's
+#                    gaps, measured on each run (test/cross/run.sh)
+#   qemu/            qemu-user for s390x, arm and aarch64, Debian 12's 7.2
+#                    with test/cross/qemu-origdstaddr.patch (below)
+# test/cross/run.sh runs the suite: "hybrid" under qemu (only Lua emulated),
+# or chrooted. Under qemu the specs skip, each with its reason, only what
+# the probe found qemu cannot do on that run (spec/helpers.lua's
+# H.needs_emulated); a native or chroot run skips nothing.
+
+.PHONY: cross-test cross-all cross-s390x cross-armhf cross-arm64 cross-i386 cross-files cross-tree
+
+CROSS_ARCHES := s390x armhf arm64 i386
+CROSS        := build/cross
+CROSS_CHECK_SPECS ?= spec
+
+# gcc's prefix, the Debian multiarch triplet of the rootfs, how the suite
+# runs, the qemu-user binary and its binfmt name (for mmdebstrap's scripts).
+CROSS_GCC_s390x   := s390x-linux-gnu
+CROSS_GCC_armhf   := arm-linux-gnueabihf
+CROSS_GCC_arm64   := aarch64-linux-gnu
+CROSS_GCC_i386    := i686-linux-gnu
+CROSS_TRIPLET_i386 := i386-linux-gnu
+CROSS_MODE_i386   := chroot
+CROSS_QEMU_s390x  := s390x
+CROSS_QEMU_armhf  := arm
+CROSS_QEMU_arm64  := aarch64
+# arm64: qemu's default CPU emulates pointer authentication, ten times slower.
+CROSS_CPU_arm64   := cortex-a72
+# The chroot runs `make install` (spec/install_spec.lua) with the rootfs's make.
+CROSS_EXTRA_i386  := make
+
+ARCH      ?=
+C_GCC     := $(CROSS_GCC_$(ARCH))
+C_TRIPLET := $(or $(CROSS_TRIPLET_$(ARCH)),$(C_GCC))
+C_MODE    := $(or $(CROSS_MODE_$(ARCH)),qemu)
+C_QEMU    := $(CROSS_QEMU_$(ARCH))
+C_ROOTFS  := $(CROSS)/rootfs-$(ARCH)
+C_DIR     := $(CROSS)/$(ARCH)
+C_TREE    := $(C_DIR)/tree
+C_INC     := $(C_DIR)/include
+
+CROSS_DEPS := mmdebstrap arch-test gcc-$(subst _,-,$(C_GCC)) make lua-busted iproute2 util-linux \
+              $(if $(C_QEMU),qemu-user-static)
+
+# The repository's top-level entries the tree copies (build/ is its own).
+CROSS_COPY := $(filter-out build .git,$(notdir $(wildcard $(CURDIR)/* $(CURDIR)/.busted $(CURDIR)/.ci)))
+
+cross-test:
+	@test -n "$(C_GCC)" || { echo "cross-test: ARCH must be one of $(CROSS_ARCHES)"; exit 2; }
+	@.ci/deps $(CROSS_DEPS)
+	@$(if $(C_QEMU),test/cross/binfmt.sh $(C_QEMU))
+	@test/cross/rootfs.sh $(ARCH) $(C_ROOTFS) $(CROSS_EXTRA_$(ARCH))
+	@$(MAKE) --no-print-directory cross-files ARCH=$(ARCH)
+	CROSS_ARCH=$(ARCH) CROSS_MODE=$(C_MODE) CROSS_TREE=$(CURDIR)/$(C_TREE) \
+	  CROSS_ROOTFS=$(CURDIR)/$(C_ROOTFS) CROSS_QEMU=$(if $(C_QEMU),$(CURDIR)/$(CROSS_QEMU_DIR)/qemu-$(C_QEMU)) \
+	  $(if $(CROSS_CPU_$(ARCH)),QEMU_CPU=$(CROSS_CPU_$(ARCH))) \
+	  CROSS_PROBE=$(if $(C_QEMU),$(CURDIR)/$(C_DIR)/gaps) CROSS_CHECK_SPECS="$(CROSS_CHECK_SPECS)" \
+	  test/cross/run.sh
+
+$(addprefix cross-,$(CROSS_ARCHES)): cross-%:
+	@$(MAKE) --no-print-directory cross-test ARCH=$*
+
+# Each target in turn; all run even when one fails, and any failure fails.
+cross-all:
+	@rc=0; for a in $(CROSS_ARCHES); do $(MAKE) --no-print-directory cross-test ARCH=$$a || rc=1; done; exit $$rc
+
+# ---- qemu-user, with IP_RECVORIGDSTADDR ------------------------------------
+# qemu-user (7.2 here, 10.0 in Debian 13 alike) refuses IP_RECVORIGDSTADDR,
+# the IPv4 arrival marker dualstack sets on every IPv6 datagram socket, so
+# without it no such socket can be made under emulation (gaps.c's
+# origdstaddr). The runs use Debian 12's qemu (the version the qemu-user
+# package has) built from its upstream tarball with
+# test/cross/qemu-origdstaddr.patch: the option passed through like
+# IP_RECVTOS, its IP_ORIGDSTADDR message's family put in the target's
+# order. Built once into build/cross/qemu/, for the three CPUs together
+# (the tarball through debian-archive, found as mk/windows.mk finds it).
+CROSS_QEMU_DIR   := $(CROSS)/qemu
+CROSS_QEMU_CPUS  := s390x arm aarch64
+CROSS_QEMU_TARGETS := s390x-linux-user,arm-linux-user,aarch64-linux-user
+CROSS_QEMU_SUITE ?= bookworm
+CROSS_QEMU_DEPS  := libglib2.0-dev meson ninja-build python3 pkg-config gcc make xz-utils patch
+CROSS_QEMU_BINS  := $(addprefix $(CROSS_QEMU_DIR)/qemu-,$(CROSS_QEMU_CPUS))
+
+$(CROSS_QEMU_BINS) &: test/cross/qemu-origdstaddr.patch
+	@.ci/deps $(CROSS_QEMU_DEPS)
+	@rm -rf $(CROSS_QEMU_DIR)/src && mkdir -p $(CROSS_QEMU_DIR)/dl $(CROSS_QEMU_DIR)/src
+	@tar=$$(ls $(CROSS_QEMU_DIR)/dl/qemu_*.orig.tar.* 2>/dev/null | tail -n 1); \
+	if [ -z "$$tar" ]; then \
+	  tar=$$(SUITE=$(CROSS_QEMU_SUITE) $(DEBIAN_ARCHIVE) source qemu $(CROSS_QEMU_DIR)/dl) || exit 1; \
+	fi; \
+	echo "unpacking $$tar"; tar xf "$$tar" -C $(CROSS_QEMU_DIR)/src --strip-components=1
+	cd $(CROSS_QEMU_DIR)/src && patch -p1 < $(CURDIR)/test/cross/qemu-origdstaddr.patch
+	mkdir -p $(CROSS_QEMU_DIR)/src/b && cd $(CROSS_QEMU_DIR)/src/b && \
+	  ../configure --target-list=$(CROSS_QEMU_TARGETS) \
+	    --disable-system --disable-tools --disable-docs --disable-werror \
+	    --disable-install-blobs --disable-vduse-blk-export >../configure.log 2>&1 || \
+	  { tail -n 20 ../configure.log; exit 1; }
+	ninja -C $(CROSS_QEMU_DIR)/src/b $(addprefix qemu-,$(CROSS_QEMU_CPUS)) >$(CROSS_QEMU_DIR)/ninja.log 2>&1 || \
+	  { tail -n 30 $(CROSS_QEMU_DIR)/ninja.log; exit 1; }
+	cp $(addprefix $(CROSS_QEMU_DIR)/src/b/qemu-,$(CROSS_QEMU_CPUS)) $(CROSS_QEMU_DIR)/
+	rm -rf $(CROSS_QEMU_DIR)/src
+
+# ---- the build, once the rootfs is there ---------------------------------
+$(C_INC)/.copied: $(C_ROOTFS)/.complete
+	@rm -rf $(@D) && mkdir -p $(@D)
+	cp $(C_ROOTFS)/usr/include/lua5.4/*.h $(C_ROOTFS)/usr/include/$(C_TRIPLET)/lua5.4-deb-multiarch.h $(@D)/
+	@touch $@
+
+# A copy, made afresh each run (2 MB; cp -a keeps the times, so make
+# rebuilds only what changed): links would hide the directories from the
+# specs' `find src`, and a copy holds no path that leaves the chroot.
+cross-tree:
+	@mkdir -p $(C_TREE)/build
+	@for f in $(CROSS_COPY); do rm -rf $(C_TREE)/$$f; cp -a $(CURDIR)/$$f $(C_TREE)/$$f; done
+
+$(C_DIR)/gaps: test/cross/probes/gaps.c
+	$(C_GCC)-gcc -std=c99 -O2 $(WARN) -static -o $@ $<
+
+# The tree's Makefile builds into the tree's build/ (make -C), with the
+# cross compiler; CFLAGS as the native build's.
+cross-files: $(C_INC)/.copied cross-tree $(if $(C_QEMU),$(C_DIR)/gaps $(CROSS_QEMU_BINS))
+	$(MAKE) --no-print-directory -C $(C_TREE) test-build build/test/core_test \
+	  CC=$(C_GCC)-gcc LUA_INC=-I$(CURDIR)/$(C_INC)
