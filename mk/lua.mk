@@ -11,7 +11,12 @@
 #   make check-lua55        the core's tests and the spec suite on Lua 5.5
 #   make check-musl         the same on musl: Lua 5.4, the C modules and
 #                           dualstack all built with musl-gcc
-#   make lua-mips-5.4       cross-built only (the suite does not run)
+#   make lua-mips-5.4       cross-built only (the suite runs in make
+#                           cross-mips, mk/cross.mk, under qemu-user)
+#   make openwrt-lua-<flavour>  the OpenWrt package built with the flavour's
+#                           compiler and Lua headers and loaded on its Lua
+#                           (make check-musl runs it for musl, make
+#                           cross-mips for mips)
 #
 # The suite runs in build/lua/<flavour>/tree/ (test/lua/tree.sh): the
 # repository's files linked in, a build/ of its own, and a lua5.4 wrapper on
@@ -30,6 +35,7 @@ DEBIAN_ARCHIVE ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/debian-archiv
 
 # lua-% stays off .PHONY: make skips pattern rules for phony targets.
 .PHONY: check-lua55 check-musl
+# openwrt-lua-% too stays off .PHONY.
 
 LUA_V_5.5          := 5.5
 LUA_V_musl-5.4     := 5.4
@@ -89,3 +95,26 @@ check-lua55:
 
 check-musl:
 	$(call lua_check,musl-5.4)
+	@$(MAKE) --no-print-directory openwrt-lua-musl-5.4
+
+# OpenWrt's package (mk/package.mk's check-openwrt) as a cross leg builds
+# it: the flavour's compiler, its Lua's headers alone as the staging
+# directory's usr/include/lua5.4, and the load on its Lua (under its
+# emulator). The package's build and root are the flavour's own,
+# build/lua/F/openwrt/ (the stand-in SDK empties its build directory, so a
+# shared one would mix or lose another leg's), the staging directory
+# beside it. Then the module installed must be for the flavour's Lua:
+# the same machine and the same C library as bin/lua.
+lua_elf = readelf -hd $(1) | sed -n -e 's/^ *Machine: *//p' -e 's/.*(NEEDED).*\[\(libc\.so.*\)\]/\1/p'
+openwrt-lua-%:
+	@$(MAKE) --no-print-directory lua-$*
+	rm -rf $(call lua_dir,$*)/openwrt-staging
+	mkdir -p $(call lua_dir,$*)/openwrt-staging/usr/include/lua5.4
+	cp $(call lua_dir,$*)/include/*.h $(call lua_dir,$*)/openwrt-staging/usr/include/lua5.4/
+	$(MAKE) --no-print-directory check-openwrt OPENWRT_CC="$(call lua_cc,$*)" \
+	  OPENWRT_OUT=$(call lua_dir,$*)/openwrt OPENWRT_STAGING=$(call lua_dir,$*)/openwrt-staging \
+	  LUA="$(LUA_EMU_$*) $(CURDIR)/$(call lua_dir,$*)/bin/lua"
+	@so=$(call lua_dir,$*)/openwrt/root/usr/lib/lua/5.4/dualstack/core.so; \
+	want=$$($(call lua_elf,$(call lua_dir,$*)/bin/lua)); got=$$($(call lua_elf,$$so)); \
+	echo "openwrt $*: $$so: $$(echo $$got)"; \
+	[ "$$want" = "$$got" ] || { echo "openwrt $*: $$so is not for $(call lua_dir,$*)/bin/lua ($$(echo $$want))"; exit 1; }

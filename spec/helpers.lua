@@ -125,7 +125,7 @@ if H.EMULATOR then
 end
 
 -- gap: the probe's name for it (timestampns, mcast_if4, mcast_if6,
--- mcast_join, cmsg_in, cmsg_out, ctrunc).
+-- mcast_join, cmsg_in, cmsg_out, ctrunc, so_error).
 function H.needs_emulated(gap, what)
   if GAPS[gap] then
     return (what or "this case") .. ": " .. H.EMULATOR .. " " .. gap .. " gap, not the module's ("
@@ -155,6 +155,11 @@ end
 -- qemu-user hands the kernel a control buffer larger than the program's and
 -- drops what does not fit into the program's without MSG_CTRUNC.
 function H.needs_ctrunc(what) return H.needs_emulated("ctrunc", what) end
+
+-- qemu-user passes the host's errno number in getsockopt(SO_ERROR) on
+-- untranslated: a refused connect reads 111 on mips, whose ECONNREFUSED is
+-- 146, so the error of a failed non-blocking connect is not the system's.
+function H.needs_so_error(what) return H.needs_emulated("so_error", what) end
 
 -- The loopback interface's index and name ("lo" on Linux, "loopback_N"
 -- on Windows), found by its flag.
