@@ -178,6 +178,7 @@ for _, model in ipairs(MODELS) do
       end
       assert.equal(before, H.socket_fds())
       assert.equal(1, l:close()) -- twice is harmless
+      local why = H.needs_so_error("the refused connects to the closed port"); if why then return pending(why) end
       for _, host in ipairs({ "127.0.0.1", "::1" }) do
         local c = keep(H.socket("tcp", "dual"))
         assert.same({ nil, "connection refused", "ECONNREFUSED" }, { c:connect(host, port) })
@@ -301,6 +302,7 @@ end
 
 describe("ds.listen with v6only = true", function()
   it("opens one inet6 socket that refuses IPv4 clients and serves IPv6 ones", function()
+    local why = H.needs_so_error("a refused connect's code"); if why then return pending(why) end
     local l, port = tcp_listener("*", { v6only = true })
     assert.same({ "inet6" }, families_of(l))
     local c4 = keep(H.socket("tcp", "inet"))
@@ -313,6 +315,7 @@ end)
 
 describe("ds.listen on one address", function()
   it("on 127.0.0.1 opens one inet socket that serves only 127.0.0.1", function()
+    local why = H.needs_so_error("a refused connect's code"); if why then return pending(why) end
     local l, port = tcp_listener("127.0.0.1")
     assert.same({ "inet" }, families_of(l))
     assert.same({ "127.0.0.1", port }, { l:getsockname() })
