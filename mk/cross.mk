@@ -115,9 +115,17 @@ cross-all:
 # package has) built from its upstream tarball with
 # test/cross/qemu-origdstaddr.patch: the option passed through like
 # IP_RECVTOS, its IP_ORIGDSTADDR message's family put in the target's
-# order. Built once into build/cross/qemu/, for the three CPUs together
+# order. test/cross/qemu-pktinfo.patch (applied after it) swaps the
+# ifindex of IP_PKTINFO/IPV6_PKTINFO both ways, received and sent, as it
+# does IP_TTL's when received: 7.2 copies them unswapped on a big-endian
+# target (gaps.c's cmsg_in), so the loopback's index 1 read 16777216 and
+# a reply from the received dst and ifindex (OpenWrt's load check,
+# debian/tests/smoke.lua) failed. Other sent payloads are still unswapped
+# (cmsg_out, skipped). Built once into
+# build/cross/qemu/, for the four CPUs together
 # (the tarball through debian-archive, found as mk/windows.mk finds it).
 CROSS_QEMU_DIR   := $(CROSS)/qemu
+CROSS_QEMU_PATCHES := test/cross/qemu-origdstaddr.patch test/cross/qemu-pktinfo.patch
 CROSS_QEMU_CPUS  := s390x arm aarch64 mips
 cross_comma      := ,
 cross_space      := $(eval) $(eval)
@@ -126,7 +134,7 @@ CROSS_QEMU_SUITE ?= bookworm
 CROSS_QEMU_DEPS  := libglib2.0-dev meson ninja-build python3 pkg-config gcc make xz-utils patch
 CROSS_QEMU_BINS  := $(addprefix $(CROSS_QEMU_DIR)/qemu-,$(CROSS_QEMU_CPUS))
 
-$(CROSS_QEMU_BINS) &: test/cross/qemu-origdstaddr.patch
+$(CROSS_QEMU_BINS) &: $(CROSS_QEMU_PATCHES)
 	@.ci/deps $(CROSS_QEMU_DEPS)
 	@rm -rf $(CROSS_QEMU_DIR)/src && mkdir -p $(CROSS_QEMU_DIR)/dl $(CROSS_QEMU_DIR)/src
 	@tar=$$(ls $(CROSS_QEMU_DIR)/dl/qemu_*.orig.tar.* 2>/dev/null | tail -n 1); \
@@ -134,7 +142,7 @@ $(CROSS_QEMU_BINS) &: test/cross/qemu-origdstaddr.patch
 	  tar=$$(SUITE=$(CROSS_QEMU_SUITE) $(DEBIAN_ARCHIVE) source qemu $(CROSS_QEMU_DIR)/dl) || exit 1; \
 	fi; \
 	echo "unpacking $$tar"; tar xf "$$tar" -C $(CROSS_QEMU_DIR)/src --strip-components=1
-	cd $(CROSS_QEMU_DIR)/src && patch -p1 < $(CURDIR)/test/cross/qemu-origdstaddr.patch
+	cd $(CROSS_QEMU_DIR)/src && for p in $(CROSS_QEMU_PATCHES); do patch -p1 < $(CURDIR)/$$p || exit 1; done
 	mkdir -p $(CROSS_QEMU_DIR)/src/b && cd $(CROSS_QEMU_DIR)/src/b && \
 	  ../configure --target-list=$(CROSS_QEMU_TARGETS) \
 	    --disable-system --disable-tools --disable-docs --disable-werror \

@@ -10,7 +10,8 @@
 **   mcast_if6    setsockopt(IPV6_MULTICAST_IF) refused
 **   mcast_join   setsockopt(MCAST_JOIN_GROUP) refused (IPv4 and IPv6 groups)
 **   cmsg_in      a received IP_PKTINFO/IPV6_PKTINFO ifindex is not the
-**                interface's (its payload is copied without byte-swapping)
+**                interface's (its payload is copied without byte-swapping;
+**                test/cross/qemu-pktinfo.patch mends it in CI's qemu)
 **   cmsg_out     a sent IP_TTL of 64 is refused (EINVAL: the payload reaches
 **                the kernel unswapped)
 **   ctrunc       control data cut short by a small buffer is not flagged
