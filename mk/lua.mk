@@ -56,7 +56,7 @@ lua_module = $(MAKE) --no-print-directory -C $(call lua_dir,$(1))/tree $(2) \
 
 # build.sh reuses each piece it finds (a stand-in too), so a changed recipe
 # starts from an empty flavour; the tarballs stay in build/lua/dl.
-build/lua/%/.built: test/lua/build.sh test/lua/system_core.c test/fetch-source.sh
+build/lua/%/.built: test/lua/build.sh test/system_core.c test/fetch-source.sh
 	rm -rf $(@D)
 	CC="$(call lua_cc,$*)" AR="$(or $(LUA_AR_$*),ar rcu)" RANLIB="$(or $(LUA_RANLIB_$*),ranlib)" \
 	  DL=build/lua/dl DEBIAN_ARCHIVE=$(DEBIAN_ARCHIVE) test/lua/build.sh $(@D) $(LUA_V_$*)

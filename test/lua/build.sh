@@ -63,7 +63,7 @@ unpack lua-term stable
 cmod term/core "$OUT/src/lua-term/core.c"
 [ -f "$OUT/lib/system/core.so" ] || {
   mkdir -p "$OUT/lib/system"
-  $CC $CFLAGS -std=c99 -Wall -Wextra -Werror -fPIC -shared $INC -o "$OUT/lib/system/core.so" "$HERE/system_core.c"
+  $CC $CFLAGS -std=c99 -Wall -Wextra -Werror -fPIC -shared $INC -o "$OUT/lib/system/core.so" "$HERE/../system_core.c"
 }
 
 # ---- the pure-Lua modules ------------------------------------------------------
