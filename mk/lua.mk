@@ -51,7 +51,7 @@ LUA_EMU_mips-5.4   ?= env QEMU_LD_PREFIX=/usr/mips-linux-gnu qemu-mips
 # Building: a compiler, make, m4 (cqueues' errno.c), libuv's and OpenSSL's
 # headers (luv, cqueues, for the host's compiler), cmake (libuv for another).
 # Running: what `make test` has.
-LUA_BUILD_DEPS := gcc make curl m4 cmake libssl-dev libuv1-dev
+LUA_BUILD_DEPS := gcc make curl xz-utils m4 cmake libssl-dev libuv1-dev
 
 lua_cc     = $(or $(LUA_CC_$(1)),$(CC))
 lua_dir    = build/lua/$(1)
@@ -60,7 +60,10 @@ lua_dir    = build/lua/$(1)
 lua_module = $(MAKE) --no-print-directory -C $(call lua_dir,$(1))/tree $(2) \
                CC="$(call lua_cc,$(1))" LUA_INCDIR=$(CURDIR)/$(call lua_dir,$(1))/include
 
-build/lua/%/.built: test/lua/build.sh test/lua/system_core.c
+# build.sh reuses each piece it finds (a stand-in too), so a changed recipe
+# starts from an empty flavour; the tarballs stay in build/lua/dl.
+build/lua/%/.built: test/lua/build.sh test/system_core.c test/fetch-source.sh
+	rm -rf $(@D)
 	CC="$(call lua_cc,$*)" AR="$(or $(LUA_AR_$*),ar rcu)" RANLIB="$(or $(LUA_RANLIB_$*),ranlib)" \
 	  DL=build/lua/dl DEBIAN_ARCHIVE=$(DEBIAN_ARCHIVE) test/lua/build.sh $(@D) $(LUA_V_$*)
 	@touch $@

@@ -39,9 +39,10 @@ ROCK_TREE ?= build/rocks
 
 # The builtin build compiles in place: its objects (src/**/*.o) are
 # removed after, so the tree stays as it was.
+# luarocks test runs make check, hence the test packages.
 check-rock:
-	$(LUAROCKS) --tree $(ROCK_TREE) make $(RELEASE_ROCKSPEC)
-	find src -name '*.o' -delete
+	@.ci/deps luarocks $(TEST_DEPS)
+	$(LUAROCKS) --tree $(ROCK_TREE) make $(RELEASE_ROCKSPEC); rc=$$?; find src -name '*.o' -delete; exit $$rc
 	LUA_PATH='$(ROCK_TREE)/share/lua/5.4/?.lua' LUA_CPATH='$(ROCK_TREE)/lib/lua/5.4/?.so' \
 	  $(LUA) -e 'local ds = require "dualstack" assert(ds._VERSION == "$(VERSION)", ds._VERSION) print("from the rock tree: dualstack " .. ds._VERSION)'
 	$(LUAROCKS) --tree $(ROCK_TREE) test $(RELEASE_ROCKSPEC)
@@ -52,7 +53,9 @@ check-rock:
 DEB_BUILD_DEPS := dpkg-dev debhelper dh-lua liblua5.4-dev lua5.4 pkg-config
 DEB_OUT  := build/deb
 DEB_ARCH  = $(shell dpkg --print-architecture)
-DEB_FILE  = $(DEB_OUT)/lua-dualstack_$(shell dpkg-parsechangelog -S Version)_$(DEB_ARCH).deb
+# The package's name holds its version: read when the recipe runs, once
+# .ci/deps has installed dpkg-dev (make expands a recipe before running it).
+DEB_FILE  = $(DEB_OUT)/lua-dualstack_$$(dpkg-parsechangelog -S Version)_$(DEB_ARCH).deb
 
 deb:
 	@.ci/deps $(DEB_BUILD_DEPS)
@@ -63,20 +66,15 @@ deb:
 	@ls -l $(DEB_FILE)
 
 # A clean Debian root filesystem for this machine's architecture, made once
-# by the workplace's target-rootfs (found as debian-archive is) and kept in
-# build/deb-root; made afresh when absent (a half-made one is never kept).
-TARGET_ROOTFS_TOOL ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/target-rootfs \
-                        /work/shared/tools/target-rootfs) target-rootfs)
+# by test/cross/rootfs.sh (the workplace's target-rootfs; a half-made one,
+# never deleted through a mount, is made again) and kept in build/deb-root.
 DEB_ROOT := build/deb-root
 
-$(DEB_ROOT)/usr/bin/lua5.4:
-	rm -rf $(DEB_ROOT) $(DEB_ROOT).part
-	mkdir -p $(dir $(DEB_ROOT))
-	$(TARGET_ROOTFS_TOOL) $(DEB_ARCH) $(CURDIR)/$(DEB_ROOT).part
-	mv $(DEB_ROOT).part $(DEB_ROOT)
-
-check-deb: deb $(DEB_ROOT)/usr/bin/lua5.4
-	debian/tests/in-rootfs.sh $(CURDIR)/$(DEB_ROOT) $(DEB_FILE) $(VERSION)
+check-deb: deb
+	@.ci/deps mmdebstrap
+	test/cross/rootfs.sh $(DEB_ARCH) $(DEB_ROOT)
+	debian/tests/in-rootfs.sh $(CURDIR)/$(DEB_ROOT) $(DEB_FILE) $(VERSION) \
+	  $$(dpkg-architecture -qDEB_HOST_MULTIARCH)
 
 # --- OpenWrt ------------------------------------------------------------
 # openwrt/lang/lua-dualstack/Makefile run as the SDK would, through a
@@ -101,7 +99,7 @@ OPENWRT_PACKAGE   = $(MAKE) --no-print-directory -C openwrt/lang/lua-dualstack \
 $(OPENWRT_OUT)/staging/usr/include/lua5.4/lua.h:
 	@test -n "$(LUA_INC)" || { echo "lua5.4 headers not found: run 'make deps'"; exit 1; }
 	mkdir -p $(dir $@)
-	cp $(patsubst -I%,%,$(filter -I%,$(LUA_INC)))/*.h $(dir $@)
+	cp $(patsubst -I%,%,$(firstword $(filter -I%,$(LUA_INC))))/*.h $(dir $@)
 
 check-openwrt: $(if $(filter $(OPENWRT_OUT)/%,$(OPENWRT_STAGING)),$(OPENWRT_OUT)/staging/usr/include/lua5.4/lua.h)
 	$(OPENWRT_PACKAGE)

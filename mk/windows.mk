@@ -14,7 +14,7 @@
 #   make windows-busted     the C modules busted needs, for Windows:
 #                           lfs.dll (lua-filesystem), term/core.dll
 #                           (lua-term), system/core.dll (a stand-in for
-#                           lua-system, test/windows/system_core.c)
+#                           lua-system, test/system_core.c)
 #   make windows-test       the spec suite (CHECK_SPECS, default spec) under
 #                           wine64 through test/windows/busted.sh, with the
 #                           test-only pieces in build/windows-test/: LuaSocket
@@ -137,7 +137,7 @@ $(WIN)/term/core.dll: $(WIN_SRC)/lua-term/.unpacked $(WIN_LUA_DLL)
 
 # lua-system's tarball is listed by the archive but not served, so busted's
 # three calls into it (gettime, monotime, sleep) come from a stand-in.
-$(WIN)/system/core.dll: test/windows/system_core.c $(WIN_LUA_DLL)
+$(WIN)/system/core.dll: test/system_core.c $(WIN_LUA_DLL)
 	@mkdir -p $(dir $@)
 	$(WIN_CC) $(WIN_CFLAGS) $(WARN) $(WIN_INC) -shared -o $@ $< $(WIN_LUA_DLL)
 

@@ -147,38 +147,40 @@ static int failcall(lua_State *L) {
   return lua_gettop(L);
 }
 
-#ifdef _WIN32
-/* Windows has no mallinfo2 nor a raw IPv6 socket that takes the header
-** built here (IPV6_HDRINCL is refused): each says so, as a failure. */
-static int unavailable(lua_State *L, const char *what) {
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 33))
+#define HAVE_MALLINFO2 1
+#endif
+
+#if defined(_WIN32) || !defined(HAVE_MALLINFO2)
+/* What this system cannot count or send: nil and the reason, as a failure. */
+static int unavailable(lua_State *L, const char *what, const char *where) {
   lua_pushnil(L);
-  lua_pushfstring(L, "%s is not available on Windows", what);
+  lua_pushfstring(L, "%s is not available %s", what, where);
   return 2;
 }
+#endif
 
+/* heap() -> bytes of the C heap in use (glibc's mallinfo2().uordblks, from
+** glibc 2.33), for specs that check a call leaks nothing. */
 static int heap(lua_State *L) {
-  return unavailable(L, "heap (glibc's mallinfo2)");
-}
-
-static int send_raw6(lua_State *L) {
-  return unavailable(L, "send_raw6 (a raw IPv6 socket with its own header)");
-}
-#else
-/* heap() -> bytes of the C heap in use (glibc's mallinfo2().uordblks), for
-** specs that check a call leaks nothing; another C library (musl) has no
-** such count: nil and the reason, as on Windows. */
-static int heap(lua_State *L) {
-#ifdef __GLIBC__
+#if defined(HAVE_MALLINFO2)
   struct mallinfo2 mi = mallinfo2();
   lua_pushinteger(L, (lua_Integer)mi.uordblks);
   return 1;
+#elif defined(_WIN32)
+  return unavailable(L, "heap (glibc's mallinfo2)", "on Windows");
 #else
-  lua_pushnil(L);
-  lua_pushliteral(L, "heap (glibc's mallinfo2) is not available with this C library");
-  return 2;
+  return unavailable(L, "heap (glibc's mallinfo2)", "with this C library");
 #endif
 }
 
+#ifdef _WIN32
+/* Windows has no raw IPv6 socket that takes the header built here
+** (IPV6_HDRINCL is refused). */
+static int send_raw6(lua_State *L) {
+  return unavailable(L, "send_raw6 (a raw IPv6 socket with its own header)", "on Windows");
+}
+#else
 /* ---- send_raw6: an IPv6 UDP datagram built by hand ---- */
 
 #define IP6_HDR 40

@@ -195,6 +195,29 @@ static void test_cmsg_header_zeroed(void) {
   CHECK(memcmp(buf.bytes, &want, sizeof(want)) == 0, "the header is its fields and zeros");
 }
 
+/* One-byte TTL and TOS payloads, as the BSDs deliver a TTL and every
+** kernel a TOS: read as bytes, never as the first byte of an int. */
+static void put_byte_msg(char *at, int type, unsigned char value) {
+  ds_cmsghdr h;
+  memset(&h, 0, sizeof(h));
+  h.cmsg_level = IPPROTO_IP;
+  h.cmsg_type = type;
+  h.cmsg_len = DS_CMSG_LEN(1);
+  memcpy(at, &h, sizeof(h));
+  at[DS_CMSG_LEN(0)] = (char)value;
+}
+
+static void test_cmsg_byte_payloads(void) {
+  ds_cmsgbuf buf;
+  ds_ctl out;
+  memset(&buf, 0, sizeof(buf));
+  put_byte_msg(buf.bytes, DS_IP_TTLMSG, 200);
+  put_byte_msg(buf.bytes + DS_CMSG_SPACE(1), DS_IP_TOSMSG, 0xb9);
+  ds_cmsg_decode(buf.bytes, 2 * DS_CMSG_SPACE(1), &out);
+  CHECK((out.have & DS_CTL_HOPLIMIT) && out.hoplimit == 200, "one-byte TTL: %d", out.hoplimit);
+  CHECK((out.have & DS_CTL_TCLASS) && out.tclass == 0xb9, "one-byte TOS: %d", out.tclass);
+}
+
 static void test_cmsg(void) {
   ds_cmsgbuf buf;
   ds_ctl in, out;
@@ -419,6 +442,7 @@ int main(void) {
   test_sockaddr();
   test_cmsg();
   test_cmsg_header_zeroed();
+  test_cmsg_byte_payloads();
   test_errors();
   test_deadline();
   test_wait();

@@ -1,12 +1,17 @@
 #!/bin/sh
-# in-rootfs.sh ROOT DEB VERSION: installs the package DEB with dpkg inside
+# in-rootfs.sh ROOT DEB VERSION MULTIARCH: installs the package DEB with dpkg inside
 # a chroot of the Debian root filesystem ROOT, runs smoke.lua there against
 # the installed module (system paths only, DS_EXPECT_VERSION=VERSION), and
 # purges the package again, so ROOT stays clean for the next run. The
 # mounts live in a private mount namespace and are unmounted on every path
-# (the namespace drops whatever an interrupted run leaves).
+# (the namespace drops whatever an interrupted run leaves). MULTIARCH is
+# the triplet the module must load from (/usr/lib/MULTIARCH/lua/5.4): the
+# build machine's, since the essential rootfs has no dpkg-architecture.
 set -eu
-root=$1 deb=$2 version=$3
+usage="usage: in-rootfs.sh ROOT DEB VERSION MULTIARCH"
+root=${1:?$usage} deb=${2:?$usage} version=${3:?$usage} multiarch=${4:?$usage}
+case $root in /*) ;; *) echo "in-rootfs: ROOT must be an absolute path" >&2; exit 2 ;; esac
+[ "$(cd "$root" && pwd -P)" != / ] || { echo "in-rootfs: ROOT is /" >&2; exit 2; }
 here=$(cd "$(dirname "$0")" && pwd)
 [ "$(id -u)" = 0 ] || { echo "in-rootfs: needs root (mount, chroot, dpkg)" >&2; exit 1; }
 [ -x "$root/usr/bin/lua5.4" ] && [ -x "$root/usr/bin/dpkg" ] || { echo "in-rootfs: $root is no Debian root filesystem with lua5.4" >&2; exit 1; }
@@ -36,7 +41,6 @@ cp "$deb" "$here/smoke.lua" "$root$work/"
 in_root dpkg -i "$work/$(basename "$deb")"
 out=$(in_root env DS_EXPECT_VERSION="$version" lua5.4 "$work/smoke.lua")
 echo "$out"
-multiarch=$(in_root dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || in_root gcc -print-multiarch 2>/dev/null || echo x86_64-linux-gnu)
 case $out in
   *" from /usr/lib/$multiarch/lua/5.4/dualstack/core.so: "*) ;;
   *) echo "in-rootfs: the module did not load from the package's path" >&2; exit 1 ;;

@@ -34,6 +34,18 @@ static int payload(const ds_cmsghdr *c, size_t avail, void *dst, size_t size) {
   return 1;
 }
 
+/* An IPv4 TTL or TOS: an int on Linux (TTL), one byte on the BSDs (TTL) and
+** everywhere for a received TOS, an int where it was encoded (core tests).
+** Read by the length the message gives, never one byte out of an int: that
+** is the int's high byte on a big-endian CPU. */
+static int ipv4_small(const ds_cmsghdr *c, size_t avail, int *out) {
+  unsigned char byte;
+  if (payload(c, avail, out, sizeof(*out))) return 1;
+  if (!payload(c, avail, &byte, 1)) return 0;
+  *out = byte;
+  return 1;
+}
+
 #if defined(DS_HAVE_IPI_SPEC_DST)
 static int is_ipv4_group(const unsigned char *b) {
   return (b[0] & 0xf0) == 0xe0;
@@ -56,7 +68,6 @@ static void set_ipv4_dst(ds_ctl *out, const struct in_addr *a) {
 
 static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
   int v;
-  unsigned char byte;
   switch (c->cmsg_type) {
 #if defined(DS_HAVE_IP_PKTINFO)
     case IP_PKTINFO: {
@@ -91,20 +102,14 @@ static void decode_ip(const ds_cmsghdr *c, size_t avail, ds_ctl *out) {
 #if defined(DS_IP_TTLMSG_ALSO)
     case DS_IP_TTLMSG_ALSO:
 #endif
-      if (payload(c, avail, &v, sizeof(v))) {
+      if (ipv4_small(c, avail, &v)) {
         out->hoplimit = v;
         out->have |= DS_CTL_HOPLIMIT;
       }
       return;
     case DS_IP_TOSMSG:
-      /* One byte as Linux and the BSDs deliver it, an int as it is sent
-      ** (ds_cmsg_encode): read by its length, since an int's first byte is
-      ** its high one on a big-endian CPU. */
-      if (payload(c, avail, &v, sizeof(v))) {
+      if (ipv4_small(c, avail, &v)) {
         out->tclass = v & 0xff;
-        out->have |= DS_CTL_TCLASS;
-      } else if (payload(c, avail, &byte, 1)) {
-        out->tclass = byte;
         out->have |= DS_CTL_TCLASS;
       }
       return;

@@ -5,7 +5,7 @@
 # OUT (e.g. build/lua/5.5) gets bin/lua, include/ (Lua's headers) and lib/
 # (lfs, term.core, system.core, socket.core, mime.core, and _cqueues and
 # luv where they build). Each piece already in OUT is reused. Tarballs are
-# cached in DL (default build/lua/dl): one already there is used as it is.
+# cached in DL (default build/lua/dl) by test/fetch-source.sh.
 # A module that cannot be built here gets share/<module>.lua, a stand-in
 # that raises the reason, so `require` on that Lua says why, on that Lua only.
 set -e
@@ -22,8 +22,7 @@ export MAKEFLAGS= # the caller's make variables must not reach the sources' make
 # unpack PKG SUITE: PKG's upstream sources in $OUT/src/PKG.
 unpack() {
   [ -f "$OUT/src/$1/.unpacked" ] && return 0
-  tar=$(ls "$DL/$1"_*.orig.tar.* 2>/dev/null | tail -n 1)
-  [ -n "$tar" ] || tar=$(SUITE=$2 "$DEBIAN_ARCHIVE" source "$1" "$DL" | tail -n 1)
+  tar=$(DEBIAN_ARCHIVE=$DEBIAN_ARCHIVE "$HERE/../fetch-source.sh" "$1" "$DL" "$2")
   rm -rf "$OUT/src/$1" && mkdir -p "$OUT/src/$1"
   echo "unpacking $tar"
   tar xf "$tar" -C "$OUT/src/$1" --strip-components=1
@@ -64,7 +63,7 @@ unpack lua-term stable
 cmod term/core "$OUT/src/lua-term/core.c"
 [ -f "$OUT/lib/system/core.so" ] || {
   mkdir -p "$OUT/lib/system"
-  $CC $CFLAGS -std=c99 -Wall -Wextra -Werror -fPIC -shared $INC -o "$OUT/lib/system/core.so" "$HERE/system_core.c"
+  $CC $CFLAGS -std=c99 -Wall -Wextra -Werror -fPIC -shared $INC -o "$OUT/lib/system/core.so" "$HERE/../system_core.c"
 }
 
 # ---- the pure-Lua modules ------------------------------------------------------
@@ -114,7 +113,7 @@ fi
 # standin MODULE... REASON: Lua files under share/ that raise REASON when
 # required, for a C module that cannot be built with this compiler.
 standin() {
-  reason=$(eval echo "\${$#}")
+  eval "reason=\${$#}"
   while [ $# -gt 1 ]; do
     f="$OUT/share/$(echo "$1" | tr . /).lua"
     mkdir -p "$(dirname "$f")"

@@ -9,6 +9,7 @@
 #   LUA_EMU="qemu-mips" (and its own variables) runs the Lua under an emulator.
 #   test/lua/tree.sh OUT
 set -e
+[ -n "${1:-}" ] && [ -d "$1" ] || { echo "usage: $0 OUT (an existing flavour directory)" >&2; exit 2; }
 OUT=$(cd "$1" && pwd)
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # Made afresh each time, but for build/: directories are real (find and ls
@@ -16,7 +17,8 @@ ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 mkdir -p "$OUT/tree/build" "$OUT/bin"
 find "$OUT/tree" -mindepth 1 -maxdepth 1 ! -name build -exec rm -rf {} +
 for e in "$ROOT"/* "$ROOT"/.[!.]*; do
-  [ "$(basename "$e")" = build ] || [ ! -e "$e" ] || cp -rs "$e" "$OUT/tree/"
+  case $(basename "$e") in build|.git) continue ;; esac
+  [ ! -e "$e" ] || cp -rs "$e" "$OUT/tree/"
 done
 cat > "$OUT/bin/lua5.4" <<WRAP
 #!/bin/sh
