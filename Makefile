@@ -91,5 +91,14 @@ version:
 clean:
 	rm -rf build
 
-# Benchmarks (bench/) and memory-safety checks add their targets here.
+# The workplace's tools (debian-archive, target-rootfs): beside the project
+# (../shared/tools), where this machine keeps them, or on PATH, so a clone
+# made elsewhere (CI's mktemp -d) finds them all the same.
+shared_tool    = $(firstword $(wildcard $(CURDIR)/../shared/tools/$(1) /work/shared/tools/$(1)) $(1))
+DEBIAN_ARCHIVE ?= $(call shared_tool,debian-archive)
+TARGET_ROOTFS  ?= $(call shared_tool,target-rootfs)
+export DEBIAN_ARCHIVE TARGET_ROOTFS
+
+# Benchmarks (bench/), memory-safety checks, the other targets and the
+# packages add their targets here.
 include $(wildcard mk/*.mk)

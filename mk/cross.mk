@@ -137,11 +137,8 @@ CROSS_QEMU_BINS  := $(addprefix $(CROSS_QEMU_DIR)/qemu-,$(CROSS_QEMU_CPUS))
 $(CROSS_QEMU_BINS) &: $(CROSS_QEMU_PATCHES)
 	@.ci/deps $(CROSS_QEMU_DEPS)
 	@rm -rf $(CROSS_QEMU_DIR)/src && mkdir -p $(CROSS_QEMU_DIR)/dl $(CROSS_QEMU_DIR)/src
-	@tar=$$(ls $(CROSS_QEMU_DIR)/dl/qemu_*.orig.tar.* 2>/dev/null | tail -n 1); \
-	if [ -z "$$tar" ]; then \
-	  tar=$$(SUITE=$(CROSS_QEMU_SUITE) $(DEBIAN_ARCHIVE) source qemu $(CROSS_QEMU_DIR)/dl) || exit 1; \
-	fi; \
-	echo "unpacking $$tar"; tar xf "$$tar" -C $(CROSS_QEMU_DIR)/src --strip-components=1
+	@tar=$$(test/fetch-source.sh qemu $(CROSS_QEMU_DIR)/dl $(CROSS_QEMU_SUITE)) && \
+	echo "unpacking $$tar" && tar xf "$$tar" -C $(CROSS_QEMU_DIR)/src --strip-components=1
 	cd $(CROSS_QEMU_DIR)/src && for p in $(CROSS_QEMU_PATCHES); do patch -p1 < $(CURDIR)/$$p || exit 1; done
 	mkdir -p $(CROSS_QEMU_DIR)/src/b && cd $(CROSS_QEMU_DIR)/src/b && \
 	  ../configure --target-list=$(CROSS_QEMU_TARGETS) \
@@ -170,6 +167,7 @@ cross-tree:
 	@for f in $(CROSS_COPY); do rm -rf $(C_TREE)/$$f; cp -a $(CURDIR)/$$f $(C_TREE)/$$f; done
 
 $(C_DIR)/gaps: test/cross/probes/gaps.c
+	@mkdir -p $(@D)
 	$(C_GCC)-gcc -std=c99 -O2 $(WARN) -static -o $@ $<
 
 # The tree's Makefile builds into the tree's build/ (make -C), with the

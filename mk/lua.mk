@@ -29,10 +29,6 @@
 # they are not the host's; LUA_EMU_F runs its Lua under an emulator, and
 # LUA_DEPS_F names its Debian packages.
 
-# The archive tool, as mk/windows.mk finds it.
-DEBIAN_ARCHIVE ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/debian-archive \
-                    /work/shared/tools/debian-archive) debian-archive)
-
 # lua-% stays off .PHONY: make skips pattern rules for phony targets.
 .PHONY: check-lua55 check-musl
 # openwrt-lua-% too stays off .PHONY.
@@ -65,7 +61,7 @@ lua_module = $(MAKE) --no-print-directory -C $(call lua_dir,$(1))/tree $(2) \
 build/lua/%/.built: test/lua/build.sh test/system_core.c test/fetch-source.sh
 	rm -rf $(@D)
 	CC="$(call lua_cc,$*)" AR="$(or $(LUA_AR_$*),ar rcu)" RANLIB="$(or $(LUA_RANLIB_$*),ranlib)" \
-	  DL=build/lua/dl DEBIAN_ARCHIVE=$(DEBIAN_ARCHIVE) test/lua/build.sh $(@D) $(LUA_V_$*)
+	  DL=build/lua/dl test/lua/build.sh $(@D) $(LUA_V_$*)
 	@touch $@
 
 lua-%:

@@ -35,12 +35,6 @@ WIN_SRC  := build/windows-src
 WIN_DL   := $(WIN_SRC)/dl
 WINE     ?= wine
 CHECK_SPECS ?= spec
-# The workplace's archive tool: beside the project (../shared), where this
-# machine keeps it, or on PATH; a clone made elsewhere (CI's mktemp -d)
-# finds it all the same.
-DEBIAN_ARCHIVE ?= $(firstword $(wildcard $(CURDIR)/../shared/tools/debian-archive \
-                    /work/shared/tools/debian-archive) debian-archive)
-
 WIN_BUILD_DEPS := gcc-mingw-w64-x86-64 make curl
 # lua-busted brings the pure-Lua parts (busted, luassert, say, penlight,
 # cliargs, mediator, dkjson, term's and system's Lua files) the runner
@@ -62,15 +56,12 @@ WIN_INC     := -I$(WIN)/include
 WIN_LUA_HDR := lua.h luaconf.h lualib.h lauxlib.h lua.hpp
 
 # ---- sources ----------------------------------------------------------------
-# A tarball already in $(WIN_DL) is used as it is (a machine without the
-# archive can put it there); otherwise debian-archive fetches it.
+# A tarball already in $(WIN_DL) is used (a machine without the archive
+# can put it there); otherwise test/fetch-source.sh fetches it.
 $(WIN_SRC)/%/.unpacked:
 	@rm -rf $(@D) && mkdir -p $(@D) $(WIN_DL)
-	@tar=$$(ls $(WIN_DL)/$*_*.orig.tar.* 2>/dev/null | tail -n 1); \
-	if [ -z "$$tar" ]; then \
-	  tar=$$(SUITE=$(WIN_SUITE_$*) $(DEBIAN_ARCHIVE) source $* $(WIN_DL)) || exit 1; \
-	fi; \
-	echo "unpacking $$tar"; tar xf "$$tar" -C $(@D) --strip-components=1
+	@tar=$$(test/fetch-source.sh $* $(WIN_DL) $(WIN_SUITE_$*)) && \
+	echo "unpacking $$tar" && tar xf "$$tar" -C $(@D) --strip-components=1
 	@touch $@
 
 # ---- Lua 5.4 for Windows ----------------------------------------------------

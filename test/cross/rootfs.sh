@@ -1,7 +1,7 @@
 #!/bin/sh
-# Makes (or reuses) a Debian root filesystem for ARCH in DIR with
-# target-rootfs (the workplace's tool: ../shared/tools, /work/shared/tools
-# or PATH). DIR/.complete marks a finished one, which is reused as it is;
+# Makes (or reuses) a Debian root filesystem for ARCH in DIR with the
+# workplace's target-rootfs (TARGET_ROOTFS, which the Makefile finds).
+# DIR/.complete marks a finished one, which is reused as it is;
 # anything else at DIR is a broken earlier attempt (or one made with other
 # extra packages) and is made again.
 #   test/cross/rootfs.sh ARCH DIR [EXTRA-PACKAGES...]
@@ -9,13 +9,8 @@ set -e
 arch=${1:?arch}; dir=${2:?dir}; shift 2
 want="packages: $*"
 [ -f "$dir/.complete" ] && [ "$(cat "$dir/.complete")" = "$want" ] && exit 0
-here=$(cd "$(dirname "$0")/../.." && pwd)
-tool=
-for t in "$here/../shared/tools/target-rootfs" /work/shared/tools/target-rootfs; do
-  [ -x "$t" ] && { tool=$t; break; }
-done
-[ -n "$tool" ] || tool=$(command -v target-rootfs) || {
-  echo "$0: target-rootfs not found (../shared/tools, /work/shared/tools, PATH)" >&2; exit 1; }
+tool=${TARGET_ROOTFS:-target-rootfs}
+command -v "$tool" >/dev/null || { echo "$0: target-rootfs not found ($tool)" >&2; exit 1; }
 if [ -e "$dir" ]; then
   # Never delete through a mount a killed chroot run left behind.
   if grep -q " $(realpath "$dir")/" /proc/self/mounts; then

@@ -22,7 +22,7 @@ export MAKEFLAGS= # the caller's make variables must not reach the sources' make
 # unpack PKG SUITE: PKG's upstream sources in $OUT/src/PKG.
 unpack() {
   [ -f "$OUT/src/$1/.unpacked" ] && return 0
-  tar=$(DEBIAN_ARCHIVE=$DEBIAN_ARCHIVE "$HERE/../fetch-source.sh" "$1" "$DL" "$2")
+  tar=$("$HERE/../fetch-source.sh" "$1" "$DL" "$2")
   rm -rf "$OUT/src/$1" && mkdir -p "$OUT/src/$1"
   echo "unpacking $tar"
   tar xf "$tar" -C "$OUT/src/$1" --strip-components=1
