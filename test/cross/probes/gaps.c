@@ -35,6 +35,16 @@
 #include <unistd.h>
 #include <arpa/inet.h>
 
+/* A control buffer aligned for its headers (mips traps on a misaligned one). */
+union ctlbuf { char buf[256]; struct cmsghdr align; };
+
+/* The errno's name; glibc's strerrorname_np gives NULL for one it lacks. */
+static const char *errname(int e)
+{
+  const char *n = strerrorname_np(e);
+  return n ? n : "?";
+}
+
 static void ok(const char *name)
 {
   printf("ok %s\n", name);
@@ -47,7 +57,7 @@ static void refused(const char *name, int family, int level, int opt, const void
   int e = errno;
   close(fd);
   if (r == 0) ok(name);
-  else printf("gap %s: setsockopt gives %s\n", name, strerrorname_np(e) ? strerrorname_np(e) : "?");
+  else printf("gap %s: setsockopt gives %s\n", name, errname(e));
 }
 
 /* Sends one datagram to itself on loopback and returns the ifindex of its
@@ -55,7 +65,8 @@ static void refused(const char *name, int family, int level, int opt, const void
 static long pktinfo_ifindex(int family)
 {
   int one = 1;
-  char buf[16], ctl[256];
+  char buf[16];
+  union ctlbuf ctl;
   struct sockaddr_storage ss;
   socklen_t len = sizeof(ss);
   long idx = -1;
@@ -80,8 +91,8 @@ static long pktinfo_ifindex(int family)
     struct cmsghdr *c;
     m.msg_iov = &iov;
     m.msg_iovlen = 1;
-    m.msg_control = ctl;
-    m.msg_controllen = sizeof(ctl);
+    m.msg_control = ctl.buf;
+    m.msg_controllen = sizeof(ctl.buf);
     if (recvmsg(fd, &m, 0) == 1)
       for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
         if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
@@ -139,14 +150,15 @@ static const char *origdstaddr(char *seen, size_t size)
 {
   struct sockaddr_in a;
   socklen_t len = sizeof(a);
-  char data[4], ctl[256];
+  char data[4];
+  union ctlbuf ctl;
   struct iovec iov = { data, sizeof(data) };
   struct msghdr m = { 0 };
   struct cmsghdr *c;
   int one = 1, fd = socket(AF_INET, SOCK_DGRAM, 0);
   const char *r = "no IP_ORIGDSTADDR arrived";
   if (setsockopt(fd, IPPROTO_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) < 0) {
-    snprintf(seen, size, "setsockopt(IP_RECVORIGDSTADDR) gives %s", strerrorname_np(errno));
+    snprintf(seen, size, "setsockopt(IP_RECVORIGDSTADDR) gives %s", errname(errno));
     close(fd);
     return seen;
   }
@@ -155,8 +167,8 @@ static const char *origdstaddr(char *seen, size_t size)
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   m.msg_iov = &iov;
   m.msg_iovlen = 1;
-  m.msg_control = ctl;
-  m.msg_controllen = sizeof(ctl);
+  m.msg_control = ctl.buf;
+  m.msg_controllen = sizeof(ctl.buf);
   if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
       sendto(fd, "x", 1, 0, (struct sockaddr *)&a, len) == 1 && recvmsg(fd, &m, 0) == 1)
     for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
@@ -265,7 +277,7 @@ int main(void)
     close(f6);
     if (r4 == 0 && r6 == 0) ok("mcast_join");
     else printf("gap mcast_join: IPv4 gives %s, IPv6 gives %s\n",
-                r4 == 0 ? "0" : strerrorname_np(e4), r6 == 0 ? "0" : strerrorname_np(e6));
+                r4 == 0 ? "0" : errname(e4), r6 == 0 ? "0" : errname(e6));
   }
 
   i4 = pktinfo_ifindex(AF_INET);
@@ -275,7 +287,7 @@ int main(void)
 
   e = send_ttl();
   if (e == 0) ok("cmsg_out");
-  else printf("gap cmsg_out: sendmsg with an IP_TTL of 64 gives %s\n", strerrorname_np(e));
+  else printf("gap cmsg_out: sendmsg with an IP_TTL of 64 gives %s\n", errname(e));
 
   if (ctrunc_missing()) printf("gap ctrunc: two control messages into room for one, no MSG_CTRUNC\n");
   else ok("ctrunc");
