@@ -36,7 +36,7 @@ describe("the version", function()
 
   it("is the Makefile's (make version)", function()
     if WHY then return pending(WHY) end
-    local p = assert(io.popen("make -s -C '" .. ROOT .. "' version"))
+    local p = assert(io.popen("make -s --no-print-directory -C '" .. ROOT .. "' version"))
     local out = p:read("a")
     p:close()
     assert.equal(version() .. "\n", out)
