@@ -60,6 +60,39 @@ static void refused(const char *name, int family, int level, int opt, const void
   else printf("gap %s: setsockopt gives %s\n", name, errname(e));
 }
 
+/* Binds fd to loopback in its family, sends itself one byte and receives
+** it with m, whose buffers the caller set: 1 when the byte came back. */
+static int echo_self(int fd, int family, struct msghdr *m)
+{
+  struct sockaddr_storage ss;
+  socklen_t len = sizeof(ss);
+  memset(&ss, 0, sizeof(ss));
+  if (family == AF_INET) {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    len = sizeof(*a);
+  } else {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_addr = in6addr_loopback;
+    len = sizeof(*a);
+  }
+  return bind(fd, (struct sockaddr *)&ss, len) == 0 &&
+         getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
+         sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1 && recvmsg(fd, m, 0) == 1;
+}
+
+/* m receives into iov's one buffer, its control data into ctl. */
+static void receive_into(struct msghdr *m, struct iovec *iov, void *ctl, size_t ctlsize)
+{
+  memset(m, 0, sizeof(*m));
+  m->msg_iov = iov;
+  m->msg_iovlen = 1;
+  m->msg_control = ctl;
+  m->msg_controllen = ctlsize;
+}
+
 /* Sends one datagram to itself on loopback and returns the ifindex of its
 ** PKTINFO, or -1. */
 static long pktinfo_ifindex(int family)
@@ -67,45 +100,26 @@ static long pktinfo_ifindex(int family)
   int one = 1;
   char buf[16];
   union ctlbuf ctl;
-  struct sockaddr_storage ss;
-  socklen_t len = sizeof(ss);
+  struct iovec iov = { buf, sizeof(buf) };
+  struct msghdr m;
+  struct cmsghdr *c;
   long idx = -1;
   int fd = socket(family, SOCK_DGRAM, 0);
-  memset(&ss, 0, sizeof(ss));
-  if (family == AF_INET) {
-    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
-    a->sin_family = AF_INET;
-    a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
-  } else {
-    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
-    a->sin6_family = AF_INET6;
-    a->sin6_addr = in6addr_loopback;
-    setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
-  }
-  if (bind(fd, (struct sockaddr *)&ss, family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6)) == 0 &&
-      getsockname(fd, (struct sockaddr *)&ss, &len) == 0 &&
-      sendto(fd, "x", 1, 0, (struct sockaddr *)&ss, len) == 1) {
-    struct iovec iov = { buf, sizeof(buf) };
-    struct msghdr m = { 0 };
-    struct cmsghdr *c;
-    m.msg_iov = &iov;
-    m.msg_iovlen = 1;
-    m.msg_control = ctl.buf;
-    m.msg_controllen = sizeof(ctl.buf);
-    if (recvmsg(fd, &m, 0) == 1)
-      for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
-        if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
-          struct in_pktinfo pi;
-          memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-          idx = pi.ipi_ifindex;
-        } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
-          struct in6_pktinfo pi;
-          memcpy(&pi, CMSG_DATA(c), sizeof(pi));
-          idx = pi.ipi6_ifindex;
-        }
+  if (family == AF_INET) setsockopt(fd, IPPROTO_IP, IP_PKTINFO, &one, sizeof(one));
+  else setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
+  receive_into(&m, &iov, ctl.buf, sizeof(ctl.buf));
+  if (echo_self(fd, family, &m))
+    for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c)) {
+      if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_PKTINFO) {
+        struct in_pktinfo pi;
+        memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+        idx = pi.ipi_ifindex;
+      } else if (c->cmsg_level == IPPROTO_IPV6 && c->cmsg_type == IPV6_PKTINFO) {
+        struct in6_pktinfo pi;
+        memcpy(&pi, CMSG_DATA(c), sizeof(pi));
+        idx = pi.ipi6_ifindex;
       }
-  }
+    }
   close(fd);
   return idx;
 }
@@ -148,12 +162,10 @@ static int send_ttl(void)
 ** what was seen (in seen). */
 static const char *origdstaddr(char *seen, size_t size)
 {
-  struct sockaddr_in a;
-  socklen_t len = sizeof(a);
   char data[4];
   union ctlbuf ctl;
   struct iovec iov = { data, sizeof(data) };
-  struct msghdr m = { 0 };
+  struct msghdr m;
   struct cmsghdr *c;
   int one = 1, fd = socket(AF_INET, SOCK_DGRAM, 0);
   const char *r = "no IP_ORIGDSTADDR arrived";
@@ -162,15 +174,8 @@ static const char *origdstaddr(char *seen, size_t size)
     close(fd);
     return seen;
   }
-  memset(&a, 0, sizeof(a));
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = ctl.buf;
-  m.msg_controllen = sizeof(ctl.buf);
-  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
-      sendto(fd, "x", 1, 0, (struct sockaddr *)&a, len) == 1 && recvmsg(fd, &m, 0) == 1)
+  receive_into(&m, &iov, ctl.buf, sizeof(ctl.buf));
+  if (echo_self(fd, AF_INET, &m))
     for (c = CMSG_FIRSTHDR(&m); c; c = CMSG_NXTHDR(&m, c))
       if (c->cmsg_level == IPPROTO_IP && c->cmsg_type == IP_ORIGDSTADDR) {
         struct sockaddr_in d;
@@ -190,24 +195,15 @@ static const char *origdstaddr(char *seen, size_t size)
 ** for the first message only: MSG_CTRUNC must be set. 1 when it is not. */
 static int ctrunc_missing(void)
 {
-  struct sockaddr_in6 a;
-  socklen_t len = sizeof(a);
   char data[4];
   union { char buf[CMSG_SPACE(sizeof(struct in6_pktinfo))]; struct cmsghdr align; } ctl;
   struct iovec iov = { data, sizeof(data) };
-  struct msghdr m = { 0 };
+  struct msghdr m;
   int one = 1, missing = 1, fd = socket(AF_INET6, SOCK_DGRAM, 0);
   setsockopt(fd, IPPROTO_IPV6, IPV6_RECVPKTINFO, &one, sizeof(one));
   setsockopt(fd, IPPROTO_IPV6, IPV6_RECVHOPLIMIT, &one, sizeof(one));
-  memset(&a, 0, sizeof(a));
-  a.sin6_family = AF_INET6;
-  a.sin6_addr = in6addr_loopback;
-  m.msg_iov = &iov;
-  m.msg_iovlen = 1;
-  m.msg_control = ctl.buf;
-  m.msg_controllen = sizeof(ctl.buf);
-  if (bind(fd, (struct sockaddr *)&a, sizeof(a)) == 0 && getsockname(fd, (struct sockaddr *)&a, &len) == 0 &&
-      sendto(fd, "x", 1, 0, (struct sockaddr *)&a, len) == 1 && recvmsg(fd, &m, 0) == 1)
+  receive_into(&m, &iov, ctl.buf, sizeof(ctl.buf));
+  if (echo_self(fd, AF_INET6, &m))
     missing = !(m.msg_flags & MSG_CTRUNC);
   close(fd);
   return missing;
