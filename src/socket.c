@@ -97,6 +97,18 @@ static int sock_connect(lua_State *L) {
   return push_true(L);
 }
 
+/* LuaSocket's setpeername: connect, and on UDP "*" (no port) dissolves
+** the association, so sendto reaches any peer again. */
+static int sock_setpeername(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  size_t len;
+  const char *host = luaL_checklstring(L, 2, &len);
+  if (len != 1 || host[0] != '*') return sock_connect(L);
+  ds_need_type(L, s, SOCK_DGRAM, 2, " for setpeername(\"*\") (disconnect)");
+  if (ds_sys_disconnect(s->fd) < 0) return ds_push_error(L, ds_sys_error());
+  return push_true(L);
+}
+
 static int sock_shutdown(lua_State *L) {
   static const char *const hows[] = {"both", "send", "receive", NULL};
   static const int values[] = {DS_SHUT_RDWR, DS_SHUT_WR, DS_SHUT_RD};
@@ -436,11 +448,14 @@ static const luaL_Reg methods[] = {
   {"listen", sock_listen},
   {"accept", sock_accept},
   {"connect", sock_connect},
+  {"setsockname", sock_bind},     /* LuaSocket's UDP name for bind */
+  {"setpeername", sock_setpeername},
   {"shutdown", sock_shutdown},
   {"send", sock_send},
   {"receive", sock_receive},
   {"recv", sock_recv},
   {"recvfrom", sock_recvfrom},
+  {"receivefrom", sock_recvfrom}, /* LuaSocket's name */
   {"getsockname", sock_getsockname},
   {"getpeername", sock_getpeername},
   {NULL, NULL}};

@@ -100,6 +100,14 @@ int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
   return connect(fd, sa, len);
 }
 
+int ds_sys_disconnect(ds_fd fd) {
+  struct sockaddr_storage ss;
+  memset(&ss, 0, sizeof(ss));
+  ss.ss_family = AF_UNSPEC;
+  if (connect(fd, (struct sockaddr *)&ss, sizeof(ss)) == 0 || errno == EAFNOSUPPORT) return 0;
+  return -1;
+}
+
 int ds_sys_listen(ds_fd fd, int backlog) {
   return listen(fd, backlog);
 }

@@ -51,6 +51,10 @@ int ds_sys_set_nonblocking(ds_fd fd, int on); /* 0, or the error */
 int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len);
 /* A connect that goes on in the background fails with EINPROGRESS. */
 int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len);
+/* Dissolves a datagram socket's association (connect to AF_UNSPEC, or
+** Winsock's zeroed address); a system that reports EAFNOSUPPORT while
+** doing so (macOS) succeeds. */
+int ds_sys_disconnect(ds_fd fd);
 int ds_sys_listen(ds_fd fd, int backlog);
 int ds_sys_shutdown(ds_fd fd, int how); /* DS_SHUT_* */
 int ds_sys_sockname(ds_fd fd, struct sockaddr *sa, socklen_t *len);

@@ -220,6 +220,19 @@ int ds_sys_connect(ds_fd fd, const struct sockaddr *sa, socklen_t len) {
   return -1;
 }
 
+/* Winsock dissolves a datagram socket's association on a connect to the
+** zeroed address of its family. */
+int ds_sys_disconnect(ds_fd fd) {
+  struct sockaddr_storage ss;
+  int af = AF_INET6;
+  if (!type_of(fd, &af)) return -1;
+  memset(&ss, 0, sizeof(ss));
+  ss.ss_family = (ADDRESS_FAMILY)af;
+  return connect(fd, (struct sockaddr *)&ss,
+                 af == AF_INET ? (int)sizeof(struct sockaddr_in)
+                               : (int)sizeof(struct sockaddr_in6)) == 0 ? 0 : -1;
+}
+
 /* Binds a socket not bound yet to the wildcard and a free port, as POSIX
 ** does on its first listen, send or receive: 1 when it did, 0 when the
 ** socket was bound already or cannot be (the error is left as it was). */
