@@ -152,6 +152,7 @@ void ds_open_iface(lua_State *L);
 /* mcast.c */
 int ds_set_multicast_if(lua_State *L);
 int ds_get_multicast_if(lua_State *L);
+int ds_membership_option(lua_State *L, int join, int af);
 void ds_open_mcast(lua_State *L);
 
 /* poll.c */

@@ -118,6 +118,14 @@ typedef WSACMSGHDR ds_cmsghdr;
 ** timestamping ioctls), no UDP segmentation offload through them, no
 ** SO_REUSEPORT: those options do not exist here. */
 
+/* TCP keepalive timing: Windows 10 1709's numbers (ws2ipdef.h of newer
+** SDKs; MinGW's headers lack them); older systems refuse them with
+** WSAENOPROTOOPT, reported as ENOPROTOOPT. No SO_BINDTODEVICE. */
+#define DS_OPT_ABSENT (-1)
+#define DS_TCP_KEEPIDLE 3   /* TCP_KEEPALIVE, alias TCP_KEEPIDLE */
+#define DS_TCP_KEEPCNT 16
+#define DS_TCP_KEEPINTVL 17
+
 /* The IPv4 arrival marker: IP_PKTINFO itself, which every IPv4 datagram
 ** on a dual socket then carries (after the mapped IPV6_PKTINFO). */
 #define DS_IP_GUARD_OPT IP_PKTINFO
