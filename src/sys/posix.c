@@ -198,6 +198,16 @@ double ds_sys_monotonic(void) {
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+double ds_sys_realtime(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+long ds_sys_getpid(void) {
+  return (long)getpid();
+}
+
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res) {
   return getaddrinfo(host, service, hints, res);

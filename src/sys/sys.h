@@ -78,6 +78,9 @@ int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
 ** monotonic clock in seconds. */
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms);
 double ds_sys_monotonic(void);
+/* The wall clock, seconds since 1970 (UTC), and this process's id. */
+double ds_sys_realtime(void);
+long ds_sys_getpid(void);
 
 /* Names and numbers: getaddrinfo's and getnameinfo's results. Their codes
 ** (EAI_*) are named and worded by the core (ds_gai_errname); a code that
