@@ -143,6 +143,7 @@ void ds_open_recv(lua_State *L);
 void ds_open_msg(lua_State *L);
 
 /* options.c */
+unsigned ds_read_recvopts(lua_State *L, ds_socket *s);
 void ds_open_options(lua_State *L);
 
 /* iface.c */

@@ -391,6 +391,21 @@ static int sock_getoption(lua_State *L) {
   return 1;
 }
 
+/* The DS_RECV_* options on in a descriptor made elsewhere (fromfd), read
+** from the half a receive of its family reports (the IPv6 one on dual). */
+unsigned ds_read_recvopts(lua_State *L, ds_socket *s) {
+  const ds_optdef *d;
+  unsigned on = 0;
+  for (d = optdefs; d->name; d++) {
+    int lv[2], nm[2], v = 0;
+    socklen_t len = sizeof(v);
+    if (!d->recvflag || (d->socktype && d->socktype != s->type)) continue;
+    halves(L, s, d, lv, nm);
+    if (ds_sys_getopt(s->fd, lv[0], nm[0], &v, &len) == 0 && v) on |= d->recvflag;
+  }
+  return on;
+}
+
 static const luaL_Reg option_methods[] = {
   {"setoption", sock_setoption},
   {"getoption", sock_getoption},

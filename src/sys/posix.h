@@ -33,6 +33,7 @@
 /* A descriptor, and the value of none (a closed socket). */
 typedef int ds_fd;
 #define DS_FD_NONE (-1)
+#define DS_FD_MAX INT_MAX /* the largest descriptor a Lua integer may name */
 
 typedef struct pollfd ds_pollfd;
 typedef struct iovec ds_iov;

@@ -46,6 +46,10 @@ int ds_sys_error(void);
 ds_fd ds_sys_socket(int af, int type);
 ds_fd ds_sys_accept(ds_fd fd);
 void ds_sys_close(ds_fd fd);
+/* Gives a descriptor made elsewhere (inherited) what ds_sys_socket gives
+** its own: close-on-exec, no SIGPIPE (Windows: no inheritance, no UDP
+** reset reports). 0, or the error. */
+int ds_sys_adopt(ds_fd fd);
 int ds_sys_set_nonblocking(ds_fd fd, int on); /* 0, or the error */
 
 int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len);

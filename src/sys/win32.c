@@ -177,6 +177,12 @@ ds_fd ds_sys_socket(int af, int type) {
   return s;
 }
 
+int ds_sys_adopt(ds_fd fd) {
+  if (!SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0)) return ds_sys_error();
+  if (type_of(fd, NULL) == SOCK_DGRAM && !udp_connreset_off(fd)) return ds_sys_error();
+  return 0;
+}
+
 /* An accepted socket inherits the listener's non-blocking mode here; on
 ** POSIX it starts blocking, as the new socket object expects. */
 ds_fd ds_sys_accept(ds_fd fd) {

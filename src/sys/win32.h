@@ -39,6 +39,9 @@
 /* A descriptor is a SOCKET handle; none is INVALID_SOCKET. */
 typedef SOCKET ds_fd;
 #define DS_FD_NONE INVALID_SOCKET
+/* The largest handle a Lua integer may name: handles have 32 significant
+** bits (they are shared with 32-bit processes). */
+#define DS_FD_MAX INT_MAX
 
 typedef WSAPOLLFD ds_pollfd;
 typedef WSABUF ds_iov;
