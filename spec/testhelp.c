@@ -138,6 +138,13 @@ static int pipefds(lua_State *L) {
   return 2;
 }
 
+static int cloexec(lua_State *L) {
+  DWORD flags = 0;
+  lua_pushboolean(L, GetHandleInformation((HANDLE)check_sock(L, 1), &flags) &&
+                         !(flags & HANDLE_FLAG_INHERIT));
+  return 1;
+}
+
 static int isopen(lua_State *L) {
   int type = 0, len = sizeof(type);
   lua_pushboolean(L, getsockopt(check_sock(L, 1), SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0);
@@ -167,6 +174,13 @@ static int pipefds(lua_State *L) {
   lua_pushinteger(L, p[0]);
   lua_pushinteger(L, p[1]);
   return 2;
+}
+
+/* testhelp.cloexec(fd): is fd close-on-exec? */
+static int cloexec(lua_State *L) {
+  int flags = fcntl((int)luaL_checkinteger(L, 1), F_GETFD);
+  lua_pushboolean(L, flags >= 0 && (flags & FD_CLOEXEC));
+  return 1;
 }
 
 /* testhelp.isopen(fd): is fd an open descriptor? */
@@ -418,12 +432,21 @@ int luaopen_spec_testhelp(lua_State *L) {
   lua_setfield(L, -2, "pipe");
   lua_pushcfunction(L, isopen);
   lua_setfield(L, -2, "isopen");
+  lua_pushcfunction(L, cloexec);
+  lua_setfield(L, -2, "cloexec");
 #define CONSTANT(c) (lua_pushinteger(L, c), lua_setfield(L, -2, #c))
   CONSTANT(IPPROTO_IP);
   CONSTANT(IPPROTO_IPV6);
   CONSTANT(IP_RECVTTL);
   CONSTANT(IP_TOS);
   CONSTANT(IPV6_TCLASS);
+  CONSTANT(IP_TTL);
+  CONSTANT(IP_MULTICAST_TTL);
+  CONSTANT(IP_MULTICAST_LOOP);
+  CONSTANT(IPV6_UNICAST_HOPS);
+  CONSTANT(IPV6_MULTICAST_HOPS);
+  CONSTANT(IPV6_MULTICAST_LOOP);
+  CONSTANT(IPV6_V6ONLY);
 #ifdef _WIN32
   /* Windows turns the control messages on by options named after the
   ** messages, and has no IP_RECVORIGDSTADDR. */
