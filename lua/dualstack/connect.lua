@@ -42,7 +42,8 @@ local function resolve(waiter, host, port, opts, deadline)
   if opts.numeric and not waiters.is_numeric(host) then return waiters.refuse_name(host) end
   local function lookup(hints)
     hints.resolver = opts.resolver
-    hints.timeout = deadline and until_time(deadline, core.monotime)
+    -- numeric text is answered at once: no clock read for it
+    hints.timeout = deadline and not waiters.is_numeric(host) and until_time(deadline, core.monotime) or nil
     return waiter.resolve(host, port, hints)
   end
   local list, err, code = lookup { socktype = "stream", addrconfig = true }

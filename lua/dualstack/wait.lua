@@ -429,9 +429,11 @@ local HINTS = { "family", "socktype", "passive", "v4mapped", "all", "addrconfig"
 --   "EAI_NONAME" in numeric mode)
 -- @usage local list = assert(ds.resolve("localhost", 80, {socktype = "stream"}))
 function M.resolve(host, port, opts)
+  if type(host) == "number" then host = tostring(host) end -- as the C functions take it
   if host ~= nil and type(host) ~= "string" then
     error("bad argument #1 to 'resolve' (string expected, got " .. type(host) .. ")", 2)
   end
+  if host == nil and port == nil then error("bad argument #1 to 'resolve' (host or port required)", 2) end
   if opts ~= nil and type(opts) ~= "table" then
     error("bad argument #3 to 'resolve' (table expected, got " .. type(opts) .. ")", 2)
   end
@@ -442,10 +444,18 @@ function M.resolve(host, port, opts)
   return M.current(opts).resolve(host, port, hints)
 end
 
--- The sockets of obj: a listener's (it has sockets()), else obj itself.
+-- The sockets of obj: a listener's, or obj itself when it is a socket;
+-- nil for anything else.
 local function sockets_of(obj)
-  if type(obj) == "table" and type(obj.sockets) == "function" then return obj:sockets() end
-  return { obj }
+  local mt = (type(obj) == "table" or type(obj) == "userdata") and getmetatable(obj)
+  local name = type(mt) == "table" and mt.__name
+  if name == "dualstack.socket" then return { obj } end
+  if name == "dualstack.tcplistener" or name == "dualstack.udplistener" then return obj:sockets() end
+  return nil
+end
+
+local function type_name(v)
+  return io.type(v) and "FILE*" or type(v)
 end
 
 --- Waits until obj can go on: a socket (or every socket of a listener) is
@@ -464,8 +474,12 @@ function M.wait(obj, timeout, opts)
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
     error("bad argument #2 to 'wait' (timeout must be a number >= 0)", 2)
   end
+  local socks = sockets_of(obj)
+  if not socks then
+    error("bad argument #1 to 'wait' (dualstack socket or listener expected, got " .. type_name(obj) .. ")", 2)
+  end
   local rfds, wfds = {}, {}
-  for _, s in ipairs(sockets_of(obj)) do
+  for _, s in ipairs(socks) do
     local fd = s:getfd()
     if fd < 0 then error("bad argument #1 to 'wait' (attempt to use a closed socket)", 2) end
     if s.dirty and s:dirty() then return true end
