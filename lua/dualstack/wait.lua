@@ -409,7 +409,7 @@ function M.refuse_name(host)
 end
 
 --- Is host numeric text (or nil), so no lookup is needed?
--- @tparam string|nil host
+-- @tparam string|nil host the text to test
 -- @treturn boolean
 M.is_numeric = is_numeric
 
@@ -419,7 +419,7 @@ local HINTS = { "family", "socktype", "passive", "v4mapped", "all", "addrconfig"
 --- Resolves host and port through the current waiter, so a loop keeps
 -- running while a name is looked up.
 -- @tparam string|nil host a name or numeric text
--- @tparam[opt] integer|string port
+-- @tparam[opt] integer|string port the port (or service name) each result carries
 -- @tparam[opt] table opts getaddrinfo's hints (family, socktype, passive,
 --   addrconfig, ...), plus numeric (true: a name is an error, no lookup),
 --   waiter, timeout (seconds for the lookup, where the waiter can bound it)
