@@ -27,12 +27,74 @@ end
 
 -- ---- running a body inside a loop, with a ticker ------------------------
 
--- Each runner calls body(env) in a coroutine of the loop while a ticker
--- counts env.ticks; env.spawn(fn) starts another coroutine of the loop,
--- env.sleep(s) sleeps in it. Raises what body raised.
-local RUNNERS = {}
+-- The cases with both loops run in a child lua5.4 each: luv cannot be
+-- loaded twice into one Lua state (a second require after busted's
+-- insulation dropped the first crashes in uv_timer_init), and a child
+-- keeps one loop's handles out of the others' way. LOOP_CHILD runs BODY
+-- (Lua source; env.ticks, env.spawn(fn), env.sleep(s), listener(kind,
+-- opts), now()) in a coroutine of LOOP while a ticker counts env.ticks
+-- every 10 ms; BODY reports what the spec asserts. "finished" tells the
+-- body ran to its end, "error" what it raised.
+local LOOP_CHILD = [[
+local ds = require "dualstack"
+local wait = require "dualstack.wait"
+local function now() return ds.monotime() end
+local function listener(kind, opts)
+  local open = kind == "tcp" and ds.listen or ds.udp_listen
+  local l = assert(open("*", 0, opts))
+  return l, select(2, l:getsockname())
+end
+local env = { ticks = 0 }
+local function body(env)
+BODY
+end
+local function guarded()
+  local ok, err = pcall(body, env)
+  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
+  report("finished", true)
+end
+if "LOOP" == "cqueues" then
+  local cqueues = require "cqueues"
+  local cq = cqueues.new()
+  local done = false
+  env.sleep = cqueues.sleep
+  function env.spawn(fn) cq:wrap(fn) end
+  cq:wrap(function() while not done do cqueues.sleep(0.01); env.ticks = env.ticks + 1 end end)
+  cq:wrap(function() guarded(); done = true end)
+  assert(cq:loop(LIMIT))
+else
+  local uv = require "luv"
+  env.sleep, env.spawn = wait.luv.sleep, ds.luv.spawn
+  local tick = uv.new_timer()
+  tick:start(10, 10, function() env.ticks = env.ticks + 1 end)
+  local go = uv.new_timer()
+  go:start(0, 0, function()
+    go:close()
+    ds.luv.spawn(function() guarded(); tick:close() end)
+  end)
+  ds.luv.run()
+end
+]]
 
-function RUNNERS.cqueues(body)
+-- Runs body (with each key of subs replaced by its text) in a child under
+-- loop, in namespaces flags with setup; returns the reports and output.
+-- nil after pending when loop is not installed.
+local function in_loop(loop, body, subs, flags, setup)
+  if not need(loop) then return nil end
+  for key, text in pairs(subs or {}) do
+    body = body:gsub(key, function() return text end)
+  end
+  local script = LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"'):gsub("LIMIT", tostring(LIMIT))
+    :gsub("BODY", function() return body end)
+  local r, out = N.run(flags or "", setup or "", script)
+  assert(r.finished, "child did not finish:\n" .. out)
+  assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
+  return r, out
+end
+
+-- The cqueues loop in this process (cqueues reloads fine): body(env) runs
+-- in a coroutine of it as in LOOP_CHILD. Raises what body raised.
+local function in_cqueues(body)
   local cqueues = need("cqueues")
   if not cqueues then return nil end
   local cq = cqueues.new()
@@ -60,48 +122,19 @@ function RUNNERS.cqueues(body)
   return env
 end
 
-function RUNNERS.luv(body)
-  local uv = need("luv")
-  if not uv then return nil end
-  local wait = require "dualstack.wait"
-  local env = { ticks = 0, sleep = wait.luv.sleep, spawn = ds.luv.spawn }
-  local failure
-  local ticker = uv.new_timer()
-  ticker:start(10, 10, function() env.ticks = env.ticks + 1 end)
-  local watchdog = uv.new_timer()
-  watchdog:start(LIMIT * 1000, 0, function()
-    failure = failure or ("the luv loop did not finish in " .. LIMIT .. " s")
-    uv.stop()
-  end)
-  -- The body starts from a callback of the running loop, as in a server.
-  local go = uv.new_timer()
-  go:start(0, 0, function()
-    go:close()
-    ds.luv.spawn(function()
-      local ok, err = pcall(body, env)
-      if not ok then failure = err end
-      ticker:stop()
-      ticker:close()
-      watchdog:close()
-    end)
-  end)
-  ds.luv.run()
-  for _, h in ipairs { ticker, watchdog } do
-    if not h:is_closing() then h:close() end
-  end
-  uv.run("nowait") -- lets the closes finish
-  if failure then error(failure, 0) end
-  return env
-end
-
 local LOOPS = { "cqueues", "luv" }
+
+local function number(r, key, out)
+  local v = tonumber(r[key])
+  assert(v, "no " .. key .. " reported:\n" .. out)
+  return v
+end
 
 -- ---- (a) Happy Eyeballs race -----------------------------------------------
 
 -- A listener on host with backlog 0 whose accept queue holds one client
 -- it never accepts: Linux then drops further SYNs, so a connect to it
--- hangs without leaving the host. Returns the listener, or nil when the
--- kernel let no connect hang.
+-- hangs without leaving the host. False when the kernel let none hang.
 local function fill(family, host, port)
   for _ = 1, 8 do
     local c = keep(H.socket("tcp", family))
@@ -137,40 +170,16 @@ end
 -- The host's /etc/hosts may lack "::1 localhost", so the race runs in a
 -- child with its own /etc/hosts (dualhost: ::1 and 127.0.0.1) and a
 -- resolv.conf naming only 127.0.0.1, in a private mount namespace; the
--- listeners stay here. LOOP is cqueues or luv; WAITER "poll" passes
--- opts.waiter = the poll waiter.
+-- listeners stay here. USE_POLL passes opts.waiter = the poll waiter.
 local RACE = [[
-local ds = require "dualstack"
-local loop, use_poll = "LOOP", "WAITER" == "poll"
-local ticks, done = 0, false
-local function body()
   local opts = { timeout = 2 }
-  if use_poll then opts.waiter = ds.waiters.poll end
-  local t0 = ds.monotime()
+  if USE_POLL then opts.waiter = ds.waiters.poll end
+  local t0 = now()
   local s, err, code = ds.connect("dualhost", PORT, opts)
-  report("elapsed", ds.monotime() - t0)
-  report("ticks", ticks)
-  report("waiter", (require("dualstack.wait").current(use_poll and opts or nil).name))
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("waiter", wait.current(USE_POLL and opts or nil).name)
   if s then report("peer", (s:getpeername())) else report("err", err); report("code", code) end
-  done = true
-end
-if loop == "cqueues" then
-  local cqueues = require "cqueues"
-  local cq = cqueues.new()
-  cq:wrap(function() while not done do cqueues.sleep(0.01); ticks = ticks + 1 end end)
-  cq:wrap(body)
-  assert(cq:loop(5))
-else
-  local uv = require "luv"
-  local tick = uv.new_timer()
-  tick:start(10, 10, function() ticks = ticks + 1 end)
-  local go = uv.new_timer()
-  go:start(0, 0, function()
-    go:close()
-    ds.luv.spawn(function() body(); tick:close() end)
-  end)
-  ds.luv.run()
-end
 ]]
 
 local FILES = {
@@ -193,39 +202,36 @@ describe("the waiter during a Happy Eyeballs race", function()
     for _, path in pairs(files) do os.remove(path) end
   end)
 
-  local function race(loop, waiter, port)
-    local script = RACE:gsub("LOOP", loop):gsub("WAITER", waiter):gsub("PORT", tostring(port))
+  local function race(loop, use_poll, port)
     local setup = ("mount --bind %s /etc/hosts && mount --bind %s /etc/resolv.conf || exit 1")
       :format(files.hosts, files.resolv)
-    local r, out = N.run("-m", setup, script)
-    assert(r.elapsed and r.ticks, "child failed:\n" .. out)
-    return r, out
+    return in_loop(loop, RACE, { USE_POLL = tostring(use_poll), PORT = tostring(port) }, "-m", setup)
   end
 
   for _, loop in ipairs(LOOPS) do
     it("keeps " .. loop .. " running while ::1 hangs and 127.0.0.1 wins after the attempt delay", function()
-      if not need(loop) then return end
       if not usable then return pending(reason) end
+      if not need(loop) then return end
       local l6, l4, port = hanging_pair()
       if not l6 then return end
-      local r, out = race(loop, "auto", port)
+      local r, out = race(loop, false, port)
       assert.equal(loop, r.waiter, out)
       assert.equal("127.0.0.1", r.peer, out)
-      local elapsed, ticks = tonumber(r.elapsed), tonumber(r.ticks)
+      local elapsed, ticks = number(r, "elapsed", out), number(r, "ticks", out)
       assert.is_true(elapsed >= 0.2 and elapsed < 1.0, out)
       assert.is_true(ticks >= 10, "the ticker ticked " .. ticks .. " times in " .. elapsed .. " s:\n" .. out)
       assert.truthy(l4:accept())
     end)
 
     it("blocks " .. loop .. " for the whole race with opts.waiter = the poll waiter (no ticks)", function()
-      if not need(loop) then return end
       if not usable then return pending(reason) end
+      if not need(loop) then return end
       local l6, l4, port = hanging_pair()
       if not l6 then return end
-      local r, out = race(loop, "poll", port)
+      local r, out = race(loop, true, port)
       assert.equal("poll", r.waiter, out)
       assert.equal("127.0.0.1", r.peer, out)
-      assert.is_true(tonumber(r.elapsed) >= 0.2, out)
+      assert.is_true(number(r, "elapsed", out) >= 0.2, out)
       assert.equal("0", r.ticks, out)
       assert.truthy(l4:accept())
     end)
@@ -234,140 +240,151 @@ end)
 
 -- ---- (b) listeners ----------------------------------------------------------
 
--- Opens a listener of kind on "*" port 0 with opts; its sockets.
-local function listener(kind, opts)
-  local open = kind == "tcp" and ds.listen or ds.udp_listen
-  local l = keep(H.ok(open("*", 0, opts)))
-  return l, select(2, l:getsockname())
-end
+-- A client arrives 150 ms after the listener (OPTS) starts waiting in accept.
+local ACCEPT = [[
+  local l, port = listener("tcp", OPTS)
+  report("sockets", #l:sockets())
+  l:settimeout(2)
+  env.spawn(function()
+    env.sleep(0.15)
+    assert(ds.connect("127.0.0.1", port, { timeout = 2 }))
+  end)
+  local t0 = now()
+  local c, err, code = l:accept()
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("peer", c and ds.unmap((c:getpeername())) or (tostring(err) .. " " .. tostring(code)))
+]]
 
--- The receive calls of a UDP listener and what each gives for "hello".
-local UDP_OPS = {
-  recvfrom = function(l) local data, addr = l:recvfrom(); return data, addr end,
-  recvmsg = function(l)
-    local m, err, code = l:recvmsg()
-    if not m then return nil, err, code end
-    return m.data, m.addr
-  end,
-  recvmmsg = function(l)
-    local list, err, code = l:recvmmsg(4)
-    if not list then return nil, err, code end
-    return list[1].data, list[1].addr
-  end,
-}
+-- A datagram from ::1 arrives 150 ms after a two-socket UDP listener
+-- starts waiting in OP.
+local RECEIVE = [[
+  local l, port = listener("udp", { dualstack = false })
+  report("sockets", #l:sockets())
+  l:settimeout(2)
+  env.spawn(function()
+    env.sleep(0.15)
+    local c = assert(ds.udp { family = "inet6" })
+    assert(c:sendto("hello", "::1", port))
+  end)
+  local t0 = now()
+  local data, addr
+  if "OP" == "recvfrom" then
+    data, addr = l:recvfrom()
+  elseif "OP" == "recvmsg" then
+    local m = l:recvmsg()
+    data, addr = m and m.data, m and m.addr
+  else
+    local list = l:recvmmsg(4)
+    data, addr = list and list[1].data, list and list[1].addr
+  end
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("data", data)
+  report("addr", addr)
+]]
 
--- Two sockets (one per family: dualstack = false) and one dual socket.
+-- A two-socket listener of KIND with timeout 0.3 and nothing arriving.
+local TIMEOUT = [[
+  local opts = { dualstack = false }
+  if USE_POLL then opts.waiter = ds.waiters.poll end
+  local l = listener("KIND", opts)
+  l:settimeout(0.3)
+  local t0 = now()
+  local r
+  if "KIND" == "tcp" then r = table.pack(l:accept()) else r = table.pack(l:recvfrom()) end
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("result", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+]]
+
+-- ds.wait on a settimeout(0) socket: a 0.05 s wait times out, then a
+-- datagram sent after 0.15 s wakes it.
+local DS_WAIT = [[
+  local u = assert(ds.udp { family = "inet" })
+  assert(u:bind("127.0.0.1", 0))
+  local port = select(2, u:getsockname())
+  u:settimeout(0)
+  env.spawn(function()
+    env.sleep(0.15)
+    assert(assert(ds.udp { family = "inet" }):sendto("x", "127.0.0.1", port))
+  end)
+  local t0 = now()
+  local a, b, c = ds.wait(u, 0.05)
+  report("first", tostring(a) .. " " .. tostring(b) .. " " .. tostring(c))
+  report("second", tostring(ds.wait(u, 2)))
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("data", (u:recvfrom()))
+]]
+
 local MODELS = {
-  { name = "a two-socket", opts = { dualstack = false }, count = 2 },
-  { name = "a one-socket", opts = {}, count = nil },
+  { name = "a two-socket", opts = "{ dualstack = false }", count = "2" },
+  { name = "a one-socket", opts = "{}", count = "1" },
 }
 
 describe("the waiter in listener waits", function()
+  local function waited(r, out, from, to)
+    local elapsed = number(r, "elapsed", out)
+    assert.is_true(elapsed >= from and elapsed < to, "waited " .. elapsed .. " s:\n" .. out)
+  end
+  local function ticked(r, out, least)
+    local ticks = number(r, "ticks", out)
+    assert.is_true(ticks >= least, "the ticker ticked " .. ticks .. " times:\n" .. out)
+  end
+
   for _, loop in ipairs(LOOPS) do
     for _, model in ipairs(MODELS) do
       it("keeps " .. loop .. " running while " .. model.name .. " TCP listener waits in accept (client after 150 ms)", function()
-        local got
-        local env = RUNNERS[loop](function(env)
-          local l, port = listener("tcp", model.opts)
-          if model.count then assert.equal(model.count, #l:sockets()) end
-          l:settimeout(2)
-          env.spawn(function()
-            env.sleep(0.15)
-            keep(H.ok(ds.connect("127.0.0.1", port, { timeout = 2 })))
-          end)
-          local t0 = H.now()
-          local c, err, code = l:accept()
-          got = { elapsed = H.now() - t0, ticks = env.ticks, c = c and keep(c), err = err, code = code }
-        end)
-        if not env then return end
-        assert.truthy(got.c, tostring(got.err) .. " " .. tostring(got.code))
-        assert.equal("127.0.0.1", ds.unmap((got.c:getpeername())))
-        assert.is_true(got.elapsed >= 0.12 and got.elapsed < 1, "accepted after " .. got.elapsed .. " s")
-        assert.is_true(got.ticks >= 10, "the ticker ticked " .. got.ticks .. " times")
+        local r, out = in_loop(loop, ACCEPT, { OPTS = model.opts })
+        if not r then return end
+        assert.equal(model.count, r.sockets, out)
+        assert.equal("127.0.0.1", r.peer, out)
+        waited(r, out, 0.12, 1)
+        ticked(r, out, 10)
       end)
     end
 
-    for name, op in pairs(UDP_OPS) do
-      it("keeps " .. loop .. " running while a two-socket UDP listener waits in " .. name .. " (datagram after 150 ms)", function()
-        local got
-        local env = RUNNERS[loop](function(env)
-          local l, port = listener("udp", { dualstack = false })
-          assert.equal(2, #l:sockets())
-          l:settimeout(2)
-          env.spawn(function()
-            env.sleep(0.15)
-            local c = keep(H.socket("udp", "inet6"))
-            H.ok(c:sendto("hello", "::1", port))
-          end)
-          local t0 = H.now()
-          local data, addr, code = op(l)
-          got = { elapsed = H.now() - t0, ticks = env.ticks, data = data, addr = addr, code = code }
-        end)
-        if not env then return end
-        assert.equal("hello", got.data, tostring(got.addr) .. " " .. tostring(got.code))
-        assert.equal("::1", got.addr)
-        assert.is_true(got.elapsed >= 0.12 and got.elapsed < 1, "received after " .. got.elapsed .. " s")
-        assert.is_true(got.ticks >= 10, "the ticker ticked " .. got.ticks .. " times")
+    for _, op in ipairs { "recvfrom", "recvmsg", "recvmmsg" } do
+      it("keeps " .. loop .. " running while a two-socket UDP listener waits in " .. op .. " (datagram after 150 ms)", function()
+        local r, out = in_loop(loop, RECEIVE, { OP = op })
+        if not r then return end
+        assert.equal("2", r.sockets, out)
+        assert.equal("hello", r.data, out)
+        assert.equal("::1", r.addr, out)
+        waited(r, out, 0.12, 1)
+        ticked(r, out, 10)
       end)
     end
 
     for _, kind in ipairs { "tcp", "udp" } do
       it("times out a two-socket " .. kind .. " listener's wait on time under " .. loop .. ", the loop running", function()
-        local got
-        local env = RUNNERS[loop](function(env)
-          local l = listener(kind, { dualstack = false })
-          l:settimeout(0.3)
-          local t0 = H.now()
-          local r
-          if kind == "tcp" then r = table.pack(l:accept()) else r = table.pack(l:recvfrom()) end
-          got = { elapsed = H.now() - t0, ticks = env.ticks, r = r }
-        end)
-        if not env then return end
-        assert.same({ n = 3, nil, "timeout", "ETIMEDOUT" }, got.r)
-        assert.is_true(got.elapsed >= 0.28 and got.elapsed < 0.6, "timed out after " .. got.elapsed .. " s")
-        assert.is_true(got.ticks >= 15, "the ticker ticked " .. got.ticks .. " times")
+        local r, out = in_loop(loop, TIMEOUT, { KIND = kind, USE_POLL = "false" })
+        if not r then return end
+        assert.equal("3 nil timeout ETIMEDOUT", r.result, out)
+        waited(r, out, 0.28, 0.6)
+        ticked(r, out, 15)
       end)
     end
 
     it("blocks " .. loop .. " in a listener's wait with opts.waiter = the poll waiter (no ticks)", function()
-      local got
-      local env = RUNNERS[loop](function(env)
-        local l = listener("tcp", { dualstack = false, waiter = ds.waiters.poll })
-        l:settimeout(0.3)
-        local t0 = H.now()
-        local r = table.pack(l:accept())
-        got = { elapsed = H.now() - t0, ticks = env.ticks, r = r }
-      end)
-      if not env then return end
-      assert.same({ n = 3, nil, "timeout", "ETIMEDOUT" }, got.r)
-      assert.is_true(got.elapsed >= 0.28, "timed out after " .. got.elapsed .. " s")
-      assert.equal(0, got.ticks)
+      local r, out = in_loop(loop, TIMEOUT, { KIND = "tcp", USE_POLL = "true" })
+      if not r then return end
+      assert.equal("3 nil timeout ETIMEDOUT", r.result, out)
+      waited(r, out, 0.28, 0.6)
+      assert.equal("0", r.ticks, out)
+    end)
+
+    it("ds.wait waits on a settimeout(0) socket through " .. loop, function()
+      local r, out = in_loop(loop, DS_WAIT)
+      if not r then return end
+      assert.equal("nil timeout ETIMEDOUT", r.first, out)
+      assert.equal("true", r.second, out)
+      assert.equal("x", r.data, out)
+      waited(r, out, 0.12, 1)
+      ticked(r, out, 10)
     end)
   end
-
-  it("ds.wait waits on a settimeout(0) socket through the loop", function()
-    local got
-    local env = RUNNERS.cqueues(function(env)
-      local u, port = H.udp_bound("inet", "127.0.0.1")
-      keep(u)
-      u:settimeout(0)
-      env.spawn(function()
-        env.sleep(0.15)
-        local c = keep(H.socket("udp", "inet"))
-        H.ok(c:sendto("x", "127.0.0.1", port))
-      end)
-      local t0 = H.now()
-      local first = table.pack(ds.wait(u, 0.05))
-      local ok = ds.wait(u, 2)
-      got = { first = first, ok = ok, elapsed = H.now() - t0, ticks = env.ticks, data = u:recvfrom() }
-    end)
-    if not env then return end
-    assert.same({ n = 3, nil, "timeout", "ETIMEDOUT" }, got.first)
-    assert.is_true(got.ok)
-    assert.equal("x", got.data)
-    assert.is_true(got.elapsed >= 0.12 and got.elapsed < 1, "woke after " .. got.elapsed .. " s")
-    assert.is_true(got.ticks >= 10, "the ticker ticked " .. got.ticks .. " times")
-  end)
 end)
 
 -- ---- (c) and (d) name resolution -------------------------------------------
@@ -438,7 +455,7 @@ describe("the waiter during name resolution", function()
     if not need("cqueues") then return end
     local port, stop = start_stub(0.3)
     local got
-    local ok, err = pcall(RUNNERS.cqueues, function(env)
+    local ok, err = pcall(in_cqueues, function(env)
       local t0 = H.now()
       local list, e, code = ds.resolve("slow.test", 80, { socktype = "stream", resolver = stub_pool(port) })
       got = { elapsed = H.now() - t0, ticks = env.ticks, list = list, err = e, code = code }
@@ -479,7 +496,7 @@ describe("the waiter during name resolution", function()
     local l, lport = H.listener("inet", "127.0.0.1")
     keep(l)
     local got = {}
-    local ok, err = pcall(RUNNERS.cqueues, function()
+    local ok, err = pcall(in_cqueues, function()
       local opts = { numeric = true, resolver = stub_pool(port), timeout = 2 }
       got.connect = table.pack(ds.connect("localhost", lport, opts))
       got.resolve = table.pack(ds.resolve("localhost", lport, opts))
@@ -501,42 +518,61 @@ end)
 
 -- ---- choosing and reporting -------------------------------------------------
 
-describe("the waiter's choice", function()
-  it("is poll outside any loop, cqueues inside a cqueues coroutine, luv inside ds.luv.spawn", function()
-    local wait = require "dualstack.wait"
-    assert.equal("poll", wait.current().name)
-    local names = {}
-    local env = RUNNERS.cqueues(function()
-      names.cqueues = wait.current().name
-      names.nested = coroutine.wrap(function() return wait.current().name end)()
-      names.explicit = wait.current({ waiter = ds.waiters.poll }).name
+local CHOICE = [[
+  report("inside", wait.current().name)
+  report("nested", coroutine.wrap(function() return wait.current().name end)())
+  report("explicit", wait.current({ waiter = ds.waiters.poll }).name)
+  local old = ds.setwaiter(ds.waiters.poll)
+  report("set", wait.current().name)
+  ds.setwaiter(old)
+  report("restored", wait.current().name)
+]]
+
+-- An error in a spawned coroutine, once under ds.luv.run (rethrown) and
+-- once under a plain uv.run (written to stderr).
+local SPAWN_ERROR = [[
+local ds = require "dualstack"
+local uv = require "luv"
+local function later(message)
+  local t = uv.new_timer()
+  t:start(0, 0, function()
+    t:close()
+    ds.luv.spawn(function()
+      require("dualstack.wait").luv.sleep(0.01)
+      error(message)
     end)
-    if not env then return end
-    assert.same({ cqueues = "cqueues", nested = "poll", explicit = "poll" }, names)
-    env = RUNNERS.luv(function() names.luv = wait.current().name end)
-    if not env then return end
-    assert.equal("luv", names.luv)
-    local old = ds.setwaiter(ds.waiters.poll)
-    finally(function() ds.setwaiter(old) end)
-    env = RUNNERS.luv(function() names.set = wait.current().name end)
-    assert.equal("poll", names.set)
+  end)
+end
+later("boom under run")
+local ok, err = pcall(ds.luv.run)
+report("ok", ok)
+report("err", (tostring(err):gsub("\n", " | ")))
+later("boom under uv.run")
+uv.run()
+report("after", "yes")
+]]
+
+describe("the waiter's choice", function()
+  it("is poll outside any loop", function()
+    assert.equal("poll", require("dualstack.wait").current().name)
   end)
 
-  it("reports an error raised in a ds.luv.spawn coroutine from ds.luv.run", function()
-    local uv = need("luv")
-    if not uv then return end
-    local t = uv.new_timer()
-    t:start(0, 0, function()
-      t:close()
-      ds.luv.spawn(function()
-        require("dualstack.wait").luv.sleep(0.01)
-        error("boom in a coroutine")
-      end)
+  for _, loop in ipairs(LOOPS) do
+    it("is " .. loop .. " inside a " .. loop .. " coroutine, poll in a plain coroutine inside it, opts.waiter and setwaiter first", function()
+      local r, out = in_loop(loop, CHOICE)
+      if not r then return end
+      assert.same({ loop, "poll", "poll", "poll", loop },
+        { r.inside, r.nested, r.explicit, r.set, r.restored }, out)
     end)
-    local ok, err = pcall(ds.luv.run)
-    uv.run("nowait")
-    assert.is_false(ok)
-    assert.matches("boom in a coroutine", err)
-    assert.matches("stack traceback", err)
+  end
+
+  it("reports an error raised in a ds.luv.spawn coroutine: ds.luv.run rethrows it, a plain uv.run run writes it to stderr", function()
+    if not need("luv") then return end
+    local r, out = N.run("", "", SPAWN_ERROR)
+    assert.equal("false", r.ok, out)
+    assert.matches("boom under run", r.err, 1, true)
+    assert.matches("stack traceback", r.err, 1, true)
+    assert.equal("yes", r.after, out)
+    assert.matches("dualstack.luv: error in a spawned coroutine: [^\n]*boom under uv.run", out)
   end)
 end)
