@@ -24,6 +24,11 @@ local unpack = table.unpack
 
 -- ---- shared pieces --------------------------------------------------------
 
+-- A value's type as argument errors name it (a file is "FILE*").
+local function type_name(v)
+  return io.type(v) and "FILE*" or type(v)
+end
+
 -- Is host answered without a lookup (numeric text, or no host at all)?
 local function is_numeric(host)
   return host == nil or core.family(host) ~= nil
@@ -431,11 +436,11 @@ local HINTS = { "family", "socktype", "passive", "v4mapped", "all", "addrconfig"
 function M.resolve(host, port, opts)
   if type(host) == "number" then host = tostring(host) end -- as the C functions take it
   if host ~= nil and type(host) ~= "string" then
-    error("bad argument #1 to 'resolve' (string expected, got " .. type(host) .. ")", 2)
+    error("bad argument #1 to 'resolve' (string expected, got " .. type_name(host) .. ")", 2)
   end
   if host == nil and port == nil then error("bad argument #1 to 'resolve' (host or port required)", 2) end
   if opts ~= nil and type(opts) ~= "table" then
-    error("bad argument #3 to 'resolve' (table expected, got " .. type(opts) .. ")", 2)
+    error("bad argument #3 to 'resolve' (table expected, got " .. type_name(opts) .. ")", 2)
   end
   opts = opts or {}
   if opts.numeric and not is_numeric(host) then return M.refuse_name(host) end
@@ -454,9 +459,6 @@ local function sockets_of(obj)
   return nil
 end
 
-local function type_name(v)
-  return io.type(v) and "FILE*" or type(v)
-end
 
 --- Waits until obj can go on: a socket (or every socket of a listener) is
 -- ready for what its `events()` asks ("r" to receive or accept, "w" while a
