@@ -286,11 +286,13 @@ local function luv_resolve(host, port, hints)
     if req then pcall(uv.cancel, req) end
   end
   local ok, list, err = suspend(function(done)
-    req = uv.getaddrinfo(host, port and tostring(port), h, function(e, res)
+    local started, e = uv.getaddrinfo(host, port and tostring(port), h, function(e, res)
       req = nil
       if e then return done(false, nil, e) end
       done(true, res)
     end)
+    if not started then return done(false, nil, e) end -- refused before any work
+    req = started
     if timeout then
       timer = uv.new_timer()
       timer:start(ms(timeout), 0, function() done(false, nil, "ETIMEDOUT: timeout") end)
