@@ -24,4 +24,7 @@ M.setwaiter = wait.setwaiter
 M.waiters = { poll = wait.poll, cqueues = wait.cqueues, luv = wait.luv }
 M.luv = { spawn = wait.spawn, run = wait.run }
 
+-- Descriptors the process was given (systemd socket activation).
+M.listen_fds = require("dualstack.inherit").listen_fds
+
 return M

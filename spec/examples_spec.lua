@@ -15,7 +15,9 @@ local LIMIT = 30
 local function needs(module, package_name)
   local why = H.needs_posix("running an example as a child process")
   if why then return why end
-  if not pcall(require, module) then return ("needs %s (Debian's %s)"):format(module, package_name) end
+  -- Found, not loaded: luv cannot be loaded twice in one Lua state, and
+  -- busted's insulation would unload it between files.
+  if not package.searchpath(module, package.cpath) and not package.searchpath(module, package.path) then return ("needs %s (Debian's %s)"):format(module, package_name) end
   return nil
 end
 

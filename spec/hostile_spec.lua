@@ -727,6 +727,16 @@ describe("hostile: junk first arguments to every function", function()
     interfaces = always(of_type("table")),
     monotime = always(of_type("number")),
     gettime = always(of_type("number")),
+    listen_fds = always(of_type("table")),
+    resolve = function(i)
+      if i == 1 then return raise(argerr(1, "resolve", "host or port required")) end
+      return takes("string", 1, "resolve", always(fail("EAI_NONAME", "Name or service not known")))(i)
+    end,
+    setwaiter = function(i)
+      if i == 1 then return equals(nil) end
+      return raise(argerr(1, "setwaiter", "waiter expected: a table with wait and resolve"))
+    end,
+    wait = function(i) return raise(argerr(1, "wait", "dualstack socket or listener expected, got " .. got(i))) end,
     getpid = always(of_type("number")),
     fromfd = takes("number", 1, "fromfd", int(raise(argerr(1, "fromfd", NO_INT)),
       raise(argerr(1, "fromfd", "descriptor out of range")), raise(argerr(1, "fromfd", "descriptor out of range")))),

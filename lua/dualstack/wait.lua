@@ -105,6 +105,10 @@ local function cqueues_wait(rfds, wfds, timeout)
   for i, e in ipairs(list) do objs[i] = { pollfd = e[1], events = e[2] } end
   if timeout then objs[#objs + 1] = timeout end
   local ready = table.pack(cqueues.poll(unpack(objs, 1, #objs)))
+  -- cqueues keeps a polled descriptor in its kernel set until told, and
+  -- fails the whole controller (EBADF) once it is closed: take ours out
+  -- now, so the caller may close a socket the moment this returns.
+  for _, e in ipairs(list) do cqueues.cancel(e[1]) end
   local rset, wset = {}, {}
   for i = 1, ready.n do
     local o = ready[i]
