@@ -56,6 +56,7 @@ end
 local TEXTS = {
   EALREADY = "Operation already in progress",
   EINPROGRESS = "Operation now in progress",
+  EAI_NONAME = "host or service not provided, or not known",
 }
 
 local function failure(err, code, ...)
@@ -666,13 +667,16 @@ local function resolved(name, list)
   return t
 end
 
---- The first IPv4 address of a name (LuaSocket's gethostbyname).
+--- The first IPv4 address of a name (LuaSocket's gethostbyname); numeric
+-- text of either family is returned as it is (LuaSocket refuses IPv6
+-- text here, which would keep its programs IPv4-only).
 -- @tparam string name
 -- @treturn[1] string address text
 -- @treturn[1] table `{name =, alias = {}, ip = {...}}`
 -- @return[2] `nil, "host not found"`
 function dns.toip(name)
   if type(name) ~= "string" then error("bad argument #1 to 'toip' (string expected)", 2) end
+  if core.family(name) then return name, { name = name, alias = {}, ip = { name } } end
   local list = core.getaddrinfo(name, nil, { family = "inet", socktype = "stream", canonname = true })
   if not list or #list == 0 then return nil, "host not found" end
   return list[1].addr, resolved(list[1].canonname or name, list)
@@ -702,9 +706,9 @@ end
 -- @return[2] `nil, message`
 function dns.getaddrinfo(host)
   if host == "*" then host = nil end
-  local list, err = core.getaddrinfo(host, host == nil and 0 or nil,
+  local list, err, code = core.getaddrinfo(host, host == nil and 0 or nil,
     { socktype = "stream", passive = host == nil or nil })
-  if not list then return nil, err end
+  if not list then return failure(err, code, code) end
   local out = {}
   for i, r in ipairs(list) do out[i] = { family = r.family, addr = r.addr } end
   return out
