@@ -17,6 +17,7 @@
 #include <malloc.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <fcntl.h>
 #include <unistd.h>
 #endif
 
@@ -76,6 +77,118 @@ static int getint(lua_State *L) {
   lua_pushinteger(L, value);
   return 1;
 }
+
+/* fd, err = testhelp.socket(family, type[, v6only]): a raw descriptor
+** made behind dualstack's back, as a parent process would: family
+** "inet", "inet6" or "unix" (POSIX), type "tcp" or "udp"; v6only (inet6)
+** is set explicitly when given. */
+static int raw_socket(lua_State *L) {
+  static const char *const families[] = {"inet", "inet6", "unix", NULL};
+  static const char *const types[] = {"tcp", "udp", NULL};
+  int f = luaL_checkoption(L, 1, NULL, families);
+  int t = luaL_checkoption(L, 2, NULL, types);
+  int af = f == 0 ? AF_INET : f == 1 ? AF_INET6 : -1;
+  sock_t fd;
+#ifndef _WIN32
+  if (f == 2) af = AF_UNIX;
+#endif
+  if (af < 0) {
+    lua_pushnil(L);
+    lua_pushliteral(L, "no unix sockets here");
+    return 2;
+  }
+  fd = socket(af, t == 0 ? SOCK_STREAM : SOCK_DGRAM, 0);
+#ifdef _WIN32
+  if (fd == INVALID_SOCKET) {
+#else
+  if (fd < 0) {
+#endif
+    lua_pushnil(L);
+    sock_error(L);
+    return 2;
+  }
+  if (!lua_isnoneornil(L, 3)) {
+    int on = lua_toboolean(L, 3);
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, (const void *)&on, sizeof(on));
+  }
+  lua_pushinteger(L, (lua_Integer)fd);
+  return 1;
+}
+
+/* testhelp.closefd(fd): closes a raw descriptor (a socket on Windows). */
+static int closefd(lua_State *L) {
+#ifdef _WIN32
+  lua_pushboolean(L, closesocket(check_sock(L, 1)) == 0);
+#else
+  lua_pushboolean(L, close((int)luaL_checkinteger(L, 1)) == 0);
+#endif
+  return 1;
+}
+
+#ifdef _WIN32
+static int dupfd(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "dup is not available on Windows");
+  return 2;
+}
+
+static int pipefds(lua_State *L) {
+  lua_pushnil(L);
+  lua_pushliteral(L, "pipe is not available on Windows");
+  return 2;
+}
+
+static int cloexec(lua_State *L) {
+  DWORD flags = 0;
+  lua_pushboolean(L, GetHandleInformation((HANDLE)check_sock(L, 1), &flags) &&
+                         !(flags & HANDLE_FLAG_INHERIT));
+  return 1;
+}
+
+static int isopen(lua_State *L) {
+  int type = 0, len = sizeof(type);
+  lua_pushboolean(L, getsockopt(check_sock(L, 1), SOL_SOCKET, SO_TYPE, (char *)&type, &len) == 0);
+  return 1;
+}
+#else
+/* fd2, err = testhelp.dup(fd) */
+static int dupfd(lua_State *L) {
+  int fd = dup((int)luaL_checkinteger(L, 1));
+  if (fd < 0) {
+    lua_pushnil(L);
+    sock_error(L);
+    return 2;
+  }
+  lua_pushinteger(L, fd);
+  return 1;
+}
+
+/* r, w = testhelp.pipe() */
+static int pipefds(lua_State *L) {
+  int p[2];
+  if (pipe(p) < 0) {
+    lua_pushnil(L);
+    sock_error(L);
+    return 2;
+  }
+  lua_pushinteger(L, p[0]);
+  lua_pushinteger(L, p[1]);
+  return 2;
+}
+
+/* testhelp.cloexec(fd): is fd close-on-exec? */
+static int cloexec(lua_State *L) {
+  int flags = fcntl((int)luaL_checkinteger(L, 1), F_GETFD);
+  lua_pushboolean(L, flags >= 0 && (flags & FD_CLOEXEC));
+  return 1;
+}
+
+/* testhelp.isopen(fd): is fd an open descriptor? */
+static int isopen(lua_State *L) {
+  lua_pushboolean(L, fcntl((int)luaL_checkinteger(L, 1), F_GETFD) >= 0);
+  return 1;
+}
+#endif
 
 /* The allocator failalloc puts in front of the state's own. */
 typedef struct failing_alloc {
@@ -309,12 +422,31 @@ int luaopen_spec_testhelp(lua_State *L) {
   lua_setfield(L, -2, "heap");
   lua_pushcfunction(L, send_raw6);
   lua_setfield(L, -2, "send_raw6");
+  lua_pushcfunction(L, raw_socket);
+  lua_setfield(L, -2, "socket");
+  lua_pushcfunction(L, closefd);
+  lua_setfield(L, -2, "closefd");
+  lua_pushcfunction(L, dupfd);
+  lua_setfield(L, -2, "dup");
+  lua_pushcfunction(L, pipefds);
+  lua_setfield(L, -2, "pipe");
+  lua_pushcfunction(L, isopen);
+  lua_setfield(L, -2, "isopen");
+  lua_pushcfunction(L, cloexec);
+  lua_setfield(L, -2, "cloexec");
 #define CONSTANT(c) (lua_pushinteger(L, c), lua_setfield(L, -2, #c))
   CONSTANT(IPPROTO_IP);
   CONSTANT(IPPROTO_IPV6);
   CONSTANT(IP_RECVTTL);
   CONSTANT(IP_TOS);
   CONSTANT(IPV6_TCLASS);
+  CONSTANT(IP_TTL);
+  CONSTANT(IP_MULTICAST_TTL);
+  CONSTANT(IP_MULTICAST_LOOP);
+  CONSTANT(IPV6_UNICAST_HOPS);
+  CONSTANT(IPV6_MULTICAST_HOPS);
+  CONSTANT(IPV6_MULTICAST_LOOP);
+  CONSTANT(IPV6_V6ONLY);
 #ifdef _WIN32
   /* Windows turns the control messages on by options named after the
   ** messages, and has no IP_RECVORIGDSTADDR. */

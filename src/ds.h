@@ -143,6 +143,7 @@ void ds_open_recv(lua_State *L);
 void ds_open_msg(lua_State *L);
 
 /* options.c */
+unsigned ds_read_recvopts(lua_State *L, ds_socket *s);
 void ds_open_options(lua_State *L);
 
 /* iface.c */
@@ -152,6 +153,7 @@ void ds_open_iface(lua_State *L);
 /* mcast.c */
 int ds_set_multicast_if(lua_State *L);
 int ds_get_multicast_if(lua_State *L);
+int ds_membership_option(lua_State *L, int join, int af);
 void ds_open_mcast(lua_State *L);
 
 /* poll.c */

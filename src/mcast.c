@@ -34,35 +34,29 @@ static int family_fits(const ds_socket *s, const ds_ip *ip) {
   return s->family != DS_INET;
 }
 
-static int membership(lua_State *L, int join) {
-  ds_socket *s = ds_check_open(L, 1);
-  ds_ip group, source;
-  unsigned iface;
+/* Joins (or leaves) group on interface iface (0: the system's choice),
+** from source only when source is not NULL. Pushes the results. */
+static int change_membership(lua_State *L, ds_socket *s, int join, const ds_ip *group,
+                             unsigned iface, const ds_ip *source) {
   int level, opt, rc;
-  ds_need_type(L, s, SOCK_DGRAM, 1, " for multicast");
-  check_ip_arg(L, 2, &group);
-  luaL_argcheck(L, is_multicast(&group), 2, "not a multicast group address");
-  iface = lua_isnoneornil(L, 3) ? 0 : ds_check_ifindex(L, 3);
-  if (!family_fits(s, &group))
-    return ds_push_failure(L, group.af == AF_INET ? "IPv4 group on an inet6 (v6-only) socket"
-                                                  : "IPv6 group on an inet socket",
+  if (!family_fits(s, group))
+    return ds_push_failure(L, group->af == AF_INET ? "IPv4 group on an inet6 (v6-only) socket"
+                                                   : "IPv6 group on an inet socket",
                            "EAFNOSUPPORT");
-  level = group.af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
-  if (lua_isnoneornil(L, 4)) {
+  level = group->af == AF_INET ? IPPROTO_IP : IPPROTO_IPV6;
+  if (!source) {
     struct group_req gr;
     memset(&gr, 0, sizeof(gr));
     gr.gr_interface = iface;
-    to_storage(&group, &gr.gr_group);
+    to_storage(group, &gr.gr_group);
     opt = join ? MCAST_JOIN_GROUP : MCAST_LEAVE_GROUP;
     rc = ds_sys_setopt(s->fd, level, opt, &gr, sizeof(gr));
   } else {
     struct group_source_req gsr;
-    check_ip_arg(L, 4, &source);
-    luaL_argcheck(L, source.af == group.af, 4, "source and group families differ");
     memset(&gsr, 0, sizeof(gsr));
     gsr.gsr_interface = iface;
-    to_storage(&group, &gsr.gsr_group);
-    to_storage(&source, &gsr.gsr_source);
+    to_storage(group, &gsr.gsr_group);
+    to_storage(source, &gsr.gsr_source);
     opt = join ? MCAST_JOIN_SOURCE_GROUP : MCAST_LEAVE_SOURCE_GROUP;
     rc = ds_sys_setopt(s->fd, level, opt, &gsr, sizeof(gsr));
   }
@@ -71,23 +65,68 @@ static int membership(lua_State *L, int join) {
   return 1;
 }
 
+static int membership(lua_State *L, int join) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_ip group, source;
+  unsigned iface;
+  ds_need_type(L, s, SOCK_DGRAM, 1, " for multicast");
+  check_ip_arg(L, 2, &group);
+  luaL_argcheck(L, is_multicast(&group), 2, "not a multicast group address");
+  iface = lua_isnoneornil(L, 3) ? 0 : ds_check_ifindex(L, 3);
+  if (lua_isnoneornil(L, 4)) return change_membership(L, s, join, &group, iface, NULL);
+  check_ip_arg(L, 4, &source);
+  luaL_argcheck(L, source.af == group.af, 4, "source and group families differ");
+  return change_membership(L, s, join, &group, iface, &source);
+}
+
 static int sock_join(lua_State *L) { return membership(L, 1); }
 static int sock_leave(lua_State *L) { return membership(L, 0); }
 
-/* The multicast_if value: an index, an interface name, or one of the
-** interface's addresses. Everything becomes an index. */
-static unsigned check_mcast_if(lua_State *L) {
+/* An interface value at arg: an index, an interface name, one of the
+** interface's addresses, or "*" (0: the system's choice, as LuaSocket's
+** INADDR_ANY). Everything becomes an index. */
+static unsigned check_interface(lua_State *L, int arg) {
   ds_ip ip;
   size_t len;
   const char *text;
   unsigned idx;
-  if (lua_type(L, 3) == LUA_TNUMBER) return ds_check_ifindex(L, 3);
-  text = luaL_checklstring(L, 3, &len);
-  if (ds_pton(text, len, &ip) != NULL) return ds_check_ifindex(L, 3);
+  if (lua_type(L, arg) == LUA_TNUMBER) return ds_check_ifindex(L, arg);
+  text = luaL_checklstring(L, arg, &len);
+  if (len == 1 && text[0] == '*') return 0;
+  if (ds_pton(text, len, &ip) != NULL) return ds_check_ifindex(L, arg);
   ds_ip_unmap(&ip);
   idx = ds_ifindex_of_addr(&ip);
-  if (idx == 0) luaL_argerror(L, 3, lua_pushfstring(L, "no interface has address '%s'", text));
+  if (idx == 0) luaL_argerror(L, arg, lua_pushfstring(L, "no interface has address '%s'", text));
   return idx;
+}
+
+static unsigned check_mcast_if(lua_State *L) {
+  return check_interface(L, 3);
+}
+
+/* setoption(name, {multiaddr = group, interface = iface}): LuaSocket's
+** ip-add-membership (af AF_INET) and ipv6-add-membership (AF_INET6),
+** and their drop forms. interface is as multicast_if's value; nil or "*"
+** lets the system choose. The table's fields are copied before any call. */
+int ds_membership_option(lua_State *L, int join, int af) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_ip group;
+  size_t len;
+  const char *text, *why;
+  unsigned iface = 0;
+  luaL_checktype(L, 3, LUA_TTABLE);
+  lua_settop(L, 3);
+  luaL_argcheck(L, lua_getfield(L, 3, "multiaddr") == LUA_TSTRING, 3,
+                "string 'multiaddr' field expected");
+  text = lua_tolstring(L, 4, &len); /* anchored at 4 */
+  if ((why = ds_pton(text, len, &group)) != NULL)
+    luaL_argerror(L, 3, lua_pushfstring(L, "'multiaddr': %s: '%s'", why, text));
+  ds_ip_unmap(&group);
+  luaL_argcheck(L, group.af == af && is_multicast(&group), 3,
+                af == AF_INET ? "'multiaddr' must be an IPv4 multicast group"
+                              : "'multiaddr' must be an IPv6 multicast group");
+  if (lua_getfield(L, 3, "interface") != LUA_TNIL) iface = check_interface(L, 5);
+  return change_membership(L, s, join, &group, iface, NULL);
 }
 
 int ds_set_multicast_if(lua_State *L) {

@@ -35,6 +35,11 @@ static const ds_optdef optdefs[] = {
   {"keepalive", OPT_BOOL, SOCK_STREAM, SOCKET_LEVEL(SO_KEEPALIVE), 0},
   {"linger", OPT_LINGER, SOCK_STREAM, SOCKET_LEVEL(SO_LINGER), 0},
   {"nodelay", OPT_BOOL, SOCK_STREAM, IPPROTO_TCP, TCP_NODELAY, IPPROTO_TCP, TCP_NODELAY, 0},
+  {"dontroute", OPT_BOOL, 0, SOCKET_LEVEL(SO_DONTROUTE), 0},
+  {"keepidle", OPT_SIZE, SOCK_STREAM, IPPROTO_TCP, DS_TCP_KEEPIDLE, IPPROTO_TCP, DS_TCP_KEEPIDLE, 0},
+  {"keepcnt", OPT_SIZE, SOCK_STREAM, IPPROTO_TCP, DS_TCP_KEEPCNT, IPPROTO_TCP, DS_TCP_KEEPCNT, 0},
+  {"keepintvl", OPT_SIZE, SOCK_STREAM, IPPROTO_TCP, DS_TCP_KEEPINTVL,
+   IPPROTO_TCP, DS_TCP_KEEPINTVL, 0},
   {"hoplimit", OPT_HOPS, 0, IPPROTO_IP, IP_TTL, IPPROTO_IPV6, IPV6_UNICAST_HOPS, 0},
   {"tclass", OPT_BYTE, 0, IPPROTO_IP, IP_TOS, IPPROTO_IPV6, IPV6_TCLASS, 0},
   {"pktinfo", OPT_BOOL, SOCK_DGRAM, IPPROTO_IP, DS_IP_RECV_DSTOPT,
@@ -88,6 +93,61 @@ static int get_maxline(lua_State *L) {
   return 1;
 }
 
+/* The error a socket holds (SO_ERROR: a background connect's outcome),
+** which reading clears: its message and code, or nil when there is none.
+** LuaSocket's test_socket_error.lua reads it after a refused connect. */
+static int get_error(lua_State *L) {
+  int err = ds_pending_error(ds_check_open(L, 1)->fd);
+  if (err == 0) {
+    lua_pushnil(L);
+    return 1;
+  }
+  lua_pushstring(L, ds_errmessage(err));
+  ds_push_errname(L, err);
+  return 2;
+}
+
+/* SO_BINDTODEVICE (Linux): traffic only through the interface named, ""
+** for any again. Elsewhere ENOPROTOOPT, as for any option a system lacks. */
+static int set_bindtodevice(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  size_t len;
+  const char *name = luaL_checklstring(L, 3, &len);
+  luaL_argcheck(L, len < IF_NAMESIZE && strlen(name) == len, 3, "not an interface name");
+#if defined(DS_HAVE_BINDTODEVICE)
+  if (ds_sys_setopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)len) < 0)
+    return ds_push_error(L, ds_sys_error());
+  lua_pushinteger(L, 1);
+  return 1;
+#else
+  (void)s;
+  return ds_push_error(L, ENOPROTOOPT);
+#endif
+}
+
+static int get_bindtodevice(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+#if defined(DS_HAVE_BINDTODEVICE)
+  char name[IF_NAMESIZE + 1];
+  socklen_t len = IF_NAMESIZE;
+  if (ds_sys_getopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, name, &len) < 0)
+    return ds_push_error(L, ds_sys_error());
+  name[len] = '\0';
+  lua_pushstring(L, name); /* up to the NUL the kernel may count */
+  return 1;
+#else
+  (void)s;
+  return ds_push_error(L, ENOPROTOOPT);
+#endif
+}
+
+/* LuaSocket's membership options, {multiaddr = group, interface = ...}:
+** joined and left by mcast.c, as join and leave are. */
+static int set_ip_add(lua_State *L) { return ds_membership_option(L, 1, AF_INET); }
+static int set_ip_drop(lua_State *L) { return ds_membership_option(L, 0, AF_INET); }
+static int set_ip6_add(lua_State *L) { return ds_membership_option(L, 1, AF_INET6); }
+static int set_ip6_drop(lua_State *L) { return ds_membership_option(L, 0, AF_INET6); }
+
 /* Options whose value is not one setsockopt argument for both halves. */
 typedef struct ds_optfn {
   const char *name;
@@ -99,7 +159,42 @@ static const ds_optfn optfns[] = {
   {"cmsgspace", SOCK_DGRAM, set_cmsgspace, get_cmsgspace},
   {"maxline", SOCK_STREAM, set_maxline, get_maxline},
   {"multicast_if", SOCK_DGRAM, ds_set_multicast_if, ds_get_multicast_if},
+  {"error", 0, NULL, get_error},
+  {"bindtodevice", 0, set_bindtodevice, get_bindtodevice},
+  {"ip-add-membership", SOCK_DGRAM, set_ip_add, NULL},
+  {"ip-drop-membership", SOCK_DGRAM, set_ip_drop, NULL},
+  {"ipv6-add-membership", SOCK_DGRAM, set_ip6_add, NULL},
+  {"ipv6-drop-membership", SOCK_DGRAM, set_ip6_drop, NULL},
   {NULL, 0, NULL, NULL}};
+
+/* LuaSocket's option names, each the dualstack option that reaches the
+** same kernel option. Looked up first, so both names share one value
+** check, and on a dual socket an option with two halves sets both. */
+static const struct ds_optalias {
+  const char *luasocket, *dualstack;
+} aliases[] = {
+  {"tcp-nodelay", "nodelay"},
+  {"tcp-keepidle", "keepidle"},
+  {"tcp-keepcnt", "keepcnt"},
+  {"tcp-keepintvl", "keepintvl"},
+  {"ipv6-v6only", "v6only"},
+  {"recv-buffer-size", "rcvbuf"},
+  {"send-buffer-size", "sndbuf"},
+  {"ip-multicast-ttl", "multicast_hops"},
+  {"ipv6-multicast-hops", "multicast_hops"},
+  {"ipv6-unicast-hops", "hoplimit"},
+  {"ip-multicast-loop", "multicast_loop"},
+  {"ipv6-multicast-loop", "multicast_loop"},
+  {"ip-multicast-if", "multicast_if"},
+  {NULL, NULL}};
+
+/* The dualstack name of option name (itself when it has no alias). */
+static const char *canonical(const char *name) {
+  const struct ds_optalias *a;
+  for (a = aliases; a->luasocket; a++)
+    if (strcmp(a->luasocket, name) == 0) return a->dualstack;
+  return name;
+}
 
 static void check_socktype(lua_State *L, const ds_socket *s, const char *name, int socktype) {
   if (socktype && socktype != s->type)
@@ -107,10 +202,10 @@ static void check_socktype(lua_State *L, const ds_socket *s, const char *name, i
 }
 
 static const ds_optfn *find_optfn(lua_State *L, const ds_socket *s) {
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = luaL_checkstring(L, 2), *want = canonical(name);
   const ds_optfn *f;
   for (f = optfns; f->name; f++)
-    if (strcmp(f->name, name) == 0) {
+    if (strcmp(f->name, want) == 0) {
       check_socktype(L, s, name, f->socktype);
       return f;
     }
@@ -118,10 +213,10 @@ static const ds_optfn *find_optfn(lua_State *L, const ds_socket *s) {
 }
 
 static const ds_optdef *check_optdef(lua_State *L, ds_socket *s) {
-  const char *name = luaL_checkstring(L, 2);
+  const char *name = luaL_checkstring(L, 2), *want = canonical(name);
   const ds_optdef *d;
   for (d = optdefs; d->name; d++)
-    if (strcmp(d->name, name) == 0) break;
+    if (strcmp(d->name, want) == 0) break;
   if (!d->name) luaL_argerror(L, 2, lua_pushfstring(L, "unknown option '%s'", name));
   check_socktype(L, s, name, d->socktype);
   return d;
@@ -179,6 +274,23 @@ static int fit_marker(ds_socket *s, unsigned recvopts) {
   return 0;
 }
 
+/* {on = boolean, timeout = seconds (default 0)} at argument 3. */
+static void check_linger_table(lua_State *L, struct linger *lg) {
+  lua_Integer t;
+  int isnum;
+  luaL_argcheck(L, lua_getfield(L, 3, "on") == LUA_TBOOLEAN, 3, "boolean 'on' field expected");
+  lg->l_onoff = lua_toboolean(L, -1);
+  if (lua_getfield(L, 3, "timeout") == LUA_TNIL) {
+    t = 0;
+  } else {
+    t = lua_tointegerx(L, -1, &isnum);
+    luaL_argcheck(L, isnum, 3, "integer 'timeout' field expected");
+  }
+  luaL_argcheck(L, t >= 0 && t <= 0xffff, 3, "linger seconds out of range");
+  lg->l_linger = (int)t;
+  lua_pop(L, 2);
+}
+
 static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct linger *lg,
                         const void **val, socklen_t *len) {
   switch (d->kind) {
@@ -196,10 +308,12 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
       *ival = (int)v;
       break;
     }
-    default: /* linger: seconds, or false for off */
+    default: /* linger: seconds, false for off, or LuaSocket's {on =, timeout =} */
       if (lua_isboolean(L, 3) && !lua_toboolean(L, 3)) {
         lg->l_onoff = 0;
         lg->l_linger = 0;
+      } else if (lua_istable(L, 3)) {
+        check_linger_table(L, lg);
       } else {
         lua_Integer v = luaL_checkinteger(L, 3);
         luaL_argcheck(L, v >= 0 && v <= 0xffff, 3, "linger seconds out of range");
@@ -222,10 +336,13 @@ static int sock_setoption(lua_State *L) {
   struct linger lg;
   const void *val;
   socklen_t len;
+  if (f && !f->set) return luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is read only",
+                                                                  lua_tostring(L, 2)));
   if (f) return f->set(L);
   d = check_optdef(L, s);
   n = halves(L, s, d, lv, nm);
   check_value(L, d, &ival, &lg, &val, &len);
+  if (nm[0] == DS_OPT_ABSENT) return ds_push_error(L, ENOPROTOOPT);
   if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
     return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
   /* Room for a receive option's messages comes first: should one half be
@@ -258,17 +375,35 @@ static int sock_getoption(lua_State *L) {
   struct linger lg;
   void *val;
   socklen_t len;
+  if (f && !f->get) return luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is write only",
+                                                                  lua_tostring(L, 2)));
   if (f) return f->get(L);
   d = check_optdef(L, s);
   val = d->kind == OPT_LINGER ? (void *)&lg : (void *)&ival;
   len = d->kind == OPT_LINGER ? sizeof(lg) : sizeof(ival);
   halves(L, s, d, lv, nm);
+  if (nm[0] == DS_OPT_ABSENT) return ds_push_error(L, ENOPROTOOPT);
   if (ds_sys_getopt(s->fd, lv[0], nm[0], val, &len) < 0) return ds_push_error(L, ds_sys_error());
   if (d->kind == OPT_BOOL) lua_pushboolean(L, ival);
   else if (d->kind != OPT_LINGER) lua_pushinteger(L, ival);
   else if (lg.l_onoff) lua_pushinteger(L, lg.l_linger);
   else lua_pushboolean(L, 0);
   return 1;
+}
+
+/* The DS_RECV_* options on in a descriptor made elsewhere (fromfd), read
+** from the half a receive of its family reports (the IPv6 one on dual). */
+unsigned ds_read_recvopts(lua_State *L, ds_socket *s) {
+  const ds_optdef *d;
+  unsigned on = 0;
+  for (d = optdefs; d->name; d++) {
+    int lv[2], nm[2], v = 0;
+    socklen_t len = sizeof(v);
+    if (!d->recvflag || (d->socktype && d->socktype != s->type)) continue;
+    halves(L, s, d, lv, nm);
+    if (ds_sys_getopt(s->fd, lv[0], nm[0], &v, &len) == 0 && v) on |= d->recvflag;
+  }
+  return on;
 }
 
 static const luaL_Reg option_methods[] = {

@@ -77,9 +77,23 @@ static int l_monotime(lua_State *L) {
   return 1;
 }
 
+/* Seconds since 1970 on the wall clock, as LuaSocket's gettime: for
+** time stamps, not for deadlines (it jumps when the clock is set). */
+static int l_gettime(lua_State *L) {
+  lua_pushnumber(L, ds_sys_realtime());
+  return 1;
+}
+
+static int l_getpid(lua_State *L) {
+  lua_pushinteger(L, (lua_Integer)ds_sys_getpid());
+  return 1;
+}
+
 static const luaL_Reg poll_funcs[] = {
   {"poll", l_poll},
   {"monotime", l_monotime},
+  {"gettime", l_gettime},
+  {"getpid", l_getpid},
   {NULL, NULL}};
 
 void ds_open_poll(lua_State *L) {

@@ -27,6 +27,48 @@ static int new_socket(lua_State *L, int type) {
 }
 
 static int l_tcp(lua_State *L) { return new_socket(L, SOCK_STREAM); }
+
+/* nil, "descriptor N ...", code: why fd cannot be adopted. */
+static int refuse_fd(lua_State *L, lua_Integer fd, const char *why, const char *code) {
+  lua_pushnil(L);
+  lua_pushfstring(L, "descriptor %I %s", (LUAI_UACINT)fd, why);
+  lua_pushstring(L, code);
+  return 3;
+}
+
+/* fromfd(fd [, kind]): a socket object owning a descriptor made elsewhere
+** (inherited, systemd's, inetd's stdin). Type, family and v6only are
+** read from it; it is set up as tcp and udp set theirs up. The object
+** comes first, so a memory error leaves the descriptor the caller's; on
+** any failure it stays the caller's, open. */
+static int l_fromfd(lua_State *L) {
+  static const char *const kinds[] = {"tcp", "udp", NULL};
+  lua_Integer n = luaL_checkinteger(L, 1);
+  int kind = lua_isnoneornil(L, 2) ? -1 : luaL_checkoption(L, 2, NULL, kinds), err;
+  ds_socket *s;
+  ds_fdinfo info;
+  ds_fd fd;
+  luaL_argcheck(L, n >= 0 && n <= DS_FD_MAX, 1, "descriptor out of range");
+  fd = (ds_fd)n;
+  s = ds_new_socket(L, DS_DUAL, SOCK_STREAM);
+  if ((err = ds_inspect(fd, &info)) == ENOTSOCK) return refuse_fd(L, n, "is not a socket", "ENOTSOCK");
+  if (err == EAFNOSUPPORT)
+    return refuse_fd(L, n, "is not an IPv4 or IPv6 socket", "EAFNOSUPPORT");
+  if (err) return ds_push_error(L, err);
+  if (info.type != SOCK_STREAM && info.type != SOCK_DGRAM)
+    return refuse_fd(L, n, "is neither a tcp nor a udp socket", "EPROTOTYPE");
+  if (kind >= 0 && info.type != (kind ? SOCK_DGRAM : SOCK_STREAM))
+    return refuse_fd(L, n, kind ? "is a tcp socket, udp expected" : "is a udp socket, tcp expected",
+                     "EPROTOTYPE");
+  if ((err = ds_adopt(fd, &info)) != 0) return ds_push_error(L, err);
+  s->fd = fd; /* owned from here: close and __gc close it */
+  s->type = info.type;
+  s->family = info.af == AF_INET ? DS_INET : info.v6only ? DS_INET6 : DS_DUAL;
+  s->bound = info.bound;
+  s->recvopts = ds_read_recvopts(L, s);
+  if (s->family != DS_INET && s->type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
+  return 1;
+}
 static int l_udp(lua_State *L) { return new_socket(L, SOCK_DGRAM); }
 
 static int push_true(lua_State *L) {
@@ -463,6 +505,7 @@ static const luaL_Reg methods[] = {
 static const luaL_Reg constructors[] = {
   {"tcp", l_tcp},
   {"udp", l_udp},
+  {"fromfd", l_fromfd},
   {NULL, NULL}};
 
 /* Adds the constructors to the module table on top of the stack, and the

@@ -142,6 +142,16 @@ int ds_ipv4_option_error(int err);
 int ds_guard_ipv4(ds_fd fd, int on);
 ds_fd ds_make_socket(int af, int type, int v6only, int *err);
 int ds_pending_error(ds_fd fd);
+/* What a descriptor made elsewhere is (ds_inspect), and its set-up as a
+** socket of ours (ds_adopt). */
+typedef struct ds_fdinfo {
+  int type;   /* SO_TYPE */
+  int af;     /* AF_INET or AF_INET6 */
+  int v6only; /* AF_INET6: IPV6_V6ONLY */
+  int bound;  /* it has a port, or a peer */
+} ds_fdinfo;
+int ds_inspect(ds_fd fd, ds_fdinfo *info);
+int ds_adopt(ds_fd fd, const ds_fdinfo *info);
 unsigned ds_ifindex_of_addr(const ds_ip *ip);
 
 #if defined(__GNUC__)

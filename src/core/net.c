@@ -48,6 +48,12 @@ int ds_guard_ipv4(ds_fd fd, int on) {
   return 0;
 }
 
+/* What every socket of ours that receives datagrams over IPv6 gets before
+** it can receive anything: the IPv4 arrival marker. */
+static int setup_receive(ds_fd fd, int af, int type) {
+  return af == AF_INET6 && type == SOCK_DGRAM ? ds_guard_ipv4(fd, 1) : 0;
+}
+
 /* A new socket of af and type, close-on-exec and without SIGPIPE. An IPv6
 ** one gets V6ONLY set to v6only, never the system's default (bindv6only,
 ** BSD, Windows), and a datagram one the IPv4 arrival marker before it can
@@ -61,7 +67,7 @@ ds_fd ds_make_socket(int af, int type, int v6only, int *err) {
   }
   *err = 0;
   if (af == AF_INET6) *err = ds_set_v6only(fd, v6only);
-  if (*err == 0 && af == AF_INET6 && type == SOCK_DGRAM) *err = ds_guard_ipv4(fd, 1);
+  if (*err == 0) *err = setup_receive(fd, af, type);
   if (*err == 0) return fd;
   ds_sys_close(fd);
   return DS_FD_NONE;
@@ -73,6 +79,39 @@ int ds_pending_error(ds_fd fd) {
   socklen_t len = sizeof(soerr);
   if (ds_sys_getopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) return ds_sys_error();
   return soerr;
+}
+
+/* Reads what fd is: 0, or ENOTSOCK (or EBADF) for what is no socket, and
+** EAFNOSUPPORT for a socket of another family (AF_UNIX). Changes nothing. */
+int ds_inspect(ds_fd fd, ds_fdinfo *info) {
+  ds_sockaddr sa;
+  socklen_t len = sizeof(info->type);
+  int port;
+  ds_ip ip;
+  memset(info, 0, sizeof(*info));
+  if (ds_sys_getopt(fd, SOL_SOCKET, SO_TYPE, &info->type, &len) < 0) return ds_sys_error();
+  sa.len = sizeof(sa.u);
+  if (ds_sys_sockname(fd, &sa.u.sa, &sa.len) < 0) return ds_sys_error();
+  if ((port = ds_sockaddr_to_ip(&sa.u.sa, &ip)) < 0) return EAFNOSUPPORT;
+  info->af = sa.u.sa.sa_family;
+  if (info->af == AF_INET6) {
+    len = sizeof(info->v6only);
+    if (ds_sys_getopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &info->v6only, &len) < 0)
+      return ds_sys_error();
+    info->v6only = info->v6only != 0;
+  }
+  sa.len = sizeof(sa.u);
+  info->bound = port != 0 || ds_sys_peername(fd, &sa.u.sa, &sa.len) == 0;
+  return 0;
+}
+
+/* Sets fd up as a socket of ours is (ds_make_socket), and blocking, as a
+** new socket object expects (its timeout is none): 0, or the error. */
+int ds_adopt(ds_fd fd, const ds_fdinfo *info) {
+  int err = ds_sys_adopt(fd);
+  if (err == 0) err = ds_sys_set_nonblocking(fd, 0);
+  if (err == 0) err = setup_receive(fd, info->af, info->type);
+  return err;
 }
 
 /* The index of the interface that has address ip, or 0. */

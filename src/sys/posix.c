@@ -42,6 +42,17 @@ int ds_sys_error(void) {
   return errno;
 }
 
+/* Sending never raises SIGPIPE where that is a socket option (macOS). */
+static int no_sigpipe(ds_fd fd) {
+#if defined(SO_NOSIGPIPE)
+  int one = 1;
+  return setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) == 0;
+#else
+  (void)fd;
+  return 1;
+#endif
+}
+
 /* What a new descriptor fd needs that the system did not give it at birth
 ** (cloexec: whether it did close-on-exec): close-on-exec, and no SIGPIPE
 ** where that is a socket option. */
@@ -49,12 +60,7 @@ static ds_fd new_fd(ds_fd fd, int cloexec) {
   int ok = 1;
   if (fd < 0) return DS_FD_NONE;
   if (!cloexec) ok = fcntl(fd, F_SETFD, FD_CLOEXEC) == 0;
-#if defined(SO_NOSIGPIPE)
-  if (ok) {
-    int one = 1;
-    ok = setsockopt(fd, SOL_SOCKET, SO_NOSIGPIPE, &one, sizeof(one)) == 0;
-  }
-#endif
+  if (ok) ok = no_sigpipe(fd);
   if (!ok) {
     int err = errno;
     close(fd);
@@ -62,6 +68,12 @@ static ds_fd new_fd(ds_fd fd, int cloexec) {
     return DS_FD_NONE;
   }
   return fd;
+}
+
+int ds_sys_adopt(ds_fd fd) {
+  int flags = fcntl(fd, F_GETFD);
+  if (flags < 0 || fcntl(fd, F_SETFD, flags | FD_CLOEXEC) < 0 || !no_sigpipe(fd)) return errno;
+  return 0;
 }
 
 ds_fd ds_sys_socket(int af, int type) {
@@ -196,6 +208,16 @@ double ds_sys_monotonic(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+double ds_sys_realtime(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+long ds_sys_getpid(void) {
+  return (long)getpid();
 }
 
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,

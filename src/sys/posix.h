@@ -33,6 +33,7 @@
 /* A descriptor, and the value of none (a closed socket). */
 typedef int ds_fd;
 #define DS_FD_NONE (-1)
+#define DS_FD_MAX INT_MAX /* the largest descriptor a Lua integer may name */
 
 typedef struct pollfd ds_pollfd;
 typedef struct iovec ds_iov;
@@ -159,6 +160,33 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 ** where SO_EXCLUSIVEADDRUSE is the safe default instead). */
 #if defined(SO_REUSEPORT)
 #define DS_HAVE_REUSEPORT 1
+#endif
+
+/* Options some systems lack are named DS_OPT_ABSENT there: setting or
+** reading one then fails with ENOPROTOOPT. TCP keepalive timing: Linux
+** and the BSDs; macOS calls the idle time TCP_KEEPALIVE. */
+#define DS_OPT_ABSENT (-1)
+#if defined(TCP_KEEPIDLE)
+#define DS_TCP_KEEPIDLE TCP_KEEPIDLE
+#elif defined(TCP_KEEPALIVE)
+#define DS_TCP_KEEPIDLE TCP_KEEPALIVE
+#else
+#define DS_TCP_KEEPIDLE DS_OPT_ABSENT
+#endif
+#if defined(TCP_KEEPCNT)
+#define DS_TCP_KEEPCNT TCP_KEEPCNT
+#else
+#define DS_TCP_KEEPCNT DS_OPT_ABSENT
+#endif
+#if defined(TCP_KEEPINTVL)
+#define DS_TCP_KEEPINTVL TCP_KEEPINTVL
+#else
+#define DS_TCP_KEEPINTVL DS_OPT_ABSENT
+#endif
+
+/* A socket bound to one interface by name: Linux. */
+#if defined(SO_BINDTODEVICE)
+#define DS_HAVE_BINDTODEVICE 1
 #endif
 
 /* The IPv4 arrival marker of a dual socket. Linux delivers IPv6 datagrams

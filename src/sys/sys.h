@@ -46,6 +46,10 @@ int ds_sys_error(void);
 ds_fd ds_sys_socket(int af, int type);
 ds_fd ds_sys_accept(ds_fd fd);
 void ds_sys_close(ds_fd fd);
+/* Gives a descriptor made elsewhere (inherited) what ds_sys_socket gives
+** its own: close-on-exec, no SIGPIPE (Windows: no inheritance, no UDP
+** reset reports). 0, or the error. */
+int ds_sys_adopt(ds_fd fd);
 int ds_sys_set_nonblocking(ds_fd fd, int on); /* 0, or the error */
 
 int ds_sys_bind(ds_fd fd, const struct sockaddr *sa, socklen_t len);
@@ -78,6 +82,9 @@ int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
 ** monotonic clock in seconds. */
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms);
 double ds_sys_monotonic(void);
+/* The wall clock, seconds since 1970 (UTC), and this process's id. */
+double ds_sys_realtime(void);
+long ds_sys_getpid(void);
 
 /* Names and numbers: getaddrinfo's and getnameinfo's results. Their codes
 ** (EAI_*) are named and worded by the core (ds_gai_errname); a code that

@@ -177,6 +177,12 @@ ds_fd ds_sys_socket(int af, int type) {
   return s;
 }
 
+int ds_sys_adopt(ds_fd fd) {
+  if (!SetHandleInformation((HANDLE)fd, HANDLE_FLAG_INHERIT, 0)) return ds_sys_error();
+  if (type_of(fd, NULL) == SOCK_DGRAM && !udp_connreset_off(fd)) return ds_sys_error();
+  return 0;
+}
+
 /* An accepted socket inherits the listener's non-blocking mode here; on
 ** POSIX it starts blocking, as the new socket object expects. */
 ds_fd ds_sys_accept(ds_fd fd) {
@@ -499,6 +505,26 @@ double ds_sys_monotonic(void) {
   QueryPerformanceCounter(&now);
   QueryPerformanceFrequency(&freq);
   return (double)now.QuadPart / (double)freq.QuadPart;
+}
+
+/* FILETIME counts 100 ns since 1601; the precise clock (Windows 8) is
+** looked up, the coarse one (about 15 ms) stands in before it. */
+double ds_sys_realtime(void) {
+  typedef VOID(WINAPI * now_fn)(LPFILETIME);
+  HMODULE k32 = GetModuleHandleA("kernel32.dll");
+  FARPROC f = k32 ? GetProcAddress(k32, "GetSystemTimePreciseAsFileTime") : NULL;
+  now_fn now = GetSystemTimeAsFileTime;
+  FILETIME ft;
+  ULARGE_INTEGER t;
+  if (f) memcpy(&now, &f, sizeof(now)); /* a function pointer of another type */
+  now(&ft);
+  t.LowPart = ft.dwLowDateTime;
+  t.HighPart = ft.dwHighDateTime;
+  return (double)(t.QuadPart - 116444736000000000ULL) * 1e-7;
+}
+
+long ds_sys_getpid(void) {
+  return (long)GetCurrentProcessId();
 }
 
 /* Results name their protocol, as glibc's do, where Winsock leaves 0. */

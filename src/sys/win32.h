@@ -39,6 +39,9 @@
 /* A descriptor is a SOCKET handle; none is INVALID_SOCKET. */
 typedef SOCKET ds_fd;
 #define DS_FD_NONE INVALID_SOCKET
+/* The largest handle a Lua integer may name: handles have 32 significant
+** bits (they are shared with 32-bit processes). */
+#define DS_FD_MAX INT_MAX
 
 typedef WSAPOLLFD ds_pollfd;
 typedef WSABUF ds_iov;
@@ -117,6 +120,14 @@ typedef WSACMSGHDR ds_cmsghdr;
 /* No receive timestamps through control messages (Windows has its own
 ** timestamping ioctls), no UDP segmentation offload through them, no
 ** SO_REUSEPORT: those options do not exist here. */
+
+/* TCP keepalive timing: Windows 10 1709's numbers (ws2ipdef.h of newer
+** SDKs; MinGW's headers lack them); older systems refuse them with
+** WSAENOPROTOOPT, reported as ENOPROTOOPT. No SO_BINDTODEVICE. */
+#define DS_OPT_ABSENT (-1)
+#define DS_TCP_KEEPIDLE 3   /* TCP_KEEPALIVE, alias TCP_KEEPIDLE */
+#define DS_TCP_KEEPCNT 16
+#define DS_TCP_KEEPINTVL 17
 
 /* The IPv4 arrival marker: IP_PKTINFO itself, which every IPv4 datagram
 ** on a dual socket then carries (after the mapped IPV6_PKTINFO). */
