@@ -396,12 +396,23 @@ function TCP:receive(pattern, prefix)
   local start = gettime()
   local inner = live(self)
   if not inner then return nil, "closed", nil, tail(start) end
+  -- LuaSocket's count includes the prefix (dualstack's counts the bytes
+  -- after it); a prefix as long as the count is returned as it is.
+  local count = math.tointeger(tonumber(pattern))
+  if count and prefix and #prefix > 0 then
+    if count <= #prefix then return prefix, nil, nil, tail(start) end
+    pattern = count - #prefix
+  end
   local data, err, partial, code = inner:receive(pattern, prefix)
   local got = data or partial
   if got then
     local n = #got - (prefix and #prefix or 0)
     if data and (pattern == nil or pattern == "*l" or pattern == "l") then n = n + 1 end
     self.received = self.received + math.max(n, 0)
+  end
+  -- LuaSocket's "*a" that read nothing before the end says "closed"
+  if data and (pattern == "*a" or pattern == "a") and #data == (prefix and #prefix or 0) then
+    return nil, "closed", data, tail(start, "EOF")
   end
   if data then return data, nil, nil, tail(start) end
   return nil, TEXTS[code] or err, partial, tail(start, code)
