@@ -135,10 +135,20 @@ describe("dualstack.luasocket TCP", function()
     assert.same({ "one", nil, nil }, { a:receive() })
     assert.same({ "two", nil, nil }, { a:receive("*l") })
     assert.same({ "three", nil, nil }, { a:receive(5) })
-    assert.same({ "pre:four", nil, nil }, { a:receive(4, "pre:") })
+    assert.same({ "pre:four", nil, nil }, { a:receive(8, "pre:") }) -- the count includes the prefix
+    assert.same({ "longprefix", nil, nil }, { a:receive(4, "longprefix") }) -- reads nothing
     c:close()
     assert.same({ " rest...", nil, nil }, { a:receive("*a") })
     local v, err, partial = a:receive()
+    assert.same({ nil, "closed", "" }, { v, err, partial })
+  end)
+
+  it("says 'closed' to a second '*a' at the end of the stream", function()
+    local c, a = pair()
+    c:send("all of it")
+    c:close()
+    assert.same({ "all of it", nil, nil }, { a:receive("*a") })
+    local v, err, partial = a:receive("*a")
     assert.same({ nil, "closed", "" }, { v, err, partial })
   end)
 
