@@ -39,8 +39,7 @@
 -- module, no dualstack part); etc/check-memory (a debug helper, no test).
 local H = require "helpers"
 
-local ROOT = H.repo_root()
-local DIR = ROOT .. "/build/luasocket"
+local ROOT, DIR -- set by can_run (finding them needs a shell)
 local LIMIT = 30 -- seconds per case unless it says otherwise
 
 local function shell_quote(s)
@@ -135,6 +134,8 @@ show() { echo "--- $1"; cat "$T/$1"; }
 local function can_run()
   local why = H.needs_posix("LuaSocket's scripts as child processes in a network namespace")
   if why then return nil, why end
+  ROOT = ROOT or H.repo_root()
+  DIR = ROOT .. "/build/luasocket"
   local src
   src, why = source_tree()
   if not src then return nil, why end

@@ -288,7 +288,11 @@ describe("dualstack.luasocket, what copas depends on", function()
     assert.equal("tcp{client}", t.class)
     local _, w = socket.select(nil, { t }, H.WAIT)
     assert.equal(1, w[t])
-    assert.equal(1, t:connect("127.0.0.1", port))
+    if H.WINDOWS then -- Windows says it at once (copas takes it for done)
+      assert.same({ nil, "already connected" }, two(t:connect("127.0.0.1", port)))
+    else
+      assert.equal(1, t:connect("127.0.0.1", port))
+    end
     local ok, err = t:connect("127.0.0.1", port)
     assert.same({ nil, "already connected" }, { ok, err })
   end)
@@ -399,6 +403,8 @@ describe("dualstack.luasocket UDP", function()
   end)
 
   it("a refused connected datagram reports 'refused'", function()
+    local why = H.needs_icmp_errors("a refused datagram")
+    if why then return pending(why) end
     local port = H.closed_port("inet", "127.0.0.1")
     local u = keep(socket.udp())
     u:setpeername("127.0.0.1", port)

@@ -102,8 +102,9 @@ local function index(methods)
   end
 end
 
+-- "tcp{client}: 0x..." everywhere (C's %p gives no 0x on Windows).
 local function tostring_of(self)
-  return string.format("%s: %p", rawget(self, "class"), self)
+  return rawget(self, "class") .. ": 0x" .. string.format("%p", self):gsub("^0x", "")
 end
 
 local META = {}
