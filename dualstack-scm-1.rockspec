@@ -46,6 +46,8 @@ build = {
     ["dualstack.listen"] = "lua/dualstack/listen.lua",
     ["dualstack.connect"] = "lua/dualstack/connect.lua",
     ["dualstack.select"] = "lua/dualstack/select.lua",
+    ["dualstack.inherit"] = "lua/dualstack/inherit.lua",
+    ["dualstack.wait"] = "lua/dualstack/wait.lua",
   },
   platforms = {
     unix = platform("src/sys/posix.c"),

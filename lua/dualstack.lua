@@ -15,4 +15,16 @@ M.udp_listen = listen.udp_listen
 M.connect = require("dualstack.connect").connect
 M.select = require("dualstack.select").select
 
+-- Waiting inside event loops (dualstack.wait): the waiter every Lua-level
+-- wait and lookup goes through, chosen per call or detected.
+local wait = require "dualstack.wait"
+M.wait = wait.wait
+M.resolve = wait.resolve
+M.setwaiter = wait.setwaiter
+M.waiters = { poll = wait.poll, cqueues = wait.cqueues, luv = wait.luv }
+M.luv = { spawn = wait.spawn, run = wait.run }
+
+-- Descriptors the process was given (systemd socket activation).
+M.listen_fds = require("dualstack.inherit").listen_fds
+
 return M

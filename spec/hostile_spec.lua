@@ -726,6 +726,20 @@ describe("hostile: junk first arguments to every function", function()
     has_ipv6 = always(equals(ds.has_ipv6())),
     interfaces = always(of_type("table")),
     monotime = always(of_type("number")),
+    gettime = always(of_type("number")),
+    listen_fds = always(of_type("table")),
+    resolve = function(i)
+      if i == 1 then return raise(argerr(1, "resolve", "host or port required")) end
+      return takes("string", 1, "resolve", always(fail("EAI_NONAME", "Name or service not known")))(i)
+    end,
+    setwaiter = function(i)
+      if i == 1 then return equals(nil) end
+      return raise(argerr(1, "setwaiter", "waiter expected: a table with wait and resolve"))
+    end,
+    wait = function(i) return raise(argerr(1, "wait", "dualstack socket or listener expected, got " .. got(i))) end,
+    getpid = always(of_type("number")),
+    fromfd = takes("number", 1, "fromfd", int(raise(argerr(1, "fromfd", NO_INT)),
+      raise(argerr(1, "fromfd", "descriptor out of range")), raise(argerr(1, "fromfd", "descriptor out of range")))),
     poll = takes("table", 1, "poll", always(value(function(r, w)
       assert.same({}, r)
       assert.same({}, w)
@@ -819,6 +833,9 @@ describe("hostile: junk first arguments to every function", function()
     },
     recv = { tcp = sizes("recv", not_connected()), udp = sizes("recv", TIMEOUT) },
     recvfrom = { tcp = sizes("recvfrom", not_connected()), udp = sizes("recvfrom", TIMEOUT) },
+    receivefrom = { tcp = sizes("receivefrom", not_connected()), udp = sizes("receivefrom", TIMEOUT) },
+    setsockname = both(takes("string", 1, "setsockname", always(raise(argerr(2, "setsockname", "number expected, got no value"))))),
+    setpeername = both(takes("string", 1, "setpeername", always(raise(argerr(2, "setpeername", "number expected, got no value"))))),
     recvmsg = udp_only("recvmsg", sizes("recvmsg", TIMEOUT)),
     recvmmsg = udp_only("recvmmsg", takes("number", 1, "recvmmsg", int(raise(argerr(1, "recvmmsg", NO_INT)),
       raise(argerr(1, "recvmmsg", "count out of range (1-1024)")), raise(argerr(1, "recvmmsg", "count out of range (1-1024)"))))),

@@ -147,14 +147,17 @@ describe("LuaSocket option names", function()
     local _, w = ds.poll({}, { c:getfd() }, H.WAIT)
     assert.is_true(w[c:getfd()])
     assert.same({ "connection refused", "ECONNREFUSED" }, { c:getoption("error") })
-    assert.is_nil(c:getoption("error")) -- reading consumed it
+    -- reading consumed it (POSIX); Winsock keeps a socket's error
+    if not H.WINDOWS then assert.is_nil(c:getoption("error")) end
     H.raises("option 'error' is read only", function() c:setoption("error", 0) end)
   end)
 
   it("ip-add-membership and ip-drop-membership join and leave through join/leave", function()
     for _, family in ipairs({ "dual", "inet" }) do
       local u = sock("udp", family)
-      assert.equal(1, u:setoption("ip-add-membership", { multiaddr = "224.0.0.251", interface = "127.0.0.1" }))
+      local ok, err, code = u:setoption("ip-add-membership", { multiaddr = "224.0.0.251", interface = "127.0.0.1" })
+      if H.WINE and code == "ENOPROTOOPT" then return pending("Wine " .. H.WINE .. " has no MCAST_JOIN_GROUP: " .. err) end
+      assert.same({ 1 }, { ok, err, code })
       -- the kernel holds that membership: joining it again is refused
       assert.same({ nil, "address already in use", "EADDRINUSE" }, { u:join("224.0.0.251", H.LO) })
       assert.equal(1, u:setoption("ip-drop-membership", { multiaddr = "224.0.0.251", interface = "127.0.0.1" }))
@@ -165,7 +168,9 @@ describe("LuaSocket option names", function()
   it("ipv6-add-membership and ipv6-drop-membership take an index or a name", function()
     for _, family in ipairs({ "dual", "inet6" }) do
       local u = sock("udp", family)
-      assert.equal(1, u:setoption("ipv6-add-membership", { multiaddr = "ff02::114", interface = H.LO }))
+      local ok, err, code = u:setoption("ipv6-add-membership", { multiaddr = "ff02::114", interface = H.LO })
+      if H.WINE and code == "ENOPROTOOPT" then return pending("Wine " .. H.WINE .. " has no MCAST_JOIN_GROUP: " .. err) end
+      assert.same({ 1 }, { ok, err, code })
       assert.same({ nil, "address already in use", "EADDRINUSE" }, { u:join("ff02::114", H.LO) })
       assert.equal(1, u:setoption("ipv6-drop-membership", { multiaddr = "ff02::114", interface = H.LO_NAME }))
       assert.same({ nil, "address not available", "EADDRNOTAVAIL" }, { u:leave("ff02::114", H.LO) })
@@ -235,7 +240,9 @@ describe("LuaSocket method names", function()
     H.assert_idle(c)
     assert.equal(1, c:setpeername("*"))
     assert.same({ nil, "not connected", "ENOTCONN" }, { c:getpeername() })
-    assert.same({ nil, "destination address required", 0, "EDESTADDRREQ" }, { c:send("x") })
+    if not H.WINE then -- Wine sends it anyway, to an address of its own
+      assert.same({ nil, "destination address required", 0, "EDESTADDRREQ" }, { c:send("x") })
+    end
     assert.equal(4, c:sendto("to-b", "127.0.0.1", pb))
     -- Linux lets a port the system chose go on disconnect (the next send
     -- picks one again): it is read anew

@@ -8,6 +8,7 @@
 */
 #include "core.h"
 
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -410,6 +411,81 @@ static void test_loopback_datagram(void) {
   ds_sys_close(fd);
 }
 
+/* ds_inspect reads what a descriptor made elsewhere is; ds_adopt sets it
+** up as ours (close-on-exec, blocking, the IPv4 arrival marker). */
+static void test_inspect_adopt(void) {
+  static const struct { int af, type, v6only; } cases[] = {
+    {AF_INET, SOCK_STREAM, 0}, {AF_INET, SOCK_DGRAM, 0}, {AF_INET6, SOCK_STREAM, 1},
+    {AF_INET6, SOCK_DGRAM, 0}, {AF_INET6, SOCK_DGRAM, 1}};
+  size_t i;
+  int p[2], marker = 0;
+  socklen_t len = sizeof(marker);
+  ds_fdinfo info;
+  for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    int err;
+    ds_fd fd = ds_make_socket(cases[i].af, cases[i].type, cases[i].v6only, &err);
+    CHECK(fd != DS_FD_NONE, "socket %zu: err %d", i, err);
+    if (fd == DS_FD_NONE) continue;
+    CHECK(ds_inspect(fd, &info) == 0 && info.af == cases[i].af && info.type == cases[i].type &&
+          info.v6only == cases[i].v6only && !info.bound, "case %zu read back", i);
+    ds_sys_close(fd);
+  }
+  /* a bare socket (no marker), non-blocking: adopted, it is blocking and has the marker */
+  {
+    int err = 0;
+    ds_fd fd = ds_sys_socket(AF_INET6, SOCK_DGRAM);
+    CHECK(fd != DS_FD_NONE, "bare socket");
+    if (fd == DS_FD_NONE) return;
+    CHECK(ds_set_v6only(fd, 0) == 0 && ds_sys_set_nonblocking(fd, 1) == 0 &&
+          fcntl(fd, F_SETFD, 0) == 0, "set-up: dual, non-blocking, inherited by exec");
+    CHECK(ds_inspect(fd, &info) == 0 && !info.v6only, "dual read back");
+    CHECK((err = ds_adopt(fd, &info)) == 0, "adopt: %d", err);
+#if defined(DS_IP_GUARD_OPT)
+    CHECK(ds_sys_getopt(fd, IPPROTO_IP, DS_IP_GUARD_OPT, &marker, &len) == 0 && marker,
+          "the IPv4 arrival marker is on");
+#endif
+    (void)len;
+    CHECK(!(fcntl(fd, F_GETFL) & O_NONBLOCK), "blocking again");
+    CHECK(fcntl(fd, F_GETFD) & FD_CLOEXEC, "close-on-exec");
+    ds_sys_close(fd);
+  }
+  CHECK(pipe(p) == 0, "pipe");
+  CHECK(ds_inspect(p[0], &info) == ENOTSOCK, "a pipe is no socket");
+  close(p[0]);
+  close(p[1]);
+  CHECK(ds_inspect(p[0], &info) == EBADF, "a closed descriptor");
+}
+
+/* A connected datagram socket is free again after ds_sys_disconnect. */
+static void test_disconnect(void) {
+  int err;
+  ds_fd fd = ds_make_socket(AF_INET, SOCK_DGRAM, 0, &err);
+  ds_ip lo;
+  ds_sockaddr sa;
+  CHECK(fd != DS_FD_NONE, "socket");
+  if (fd == DS_FD_NONE) return;
+  ds_pton("127.0.0.1", 9, &lo);
+  ds_ip_to_sockaddr(&lo, 9, &sa);
+  CHECK(ds_sys_connect(fd, &sa.u.sa, sa.len) == 0, "connect: %d", ds_sys_error());
+  sa.len = sizeof(sa.u);
+  CHECK(ds_sys_peername(fd, &sa.u.sa, &sa.len) == 0, "connected");
+  CHECK(ds_sys_disconnect(fd) == 0, "disconnect: %d", ds_sys_error());
+  sa.len = sizeof(sa.u);
+  CHECK(ds_sys_peername(fd, &sa.u.sa, &sa.len) < 0 && ds_sys_error() == ENOTCONN,
+        "no peer after disconnect");
+  ds_sys_close(fd);
+}
+
+/* The wall clock is past 2020 and moves with the monotonic one. */
+static void test_realtime(void) {
+  double t0 = ds_sys_realtime(), m0 = ds_sys_monotonic(), t1, m1;
+  CHECK(t0 > 1577836800.0, "realtime %f is after 2020", t0);
+  t1 = ds_sys_realtime();
+  m1 = ds_sys_monotonic();
+  CHECK(t1 >= t0 - 1 && (t1 - t0) - (m1 - m0) < 0.5, "realtime advances");
+  CHECK(ds_sys_getpid() == (long)getpid(), "getpid");
+}
+
 /* The loopback interface (found by its flag: "lo" on Linux, "lo0" on
 ** the BSDs): its name, index and address. */
 static void test_interfaces(void) {
@@ -452,6 +528,9 @@ int main(void) {
   test_make_socket();
   test_loopback_datagram();
   test_interfaces();
+  test_inspect_adopt();
+  test_disconnect();
+  test_realtime();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

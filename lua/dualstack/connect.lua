@@ -4,9 +4,13 @@
 -- host, which `addrconfig` hides), then races the addresses: IPv6 first,
 -- families interleaved, a new attempt every 250 ms while earlier ones are
 -- pending, and at once after an attempt fails; the first to connect wins
--- and the others are closed. `opts.timeout` bounds the whole race.
+-- and the others are closed. `opts.timeout` bounds the whole call, name
+-- resolution included. Every wait and lookup goes through the waiter
+-- (dualstack.wait): inside a cqueues or ds.luv.spawn coroutine the loop
+-- runs while the race is in progress.
 -- @module dualstack.connect
 local core = require "dualstack.core"
+local waiters = require "dualstack.wait"
 
 local M = {}
 
@@ -27,12 +31,25 @@ local function interleave(list)
   return out
 end
 
-local function resolve(host, port)
-  local hints = { socktype = "stream", addrconfig = true }
-  local list, err, code = core.getaddrinfo(host, port, hints)
+-- Seconds from now until the time at, never negative: the clock may pass
+-- it between the deadline check and this read, and poll takes a negative
+-- wait as "for ever".
+local function until_time(at, now)
+  return math.max(0, at - now())
+end
+
+local function resolve(waiter, host, port, opts, deadline)
+  if opts.numeric and not waiters.is_numeric(host) then return waiters.refuse_name(host) end
+  local function lookup(hints)
+    hints.resolver = opts.resolver
+    -- numeric text is answered at once: no clock read for it
+    hints.timeout = deadline and not waiters.is_numeric(host) and until_time(deadline, core.monotime) or nil
+    return waiter.resolve(host, port, hints)
+  end
+  local list, err, code = lookup { socktype = "stream", addrconfig = true }
   if not list or #list == 0 then -- addrconfig hides loopback-only hosts
-    hints.addrconfig = nil
-    list, err, code = core.getaddrinfo(host, port, hints)
+    if code == "ETIMEDOUT" then return nil, err, code end
+    list, err, code = lookup { socktype = "stream" }
   end
   if list and #list == 0 then return nil, "no address for " .. host, "EAI_NONAME" end
   return list, err, code
@@ -83,35 +100,41 @@ local function check_opts(opts)
   if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then
     error("bad argument #3 to 'connect' (timeout must be a number >= 0)", 3)
   end
+  local w = opts.waiter
+  if w ~= nil and (type(w) ~= "table" or type(w.wait) ~= "function" or type(w.resolve) ~= "function") then
+    error("bad argument #3 to 'connect' (option 'waiter': a table with wait and resolve expected)", 3)
+  end
+  if opts.numeric ~= nil and type(opts.numeric) ~= "boolean" then
+    error("bad argument #3 to 'connect' (option 'numeric': boolean expected, got " .. type(opts.numeric) .. ")", 3)
+  end
   return opts
-end
-
--- Seconds from now until the time at, never negative: the clock may pass
--- it between the deadline check and this read, and poll takes a negative
--- wait as "for ever".
-local function until_time(at, now)
-  return math.max(0, at - now())
 end
 
 --- Connects to host and port, racing its addresses (see the module).
 -- @tparam string host a name or a numeric address
 -- @tparam integer port the destination port
--- @tparam[opt] table opts timeout: seconds for the whole race (default: none)
+-- @tparam[opt] table opts timeout: seconds for the whole call (default:
+--   none); numeric: true makes a name an error, without any lookup; waiter:
+--   the waiter to use (see dualstack.wait); resolver: a cqueues.dns
+--   resolver pool for the cqueues waiter
 -- @treturn[1] socket a connected, blocking TCP socket
 -- @return[2] nil, message, code: the last attempt's failure
 --   ("connection refused", "ECONNREFUSED"...), "timeout", "ETIMEDOUT" when
 --   opts.timeout ran out, or the resolver's ("no address for HOST",
---   "EAI_NONAME" when it gives none)
--- @raise when opts is not a table or opts.timeout is not a number >= 0
+--   "EAI_NONAME" when it gives none; "a numeric address is required:
+--   'HOST'", "EAI_NONAME" for a name in numeric mode)
+-- @raise when opts is not a table, opts.timeout is not a number >= 0,
+--   opts.waiter not a waiter or opts.numeric not a boolean
 -- @usage
 -- local sock = assert(ds.connect("localhost", 8080, {timeout = 5}))
 function M.connect(host, port, opts)
   opts = check_opts(opts)
-  local list, err, code = resolve(host, port)
-  if not list then return nil, err, code end
-  local addrs, pending, nexti = interleave(list), {}, 1
+  local waiter = waiters.current(opts)
   local now = core.monotime
   local deadline = opts.timeout and now() + opts.timeout
+  local list, err, code = resolve(waiter, host, port, opts, deadline)
+  if not list then return nil, err, code end
+  local addrs, pending, nexti = interleave(list), {}, 1
   local next_start = now()
   while true do
     if nexti <= #addrs and now() >= next_start then
@@ -138,7 +161,11 @@ function M.connect(host, port, opts)
     end
     local fds = {}
     for i, a in ipairs(pending) do fds[i] = a.sock:getfd() end
-    local _, ready = core.poll({}, fds, wait)
+    local rready, ready, c = waiter.wait({}, fds, wait)
+    if not rready then
+      close_attempts(pending)
+      return nil, ready, c
+    end
     for i = #pending, 1, -1 do
       local a = pending[i]
       if ready and ready[a.sock:getfd()] then

@@ -5,6 +5,7 @@
 -- docs/dualstack.luadoc, on the dualstack page with the socket's: plain
 -- comments here, so LDoc shows the listener once.
 local core = require "dualstack.core"
+local waiters = require "dualstack.wait"
 
 local M = {}
 
@@ -38,13 +39,13 @@ local function try_each(self, op, fds, ready)
   return nil
 end
 
--- Runs op(sock) on a socket that has something to receive. With one
--- socket that is a plain call; several are non-blocking, so op is tried
--- on each at once (which also raises on bad arguments before any wait),
--- then they are polled together within the listener's one deadline.
+-- Runs op(sock) on a socket that has something to receive. The sockets
+-- are non-blocking, so op is tried on each at once (which also raises on
+-- bad arguments before any wait), then the waiter (dualstack.wait: the
+-- thread's poll, or the event loop's) waits on them together, within the
+-- listener's one deadline.
 local function on_ready(self, op)
   local socks = self.socks
-  if #socks == 1 then return op(socks[1]) end
   local fds = {}
   for i, s in ipairs(socks) do -- as a socket says, not poll
     fds[i] = s:getfd()
@@ -52,10 +53,12 @@ local function on_ready(self, op)
   end
   local deadline = self.timeout and core.monotime() + self.timeout
   local r = try_each(self, op, fds)
+  local waiter
   while not r do
     local wait = deadline and math.max(0, deadline - core.monotime())
     if wait == 0 then return nil, "timeout", "ETIMEDOUT" end
-    local ready, err, code = core.poll(fds, {}, wait)
+    waiter = waiter or waiters.current(self)
+    local ready, err, code = waiter.wait(fds, {}, wait)
     if not ready then return nil, err, code end
     r = try_each(self, op, fds, ready)
   end
@@ -71,12 +74,13 @@ local function serves(s, family)
 end
 
 -- The family of addr: numeric text says it (mapped is IPv4), a name is
--- looked up; nil when neither tells.
-local function family_of(addr)
+-- looked up through the waiter (not in numeric mode); nil when neither tells.
+local function family_of(self, addr)
   if type(addr) ~= "string" then return nil end
   local family = core.family(addr)
   if family then return core.is_mapped(addr) and "inet" or family end
-  local list = core.getaddrinfo(addr, nil, { socktype = "dgram" })
+  if self.numeric then return nil end
+  local list = waiters.current(self).resolve(addr, nil, { socktype = "dgram", resolver = self.resolver })
   return list and list[1] and list[1].family
 end
 
@@ -85,7 +89,7 @@ end
 local function socket_for(self, addr)
   local socks = self.socks
   if #socks == 1 then return socks[1] end
-  local family = family_of(addr)
+  local family = family_of(self, addr)
   for _, s in ipairs(socks) do
     if family and serves(s, family) then return s end
   end
@@ -143,6 +147,8 @@ function Listener:getfd()
   return self.socks[1]:getfd()
 end
 
+-- The sockets are non-blocking whatever the listener's timeout: on_ready
+-- waits, through the waiter, within it.
 function Listener:settimeout(seconds)
   if seconds ~= nil and type(seconds) ~= "number" then
     error("bad argument #1 to 'settimeout' (number expected, got " .. type(seconds) .. ")", 2)
@@ -150,7 +156,6 @@ function Listener:settimeout(seconds)
   -- NaN would read as "no timeout" here; a socket raises for it too.
   if seconds ~= seconds then error("bad argument #1 to 'settimeout' (timeout is NaN)", 2) end
   self.timeout = (seconds and seconds >= 0) and seconds or nil
-  if #self.socks == 1 then return self.socks[1]:settimeout(self.timeout) end
   return 1
 end
 
@@ -221,6 +226,9 @@ end
 
 function Listener:sendto(data, host, port, src, ifindex)
   need(self, "udp", "sendto")
+  if self.numeric and type(host) == "string" and not waiters.is_numeric(host) then
+    return waiters.refuse_name(host)
+  end
   return socket_for(self, host):sendto(data, host, port, src, ifindex)
 end
 
@@ -345,11 +353,14 @@ local function plan(host, opts)
   return families
 end
 
--- Families for a specific host: numeric text names one; a name may have both.
-local function resolve(host, kind)
+-- Families for a specific host: numeric text names one; a name may have
+-- both, and is looked up through the waiter (refused in numeric mode).
+local function resolve(host, kind, opts)
   local family = core.family(host)
   if family then return { { family = family, addr = host } } end
-  local list, err, code = core.getaddrinfo(host, nil, { socktype = kind == "tcp" and "stream" or "dgram" })
+  if opts.numeric then return waiters.refuse_name(host) end
+  local list, err, code = waiters.current(opts).resolve(host, nil,
+    { socktype = kind == "tcp" and "stream" or "dgram", resolver = opts.resolver })
   if not list then return nil, err, code end
   return list
 end
@@ -410,7 +421,7 @@ local function targets_for(kind, host, opts)
     if #t == 0 then return nil, "no IPv4 or IPv6 on this host", "EAFNOSUPPORT" end
     return t
   end
-  local list, err, code = resolve(host, kind)
+  local list, err, code = resolve(host, kind, opts)
   if not list then return nil, err, code end
   local t, seen = {}, {}
   for _, r in ipairs(list) do
@@ -427,7 +438,8 @@ end
 -- nothing open.
 local OPTION_TYPES = {
   backlog = "integer", maxline = "integer", reuseaddr = "boolean", reuseport = "boolean",
-  pktinfo = "boolean", v6only = "boolean", dualstack = "boolean",
+  pktinfo = "boolean", v6only = "boolean", dualstack = "boolean", numeric = "boolean",
+  waiter = "table",
 }
 
 local function check_opts(fname, opts)
@@ -464,10 +476,9 @@ local function open(kind, fname, host, port, opts)
     socks, err, code = open_all(kind, { { family = "inet6", addr = "*" }, { family = "inet", addr = "*" } }, port, opts)
   end
   if not socks then return nil, err, code end
-  if #socks > 1 then
-    for _, s in ipairs(socks) do s:settimeout(0) end
-  end
-  return setmetatable({ socks = socks, kind = kind, last = 0 }, CLASSES[kind])
+  for _, s in ipairs(socks) do s:settimeout(0) end
+  return setmetatable({ socks = socks, kind = kind, last = 0, waiter = opts.waiter,
+    numeric = opts.numeric, resolver = opts.resolver }, CLASSES[kind])
 end
 
 function M.listen(host, port, opts)

@@ -1,0 +1,580 @@
+-- The pluggable waiter (lua/dualstack/wait.lua): inside cqueues and luv,
+-- dualstack's Lua-level waits (ds.connect's Happy Eyeballs race, the
+-- listeners' accept and receives, name resolution) yield to the loop. Each
+-- case MEASURES that: a ticker (a second cqueues coroutine, or a luv
+-- timer, every 10 ms) counts while the call is in progress; a call that
+-- blocks the thread leaves it at 0, which the poll-waiter cases show.
+-- Traffic stays on 127.0.0.1/::1 and inside namespaces made here.
+local H = require "helpers"
+local cleanup = require "cleanup"
+local N = require "namespace"
+local ds = H.ds
+
+local keep = cleanup.keep
+after_each(cleanup.close_all)
+
+-- Seconds every loop below may run before the case fails.
+local LIMIT = 10
+
+-- The loop library, or nil after marking the case pending with why not
+-- (musl, cross and Windows runs have neither; Linux native has both).
+local function need(module)
+  local ok, lib = pcall(require, module)
+  if ok then return lib end
+  pending(module .. " is not installed (make test installs lua-" .. module .. "): " .. tostring(lib):match("[^\n]*"))
+  return nil
+end
+
+-- ---- running a body inside a loop, with a ticker ------------------------
+
+-- The cases with both loops run in a child lua5.4 each: luv cannot be
+-- loaded twice into one Lua state (a second require after busted's
+-- insulation dropped the first crashes in uv_timer_init), and a child
+-- keeps one loop's handles out of the others' way. LOOP_CHILD runs BODY
+-- (Lua source; env.ticks, env.spawn(fn), env.sleep(s), listener(kind,
+-- opts), now()) in a coroutine of LOOP while a ticker counts env.ticks
+-- every 10 ms; BODY reports what the spec asserts. "finished" tells the
+-- body ran to its end, "error" what it raised.
+local LOOP_CHILD = [[
+local ds = require "dualstack"
+-- pcall: so a tree without dualstack.wait still runs the cqueues cases
+-- and reports what they measured
+local _, wait = pcall(require, "dualstack.wait")
+local function now() return ds.monotime() end
+local function listener(kind, opts)
+  local open = kind == "tcp" and ds.listen or ds.udp_listen
+  local l = assert(open("*", 0, opts))
+  return l, select(2, l:getsockname())
+end
+local env = { ticks = 0 }
+local function body(env)
+BODY
+end
+local function guarded()
+  local ok, err = pcall(body, env)
+  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
+  report("finished", true)
+end
+if "LOOP" == "cqueues" then
+  local cqueues = require "cqueues"
+  local cq = cqueues.new()
+  local done = false
+  env.sleep = cqueues.sleep
+  function env.spawn(fn) cq:wrap(fn) end
+  cq:wrap(function() while not done do cqueues.sleep(0.01); env.ticks = env.ticks + 1 end end)
+  cq:wrap(function() guarded(); done = true end)
+  assert(cq:loop(LIMIT))
+else
+  local uv = require "luv"
+  env.sleep, env.spawn = wait.luv.sleep, ds.luv.spawn
+  local tick = uv.new_timer()
+  tick:start(10, 10, function() env.ticks = env.ticks + 1 end)
+  local go = uv.new_timer()
+  go:start(0, 0, function()
+    go:close()
+    ds.luv.spawn(function() guarded(); tick:close() end)
+  end)
+  ds.luv.run()
+end
+]]
+
+-- Runs body (with each key of subs replaced by its text) in a child under
+-- loop, in namespaces flags with setup; returns the reports and output.
+-- nil after pending when loop is not installed.
+local function in_loop(loop, body, subs, flags, setup)
+  if not need(loop) then return nil end
+  for key, text in pairs(subs or {}) do
+    body = body:gsub(key, function() return text end)
+  end
+  local script = LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"'):gsub("LIMIT", tostring(LIMIT))
+    :gsub("BODY", function() return body end)
+  local r, out = N.run(flags or "", setup or "", script)
+  assert(r.finished, "child did not finish:\n" .. out)
+  assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
+  return r, out
+end
+
+-- The cqueues loop in this process (cqueues reloads fine): body(env) runs
+-- in a coroutine of it as in LOOP_CHILD. Raises what body raised.
+local function in_cqueues(body)
+  local cqueues = need("cqueues")
+  if not cqueues then return nil end
+  local cq = cqueues.new()
+  local env = { ticks = 0, done = false, sleep = cqueues.sleep }
+  function env.spawn(fn) cq:wrap(fn) end
+  local failure
+  cq:wrap(function()
+    while not env.done do
+      cqueues.sleep(0.01)
+      env.ticks = env.ticks + 1
+    end
+  end)
+  cq:wrap(function()
+    local ok, err = pcall(body, env)
+    env.done = true
+    if not ok then failure = err end
+  end)
+  local deadline = ds.monotime() + LIMIT
+  while not cq:empty() do
+    assert(ds.monotime() < deadline, "the cqueues loop did not finish in " .. LIMIT .. " s")
+    local ok, err = cq:step(0.1)
+    assert(ok, err)
+  end
+  if failure then error(failure, 0) end
+  return env
+end
+
+local LOOPS = { "cqueues", "luv" }
+
+local function number(r, key, out)
+  local v = tonumber(r[key])
+  assert(v, "no " .. key .. " reported:\n" .. out)
+  return v
+end
+
+-- ---- (a) Happy Eyeballs race -----------------------------------------------
+
+-- A listener on host with backlog 0 whose accept queue holds one client
+-- it never accepts: Linux then drops further SYNs, so a connect to it
+-- hangs without leaving the host. False when the kernel let none hang.
+local function fill(family, host, port)
+  for _ = 1, 8 do
+    local c = keep(H.socket("tcp", family))
+    c:settimeout(0.2)
+    local ok, _, code = c:connect(host, port)
+    if not ok then return code == "ETIMEDOUT" end
+  end
+  return false
+end
+
+-- ::1:P hangs, 127.0.0.1:P accepts (P free on both); nil after pending.
+local function hanging_pair()
+  for _ = 1, 20 do
+    local l6 = keep(H.socket("tcp", "inet6"))
+    H.ok(l6:bind("::1", 0))
+    H.ok(l6:listen(0))
+    local port = select(2, l6:getsockname())
+    local l4 = keep(H.socket("tcp", "inet"))
+    if l4:bind("127.0.0.1", port) then
+      H.ok(l4:listen(8))
+      if not fill("inet6", "::1", port) then
+        pending("a full accept queue does not hold back connects on this kernel")
+        return nil
+      end
+      return l6, l4, port
+    end
+    l6:close()
+    l4:close()
+  end
+  error("no port is free on both ::1 and 127.0.0.1")
+end
+
+-- The host's /etc/hosts may lack "::1 localhost", so the race runs in a
+-- child with its own /etc/hosts (dualhost: ::1 and 127.0.0.1) and a
+-- resolv.conf naming only 127.0.0.1, in a private mount namespace; the
+-- listeners stay here. USE_POLL passes opts.waiter = the poll waiter.
+local RACE = [[
+  local opts = { timeout = 2 }
+  if USE_POLL then opts.waiter = ds.waiters.poll end
+  local t0 = now()
+  local s, err, code = ds.connect("dualhost", PORT, opts)
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("waiter", wait.current(USE_POLL and opts or nil).name)
+  if s then report("peer", (s:getpeername())) else report("err", err); report("code", code) end
+]]
+
+local FILES = {
+  hosts = "::1 dualhost\n127.0.0.1 dualhost\n127.0.0.1 localhost\n",
+  resolv = "nameserver 127.0.0.1\n",
+}
+
+describe("the waiter during a Happy Eyeballs race", function()
+  local usable, reason = N.available("-m")
+  local files = {}
+  lazy_setup(function()
+    for name, text in pairs(FILES) do
+      files[name] = os.tmpname()
+      local f = assert(io.open(files[name], "w"))
+      f:write(text)
+      f:close()
+    end
+  end)
+  lazy_teardown(function()
+    for _, path in pairs(files) do os.remove(path) end
+  end)
+
+  local function race(loop, use_poll, port)
+    local setup = ("mount --bind %s /etc/hosts && mount --bind %s /etc/resolv.conf || exit 1")
+      :format(files.hosts, files.resolv)
+    return in_loop(loop, RACE, { USE_POLL = tostring(use_poll), PORT = tostring(port) }, "-m", setup)
+  end
+
+  for _, loop in ipairs(LOOPS) do
+    it("keeps " .. loop .. " running while ::1 hangs and 127.0.0.1 wins after the attempt delay", function()
+      if not usable then return pending(reason) end
+      if not need(loop) then return end
+      local l6, l4, port = hanging_pair()
+      if not l6 then return end
+      local r, out = race(loop, false, port)
+      assert.equal(loop, r.waiter, out)
+      assert.equal("127.0.0.1", r.peer, out)
+      local elapsed, ticks = number(r, "elapsed", out), number(r, "ticks", out)
+      assert.is_true(elapsed >= 0.2 and elapsed < 1.0, out)
+      assert.is_true(ticks >= 10, "the ticker ticked " .. ticks .. " times in " .. elapsed .. " s:\n" .. out)
+      assert.truthy(l4:accept())
+    end)
+
+    it("blocks " .. loop .. " for the whole race with opts.waiter = the poll waiter (no ticks)", function()
+      if not usable then return pending(reason) end
+      if not need(loop) then return end
+      local l6, l4, port = hanging_pair()
+      if not l6 then return end
+      local r, out = race(loop, true, port)
+      assert.equal("poll", r.waiter, out)
+      assert.equal("127.0.0.1", r.peer, out)
+      assert.is_true(number(r, "elapsed", out) >= 0.2, out)
+      assert.equal("0", r.ticks, out)
+      assert.truthy(l4:accept())
+    end)
+  end
+end)
+
+-- ---- (b) listeners ----------------------------------------------------------
+
+-- A client arrives 150 ms after the listener (OPTS) starts waiting in accept.
+local ACCEPT = [[
+  local l, port = listener("tcp", OPTS)
+  report("sockets", #l:sockets())
+  l:settimeout(2)
+  env.spawn(function()
+    env.sleep(0.15)
+    assert(ds.connect("127.0.0.1", port, { timeout = 2 }))
+  end)
+  local t0 = now()
+  local c, err, code = l:accept()
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("peer", c and ds.unmap((c:getpeername())) or (tostring(err) .. " " .. tostring(code)))
+]]
+
+-- A datagram from ::1 arrives 150 ms after a two-socket UDP listener
+-- starts waiting in OP.
+local RECEIVE = [[
+  local l, port = listener("udp", { dualstack = false })
+  report("sockets", #l:sockets())
+  l:settimeout(2)
+  env.spawn(function()
+    env.sleep(0.15)
+    local c = assert(ds.udp { family = "inet6" })
+    assert(c:sendto("hello", "::1", port))
+  end)
+  local t0 = now()
+  local data, addr
+  if "OP" == "recvfrom" then
+    data, addr = l:recvfrom()
+  elseif "OP" == "recvmsg" then
+    local m = l:recvmsg()
+    data, addr = m and m.data, m and m.addr
+  else
+    local list = l:recvmmsg(4)
+    data, addr = list and list[1].data, list and list[1].addr
+  end
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("data", data)
+  report("addr", addr)
+]]
+
+-- A two-socket listener of KIND with timeout 0.3 and nothing arriving.
+local TIMEOUT = [[
+  local opts = { dualstack = false }
+  if USE_POLL then opts.waiter = ds.waiters.poll end
+  local l = listener("KIND", opts)
+  l:settimeout(0.3)
+  local t0 = now()
+  local r
+  if "KIND" == "tcp" then r = table.pack(l:accept()) else r = table.pack(l:recvfrom()) end
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("result", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+]]
+
+-- ds.wait on a settimeout(0) socket: a 0.05 s wait times out, then a
+-- datagram sent after 0.15 s wakes it.
+local DS_WAIT = [[
+  local u = assert(ds.udp { family = "inet" })
+  assert(u:bind("127.0.0.1", 0))
+  local port = select(2, u:getsockname())
+  u:settimeout(0)
+  env.spawn(function()
+    env.sleep(0.15)
+    assert(assert(ds.udp { family = "inet" }):sendto("x", "127.0.0.1", port))
+  end)
+  local t0 = now()
+  local a, b, c = ds.wait(u, 0.05)
+  report("first", tostring(a) .. " " .. tostring(b) .. " " .. tostring(c))
+  report("second", tostring(ds.wait(u, 2)))
+  report("elapsed", now() - t0)
+  report("ticks", env.ticks)
+  report("data", (u:recvfrom()))
+]]
+
+local MODELS = {
+  { name = "a two-socket", opts = "{ dualstack = false }", count = "2" },
+  { name = "a one-socket", opts = "{}", count = "1" },
+}
+
+describe("the waiter in listener waits", function()
+  local function waited(r, out, from, to)
+    local elapsed = number(r, "elapsed", out)
+    assert.is_true(elapsed >= from and elapsed < to, "waited " .. elapsed .. " s:\n" .. out)
+  end
+  local function ticked(r, out, least)
+    local ticks = number(r, "ticks", out)
+    assert.is_true(ticks >= least, "the ticker ticked " .. ticks .. " times:\n" .. out)
+  end
+
+  for _, loop in ipairs(LOOPS) do
+    for _, model in ipairs(MODELS) do
+      it("keeps " .. loop .. " running while " .. model.name .. " TCP listener waits in accept (client after 150 ms)", function()
+        local r, out = in_loop(loop, ACCEPT, { OPTS = model.opts })
+        if not r then return end
+        assert.equal(model.count, r.sockets, out)
+        assert.equal("127.0.0.1", r.peer, out)
+        waited(r, out, 0.12, 1)
+        ticked(r, out, 10)
+      end)
+    end
+
+    for _, op in ipairs { "recvfrom", "recvmsg", "recvmmsg" } do
+      it("keeps " .. loop .. " running while a two-socket UDP listener waits in " .. op .. " (datagram after 150 ms)", function()
+        local r, out = in_loop(loop, RECEIVE, { OP = op })
+        if not r then return end
+        assert.equal("2", r.sockets, out)
+        assert.equal("hello", r.data, out)
+        assert.equal("::1", r.addr, out)
+        waited(r, out, 0.12, 1)
+        ticked(r, out, 10)
+      end)
+    end
+
+    for _, kind in ipairs { "tcp", "udp" } do
+      it("times out a two-socket " .. kind .. " listener's wait on time under " .. loop .. ", the loop running", function()
+        local r, out = in_loop(loop, TIMEOUT, { KIND = kind, USE_POLL = "false" })
+        if not r then return end
+        assert.equal("3 nil timeout ETIMEDOUT", r.result, out)
+        waited(r, out, 0.28, 0.6)
+        ticked(r, out, 15)
+      end)
+    end
+
+    it("blocks " .. loop .. " in a listener's wait with opts.waiter = the poll waiter (no ticks)", function()
+      local r, out = in_loop(loop, TIMEOUT, { KIND = "tcp", USE_POLL = "true" })
+      if not r then return end
+      assert.equal("3 nil timeout ETIMEDOUT", r.result, out)
+      waited(r, out, 0.28, 0.6)
+      assert.equal("0", r.ticks, out)
+    end)
+
+    it("ds.wait waits on a settimeout(0) socket through " .. loop, function()
+      local r, out = in_loop(loop, DS_WAIT)
+      if not r then return end
+      assert.equal("nil timeout ETIMEDOUT", r.first, out)
+      assert.equal("true", r.second, out)
+      assert.equal("x", r.data, out)
+      waited(r, out, 0.12, 1)
+      ticked(r, out, 10)
+    end)
+  end
+end)
+
+-- ---- (c) and (d) name resolution -------------------------------------------
+
+-- Starts spec/dns_stub.lua on 127.0.0.1 (any port) answering after delay
+-- seconds; returns its port and stop(), which ends it and returns the
+-- queries it saw (each "NAME TYPE").
+local function start_stub(delay)
+  local p = assert(io.popen("lua5.4 spec/dns_stub.lua 127.0.0.1 0 " .. delay .. " 5"))
+  local port = tonumber((p:read("l") or ""):match("^stub_port=(%d+)$"))
+  assert(port, "the DNS stub did not start")
+  local function stop()
+    local q = H.socket("udp", "inet")
+    q:sendto("quit", "127.0.0.1", port)
+    q:close()
+    local out = p:read("a")
+    p:close()
+    local queries = {}
+    for line in out:gmatch("stub_query=([^\n]*)") do queries[#queries + 1] = line end
+    assert(out:match("stub_queries=(%d+)"), "the DNS stub did not finish:\n" .. out)
+    return queries
+  end
+  return port, stop
+end
+
+-- A cqueues resolver pool that asks only the stub (no /etc/hosts).
+local function stub_pool(cqueues_port)
+  local config = require "cqueues.dns.config"
+  local resolvers = require "cqueues.dns.resolvers"
+  return resolvers.new(config.new { nameserver = { "[127.0.0.1]:" .. cqueues_port }, lookup = { "bind" } })
+end
+
+-- luv resolves with glibc, which reads /etc/resolv.conf only: the child
+-- runs in its own network and mount namespaces, where 127.0.0.1:53 is the
+-- stub and resolv.conf names it. It connects to slow.test (the stub's
+-- ::1) on a dual listener of its own.
+local LUV_RESOLVE = [[
+local ds = require "dualstack"
+local uv = require "luv"
+local stub = io.popen("lua5.4 spec/dns_stub.lua 127.0.0.1 53 0.3 5")
+report("stub", stub:read("l"))
+local l = assert(ds.listen("*", 0))
+local port = select(2, l:getsockname())
+local ticks = 0
+local tick = uv.new_timer()
+tick:start(10, 10, function() ticks = ticks + 1 end)
+local go = uv.new_timer()
+go:start(0, 0, function()
+  go:close()
+  ds.luv.spawn(function()
+    local t0 = ds.monotime()
+    local s, err, code = ds.connect("slow.test", port, { timeout = 3 })
+    report("elapsed", ds.monotime() - t0)
+    report("ticks", ticks)
+    if s then report("peer", (s:getpeername())) else report("err", err); report("code", code) end
+    tick:close()
+  end)
+end)
+ds.luv.run()
+local q = ds.udp { family = "inet" }
+q:sendto("quit", "127.0.0.1", 53)
+local out = stub:read("a")
+report("queries", out:match("stub_queries=(%d+)"))
+]]
+
+describe("the waiter during name resolution", function()
+  it("keeps cqueues running while a slow DNS answer comes (opts.resolver pool on the stub)", function()
+    if not need("cqueues") then return end
+    local port, stop = start_stub(0.3)
+    local got
+    local ok, err = pcall(in_cqueues, function(env)
+      local t0 = H.now()
+      local list, e, code = ds.resolve("slow.test", 80, { socktype = "stream", resolver = stub_pool(port) })
+      got = { elapsed = H.now() - t0, ticks = env.ticks, list = list, err = e, code = code }
+    end)
+    local queries = stop()
+    assert(ok, err)
+    assert.truthy(got.list, tostring(got.err) .. " " .. tostring(got.code))
+    local addrs = {}
+    for i, r in ipairs(got.list) do addrs[i] = r.family .. " " .. r.addr .. " " .. r.port .. " " .. r.socktype end
+    assert.same({ "inet6 ::1 80 stream", "inet 127.0.0.1 80 stream" }, addrs)
+    assert.same({ "slow.test AAAA", "slow.test A" }, queries)
+    assert.is_true(got.elapsed >= 0.55 and got.elapsed < 2, "resolved after " .. got.elapsed .. " s")
+    assert.is_true(got.ticks >= 20, "the ticker ticked " .. got.ticks .. " times")
+  end)
+
+  it("keeps luv running while ds.connect resolves a slow name through uv.getaddrinfo", function()
+    if not need("luv") then return end
+    local usable, reason = N.available("-n -m")
+    if not usable then return pending(reason) end
+    local resolv = os.tmpname()
+    local f = assert(io.open(resolv, "w"))
+    f:write(FILES.resolv)
+    f:close()
+    local setup = "ip link set lo up && mount --bind " .. resolv .. " /etc/resolv.conf || exit 1"
+    local r, out = N.run("-n -m", setup, LUV_RESOLVE)
+    os.remove(resolv)
+    assert.equal("stub_port=53", r.stub, out)
+    assert.equal("::1", r.peer, out)
+    local elapsed, ticks = tonumber(r.elapsed), tonumber(r.ticks)
+    assert.is_true(elapsed >= 0.25 and elapsed < 2.5, out)
+    assert.is_true(ticks >= 20, "the ticker ticked " .. tostring(ticks) .. " times:\n" .. out)
+    assert.is_true(tonumber(r.queries) >= 1, out)
+  end)
+
+  it("refuses a name in numeric mode without any lookup (the stub sees no query)", function()
+    if not need("cqueues") then return end
+    local port, stop = start_stub(0)
+    local l, lport = H.listener("inet", "127.0.0.1")
+    keep(l)
+    local got = {}
+    local ok, err = pcall(in_cqueues, function()
+      local opts = { numeric = true, resolver = stub_pool(port), timeout = 2 }
+      got.connect = table.pack(ds.connect("localhost", lport, opts))
+      got.resolve = table.pack(ds.resolve("localhost", lport, opts))
+      got.listen = table.pack(ds.listen("localhost", 0, { numeric = true }))
+      got.udp_listen = table.pack(ds.udp_listen("localhost", 0, { numeric = true }))
+      got.numeric = ds.connect("127.0.0.1", lport, opts)
+    end)
+    local queries = stop()
+    assert(ok, err)
+    local refused = { n = 3, nil, "a numeric address is required: 'localhost'", "EAI_NONAME" }
+    for _, call in ipairs { "connect", "resolve", "listen", "udp_listen" } do
+      assert.same(refused, got[call], call)
+    end
+    assert.truthy(got.numeric, "numeric text still connects")
+    keep(got.numeric)
+    assert.same({}, queries)
+  end)
+end)
+
+-- ---- choosing and reporting -------------------------------------------------
+
+local CHOICE = [[
+  report("inside", wait.current().name)
+  report("nested", coroutine.wrap(function() return wait.current().name end)())
+  report("explicit", wait.current({ waiter = ds.waiters.poll }).name)
+  local old = ds.setwaiter(ds.waiters.poll)
+  report("set", wait.current().name)
+  ds.setwaiter(old)
+  report("restored", wait.current().name)
+]]
+
+-- An error in a spawned coroutine, once under ds.luv.run (rethrown) and
+-- once under a plain uv.run (written to stderr).
+local SPAWN_ERROR = [[
+local ds = require "dualstack"
+local uv = require "luv"
+local function later(message)
+  local t = uv.new_timer()
+  t:start(0, 0, function()
+    t:close()
+    ds.luv.spawn(function()
+      require("dualstack.wait").luv.sleep(0.01)
+      error(message)
+    end)
+  end)
+end
+later("boom under run")
+local ok, err = pcall(ds.luv.run)
+report("ok", ok)
+report("err", (tostring(err):gsub("\n", " | ")))
+later("boom under uv.run")
+uv.run()
+report("after", "yes")
+]]
+
+describe("the waiter's choice", function()
+  it("is poll outside any loop", function()
+    assert.equal("poll", require("dualstack.wait").current().name)
+  end)
+
+  for _, loop in ipairs(LOOPS) do
+    it("is " .. loop .. " inside a " .. loop .. " coroutine, poll in a plain coroutine inside it, opts.waiter and setwaiter first", function()
+      local r, out = in_loop(loop, CHOICE)
+      if not r then return end
+      assert.same({ loop, "poll", "poll", "poll", loop },
+        { r.inside, r.nested, r.explicit, r.set, r.restored }, out)
+    end)
+  end
+
+  it("reports an error raised in a ds.luv.spawn coroutine: ds.luv.run rethrows it, a plain uv.run run writes it to stderr", function()
+    if not need("luv") then return end
+    local r, out = N.run("", "", SPAWN_ERROR)
+    assert.equal("false", r.ok, out)
+    assert.matches("boom under run", r.err, 1, true)
+    assert.matches("stack traceback", r.err, 1, true)
+    assert.equal("yes", r.after, out)
+    assert.matches("dualstack.luv: error in a spawned coroutine: [^\n]*boom under uv.run", out)
+  end)
+end)
