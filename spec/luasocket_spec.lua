@@ -74,6 +74,49 @@ describe("dualstack.luasocket module", function()
     assert.equal(socket, gotcore)
   end)
 
+  it("install() gives socket.http dualstack's sockets: a GET over 127.0.0.1 and ::1", function()
+    local why = H.needs_posix("an HTTP server in a child lua5.4")
+    if why then return pending(why) end
+    local root = H.repo_root()
+    local server = ([[
+package.path = %q .. package.path; package.cpath = %q .. package.cpath
+io.stdout:setvbuf("line")
+local ds = require "dualstack"
+local l = assert(ds.listen("*", 0)); l:settimeout(5)
+print(select(2, l:getsockname()))
+for _ = 1, 2 do
+  local c = assert(l:accept()); c:settimeout(5)
+  local agent
+  repeat
+    local line = c:receive()
+    agent = agent or (line and line:match("^[Uu]ser%%-[Aa]gent: (.*)"))
+  until line == "" or not line
+  local body = "hello " .. c:getpeername() .. " from " .. tostring(agent)
+  c:send("HTTP/1.0 200 OK\r\nContent-Length: " .. #body .. "\r\n\r\n" .. body)
+  c:close()
+end]]):format(root .. "/lua/?.lua;", root .. "/build/?.so;")
+    local file = os.tmpname()
+    local f = assert(io.open(file, "w"))
+    f:write(server)
+    f:close()
+    local child = assert(io.popen("timeout 10 lua5.4 " .. file))
+    local port = assert(math.tointeger(tonumber(child:read("l"))), "the server gave no port")
+    local saved = {}
+    for _, name in ipairs { "socket", "socket.core", "socket.http" } do saved[name] = package.loaded[name] end
+    package.loaded["socket.http"] = nil
+    socket.install()
+    local ok, http = pcall(require, "socket.http")
+    local r4 = ok and { http.request("http://127.0.0.1:" .. port .. "/") }
+    local r6 = ok and { http.request("http://[::1]:" .. port .. "/") }
+    for name in pairs(saved) do package.loaded[name] = saved[name] end
+    child:close()
+    os.remove(file)
+    if not ok then return pending("socket.http (lua-socket) is not installed: " .. tostring(http)) end
+    -- socket.http's user agent is socket._VERSION: the drop-in's
+    assert.same({ "hello ::ffff:127.0.0.1 from " .. socket._VERSION, 200 }, { r4[1], r4[2] })
+    assert.same({ "hello ::1 from " .. socket._VERSION, 200 }, { r6[1], r6[2] })
+  end)
+
   it("gettime is the wall clock and sleep waits", function()
     assert.is_true(math.abs(socket.gettime() - os.time()) < 2)
     local t0 = H.now()
