@@ -262,6 +262,16 @@ describe("dualstack.luasocket TCP", function()
     srv:close()
   end)
 
+  it("sockets start blocking, as LuaSocket's: bind's, connect's and accepted ones", function()
+    local srv, port = server()
+    local c = keep(H.ok(socket.connect("::1", port)))
+    local a = keep(H.ok(srv:accept()))
+    for _, s in ipairs { srv, c, a } do
+      assert.same({ -1, -1 }, { s:gettimeout() })
+      assert.is_nil(s:dualstack():gettimeout())
+    end
+  end)
+
   it("settimeout/gettimeout keep LuaSocket's block and total", function()
     local t = keep(socket.tcp())
     assert.same({ -1, -1 }, { t:gettimeout() })

@@ -126,6 +126,9 @@ local function wrap(kind, inner, class, family)
     inner = inner or false, kind = kind, class = class, family = family,
     closed = false, block = -1, total = -1, received = 0, sent = 0, birth = gettime(),
   }, META[kind])
+  -- blocking, as LuaSocket's sockets start (a listener's sockets, and what
+  -- they accept, may be non-blocking inside dualstack)
+  if inner then inner:settimeout(nil) end
   return self
 end
 
