@@ -143,8 +143,8 @@ end
 
 -- Makes the dualstack socket of a wrapper that has none yet.
 local function open(self, host)
-  if self.inner then return true end
   if self.closed then return nil, "closed" end
+  if self.inner then return true end
   local family = self.family or family_for(host)
   local s, err, code = core[self.kind] { family = family }
   if not s then return nil, err, code end
@@ -351,10 +351,12 @@ end
 
 -- ---- TCP ------------------------------------------------------------------
 
--- Appends the seconds since start in debug mode, else the code.
-local function tail(start, code)
-  if DEBUG then return gettime() - start end
-  return code
+-- A TCP receive's or send's results: LuaSocket's three, then the seconds
+-- since start in debug mode, else the code of a failure.
+local function tail(start, a, b, c, code)
+  if DEBUG then return a, b, c, gettime() - start end
+  if code then return a, b, c, code end
+  return a, b, c
 end
 
 function TCP:bind(host, port)
@@ -399,12 +401,12 @@ function TCP:receive(pattern, prefix)
   need(self, TCP_CLIENT, "receive")
   local start = gettime()
   local inner = live(self)
-  if not inner then return nil, "closed", nil, tail(start) end
+  if not inner then return tail(start, nil, "closed", "") end
   -- LuaSocket's count includes the prefix (dualstack's counts the bytes
   -- after it); a prefix as long as the count is returned as it is.
   local count = math.tointeger(tonumber(pattern))
   if count and prefix and #prefix > 0 then
-    if count <= #prefix then return prefix, nil, nil, tail(start) end
+    if count <= #prefix then return tail(start, prefix) end
     pattern = count - #prefix
   end
   local data, err, partial, code = inner:receive(pattern, prefix)
@@ -416,24 +418,24 @@ function TCP:receive(pattern, prefix)
   end
   -- LuaSocket's "*a" that read nothing before the end says "closed"
   if data and (pattern == "*a" or pattern == "a") and #data == (prefix and #prefix or 0) then
-    return nil, "closed", data, tail(start, "EOF")
+    return tail(start, nil, "closed", data, "EOF")
   end
-  if data then return data, nil, nil, tail(start) end
-  return nil, TEXTS[code] or err, partial, tail(start, code)
+  if data then return tail(start, data) end
+  return tail(start, nil, TEXTS[code] or err, partial, code)
 end
 
 function TCP:send(data, i, j)
   need(self, TCP_CLIENT, "send")
   local start = gettime()
   local inner = live(self)
-  if not inner then return nil, "closed", (i or 1) - 1, tail(start) end
+  if not inner then return tail(start, nil, "closed", (i or 1) - 1) end
   local last, err, partial, code = inner:send(data, i, j)
   local first = i or 1
   if first < 0 then first = math.max(#data + first + 1, 1) end
   local upto = last or partial
   if upto then self.sent = self.sent + math.max(upto - first + 1, 0) end
-  if last then return last, nil, nil, tail(start) end
-  return nil, TEXTS[code] or err, partial, tail(start, code)
+  if last then return tail(start, last) end
+  return tail(start, nil, TEXTS[code] or err, partial, code)
 end
 
 function TCP:shutdown(how)
@@ -501,7 +503,7 @@ function UDP:sendto(data, ip, port)
   if type(data) ~= "string" then error("bad argument #1 to 'sendto' (string expected)", 2) end
   if not (type(ip) == "string" and core.family(ip)) then
     -- LuaSocket asks getaddrinfo for numeric hosts only
-    return nil, "host or service not provided, or not known", "EAI_NONAME"
+    return nil, "Name or service not known", "EAI_NONAME"
   end
   local ok, err, code = open(self, ip)
   if not ok then return nil, err, code end
