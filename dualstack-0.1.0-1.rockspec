@@ -49,6 +49,7 @@ build = {
     ["dualstack.select"] = "lua/dualstack/select.lua",
     ["dualstack.inherit"] = "lua/dualstack/inherit.lua",
     ["dualstack.wait"] = "lua/dualstack/wait.lua",
+    ["dualstack.luasocket"] = "lua/dualstack/luasocket.lua",
   },
   platforms = {
     unix = platform("src/sys/posix.c"),
