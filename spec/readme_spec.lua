@@ -1,5 +1,5 @@
 -- Every README snippet runs as it is, so the README cannot rot: each
--- ```lua block that requires "dualstack" is run in a fresh lua5.4 process
+-- ```lua block that requires "dualstack" (or a module of it) is run in a fresh lua5.4 process
 -- on the in-tree build (lua/ and build/, absolute paths), with a time
 -- limit, and must exit 0. Where a block gives its output in `--> text`
 -- comments (after the call or on a line of their own), what it prints must
@@ -52,7 +52,7 @@ local function lua_blocks(path)
   local out = {}
   for _, b in ipairs(blocks) do
     b.code = table.concat(b.lines, "\n") .. "\n"
-    if b.code:match("require%s*%(?%s*[\"']dualstack[\"']") then out[#out + 1] = b end
+    if b.code:match("require%s*%(?%s*[\"']dualstack[%.%w]*[\"']") then out[#out + 1] = b end
   end
   return out
 end
