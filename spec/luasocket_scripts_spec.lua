@@ -53,48 +53,22 @@ local function read_command(cmd)
   return out, code
 end
 
--- The workplace's debian-archive (as the Makefile finds it).
-local function archive_tool()
-  local env = os.getenv("DEBIAN_ARCHIVE")
-  if env and env ~= "" then return env end
-  for _, p in ipairs { ROOT .. "/../shared/tools/debian-archive", "/work/shared/tools/debian-archive" } do
-    local f = io.open(p)
-    if f then
-      f:close()
-      return p
-    end
-  end
-  return "debian-archive"
-end
-
--- The extracted source tree, fetched and unpacked once; nil, why when it
--- cannot be had. A tarball enters build/luasocket/dl only once it reads
--- whole (as test/fetch-source.sh does; that script looks for PKG_*.orig,
--- and lua-socket's tarball is luasocket_*.orig).
+-- The extracted source tree, fetched (test/fetch-source.sh, with the
+-- workplace's debian-archive the Makefile exports as DEBIAN_ARCHIVE) and
+-- unpacked once; nil, why when it cannot be had.
 local tree, tree_why
 local function source_tree()
   if tree or tree_why then return tree, tree_why end
   local script = [[
 set -e
-D=$1; A=$2
-t=$(ls "$D"/dl/luasocket_*.orig.tar.* 2>/dev/null | tail -n 1)
-if [ -z "$t" ]; then
-  mkdir -p "$D/dl"
-  tmp=$(mktemp -d "$D/dl/.fetch.XXXXXX")
-  trap 'rm -rf "$tmp"' EXIT
-  "$A" source lua-socket "$tmp" >/dev/null
-  got=$(ls "$tmp"/luasocket_*.orig.tar.* 2>/dev/null | tail -n 1)
-  [ -n "$got" ] || { echo "no luasocket tarball in lua-socket's source package"; exit 1; }
-  tar -tf "$got" >/dev/null
-  mv "$got" "$D/dl/"
-  t=$D/dl/$(basename "$got")
-fi
+D=$1
+t=$(test/fetch-source.sh lua-socket "$D/dl" unstable luasocket)
 top=$(tar -tf "$t" | head -n 1 | cut -d/ -f1)
 [ -f "$D/$top/samples/echosrvr.lua" ] || tar -xf "$t" -C "$D"
 echo "TREE=$D/$top"
 ]]
-  local out, code = read_command("sh -c " .. shell_quote(script) .. " fetch " .. shell_quote(DIR) .. " " ..
-    shell_quote(archive_tool()))
+  local out, code = read_command("cd " .. shell_quote(ROOT) .. " && sh -c " .. shell_quote(script) .. " fetch "
+    .. shell_quote(DIR))
   tree = out:match("TREE=(%S+)")
   if not tree or code ~= 0 then
     tree = nil

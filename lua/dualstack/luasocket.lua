@@ -26,17 +26,10 @@ local DEBUG = (os.getenv("DUALSTACK_LUASOCKET_DEBUG") or "") ~= ""
 
 -- ---- time -----------------------------------------------------------------
 
--- Wall-clock seconds: core.gettime where the core has it, else the
--- monotonic clock anchored once to os.time (differences are exact).
-local gettime = core.gettime
-if not gettime then
-  local base = os.time() - core.monotime()
-  gettime = function() return base + core.monotime() end
-end
-
 --- The wall-clock time in seconds, with a fraction.
 -- @treturn number seconds since the epoch
 -- @function gettime
+local gettime = core.gettime
 M.gettime = gettime
 
 --- Waits for some seconds (nothing for a negative or nil time).
