@@ -49,13 +49,7 @@ end
 local function main(argv)
   local opts = responder.parse_args(argv, USAGE, true)
   io.stdout:setvbuf("line")  -- a pipe would otherwise hold our lines back
-  local listener, err, code = ds.udp_listen("*", opts.port, {dualstack = opts.dualstack})
-  if not listener then
-    io.stderr:write(("cannot bind * port %d: %s (%s)\n"):format(opts.port, err, code))
-    os.exit(1)
-  end
-  local addr, port = listener:getsockname()
-  responder.banner(addr, port, tostring(listener))
+  local listener = responder.listen(opts)
   local ticker = {n = 0, timer = uv.new_timer()}
   ticker.timer:start(TICK_MS, TICK_MS, function() ticker.n = ticker.n + 1 end)
   ds.luv.spawn(serve, listener, opts, ticker)

@@ -1,5 +1,5 @@
--- responder.lua: what examples/udp_responder.lua and
--- examples/udp_responder_cqueues.lua share: their command line, the log
+-- responder.lua: what examples/udp_responder.lua, udp_responder_cqueues.lua
+-- and luv_responder.lua share: their command line, the listener, the log
 -- line for each datagram and the answer to it. Not a program of its own.
 --
 -- Both programs take each datagram on the fast path: with packet info on,
@@ -49,6 +49,20 @@ function M.answer(sock, data, addr, port, dst, ifindex)
   local sent, err, code = sock:sendto(data, addr, port, dst, ifindex)
   print(M.describe(data, addr, port, dst, ifindex, sent, err, code))
   return sent
+end
+
+-- The UDP listener on every address the two loop-driven responders
+-- serve (ds.udp_listen turns pktinfo on by default), its banner printed;
+-- exits 1 when it cannot be made.
+function M.listen(opts)
+  local listener, err, code = ds.udp_listen("*", opts.port, {dualstack = opts.dualstack})
+  if not listener then
+    io.stderr:write(("cannot bind * port %d: %s (%s)\n"):format(opts.port, err, code))
+    os.exit(1)
+  end
+  local addr, port = listener:getsockname()
+  M.banner(addr, port, tostring(listener))
+  return listener
 end
 
 -- The banner the demo reads the port from: "listening on :: port N (...)".

@@ -21,7 +21,6 @@
 -- helpers this responder shares with udp_responder.lua.
 package.path = "lua/?.lua;lua/?/init.lua;examples/?.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
-local ds = require "dualstack"
 local responder = require "responder"
 local cqueues = require "cqueues"
 local condition = require "cqueues.condition"
@@ -80,14 +79,7 @@ end
 local function main(argv)
   local opts = responder.parse_args(argv, USAGE, true)
   io.stdout:setvbuf("line")  -- a pipe would otherwise hold our lines back
-  -- ds.udp_listen turns pktinfo on by default.
-  local listener, err, code = ds.udp_listen("*", opts.port, {dualstack = opts.dualstack})
-  if not listener then
-    io.stderr:write(("cannot bind * port %d: %s (%s)\n"):format(opts.port, err, code))
-    os.exit(1)
-  end
-  local addr, port = listener:getsockname()
-  responder.banner(addr, port, tostring(listener))
+  local listener = responder.listen(opts)
   local state, cq = new_state(opts), cqueues.new()
   for _, sock in ipairs(listener:sockets()) do
     cq:wrap(serve, sock, state)

@@ -146,3 +146,18 @@ describe("examples/luv_responder.lua", function()
     end)
   end
 end)
+
+describe("examples/udp_responder_cqueues.lua", function()
+  for _, d in ipairs{"yes", "no"} do
+    it("answers from each dst, a coroutine per socket (-d " .. d .. ")", function()
+      local why = needs("cqueues", "lua-cqueues")
+      if why then return pending(why) end
+      local p, port = start("udp_responder_cqueues.lua", "0 -n 3 -t 10 -d " .. d)
+      assert_answers_from_dst(port)
+      local out, ok = finish(p)
+      assert.is_true(ok, out)
+      assert.matches('"ping 127%.0%.0%.2", replied from [:f]*127%.0%.0%.2\n', out)
+      assert.matches("stopping: count reached\nanswered 3 datagram%(s%)\n$", out)
+    end)
+  end
+end)
