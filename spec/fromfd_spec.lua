@@ -117,6 +117,47 @@ describe("fromfd", function()
     assert.equal(H.LO, ifindex)
   end)
 
+  it("turns on both halves of a receive option on in one (dual): IPv4 datagrams still pass", function()
+    -- IPv6 packet info on, IPv4's off: had recvopts believed the IPv4 half on,
+    -- the IPv4 arrival marker would go off with the next option turned off,
+    -- and every IPv4 datagram after it would be dropped as spoofed
+    local fd = raw("dual", "udp")
+    assert(th.setint(fd, th.IPPROTO_IPV6, th.IPV6_RECVPKTINFO, 1))
+    local u = adopt(fd, "udp")
+    H.ok(u:bind("::", 0))
+    local _, port = u:getsockname()
+    local c = keep(H.socket("udp", "inet"))
+    local function check(label)
+      assert.equal(#label, c:sendto(label, "127.0.0.1", port))
+      local data, addr, _, dst = u:recvfrom()
+      assert.same({ label, "::ffff:127.0.0.1", "::ffff:127.0.0.1" }, { data, addr, dst }, label)
+    end
+    check("adopted")
+    H.ok(u:setoption("recvhoplimit", true))
+    check("hoplimit on")
+    H.ok(u:setoption("recvhoplimit", false))
+    check("hoplimit off")
+    assert.equal(0, u:spoofed())
+  end)
+
+  it("an inet6 socket turning dual turns on the IPv4 half of its receive options", function()
+    local u = keep(H.socket("udp", "inet6"))
+    H.ok(u:setoption("pktinfo", true))
+    H.ok(u:setoption("v6only", false))
+    H.ok(u:bind("::", 0))
+    local _, port = u:getsockname()
+    u:settimeout(H.WAIT)
+    local c = keep(H.socket("udp", "inet"))
+    for _, label in ipairs({ "dual", "hoplimit on", "hoplimit off" }) do
+      if label == "hoplimit on" then H.ok(u:setoption("recvhoplimit", true)) end
+      if label == "hoplimit off" then H.ok(u:setoption("recvhoplimit", false)) end
+      assert.equal(#label, c:sendto(label, "127.0.0.1", port))
+      local data, addr, _, dst = u:recvfrom()
+      assert.same({ label, "::ffff:127.0.0.1", "::ffff:127.0.0.1" }, { data, addr, dst }, label)
+    end
+    assert.equal(0, u:spoofed())
+  end)
+
   it("owns the descriptor: close closes it; it is close-on-exec", function()
     local fd = raw("inet", "tcp")
     local s = H.ok(ds.fromfd(fd, "tcp"))
@@ -298,5 +339,17 @@ print(#t, next(t.names))
     local out = p:read("a")
     p:close()
     assert.equal("1\tfalse\tpipe\tnil\tdescriptor 3 is not a socket\n", out)
+  end)
+
+  it("listen_fds takes at most MAX_FDS descriptors, whatever LISTEN_FDS claims", function()
+    local why = H.needs_posix("a child lua5.4 with its own environment"); if why then return pending(why) end
+    -- a hostile environment: four billion descriptors would take hours to try
+    local lua = ("package.path=[[%s/lua/?.lua;]]..package.path package.cpath=[[%s/build/?.so;]]..package.cpath " ..
+      "local t=require([[dualstack.inherit]]).listen_fds() print(#t, t[1025], t.errors[1], t.errors[1024])"):format(ROOT, ROOT)
+    local p = assert(io.popen(("timeout 20 sh -c 'exec env LISTEN_PID=$$ LISTEN_FDS=4000000000 lua5.4 -e \"%s\" 3</dev/null'"):format(lua)))
+    local out = p:read("a")
+    p:close()
+    assert.equal("1024\tnil\tdescriptor 3 is not a socket\tbad file descriptor\n", out)
+    assert.equal(1024, inherit.MAX_FDS)
   end)
 end)

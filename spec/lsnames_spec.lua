@@ -177,6 +177,42 @@ describe("LuaSocket option names", function()
     end
   end)
 
+  it("membership options and ip-multicast-if take LuaSocket's unspecified interface", function()
+    -- LuaSocket's documented interface is "0.0.0.0" (INADDR_ANY): the system chooses
+    local d = sock("udp", "dual")
+    assert.equal(1, d:setoption("ip-multicast-if", H.LO_NAME))
+    assert.equal(1, d:setoption("ip-multicast-if", "0.0.0.0"))
+    assert.equal(0, d:getoption("multicast_if"))
+    for _, family in ipairs({ "dual", "inet" }) do
+      local u = sock("udp", family)
+      for _, any in ipairs({ "0.0.0.0", "::", "*" }) do
+        assert.same({ 1 }, { u:setoption("ip-multicast-if", any) }, family .. " ip-multicast-if " .. any)
+        local ok, err, code = u:setoption("ip-add-membership", { multiaddr = "239.1.2.3", interface = any })
+        if H.WINE and code == "ENOPROTOOPT" then return pending("Wine " .. H.WINE .. " has no MCAST_JOIN_GROUP: " .. err) end
+        assert.same({ 1 }, { ok, err, code }, family .. " join via " .. any)
+        assert.same({ 1 }, { u:setoption("ip-drop-membership", { multiaddr = "239.1.2.3", interface = any }) })
+      end
+    end
+  end)
+
+  it("a bad membership interface raises against the table argument, naming the field", function()
+    local u = sock("udp", "inet")
+    local ok, err = pcall(function()
+      u:setoption("ip-add-membership", { multiaddr = "239.1.2.3", interface = "192.0.2.99" })
+    end)
+    assert.is_false(ok)
+    assert.matches("bad argument #2 to 'setoption' ('interface': no interface has address '192.0.2.99')", err, 1, true)
+    H.raises("bad argument #2 to 'setoption' ('interface': unknown interface 'nosuchif0')", function()
+      u:setoption("ip-add-membership", { multiaddr = "239.1.2.3", interface = "nosuchif0" })
+    end)
+    H.raises("bad argument #2 to 'setoption' ('interface': interface index out of range)", function()
+      u:setoption("ip-add-membership", { multiaddr = "239.1.2.3", interface = -1 })
+    end)
+    H.raises("bad argument #2 to 'setoption' ('interface': interface expected, got boolean)", function()
+      u:setoption("ip-add-membership", { multiaddr = "239.1.2.3", interface = true })
+    end)
+  end)
+
   it("membership options check their table and are write only", function()
     local u = sock("udp")
     H.raises("string 'multiaddr' field expected", function() u:setoption("ip-add-membership", {}) end)

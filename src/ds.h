@@ -143,7 +143,8 @@ void ds_open_recv(lua_State *L);
 void ds_open_msg(lua_State *L);
 
 /* options.c */
-unsigned ds_read_recvopts(lua_State *L, ds_socket *s);
+unsigned ds_read_recvopts(ds_fd fd, int family, int type);
+int ds_fill_recvopts(ds_fd fd, int family, int type, unsigned on);
 void ds_open_options(lua_State *L);
 
 /* iface.c */

@@ -82,32 +82,56 @@ static int membership(lua_State *L, int join) {
 static int sock_join(lua_State *L) { return membership(L, 1); }
 static int sock_leave(lua_State *L) { return membership(L, 0); }
 
-/* An interface value at arg: an index, an interface name, one of the
-** interface's addresses, or "*" (0: the system's choice, as LuaSocket's
-** INADDR_ANY). Everything becomes an index. */
-static unsigned check_interface(lua_State *L, int arg) {
+static int is_unspecified(const ds_ip *ip) {
+  static const unsigned char zero[16] = {0};
+  return memcmp(ip->bytes, zero, ip->af == AF_INET ? 4 : 16) == 0;
+}
+
+/* Raises against argument arg: field (a table field's name and ": ", or
+** "") names where in it the bad interface value is. */
+static void bad_interface(lua_State *L, int arg, const char *field, const char *why) {
+  luaL_argerror(L, arg, lua_pushfstring(L, "%s%s", field, why));
+}
+
+/* The interface value at idx: an index, an interface name, one of the
+** interface's addresses, or "*", "0.0.0.0" or "::" (0: the system's
+** choice, as LuaSocket's INADDR_ANY). Everything becomes an index. A bad
+** one raises against argument arg, the one the user gave (idx may hold a
+** field of it). The text is used before any allocation: anchored at idx. */
+static unsigned check_interface(lua_State *L, int idx, int arg, const char *field) {
   ds_ip ip;
   size_t len;
   const char *text;
-  unsigned idx;
-  if (lua_type(L, arg) == LUA_TNUMBER) return ds_check_ifindex(L, arg);
-  text = luaL_checklstring(L, arg, &len);
+  unsigned index;
+  int isint;
+  if (lua_type(L, idx) == LUA_TNUMBER) {
+    lua_Integer v = lua_tointegerx(L, idx, &isint);
+    if (!isint) bad_interface(L, arg, field, "number has no integer representation");
+    if (v < 0 || v > 0xffffffffLL) bad_interface(L, arg, field, "interface index out of range");
+    return (unsigned)v;
+  }
+  if (lua_type(L, idx) != LUA_TSTRING)
+    bad_interface(L, arg, field, lua_pushfstring(L, "interface expected, got %s", luaL_typename(L, idx)));
+  text = lua_tolstring(L, idx, &len);
   if (len == 1 && text[0] == '*') return 0;
-  if (ds_pton(text, len, &ip) != NULL) return ds_check_ifindex(L, arg);
-  ds_ip_unmap(&ip);
-  idx = ds_ifindex_of_addr(&ip);
-  if (idx == 0) luaL_argerror(L, arg, lua_pushfstring(L, "no interface has address '%s'", text));
-  return idx;
-}
-
-static unsigned check_mcast_if(lua_State *L) {
-  return check_interface(L, 3);
+  if (ds_pton(text, len, &ip) == NULL) {
+    ds_ip_unmap(&ip);
+    if (is_unspecified(&ip)) return 0;
+    if ((index = ds_ifindex_of_addr(&ip)) == 0)
+      bad_interface(L, arg, field, lua_pushfstring(L, "no interface has address '%s'", text));
+    return index;
+  }
+  if (strlen(text) != len) bad_interface(L, arg, field, "text contains a NUL byte");
+  if ((index = ds_sys_ifindex(text)) == 0)
+    bad_interface(L, arg, field, lua_pushfstring(L, "unknown interface '%s'", text));
+  return index;
 }
 
 /* setoption(name, {multiaddr = group, interface = iface}): LuaSocket's
 ** ip-add-membership (af AF_INET) and ipv6-add-membership (AF_INET6),
-** and their drop forms. interface is as multicast_if's value; nil or "*"
-** lets the system choose. The table's fields are copied before any call. */
+** and their drop forms. interface is as multicast_if's value; nil, "*"
+** or the unspecified address let the system choose. The table's fields
+** are copied (group, interface) before any call that may run Lua. */
 int ds_membership_option(lua_State *L, int join, int af) {
   ds_socket *s = ds_check_open(L, 1);
   ds_ip group;
@@ -125,13 +149,13 @@ int ds_membership_option(lua_State *L, int join, int af) {
   luaL_argcheck(L, group.af == af && is_multicast(&group), 3,
                 af == AF_INET ? "'multiaddr' must be an IPv4 multicast group"
                               : "'multiaddr' must be an IPv6 multicast group");
-  if (lua_getfield(L, 3, "interface") != LUA_TNIL) iface = check_interface(L, 5);
+  if (lua_getfield(L, 3, "interface") != LUA_TNIL) iface = check_interface(L, 5, 3, "'interface': ");
   return change_membership(L, s, join, &group, iface, NULL);
 }
 
 int ds_set_multicast_if(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  unsigned idx = check_mcast_if(L);
+  unsigned idx = check_interface(L, 3, 3, "");
   int v6 = (int)idx, err;
   if (s->family != DS_INET &&
       ds_sys_setopt(s->fd, IPPROTO_IPV6, IPV6_MULTICAST_IF, &v6, sizeof(v6)) < 0)

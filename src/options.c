@@ -222,17 +222,26 @@ static const ds_optdef *check_optdef(lua_State *L, ds_socket *s) {
   return d;
 }
 
-static int socket_level(const ds_optdef *d) {
+/* Do both halves name one option (socket level, TCP level, UDP level)?
+** Then a dual socket sets it once. */
+static int same_halves(const ds_optdef *d) {
   return d->level4 == d->level6 && d->name4 == d->name6;
 }
 
-/* The (level, name) pairs this socket uses for d: n of them, v6 first. */
-static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2], int nm[2]) {
+/* The (level, name) pairs a socket of family uses for d: n of them (0:
+** none applies), the IPv6 one first. Raises nothing. */
+static int option_halves(int family, const ds_optdef *d, int lv[2], int nm[2]) {
   int n = 0;
-  int want6 = s->family != DS_INET && d->level6 >= 0;
-  int want4 = (s->family != DS_INET6 || socket_level(d)) && d->level4 >= 0;
+  int want6 = family != DS_INET && d->level6 >= 0;
+  int want4 = (family != DS_INET6 || same_halves(d)) && d->level4 >= 0;
   if (want6) { lv[n] = d->level6; nm[n++] = d->name6; }
-  if (want4 && !(want6 && socket_level(d))) { lv[n] = d->level4; nm[n++] = d->name4; }
+  if (want4 && !(want6 && same_halves(d))) { lv[n] = d->level4; nm[n++] = d->name4; }
+  return n;
+}
+
+/* option_halves for s, raising when d does not apply to it. */
+static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2], int nm[2]) {
+  int n = option_halves(s->family, d, lv, nm);
   if (n == 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' does not apply to an %s socket",
                                         d->name, s->family == DS_INET ? "inet" : "inet6"));
@@ -328,6 +337,64 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
   *len = sizeof(*ival);
 }
 
+/* err, from setting half (level) of d on a socket of family: on a dual
+** socket of a host with IPv4 disabled, the IPv4 half of a two-family
+** option fails and has nothing to act on (0). An option with one half for
+** both (same_halves) is the socket's own: its error is always real. */
+static int half_error(int family, const ds_optdef *d, int level, int err) {
+  if (family == DS_DUAL && level == d->level4 && !same_halves(d)) return ds_ipv4_option_error(err);
+  return err;
+}
+
+/* Is the receive option (level, name) on in fd? */
+static int half_on(ds_fd fd, int level, int name) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+  return name != DS_OPT_ABSENT && ds_sys_getopt(fd, level, name, &v, &len) == 0 && v;
+}
+
+/* The DS_RECV_* options on in fd, a descriptor made elsewhere that a socket
+** of family and type is to own (fromfd): on in either half. Reads only. */
+unsigned ds_read_recvopts(ds_fd fd, int family, int type) {
+  const ds_optdef *d;
+  unsigned on = 0;
+  for (d = optdefs; d->name; d++) {
+    int lv[2], nm[2], n, i;
+    if (!d->recvflag || (d->socktype && d->socktype != type)) continue;
+    n = option_halves(family, d, lv, nm);
+    for (i = 0; i < n; i++)
+      if (half_on(fd, lv[i], nm[i])) on |= d->recvflag;
+  }
+  return on;
+}
+
+/* Turns on, in fd, both halves of each receive option in on, as setoption
+** leaves them on a socket of family: an option on in one half only (an
+** inherited descriptor; an inet6 socket turning dual) would have recvopts
+** claim an IPv4-level message that never comes, so fit_marker would turn
+** the IPv4 arrival marker off and every IPv4 datagram look spoofed. The
+** control buffer (ds_cmsg_space) counts both halves' messages. 0, or the
+** error; the halves turned on before it stay on. */
+int ds_fill_recvopts(ds_fd fd, int family, int type, unsigned on) {
+  const ds_optdef *d;
+  const int one = 1;
+  for (d = optdefs; d->name; d++) {
+    int lv[2], nm[2], n, i, err;
+    if (!(d->recvflag & on) || (d->socktype && d->socktype != type)) continue;
+    n = option_halves(family, d, lv, nm);
+    for (i = 0; i < n; i++) {
+      if (nm[i] == DS_OPT_ABSENT || half_on(fd, lv[i], nm[i])) continue;
+      if (ds_sys_setopt(fd, lv[i], nm[i], &one, sizeof(one)) == 0) continue;
+      if ((err = half_error(family, d, lv[i], ds_sys_error())) != 0) return err;
+    }
+  }
+  return 0;
+}
+
+static int is_v6only(const ds_optdef *d) {
+  return d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY;
+}
+
 static int sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   const ds_optfn *f = find_optfn(L, s);
@@ -343,8 +410,12 @@ static int sock_setoption(lua_State *L) {
   n = halves(L, s, d, lv, nm);
   check_value(L, d, &ival, &lg, &val, &len);
   if (nm[0] == DS_OPT_ABSENT) return ds_push_error(L, ENOPROTOOPT);
-  if (d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY && s->bound)
+  if (is_v6only(d) && s->bound)
     return luaL_error(L, "option 'v6only' must be set before bind, connect or listen");
+  /* Turning dual: the receive options on so far have their IPv6 half only. */
+  if (is_v6only(d) && !ival && s->family == DS_INET6 &&
+      (err = ds_fill_recvopts(s->fd, DS_DUAL, s->type, s->recvopts)) != 0)
+    return ds_push_error(L, err);
   /* Room for a receive option's messages comes first: should one half be
   ** set and the other fail, the control buffer still fits what arrives.
   ** The IPv4 arrival marker goes on before the last IPv4-level option goes
@@ -355,14 +426,11 @@ static int sock_setoption(lua_State *L) {
   for (i = 0; i < n; i++) {
     if (!ival && holds_marker(s, lv[i], nm[i])) continue;
     if (ds_sys_setopt(s->fd, lv[i], nm[i], val, len) == 0) continue;
-    err = ds_sys_error();
-    if (s->family == DS_DUAL && lv[i] == d->level4 && !socket_level(d))
-      err = ds_ipv4_option_error(err);
-    if (err != 0) return ds_push_error(L, err);
+    if ((err = half_error(s->family, d, lv[i], ds_sys_error())) != 0) return ds_push_error(L, err);
   }
   if (!ival) s->recvopts &= ~d->recvflag;
   else if (d->recvflag) (void)fit_marker(s, s->recvopts); /* kept on if it fails */
-  if (d->name6 == IPV6_V6ONLY && d->level6 == IPPROTO_IPV6) s->family = ival ? DS_INET6 : DS_DUAL;
+  if (is_v6only(d)) s->family = ival ? DS_INET6 : DS_DUAL;
   lua_pushinteger(L, 1);
   return 1;
 }
@@ -389,21 +457,6 @@ static int sock_getoption(lua_State *L) {
   else if (lg.l_onoff) lua_pushinteger(L, lg.l_linger);
   else lua_pushboolean(L, 0);
   return 1;
-}
-
-/* The DS_RECV_* options on in a descriptor made elsewhere (fromfd), read
-** from the half a receive of its family reports (the IPv6 one on dual). */
-unsigned ds_read_recvopts(lua_State *L, ds_socket *s) {
-  const ds_optdef *d;
-  unsigned on = 0;
-  for (d = optdefs; d->name; d++) {
-    int lv[2], nm[2], v = 0;
-    socklen_t len = sizeof(v);
-    if (!d->recvflag || (d->socktype && d->socktype != s->type)) continue;
-    halves(L, s, d, lv, nm);
-    if (ds_sys_getopt(s->fd, lv[0], nm[0], &v, &len) == 0 && v) on |= d->recvflag;
-  }
-  return on;
 }
 
 static const luaL_Reg option_methods[] = {

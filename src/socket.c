@@ -30,17 +30,18 @@ static int l_tcp(lua_State *L) { return new_socket(L, SOCK_STREAM); }
 
 /* nil, "descriptor N ...", code: why fd cannot be adopted. */
 static int refuse_fd(lua_State *L, lua_Integer fd, const char *why, const char *code) {
-  lua_pushnil(L);
-  lua_pushfstring(L, "descriptor %I %s", (LUAI_UACINT)fd, why);
-  lua_pushstring(L, code);
-  return 3;
+  return ds_push_failure(L, lua_pushfstring(L, "descriptor %I %s", (LUAI_UACINT)fd, why), code);
 }
 
 /* fromfd(fd [, kind]): a socket object owning a descriptor made elsewhere
 ** (inherited, systemd's, inetd's stdin). Type, family and v6only are
 ** read from it; it is set up as tcp and udp set theirs up. The object
-** comes first, so a memory error leaves the descriptor the caller's; on
-** any failure it stays the caller's, open. */
+** comes first, so a memory error leaves the descriptor the caller's. Every
+** check (what it is, which receive options are on) only reads, and comes
+** before any change; only the set-up itself can fail after a change (a
+** system failure), and then the descriptor stays the caller's, open, with
+** what was done before the failure (docs/dualstack.luadoc: fromfd). The
+** object owns it once nothing can fail. */
 static int l_fromfd(lua_State *L) {
   static const char *const kinds[] = {"tcp", "udp", NULL};
   lua_Integer n = luaL_checkinteger(L, 1);
@@ -48,6 +49,7 @@ static int l_fromfd(lua_State *L) {
   ds_socket *s;
   ds_fdinfo info;
   ds_fd fd;
+  unsigned on;
   luaL_argcheck(L, n >= 0 && n <= DS_FD_MAX, 1, "descriptor out of range");
   fd = (ds_fd)n;
   s = ds_new_socket(L, DS_DUAL, SOCK_STREAM);
@@ -60,13 +62,17 @@ static int l_fromfd(lua_State *L) {
   if (kind >= 0 && info.type != (kind ? SOCK_DGRAM : SOCK_STREAM))
     return refuse_fd(L, n, kind ? "is a tcp socket, udp expected" : "is a udp socket, tcp expected",
                      "EPROTOTYPE");
-  if ((err = ds_adopt(fd, &info)) != 0) return ds_push_error(L, err);
-  s->fd = fd; /* owned from here: close and __gc close it */
   s->type = info.type;
   s->family = info.af == AF_INET ? DS_INET : info.v6only ? DS_INET6 : DS_DUAL;
   s->bound = info.bound;
-  s->recvopts = ds_read_recvopts(L, s);
+  on = ds_read_recvopts(fd, s->family, s->type);
+  /* The changes: receive options on in both halves, then as a new socket. */
+  if ((err = ds_fill_recvopts(fd, s->family, s->type, on)) != 0 ||
+      (err = ds_adopt(fd, &info)) != 0)
+    return ds_push_error(L, err);
+  s->recvopts = on;
   if (s->family != DS_INET && s->type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
+  s->fd = fd; /* owned from here: close and __gc close it */
   return 1;
 }
 static int l_udp(lua_State *L) { return new_socket(L, SOCK_DGRAM); }

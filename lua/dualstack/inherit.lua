@@ -10,6 +10,13 @@ local M = {}
 -- sd_listen_fds(3)'s SD_LISTEN_FDS_START: the first descriptor passed.
 local FIRST = 3
 
+--- The most descriptors `listen_fds` takes: `LISTEN_FDS` comes from the
+-- environment, which whoever starts the process controls, and one of
+-- 4000000000 must not make it try that many descriptors. 1024 is the
+-- usual descriptor limit (`ulimit -n`), far above what a service is handed;
+-- descriptors past `3 + MAX_FDS - 1` are left alone (open, not adopted).
+M.MAX_FDS = 1024
+
 -- Keys of the result that are not names of descriptors.
 local RESERVED = { names = true, errors = true }
 
@@ -25,7 +32,7 @@ end
 -- `LISTEN_PID` is this process's id (`getpid`), so a child that inherits
 -- the environment (Lua cannot unset it) does not take its parent's
 -- descriptors; otherwise, or without `LISTEN_FDS`, the result is empty.
--- Each descriptor `3 .. 3 + LISTEN_FDS - 1` is adopted by `fromfd`:
+-- Each descriptor `3 .. 3 + LISTEN_FDS - 1` (at most `MAX_FDS` of them) is adopted by `fromfd`:
 -- type, family (`"inet"`, `"inet6"` or `"dual"`) and v6only are read from
 -- it, it becomes close-on-exec and blocking, and closing the socket
 -- closes it. A descriptor that is not an IPv4 or IPv6 TCP or UDP socket
@@ -46,6 +53,7 @@ function M.listen_fds()
   local count = math.tointeger(tonumber(os.getenv("LISTEN_FDS") or ""))
   if pid ~= core.getpid() or not count or count < 1 then return out end
   local names = split_names(os.getenv("LISTEN_FDNAMES"))
+  if count > M.MAX_FDS then count = M.MAX_FDS end
   for i = 1, count do
     local sock, err = core.fromfd(FIRST + i - 1)
     out[i] = sock or false

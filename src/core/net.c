@@ -106,11 +106,13 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info) {
 }
 
 /* Sets fd up as a socket of ours is (ds_make_socket), and blocking, as a
-** new socket object expects (its timeout is none): 0, or the error. */
+** new socket object expects (its timeout is none): 0, or the error. The
+** call most likely to fail (an IPv4-level option) goes first; what was
+** done before a failure stays done (the marker on, close-on-exec). */
 int ds_adopt(ds_fd fd, const ds_fdinfo *info) {
-  int err = ds_sys_adopt(fd);
+  int err = setup_receive(fd, info->af, info->type);
+  if (err == 0) err = ds_sys_adopt(fd);
   if (err == 0) err = ds_sys_set_nonblocking(fd, 0);
-  if (err == 0) err = setup_receive(fd, info->af, info->type);
   return err;
 }
 
