@@ -738,6 +738,7 @@ describe("hostile: junk first arguments to every function", function()
     end,
     wait = function(i) return raise(argerr(1, "wait", "dualstack socket or listener expected, got " .. got(i))) end,
     getpid = always(of_type("number")),
+    gethostname = always(of_type("string")),
     fromfd = takes("number", 1, "fromfd", int(raise(argerr(1, "fromfd", NO_INT)),
       raise(argerr(1, "fromfd", "descriptor out of range")), raise(argerr(1, "fromfd", "descriptor out of range")))),
     poll = takes("table", 1, "poll", always(value(function(r, w)

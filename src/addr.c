@@ -397,6 +397,15 @@ static int l_getnameinfo(lua_State *L) {
   return 2;
 }
 
+/* The host's name, as LuaSocket's dns.gethostname gives it. NI_MAXHOST
+** is room for any name the resolver can answer for. */
+static int l_gethostname(lua_State *L) {
+  char name[NI_MAXHOST];
+  if (ds_sys_gethostname(name, sizeof(name)) < 0) return ds_push_error(L, ds_sys_error());
+  lua_pushstring(L, name);
+  return 1;
+}
+
 /* Pushes true or false, or nil, message, code when the probe failed. */
 static int push_probe(lua_State *L, int r, int err) {
   if (r == DS_PROBE_ERROR) return ds_push_error(L, err);
@@ -426,6 +435,7 @@ static const luaL_Reg addr_funcs[] = {
   {"normalize", l_normalize},     {"family", l_family},
   {"pton", l_pton},               {"ntop", l_ntop},
   {"getaddrinfo", l_getaddrinfo}, {"getnameinfo", l_getnameinfo},
+  {"gethostname", l_gethostname},
   {"has_ipv4", l_has_ipv4},       {"has_ipv6", l_has_ipv6},
   {"has_dualstack", l_has_dualstack}, {NULL, NULL}};
 

@@ -649,26 +649,10 @@ local dns = {}
 -- @table dns
 M.dns = dns
 
--- The host's name (core has no gethostname: the kernel's, else the
--- environment's).
-local function hostname()
-  local f = io.open("/proc/sys/kernel/hostname")
-  if f then
-    local name = f:read("l")
-    f:close()
-    if name and name ~= "" then return name end
-  end
-  local name = os.getenv("COMPUTERNAME") or os.getenv("HOSTNAME")
-  if name then return name end
-  local p = io.popen("hostname")
-  name = p and p:read("l")
-  if p then p:close() end
-  return name or nil, "hostname unknown"
-end
-
 --- The host's name.
 -- @treturn string
-function dns.gethostname() return hostname() end
+-- @return[2] nil, message, code
+function dns.gethostname() return core.gethostname() end
 
 -- The {name, alias, ip} table of LuaSocket's toip/tohostname.
 local function resolved(name, list)

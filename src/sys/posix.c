@@ -220,6 +220,13 @@ long ds_sys_getpid(void) {
   return (long)getpid();
 }
 
+/* POSIX leaves a truncated name unterminated: terminate it. */
+int ds_sys_gethostname(char *buf, size_t size) {
+  if (gethostname(buf, size) < 0) return -1;
+  buf[size - 1] = '\0';
+  return 0;
+}
+
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res) {
   return getaddrinfo(host, service, hints, res);

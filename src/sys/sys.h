@@ -85,6 +85,9 @@ double ds_sys_monotonic(void);
 /* The wall clock, seconds since 1970 (UTC), and this process's id. */
 double ds_sys_realtime(void);
 long ds_sys_getpid(void);
+/* The host's name into buf (NUL-terminated within size): 0, or -1 with
+** ds_sys_error. */
+int ds_sys_gethostname(char *buf, size_t size);
 
 /* Names and numbers: getaddrinfo's and getnameinfo's results. Their codes
 ** (EAI_*) are named and worded by the core (ds_gai_errname); a code that

@@ -527,6 +527,13 @@ long ds_sys_getpid(void) {
   return (long)GetCurrentProcessId();
 }
 
+/* Winsock's gethostname (WSAStartup has run: ds_sys_init) takes an int. */
+int ds_sys_gethostname(char *buf, size_t size) {
+  if (gethostname(buf, (int)size) != 0) return -1;
+  buf[size - 1] = '\0';
+  return 0;
+}
+
 /* Results name their protocol, as glibc's do, where Winsock leaves 0. */
 int ds_sys_getaddrinfo(const char *host, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res) {
