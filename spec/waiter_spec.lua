@@ -674,6 +674,27 @@ local CLOSED = [[
   report("elapsed", now() - t0)
 ]]
 
+-- A coroutine closes, after 50 ms, a two-socket listener another one
+-- receives on (timeout 2), then opens a socket (which may reuse a number).
+local LISTENER_CLOSED = [[
+  local l = listener("udp", { dualstack = false })
+  l:settimeout(2)
+  local left = 1
+  env.spawn(function()
+    env.sleep(0.05)
+    l:close()
+    local u = assert(ds.udp { family = "inet" })
+    env.sleep(0.1)
+    u:close()
+    left = left - 1
+  end)
+  local t0 = now()
+  local r = table.pack(l:recvfrom())
+  report("recv", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+  report("elapsed", now() - t0)
+  while left > 0 do env.sleep(0.01) end
+]]
+
 -- The resolver's results and errors, beside core.getaddrinfo's.
 local SHAPES = [[
   local function show(list, err, code)
@@ -727,6 +748,16 @@ describe("the waiters with several coroutines, odd timeouts and closes", functio
       assert.equal(r.core_ok, r.loop_ok, out)
       assert.matches("^nil [^ ].* EAI_", r.core_nx, out)
       assert.equal(r.core_nx, r.loop_nx, out)
+    end)
+  end
+
+  for _, loop in ipairs(LOOPS) do
+    it("wakes a coroutine receiving on a listener another " .. loop .. " coroutine closes, and the loop runs on", function()
+      local r, out = in_loop(loop, LISTENER_CLOSED)
+      if not r then return end
+      assert.equal("3 nil closed EBADF", r.recv, out)
+      local elapsed = number(r, "elapsed", out)
+      assert.is_true(elapsed >= 0.04 and elapsed < 0.5, "woke after " .. elapsed .. " s:\n" .. out)
     end)
   end
 

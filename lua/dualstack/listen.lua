@@ -216,8 +216,9 @@ function Listener:gettimeout()
   return self.timeout
 end
 
+-- Coroutines waiting on the sockets wake and find them closed.
 function Listener:close()
-  for _, s in ipairs(self.socks) do s:close() end
+  waiters.close(self.socks)
   return 1
 end
 

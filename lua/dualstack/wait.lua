@@ -18,11 +18,12 @@
 --
 -- Several coroutines may wait on one descriptor at once (two acceptors on
 -- one listener). The rule: wake or stop a coroutine before closing the
--- socket it waits on. The loop keeps watching a descriptor number, not a
--- socket: a close under a waiting coroutine is not seen until its wait
--- ends (cqueues then fails the controller, "unable to update event
--- disposition"; libuv may watch whatever socket reuses the number). A wait
--- that does end on a closed socket returns `nil, "closed", "EBADF"`.
+-- socket it waits on; a listener's close and `close` here do that. The
+-- loop watches a descriptor number, not a socket: a plain `sock:close()`
+-- under a waiting coroutine is not seen until its wait ends (cqueues then
+-- fails the controller, "unable to update event disposition"; libuv may
+-- watch whatever socket reuses the number). A wait that ends on a closed
+-- socket returns `nil, "closed", "EBADF"`.
 -- @module dualstack.wait
 local core = require "dualstack.core"
 
@@ -486,6 +487,18 @@ local function luv_sleep(seconds)
   end, function() close_handle(t) end)
 end
 
+-- Takes fd's poll handle away from its waiters (stopped and closed, as
+-- libuv wants before the descriptor is closed); the waiters, to wake.
+local function poll_detach(fd)
+  local entry = polls[fd]
+  if not entry then return {} end
+  polls[fd] = nil
+  close_handle(entry.handle)
+  local list = {}
+  for wt in pairs(entry.waiters) do list[#list + 1] = wt end
+  return list
+end
+
 --- The luv waiter: inside a coroutine started by `spawn`, waits with one
 -- uv poll handle per descriptor (shared by the coroutines waiting on it)
 -- and one uv timer, yielding until a
@@ -639,6 +652,28 @@ end
 -- @return nil, "closed", "EBADF"
 function M.closed_error()
   return nil, "closed", "EBADF"
+end
+
+--- Closes the sockets, waking the coroutines that wait on them (they
+-- find them closed: `nil, "closed", "EBADF"`) instead of leaving them to
+-- sleep their whole timeout on a descriptor the loop still watches. A
+-- listener's close does this; use it for a socket other coroutines may be
+-- waiting on. Under cqueues the waiters are woken by cqueues.cancel before
+-- the close, under luv their poll handles are closed first and they are
+-- resumed after it.
+-- @tparam {socket,...} socks the sockets
+function M.close(socks)
+  local cq = package.loaded.cqueues
+  local woken = {}
+  for _, s in ipairs(socks) do
+    local fd = s:getfd()
+    if fd >= 0 then
+      if type(cq) == "table" and type(cq.cancel) == "function" then cq.cancel(fd) end
+      for _, wt in ipairs(poll_detach(fd)) do woken[#woken + 1] = wt end
+    end
+  end
+  for _, s in ipairs(socks) do s:close() end
+  for _, wt in ipairs(woken) do wt.fire(wt.asked) end
 end
 
 -- The sockets of obj: a listener's, or obj itself when it is a socket;
