@@ -609,6 +609,24 @@ local SHARED_FD = [[
   while left > 0 do env.sleep(0.01) end
   report("wait1", got[1])
   report("wait2", got[2])
+  -- one coroutine waits to read, another to write: the writer returns at
+  -- once, the reader still wakes for the datagram after it
+  left = 2
+  env.spawn(function()
+    local r = table.pack(ds.wait(u, 2))
+    got.reader = tostring(r[1]) .. " " .. tostring(r[2])
+    left = left - 1
+  end)
+  env.spawn(function()
+    local r, w = wait.current().wait({}, { u:getfd() }, 2)
+    got.writer = tostring(r and next(r)) .. " " .. tostring(w and w[u:getfd()])
+    env.sleep(0.05)
+    assert(assert(ds.udp { family = "inet" }):sendto("y", "127.0.0.1", port))
+    left = left - 1
+  end)
+  while left > 0 do env.sleep(0.01) end
+  report("writer", got.writer)
+  report("reader", got.reader)
   local l, lport = listener("tcp", {})
   l:settimeout(0.4)
   local accepted, timedout, n = 0, 0, 2
@@ -730,6 +748,8 @@ describe("the waiters with several coroutines, odd timeouts and closes", functio
       if not r then return end
       assert.equal("true nil nil", r.wait1, out)
       assert.equal("true nil nil", r.wait2, out)
+      assert.equal("nil true", r.writer, out)
+      assert.equal("true nil", r.reader, out)
       assert.is_nil(r.accept_error, out)
       assert.equal("1", r.accepted, out)
       assert.equal("1", r.timedout, out)

@@ -201,7 +201,7 @@ function Listener:getfd()
 end
 
 -- The sockets are non-blocking whatever the listener's timeout: on_ready
--- waits, through the waiter, within it.
+-- (receives) and on_writable (sends) wait, through the waiter, within it.
 function Listener:settimeout(seconds)
   if seconds ~= nil and type(seconds) ~= "number" then
     error("bad argument #1 to 'settimeout' (number expected, got " .. type(seconds) .. ")", 2)
