@@ -552,6 +552,8 @@ report("err", (tostring(err):gsub("\n", " | ")))
 later("boom under uv.run")
 uv.run()
 report("after", "yes")
+local ok2, err2 = pcall(ds.luv.run) -- nothing failed under it: nothing to raise
+report("later", tostring(ok2) .. " " .. (tostring(err2):match("[^\n]*")))
 ]]
 
 describe("the waiter's choice", function()
@@ -576,5 +578,362 @@ describe("the waiter's choice", function()
     assert.matches("stack traceback", r.err, 1, true)
     assert.equal("yes", r.after, out)
     assert.matches("dualstack.luv: error in a spawned coroutine: [^\n]*boom under uv.run", out)
+    assert.matches("^true ", r.later, out) -- the stderr one is not kept for a later run
   end)
+end)
+
+-- ---- (e) review fixes: shared descriptors, huge timeouts, closing, shapes ---
+
+-- Two coroutines ds.wait on one socket (one poll handle under luv, one fd
+-- under cqueues), a datagram after 50 ms wakes both; then two acceptors on
+-- one listener, one client: one gets it, the other times out.
+local SHARED_FD = [[
+  local u = assert(ds.udp { family = "inet" })
+  assert(u:bind("127.0.0.1", 0))
+  local port = select(2, u:getsockname())
+  u:settimeout(0)
+  local got = {}
+  local left = 3
+  for i = 1, 2 do
+    env.spawn(function()
+      local r = table.pack(ds.wait(u, 2))
+      got[i] = table.concat({ tostring(r[1]), tostring(r[2]), tostring(r[3]) }, " ")
+      left = left - 1
+    end)
+  end
+  env.spawn(function()
+    env.sleep(0.05)
+    assert(assert(ds.udp { family = "inet" }):sendto("x", "127.0.0.1", port))
+    left = left - 1
+  end)
+  while left > 0 do env.sleep(0.01) end
+  report("wait1", got[1])
+  report("wait2", got[2])
+  -- one coroutine waits to read, another to write: the writer returns at
+  -- once, the reader still wakes for the datagram after it
+  left = 2
+  env.spawn(function()
+    local r = table.pack(ds.wait(u, 2))
+    got.reader = tostring(r[1]) .. " " .. tostring(r[2])
+    left = left - 1
+  end)
+  env.spawn(function()
+    local r, w = wait.current().wait({}, { u:getfd() }, 2)
+    got.writer = tostring(r and next(r)) .. " " .. tostring(w and w[u:getfd()])
+    env.sleep(0.05)
+    assert(assert(ds.udp { family = "inet" }):sendto("y", "127.0.0.1", port))
+    left = left - 1
+  end)
+  while left > 0 do env.sleep(0.01) end
+  report("writer", got.writer)
+  report("reader", got.reader)
+  local l, lport = listener("tcp", {})
+  l:settimeout(0.4)
+  local accepted, timedout, n = 0, 0, 2
+  for _ = 1, 2 do
+    env.spawn(function()
+      local c, err, code = l:accept()
+      if c then accepted = accepted + 1 elseif code == "ETIMEDOUT" then timedout = timedout + 1
+      else report("accept_error", tostring(err) .. " " .. tostring(code)) end
+      n = n - 1
+    end)
+  end
+  env.sleep(0.05)
+  local c = assert(ds.connect("127.0.0.1", lport, { timeout = 2 }))
+  while n > 0 do env.sleep(0.01) end
+  report("accepted", accepted)
+  report("timedout", timedout)
+  c:close()
+]]
+
+-- ds.wait with timeouts too long for a luv timer, woken by a datagram.
+local HUGE = [[
+  local u = assert(ds.udp { family = "inet" })
+  assert(u:bind("127.0.0.1", 0))
+  local port = select(2, u:getsockname())
+  u:settimeout(0)
+  local out = {}
+  for i, t in ipairs { 1e10, 1e300, math.huge } do
+    env.spawn(function()
+      env.sleep(0.02)
+      assert(assert(ds.udp { family = "inet" }):sendto("x", "127.0.0.1", port))
+    end)
+    local ok, r = pcall(ds.wait, u, t)
+    out[i] = tostring(ok) .. " " .. tostring(r)
+    u:recvfrom()
+  end
+  report("huge", table.concat(out, ", "))
+]]
+
+-- A coroutine closes, after 50 ms, the socket one coroutine waits on and
+-- the two-socket listener another one receives on.
+local CLOSED = [[
+  local u = assert(ds.udp { family = "inet" })
+  assert(u:bind("127.0.0.1", 0))
+  u:settimeout(0)
+  local l = listener("udp", { dualstack = false })
+  l:settimeout(1)
+  local left = 2
+  env.spawn(function()
+    local r = table.pack(l:recvfrom())
+    report("recv", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+    left = left - 1
+  end)
+  env.spawn(function()
+    env.sleep(0.05)
+    u:close()
+    l:close()
+    left = left - 1
+  end)
+  local t0 = now()
+  local r = table.pack(ds.wait(u, 0.3))
+  report("wait", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+  while left > 0 do env.sleep(0.01) end
+  report("elapsed", now() - t0)
+]]
+
+-- A coroutine closes, after 50 ms, a two-socket listener another one
+-- receives on (timeout 2), then opens a socket (which may reuse a number).
+local LISTENER_CLOSED = [[
+  local l = listener("udp", { dualstack = false })
+  l:settimeout(2)
+  local left = 1
+  env.spawn(function()
+    env.sleep(0.05)
+    l:close()
+    local u = assert(ds.udp { family = "inet" })
+    env.sleep(0.1)
+    u:close()
+    left = left - 1
+  end)
+  local t0 = now()
+  local r = table.pack(l:recvfrom())
+  report("recv", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+  report("elapsed", now() - t0)
+  while left > 0 do env.sleep(0.01) end
+]]
+
+-- The resolver's results and errors, beside core.getaddrinfo's.
+local SHAPES = [[
+  local function show(list, err, code)
+    if not list then return "nil " .. tostring(err) .. " " .. tostring(code) end
+    local parts = {}
+    for i, r in ipairs(list) do
+      parts[i] = table.concat({ r.family, r.addr, r.port, r.socktype, r.protocol }, " ")
+    end
+    table.sort(parts)
+    return table.concat(parts, ", ")
+  end
+  local hints = { socktype = "stream", family = "inet" }
+  report("loop_ok", show(ds.resolve("localhost", "http", hints)))
+  report("core_ok", show(ds.getaddrinfo("localhost", "http", hints)))
+  report("loop_nx", show(ds.resolve("no-such-host.invalid", 80)))
+  report("core_nx", show(ds.getaddrinfo("no-such-host.invalid", 80)))
+]]
+
+-- A coroutine another caller resumes while its name is looked up.
+local INTERRUPTED = [[
+  local uv = require "luv"
+  local co = coroutine.running()
+  local t = uv.new_timer()
+  t:start(0, 0, function() t:close(); coroutine.resume(co) end)
+  local r = table.pack(ds.resolve("localhost", 80))
+  report("interrupted", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
+]]
+
+describe("the waiters with several coroutines, odd timeouts and closes", function()
+  for _, loop in ipairs(LOOPS) do
+    it("wakes two coroutines waiting on one socket, and serves two acceptors on one listener, under " .. loop, function()
+      local r, out = in_loop(loop, SHARED_FD)
+      if not r then return end
+      assert.equal("true nil nil", r.wait1, out)
+      assert.equal("true nil nil", r.wait2, out)
+      assert.equal("nil true", r.writer, out)
+      assert.equal("true nil", r.reader, out)
+      assert.is_nil(r.accept_error, out)
+      assert.equal("1", r.accepted, out)
+      assert.equal("1", r.timedout, out)
+    end)
+
+    it("takes timeouts of 1e10, 1e300 and math.huge under " .. loop, function()
+      local r, out = in_loop(loop, HUGE)
+      if not r then return end
+      assert.equal("true true, true true, true true", r.huge, out)
+    end)
+
+    it("gives the resolver's results and errors the shape of core.getaddrinfo's under " .. loop, function()
+      local r, out = in_loop(loop, SHAPES)
+      if not r then return end
+      assert.equal("inet 127.0.0.1 80 stream 6", r.core_ok, out)
+      assert.equal(r.core_ok, r.loop_ok, out)
+      assert.matches("^nil [^ ].* EAI_", r.core_nx, out)
+      assert.equal(r.core_nx, r.loop_nx, out)
+    end)
+  end
+
+  for _, loop in ipairs(LOOPS) do
+    it("wakes a coroutine receiving on a listener another " .. loop .. " coroutine closes, and the loop runs on", function()
+      local r, out = in_loop(loop, LISTENER_CLOSED)
+      if not r then return end
+      assert.equal("3 nil closed EBADF", r.recv, out)
+      local elapsed = number(r, "elapsed", out)
+      assert.is_true(elapsed >= 0.04 and elapsed < 0.5, "woke after " .. elapsed .. " s:\n" .. out)
+    end)
+  end
+
+  it("wakes no cqueues coroutine without readiness when another one on the same socket stops waiting", function()
+    if not need("cqueues") then return end
+    local u = keep(H.socket("udp", "inet"))
+    H.ok(u:bind("127.0.0.1", 0))
+    u:settimeout(0)
+    local got = {}
+    in_cqueues(function(env)
+      local left = 2
+      env.spawn(function()
+        got.a = table.pack(ds.wait(u, 0.1))
+        left = left - 1
+      end)
+      env.spawn(function()
+        local t0 = H.now()
+        got.b = table.pack(ds.wait(u, 0.5))
+        got.b_elapsed = H.now() - t0
+        left = left - 1
+      end)
+      while left > 0 do env.sleep(0.01) end
+    end)
+    assert.same({ n = 3, nil, "timeout", "ETIMEDOUT" }, got.a)
+    assert.same({ n = 3, nil, "timeout", "ETIMEDOUT" }, got.b)
+    assert.is_true(got.b_elapsed >= 0.45, "B returned after " .. got.b_elapsed .. " s")
+  end)
+
+  it("returns nil, 'closed', 'EBADF' from ds.wait and a listener's receive when another luv coroutine closes the socket", function()
+    local r, out = in_loop("luv", CLOSED)
+    if not r then return end
+    assert.equal("3 nil closed EBADF", r.wait, out)
+    assert.equal("3 nil closed EBADF", r.recv, out)
+  end)
+
+  it("gives an honest error to a luv coroutine resumed by another caller during a lookup", function()
+    local r, out = in_loop("luv", INTERRUPTED)
+    if not r then return end
+    assert.equal("3 nil lookup interrupted: the coroutine was resumed while it waited for the name EINTR",
+      r.interrupted, out)
+  end)
+
+  it("refuses a listener opts.waiter that is no waiter, as ds.connect does", function()
+    for _, open in ipairs { "listen", "udp_listen" } do
+      local ok, err = pcall(ds[open], "127.0.0.1", 0, { waiter = {} })
+      assert.is_false(ok)
+      assert.matches("bad argument #3 to '" .. open .. "' (option 'waiter': a table with wait and resolve expected)",
+        err, 1, true)
+    end
+    local ok, err = pcall(ds.connect, "127.0.0.1", 1, { waiter = {} })
+    assert.is_false(ok)
+    assert.matches("bad argument #3 to 'connect' (option 'waiter': a table with wait and resolve expected)", err, 1, true)
+  end)
+end)
+
+-- ---- (f) listener sends wait for room in the send buffer ---------------------
+
+-- The child's va (10.9.9.1/24) has a peer end nobody answers ARP on: a
+-- datagram to 10.9.9.N waits in the neighbour queue, holding the sending
+-- socket's buffer (sndbuf 1: the kernel's minimum, two datagrams), until
+-- the resolution fails after 0.5 s and frees it. So the third send finds
+-- the buffer full for about 0.5 s.
+local UNANSWERED = [[
+set -e
+ip link set lo up
+ip link add va type veth peer name vb
+ip addr add 10.9.9.1/24 dev va
+ip link set va up
+ip link set vb up
+sysctl -qw net.ipv4.neigh.va.retrans_time_ms=500 net.ipv4.neigh.va.mcast_solicit=1 \
+  net.ipv4.neigh.va.app_solicit=0 net.ipv4.neigh.va.ucast_solicit=0
+]]
+
+-- Each case a fresh listener (of MODEL) and a fresh neighbour; reports
+-- "CASE=results" and "CASE_elapsed=seconds".
+local SENDS = [[
+local ds = require "dualstack"
+local data = ("x"):rep(1200)
+local neighbour = 1
+local function case(name, timeout, fn)
+  local l
+  if "MODEL" == "two" then
+    l = assert(ds.udp_listen("*", 0, { dualstack = false }))
+  else
+    l = assert(ds.udp_listen("10.9.9.1", 0))
+  end
+  report(name .. "_sockets", #l:sockets())
+  assert(l:setoption("sndbuf", 1))
+  l:settimeout(timeout)
+  neighbour = neighbour + 1
+  local to = "10.9.9." .. neighbour
+  local t0 = ds.monotime()
+  local r = table.pack(fn(l, to))
+  report(name .. "_elapsed", ds.monotime() - t0)
+  local parts = {}
+  for i = 1, r.n do parts[i] = tostring(r[i]) end
+  report(name, table.concat(parts, " "))
+  l:close()
+end
+local function three(send)
+  return function(l, to)
+    local out = {}
+    for i = 1, 3 do
+      local n, err, code = send(l, to)
+      out[i] = n or (tostring(err) .. "/" .. tostring(code))
+    end
+    return table.concat(out, ",")
+  end
+end
+local function msgs(to, n)
+  local list = {}
+  for i = 1, n do list[i] = { data = data, addr = to, port = 9 } end
+  return list
+end
+local function reqs(to, n)
+  local list, answers = {}, {}
+  for i = 1, n do list[i], answers[i] = { addr = to, port = 9, dst = "10.9.9.1" }, data end
+  return list, answers
+end
+case("sendto", nil, three(function(l, to) return l:sendto(data, to, 9) end))
+case("sendto_timeout", 0.2, three(function(l, to) return l:sendto(data, to, 9) end))
+case("sendmsg", nil, three(function(l, to) return l:sendmsg { data = data, addr = to, port = 9 } end))
+case("reply", nil, three(function(l, to) return l:reply({ addr = to, port = 9, dst = "10.9.9.1" }, data) end))
+case("sendmmsg", nil, function(l, to) return l:sendmmsg(msgs(to, 4)) end)
+case("sendmmsg_timeout", 0.2, function(l, to) return l:sendmmsg(msgs(to, 4)) end)
+case("replymmsg", nil, function(l, to) return l:replymmsg(reqs(to, 4)) end)
+case("replymmsg_timeout", 0.2, function(l, to) return l:replymmsg(reqs(to, 4)) end)
+]]
+
+describe("a UDP listener's sends", function()
+  local usable, reason = N.available("-n")
+  for _, model in ipairs { { "one", "1" }, { "two", "2" } } do
+    it("wait for room in a full send buffer within the listener's timeout (" .. model[1] .. " socket model)", function()
+      if not usable then return pending(reason) end
+      local r, out = N.run("-n", UNANSWERED, (SENDS:gsub("MODEL", model[1])))
+      assert.equal(model[2], r.sendto_sockets, out)
+      local function elapsed(name, from, to)
+        local v = tonumber(r[name .. "_elapsed"])
+        assert(v, "no " .. name .. "_elapsed:\n" .. out)
+        assert.is_true(v >= from and v < to, name .. " took " .. v .. " s:\n" .. out)
+      end
+      -- timeout nil: the third send waits until the buffer has room
+      for _, name in ipairs { "sendto", "sendmsg", "reply" } do
+        assert.equal("1200,1200,1200", r[name], out)
+        elapsed(name, 0.3, 3)
+      end
+      -- a timeout bounds the wait: the third fails after it, not at once
+      assert.equal("1200,1200,timeout/ETIMEDOUT", r.sendto_timeout, out)
+      elapsed("sendto_timeout", 0.18, 0.45)
+      -- batches: all sent, or the documented partial result
+      for _, name in ipairs { "sendmmsg", "replymmsg" } do
+        assert.equal("4", r[name], out)
+        elapsed(name, 0.3, 3)
+        assert.equal("nil timeout ETIMEDOUT 2", r[name .. "_timeout"], out)
+        elapsed(name .. "_timeout", 0.18, 0.45)
+      end
+    end)
+  end
 end)

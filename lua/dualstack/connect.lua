@@ -101,7 +101,7 @@ local function check_opts(opts)
     error("bad argument #3 to 'connect' (timeout must be a number >= 0)", 3)
   end
   local w = opts.waiter
-  if w ~= nil and (type(w) ~= "table" or type(w.wait) ~= "function" or type(w.resolve) ~= "function") then
+  if w ~= nil and not waiters.check(w) then
     error("bad argument #3 to 'connect' (option 'waiter': a table with wait and resolve expected)", 3)
   end
   if opts.numeric ~= nil and type(opts.numeric) ~= "boolean" then

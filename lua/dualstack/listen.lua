@@ -9,6 +9,8 @@ local waiters = require "dualstack.wait"
 
 local M = {}
 
+local unpack = table.unpack
+
 -- The methods of every listener, TCP and UDP: one type, as a socket is
 -- one type for both. A method for the other kind raises, as a socket's does.
 local Listener = {}
@@ -39,6 +41,11 @@ local function try_each(self, op, fds, ready)
   return nil
 end
 
+-- The deadline of a call of the listener: its timeout from now, or nil.
+local function deadline_of(self)
+  return self.timeout and core.monotime() + self.timeout
+end
+
 -- Runs op(sock) on a socket that has something to receive. The sockets
 -- are non-blocking, so op is tried on each at once (which also raises on
 -- bad arguments before any wait), then the waiter (dualstack.wait: the
@@ -51,7 +58,7 @@ local function on_ready(self, op)
     fds[i] = s:getfd()
     if fds[i] < 0 then error("attempt to use a closed socket", 3) end
   end
-  local deadline = self.timeout and core.monotime() + self.timeout
+  local deadline = deadline_of(self)
   local r = try_each(self, op, fds)
   local waiter
   while not r do
@@ -59,10 +66,56 @@ local function on_ready(self, op)
     if wait == 0 then return nil, "timeout", "ETIMEDOUT" end
     waiter = waiter or waiters.current(self)
     local ready, err, code = waiter.wait(fds, {}, wait)
+    if waiters.closed(socks) then return waiters.closed_error() end
     if not ready then return nil, err, code end
     r = try_each(self, op, fds, ready)
   end
   return table.unpack(r, 1, r.n)
+end
+
+-- Waits until socket s can send, through the waiter, before deadline.
+-- True to try again, or nil, message, code (a timeout, a closed socket,
+-- the waiter's failure).
+local function writable(self, s, deadline)
+  local wait = deadline and math.max(0, deadline - core.monotime())
+  if wait == 0 then return nil, "timeout", "ETIMEDOUT" end
+  local fd = s:getfd()
+  if fd < 0 then return waiters.closed_error() end
+  local ready, err, code = waiters.current(self).wait({}, { fd }, wait)
+  if s:getfd() < 0 then return waiters.closed_error() end
+  if not ready then return nil, err, code end
+  return true
+end
+
+-- Runs send() (one send on socket s, non-blocking) until it does not
+-- find the send buffer full, waiting for s to be writable within the
+-- deadline, as on_ready waits to receive: sends block as the listener's
+-- timeout says. Returns send's results, or the wait's failure.
+local function on_writable(self, s, deadline, send)
+  while true do
+    local r = table.pack(send())
+    if r[1] or r[3] ~= "ETIMEDOUT" then return table.unpack(r, 1, r.n) end
+    local ok, err, code = writable(self, s, deadline)
+    if not ok then return nil, err, code end
+  end
+end
+
+-- A batch through socket s: send(first) sends the entries first..last of
+-- the batch (last - first + 1 of them), with the socket's results (count,
+-- or nil, message, code, sent). Entries the buffer had no room for are
+-- sent after a wait within the deadline; the results are the batch's:
+-- the count, or the failure with sent counting every entry sent.
+local function batch_writable(self, s, deadline, first, last, send)
+  local total = 0
+  while true do
+    local n, err, code, sent = send(first + total)
+    if n then return total + n end
+    total = total + (sent or 0)
+    if code ~= "ETIMEDOUT" then return nil, err, code, total end
+    local ok
+    ok, err, code = writable(self, s, deadline)
+    if not ok then return nil, err, code, total end
+  end
 end
 
 -- ---- which socket carries which family ------------------------------------
@@ -148,7 +201,7 @@ function Listener:getfd()
 end
 
 -- The sockets are non-blocking whatever the listener's timeout: on_ready
--- waits, through the waiter, within it.
+-- (receives) and on_writable (sends) wait, through the waiter, within it.
 function Listener:settimeout(seconds)
   if seconds ~= nil and type(seconds) ~= "number" then
     error("bad argument #1 to 'settimeout' (number expected, got " .. type(seconds) .. ")", 2)
@@ -163,8 +216,9 @@ function Listener:gettimeout()
   return self.timeout
 end
 
+-- Coroutines waiting on the sockets wake and find them closed.
 function Listener:close()
-  for _, s in ipairs(self.socks) do s:close() end
+  waiters.close(self.socks)
   return 1
 end
 
@@ -214,14 +268,20 @@ function Listener:recvmmsg(n, size, msgs)
   return on_ready(self, function(s) return s:recvmmsg(n, size, msgs) end)
 end
 
+-- Sends wait for room in the send buffer as receives wait for data:
+-- within the listener's timeout, through the waiter.
 function Listener:reply(req, data)
   need(self, "udp", "reply")
-  return socket_for(self, type(req) == "table" and req.addr):reply(req, data)
+  local deadline = deadline_of(self)
+  local s = socket_for(self, type(req) == "table" and req.addr)
+  return on_writable(self, s, deadline, function() return s:reply(req, data) end)
 end
 
 function Listener:sendmsg(msg)
   need(self, "udp", "sendmsg")
-  return socket_for(self, type(msg) == "table" and msg.addr):sendmsg(msg)
+  local deadline = deadline_of(self)
+  local s = socket_for(self, type(msg) == "table" and msg.addr)
+  return on_writable(self, s, deadline, function() return s:sendmsg(msg) end)
 end
 
 function Listener:sendto(data, host, port, src, ifindex)
@@ -229,7 +289,31 @@ function Listener:sendto(data, host, port, src, ifindex)
   if self.numeric and type(host) == "string" and not waiters.is_numeric(host) then
     return waiters.refuse_name(host)
   end
-  return socket_for(self, host):sendto(data, host, port, src, ifindex)
+  local deadline = deadline_of(self)
+  local s = socket_for(self, host)
+  return on_writable(self, s, deadline, function() return s:sendto(data, host, port, src, ifindex) end)
+end
+
+-- Sends the batch (lists of n entries, parallel: messages, or requests
+-- and answers) through runs ({sock, first, last}; nil or one run: the
+-- socket's one call, on the run's socket or the first), each run waiting
+-- for room within the one deadline. call(sock, lists...) is the socket's
+-- batch call; a run is given slices of the lists, the whole call the
+-- lists themselves (so the socket raises on what is wrong with them).
+local function send_batch(self, deadline, runs, call, ...)
+  local lists = table.pack(...)
+  local n = type(lists[1]) == "table" and rawlen(lists[1]) or 0
+  if not runs or #runs <= 1 then
+    runs = { { runs and runs[1] and runs[1][1] or self.socks[1], 1, n } }
+  end
+  return send_runs(runs, function(s, i, j)
+    return batch_writable(self, s, deadline, i, j, function(from)
+      if from == 1 and j == n then return call(s, unpack(lists, 1, lists.n)) end
+      local parts = {}
+      for k = 1, lists.n do parts[k] = slice(lists[k], from, j) end
+      return call(s, unpack(parts, 1, lists.n))
+    end)
+  end)
 end
 
 -- With one socket the call is the socket's. With several, each message
@@ -238,18 +322,15 @@ end
 -- value still count a prefix of the list.
 function Listener:sendmmsg(list)
   need(self, "udp", "sendmmsg")
-  local socks = self.socks
-  local runs = #socks > 1 and runs_of(list, function(m) return socket_for(self, m.addr) end)
-  if not runs or #runs <= 1 then
-    return (runs and runs[1] and runs[1][1] or socks[1]):sendmmsg(list)
-  end
-  return send_runs(runs, function(s, i, j) return s:sendmmsg(slice(list, i, j)) end)
+  local deadline = deadline_of(self)
+  local runs = #self.socks > 1 and runs_of(list, function(m) return socket_for(self, m.addr) end)
+  return send_batch(self, deadline, runs, function(s, l) return s:sendmmsg(l) end, list)
 end
 
 function Listener:replymmsg(reqs, answers)
   need(self, "udp", "replymmsg")
-  local socks = self.socks
-  local runs = #socks > 1 and type(reqs) == "table" and type(answers) == "table"
+  local deadline = deadline_of(self)
+  local runs = #self.socks > 1 and type(reqs) == "table" and type(answers) == "table"
     and rawlen(answers) == rawlen(reqs)
     and runs_of(reqs, function(r) return socket_for(self, r.addr) end)
   if runs then
@@ -257,12 +338,7 @@ function Listener:replymmsg(reqs, answers)
       if type(rawget(answers, i)) ~= "string" then runs = nil; break end
     end
   end
-  if not runs or #runs <= 1 then
-    return (runs and runs[1] and runs[1][1] or socks[1]):replymmsg(reqs, answers)
-  end
-  return send_runs(runs, function(s, i, j)
-    return s:replymmsg(slice(reqs, i, j), slice(answers, i, j))
-  end)
+  return send_batch(self, deadline, runs, function(s, r, a) return s:replymmsg(r, a) end, reqs, answers)
 end
 
 -- The sockets of the group's family (a dual one serves both); a failure
@@ -439,7 +515,6 @@ end
 local OPTION_TYPES = {
   backlog = "integer", maxline = "integer", reuseaddr = "boolean", reuseport = "boolean",
   pktinfo = "boolean", v6only = "boolean", dualstack = "boolean", numeric = "boolean",
-  waiter = "table",
 }
 
 local function check_opts(fname, opts)
@@ -454,6 +529,9 @@ local function check_opts(fname, opts)
     elseif want == "integer" and v ~= nil and v < 0 then
       error(("bad argument #3 to '%s' (option '%s' must not be negative)"):format(fname, name), 4)
     end
+  end
+  if opts.waiter ~= nil and not waiters.check(opts.waiter) then
+    error(("bad argument #3 to '%s' (option 'waiter': a table with wait and resolve expected)"):format(fname), 4)
   end
 end
 

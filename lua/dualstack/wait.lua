@@ -15,6 +15,15 @@
 -- `setwaiter`, cqueues when it is loaded and the running coroutine is one
 -- cqueues manages, luv when the running coroutine was started by `spawn`,
 -- else poll. No loop library is ever loaded here: only `package.loaded`.
+--
+-- Several coroutines may wait on one descriptor at once (two acceptors on
+-- one listener). The rule: wake or stop a coroutine before closing the
+-- socket it waits on; a listener's close and `close` here do that. The
+-- loop watches a descriptor number, not a socket: a plain `sock:close()`
+-- under a waiting coroutine is not seen until its wait ends (cqueues then
+-- fails the controller, "unable to update event disposition"; libuv may
+-- watch whatever socket reuses the number). A wait that ends on a closed
+-- socket returns `nil, "closed", "EBADF"`.
 -- @module dualstack.wait
 local core = require "dualstack.core"
 
@@ -29,6 +38,15 @@ local function type_name(v)
   return io.type(v) and "FILE*" or type(v)
 end
 
+-- A copy of getaddrinfo hints without the waiters' own keys (timeout,
+-- resolver), which core.getaddrinfo does not take.
+local function plain_hints(hints)
+  local h = {}
+  for k, v in pairs(hints or {}) do h[k] = v end
+  h.timeout, h.resolver = nil, nil
+  return h
+end
+
 -- Is host answered without a lookup (numeric text, or no host at all)?
 local function is_numeric(host)
   return host == nil or core.family(host) ~= nil
@@ -37,10 +55,8 @@ end
 -- Numeric text through getaddrinfo with numerichost: never a lookup, so it
 -- never blocks, whatever the waiter.
 local function resolve_numeric(host, port, hints)
-  local h = {}
-  for k, v in pairs(hints or {}) do h[k] = v end
+  local h = plain_hints(hints)
   h.numerichost = host ~= nil or nil
-  h.timeout, h.resolver = nil, nil
   return core.getaddrinfo(host, port, h)
 end
 
@@ -82,10 +98,7 @@ M.poll = {
   wait = function(rfds, wfds, timeout) return core.poll(rfds, wfds, timeout) end,
   resolve = function(host, port, hints)
     if is_numeric(host) then return resolve_numeric(host, port, hints) end
-    local h = {}
-    for k, v in pairs(hints or {}) do h[k] = v end
-    h.timeout, h.resolver = nil, nil
-    return core.getaddrinfo(host, port, h)
+    return core.getaddrinfo(host, port, plain_hints(hints))
   end,
   sleep = function(seconds) core.poll({}, {}, seconds) end,
 }
@@ -98,25 +111,48 @@ local function cqueues_lib()
   return cq
 end
 
-local function cqueues_wait(rfds, wfds, timeout)
-  local cqueues = cqueues_lib()
-  local list = merge(rfds, wfds)
+-- One cqueues.poll on the descriptors of list ({fd, events}) for at most
+-- timeout seconds; the fds it returned, as the lists to confirm.
+local function cqueues_poll_once(cqueues, list, timeout)
   local objs = {}
   for i, e in ipairs(list) do objs[i] = { pollfd = e[1], events = e[2] } end
   if timeout then objs[#objs + 1] = timeout end
   local ready = table.pack(cqueues.poll(unpack(objs, 1, #objs)))
-  -- cqueues keeps a polled descriptor in its kernel set until told, and
-  -- fails the whole controller (EBADF) once it is closed: take ours out
-  -- now, so the caller may close a socket the moment this returns.
-  for _, e in ipairs(list) do cqueues.cancel(e[1]) end
-  local rset, wset = {}, {}
+  local r, w = {}, {}
   for i = 1, ready.n do
     local o = ready[i]
-    -- cqueues says which object, not which event: both asked count, and
-    -- the non-blocking call that follows tells the truth.
-    if type(o) == "table" and o.pollfd then mark(rset, wset, o.pollfd, o.events, o.events) end
+    -- cqueues says which object, not which event: each asked is a candidate
+    if type(o) == "table" and o.pollfd then
+      if o.events:find("r", 1, true) then r[#r + 1] = o.pollfd end
+      if o.events:find("w", 1, true) then w[#w + 1] = o.pollfd end
+    end
   end
-  return rset, wset
+  return r, w
+end
+
+-- Waits through cqueues within one deadline. Returned descriptors are
+-- confirmed with a zero-timeout core.poll: the cqueues.cancel of another
+-- coroutine waiting on the same descriptor wakes this one too, and such a
+-- wake is not readiness (it polls again while time is left).
+local function cqueues_wait(rfds, wfds, timeout)
+  local cqueues = cqueues_lib()
+  local list = merge(rfds, wfds)
+  local deadline = timeout and core.monotime() + timeout
+  while true do
+    local left = deadline and math.max(0, deadline - core.monotime())
+    local r, w = cqueues_poll_once(cqueues, list, left)
+    local rset, wset, code = {}, {}, nil
+    if #r > 0 or #w > 0 then rset, wset, code = core.poll(r, w, 0) end
+    if not rset or next(rset) or next(wset) or left == 0 then
+      -- cqueues keeps a polled descriptor in its kernel set until told,
+      -- and fails the whole controller (EBADF) once it is closed: take
+      -- ours out before returning, so the caller may close a socket then.
+      -- Not on a spurious wake, whose cancel would wake the others again.
+      for _, e in ipairs(list) do cqueues.cancel(e[1]) end
+      if not rset then return nil, wset, code end
+      return rset, wset
+    end
+  end
 end
 
 -- The family asked in hints as the DNS record types to query, in
@@ -130,6 +166,17 @@ end
 
 local PROTOCOLS = { stream = 6, dgram = 17 }
 
+-- The port number of port (a number, numeric text or a service name,
+-- looked up locally as getaddrinfo does), or nil, message, code.
+local function port_number(port, socktype)
+  if port == nil then return 0 end
+  local n = math.tointeger(tonumber(port))
+  if n then return n end
+  local list, err, code = core.getaddrinfo(nil, port, { socktype = socktype })
+  if not list then return nil, err, code end
+  return list[1].port
+end
+
 local function cqueues_resolve(host, port, hints)
   if is_numeric(host) then return resolve_numeric(host, port, hints) end
   cqueues_lib()
@@ -137,6 +184,8 @@ local function cqueues_resolve(host, port, hints)
   local pool = hints and hints.resolver or dns.getpool()
   local deadline = hints and hints.timeout and core.monotime() + hints.timeout
   local socktype = hints and hints.socktype or "stream"
+  local portnum, perr, pcode = port_number(port, socktype)
+  if not portnum then return nil, perr, pcode end
   local list, lasterr = {}, nil
   for _, t in ipairs(record_types(hints)) do
     local left = deadline and math.max(0, deadline - core.monotime())
@@ -146,7 +195,7 @@ local function cqueues_resolve(host, port, hints)
     else
       for rr in pkt:grep { section = "answer", type = t[1] } do
         list[#list + 1] = {
-          family = t[2], addr = rr:addr(), port = tonumber(port) or 0,
+          family = t[2], addr = rr:addr(), port = portnum,
           socktype = socktype, protocol = PROTOCOLS[socktype] or 0,
         }
       end
@@ -189,17 +238,21 @@ local function luv_lib()
   return uv
 end
 
--- Resumes a spawned coroutine; an error in it is kept with its traceback,
--- the loop is stopped so run returns, and outside run it is written to
--- stderr: never lost inside a luv callback.
+-- Resumes a spawned coroutine. An error in it is not lost inside a luv
+-- callback: under run it is kept with its traceback and the loop stopped,
+-- so run rethrows it; under a plain uv.run it is written to stderr (and
+-- not kept, so no later run raises it).
 local function resume(co, ...)
   local ok, err = coroutine.resume(co, ...)
   if ok then return end
   local msg = debug.traceback(co, tostring(err))
-  failures[#failures + 1] = msg
-  local uv = package.loaded.luv
-  if type(uv) == "table" then uv.stop() end
-  if not running_loop then io.stderr:write("dualstack.luv: error in a spawned coroutine: ", msg, "\n") end
+  if running_loop then
+    failures[#failures + 1] = msg
+    local uv = package.loaded.luv
+    if type(uv) == "table" then uv.stop() end
+  else
+    io.stderr:write("dualstack.luv: error in a spawned coroutine: ", msg, "\n")
+  end
 end
 
 local function spawned_coroutine()
@@ -209,8 +262,9 @@ local function spawned_coroutine()
 end
 
 -- Runs start(done) and yields until done(...) is called (by a callback)
--- or the coroutine is resumed otherwise; returns done's values. cleanup
--- closes what start made, on every path.
+-- or the coroutine is resumed otherwise; returns true and done's values,
+-- or false when resumed otherwise. cleanup closes what start made, on
+-- every path, also when start raises (the error goes on).
 local function suspend(start, cleanup)
   local co = spawned_coroutine()
   local fired, result = false, nil
@@ -220,76 +274,181 @@ local function suspend(start, cleanup)
     cleanup()
     if coroutine.running() ~= co then resume(co) end
   end
-  start(done)
+  local ok, err = pcall(start, done)
+  if not ok then
+    if not fired then
+      fired = true
+      cleanup()
+    end
+    error(err, 0)
+  end
   if not fired then coroutine.yield() end
   if not fired then -- resumed by someone else: stop waiting
     fired = true
     cleanup()
-    return nil
+    return false
   end
-  return unpack(result, 1, result.n)
+  return true, unpack(result, 1, result.n)
 end
 
 local function close_handle(h)
   if h and not h:is_closing() then h:close() end
 end
 
+-- libuv's timers take an int of milliseconds: a longer wait (math.huge
+-- included) is cut to about 24.8 days, after which the caller's deadline
+-- loop waits again.
+local MAX_MS = 2 ^ 31 - 1
+
 local function ms(seconds)
+  if seconds >= MAX_MS / 1000 then return MAX_MS end
   return math.max(0, math.ceil(seconds * 1000))
+end
+
+-- luv's error text "CODE: message" (or a bare "CODE", as uv.getaddrinfo
+-- gives) as message, code; a bare getaddrinfo code gets the message
+-- core.getaddrinfo gives for it.
+local GAI_MESSAGES = {
+  EAI_ADDRFAMILY = "Address family for hostname not supported",
+  EAI_AGAIN = "Temporary failure in name resolution",
+  EAI_BADFLAGS = "Bad value for ai_flags",
+  EAI_FAIL = "Non-recoverable failure in name resolution",
+  EAI_FAMILY = "ai_family not supported",
+  EAI_MEMORY = "Memory allocation failure",
+  EAI_NODATA = "No address associated with hostname",
+  EAI_NONAME = "Name or service not known",
+  EAI_SERVICE = "Servname not supported for ai_socktype",
+  EAI_SOCKTYPE = "ai_socktype not supported",
+  EAI_OVERFLOW = "Argument buffer overflow",
+  EAI_CANCELED = "Request canceled",
+}
+
+local function split_error(err, fallback)
+  local text = tostring(err)
+  if text:match("^[%u_%d]+$") then return GAI_MESSAGES[text] or text, text end
+  local code, msg = text:match("^([%u_%d]+):%s*(.*)$")
+  return msg or text, code or fallback or "EAI_FAIL"
+end
+
+-- Poll handles shared per descriptor (libuv refuses a second one on an fd,
+-- EEXIST): fd -> {handle =, events =, waiters = {[w] = true}}, where a
+-- waiter w is {asked = "r"|"w"|"rw", fire = function(got)}. The handle
+-- watches what any waiter asks; a callback goes to each waiter whose
+-- events fired; the last waiter to leave closes the handle.
+local polls = {}
+
+local function asked_of(entry)
+  local r, w = false, false
+  for wt in pairs(entry.waiters) do
+    r = r or wt.asked:find("r", 1, true) ~= nil
+    w = w or wt.asked:find("w", 1, true) ~= nil
+  end
+  return (r and "r" or "") .. (w and "w" or "")
+end
+
+local function fan_out(fd, entry, perr, got)
+  -- libuv stops the handle on an error (POLLERR): a waiter joining from
+  -- here must start it again
+  if perr then entry.events = "" end
+  local list = {}
+  for wt in pairs(entry.waiters) do list[#list + 1] = wt end
+  for _, wt in ipairs(list) do
+    -- a waiter may have left meanwhile (a resumed coroutine ran on)
+    if polls[fd] == entry and entry.waiters[wt] then
+      -- an error on the descriptor is readiness: the call reports it
+      local ev = perr and wt.asked or got or wt.asked
+      if (wt.asked:find("r", 1, true) and ev:find("r", 1, true))
+        or (wt.asked:find("w", 1, true) and ev:find("w", 1, true)) then
+        wt.fire(ev)
+      end
+    end
+  end
+end
+
+-- Starts (or restarts with new events) the handle of fd for what its
+-- waiters ask, or closes it when none is left.
+local function poll_update(fd, entry)
+  local ev = asked_of(entry)
+  if ev == "" then
+    polls[fd] = nil
+    close_handle(entry.handle)
+  elseif ev ~= entry.events then
+    entry.events = ev
+    entry.handle:start(ev, function(perr, got) fan_out(fd, entry, perr, got) end)
+  end
+end
+
+-- Adds waiter wt on fd; nil, message, code when libuv refuses the fd.
+local function poll_join(uv, fd, wt)
+  local entry = polls[fd]
+  if not entry then
+    local h, err, code = uv.new_socket_poll(fd)
+    if not h then
+      local msg, c = split_error(err, "EBADF")
+      return nil, msg, code or c
+    end
+    entry = { handle = h, events = "", waiters = {} }
+    polls[fd] = entry
+  end
+  entry.waiters[wt] = true
+  poll_update(fd, entry)
+  return true
+end
+
+local function poll_leave(fd, wt)
+  local entry = polls[fd]
+  if entry and entry.waiters[wt] then
+    entry.waiters[wt] = nil
+    poll_update(fd, entry)
+  end
 end
 
 local function luv_wait(rfds, wfds, timeout)
   local uv = luv_lib()
   local rset, wset = {}, {}
-  local handles = {}
+  local joined, timer = {}, nil
   local function cleanup()
-    for _, h in ipairs(handles) do close_handle(h) end
+    for fd, wt in pairs(joined) do poll_leave(fd, wt) end
+    close_handle(timer)
   end
   local failed
   suspend(function(done)
     for _, e in ipairs(merge(rfds, wfds)) do
       local fd, asked = e[1], e[2]
-      local p, err, code = uv.new_socket_poll(fd)
-      if not p then
-        failed = { nil, tostring(err), code or "EBADF" }
+      local wt = { asked = asked, fire = function(got)
+        mark(rset, wset, fd, asked, got)
+        done()
+      end }
+      local ok, err, code = poll_join(uv, fd, wt)
+      if not ok then
+        failed = { nil, err, code }
         return done()
       end
-      handles[#handles + 1] = p
-      p:start(asked, function(perr, got)
-        -- an error on the descriptor is readiness: the call reports it
-        mark(rset, wset, fd, asked, perr and asked or got or asked)
-        done()
-      end)
+      joined[fd] = wt
     end
     if timeout then
-      local t = uv.new_timer()
-      handles[#handles + 1] = t
-      t:start(ms(timeout), 0, done)
+      timer = uv.new_timer()
+      timer:start(ms(timeout), 0, done)
     end
   end, cleanup)
   if failed then return unpack(failed, 1, 3) end
   return rset, wset
 end
 
--- luv's error text "CODE: message" as message, code.
-local function split_error(err)
-  local code, msg = tostring(err):match("^([%u_%d]+):%s*(.*)$")
-  return msg or tostring(err), code or "EAI_FAIL"
-end
+-- luv's protocol names as core.getaddrinfo's numbers.
+local PROTOCOL_NUMBERS = { tcp = 6, udp = 17 }
 
 local function luv_resolve(host, port, hints)
   if is_numeric(host) then return resolve_numeric(host, port, hints) end
   local uv = luv_lib()
-  local h = {}
-  for k, v in pairs(hints or {}) do h[k] = v end
-  local timeout = h.timeout
-  h.timeout, h.resolver = nil, nil
+  local timeout = hints and hints.timeout
+  local h = plain_hints(hints)
   local req, timer
   local function cleanup()
     close_handle(timer)
     if req then pcall(uv.cancel, req) end
   end
-  local ok, list, err = suspend(function(done)
+  local woke, ok, list, err = suspend(function(done)
     local started, e = uv.getaddrinfo(host, port and tostring(port), h, function(e, res)
       req = nil
       if e then return done(false, nil, e) end
@@ -302,7 +461,9 @@ local function luv_resolve(host, port, hints)
       timer:start(ms(timeout), 0, function() done(false, nil, "ETIMEDOUT: timeout") end)
     end
   end, cleanup)
-  if ok == nil then return nil, "timeout", "ETIMEDOUT" end
+  if not woke then
+    return nil, "lookup interrupted: the coroutine was resumed while it waited for the name", "EINTR"
+  end
   if not ok then
     local msg, code = split_error(err)
     return nil, msg, code
@@ -311,7 +472,7 @@ local function luv_resolve(host, port, hints)
   for _, r in ipairs(list) do
     if r.family == "inet" or r.family == "inet6" then
       out[#out + 1] = { family = r.family, addr = r.addr, port = r.port or tonumber(port) or 0,
-        socktype = r.socktype, protocol = r.protocol }
+        socktype = r.socktype, protocol = PROTOCOL_NUMBERS[r.protocol] or r.protocol }
     end
   end
   return out
@@ -326,8 +487,21 @@ local function luv_sleep(seconds)
   end, function() close_handle(t) end)
 end
 
+-- Takes fd's poll handle away from its waiters (stopped and closed, as
+-- libuv wants before the descriptor is closed); the waiters, to wake.
+local function poll_detach(fd)
+  local entry = polls[fd]
+  if not entry then return {} end
+  polls[fd] = nil
+  close_handle(entry.handle)
+  local list = {}
+  for wt in pairs(entry.waiters) do list[#list + 1] = wt end
+  return list
+end
+
 --- The luv waiter: inside a coroutine started by `spawn`, waits with one
--- uv poll handle per descriptor and one uv timer, yielding until a
+-- uv poll handle per descriptor (shared by the coroutines waiting on it)
+-- and one uv timer, yielding until a
 -- callback resumes it; names go through uv.getaddrinfo (libuv's thread
 -- pool, glibc's resolver with nsswitch). Other coroutines and callbacks of
 -- the loop run meanwhile.
@@ -341,8 +515,9 @@ M.luv = {
 
 --- Starts fn(...) in a new coroutine whose dualstack calls wait through
 -- the luv loop (`uv.run` drives it). It runs at once until its first
--- wait. An error in it is not lost: it stops the loop, is rethrown by
--- `run`, and is written to stderr when the loop runs without `run`.
+-- wait. An error in it is not lost: under `run` it stops the loop and is
+-- rethrown by `run`; when the loop runs without `run` it is written to
+-- stderr (and not kept for a later `run`).
 -- @tparam function fn the coroutine's body
 -- @param ... its arguments
 -- @treturn thread the coroutine
@@ -382,13 +557,21 @@ end
 
 local default = nil
 
+--- Is w a waiter (a table with wait and resolve functions)? The one check
+-- of setwaiter and of opts.waiter in ds.connect and the listeners.
+-- @param w the value to test
+-- @treturn boolean
+function M.check(w)
+  return type(w) == "table" and type(w.wait) == "function" and type(w.resolve) == "function"
+end
+
 --- Sets the waiter every call uses when it gives no opts.waiter (nil
 -- restores automatic detection).
 -- @tparam[opt] table w a waiter (`dualstack.wait.poll`, `.cqueues`, `.luv` or your own)
 -- @treturn table|nil the waiter set before
 -- @raise when w is neither nil nor a waiter
 function M.setwaiter(w)
-  if w ~= nil and (type(w) ~= "table" or type(w.wait) ~= "function" or type(w.resolve) ~= "function") then
+  if w ~= nil and not M.check(w) then
     error("bad argument #1 to 'setwaiter' (waiter expected: a table with wait and resolve)", 2)
   end
   local old = default
@@ -455,6 +638,44 @@ function M.resolve(host, port, opts)
   return M.current(opts).resolve(host, port, hints)
 end
 
+--- Has any of socks been closed (while a wait was on)?
+-- @tparam {socket,...} socks the sockets
+-- @treturn boolean
+function M.closed(socks)
+  for _, s in ipairs(socks) do
+    if s:getfd() < 0 then return true end
+  end
+  return false
+end
+
+--- What a wait that ended on a closed socket returns.
+-- @return nil, "closed", "EBADF"
+function M.closed_error()
+  return nil, "closed", "EBADF"
+end
+
+--- Closes the sockets, waking the coroutines that wait on them (they
+-- find them closed: `nil, "closed", "EBADF"`) instead of leaving them to
+-- sleep their whole timeout on a descriptor the loop still watches. A
+-- listener's close does this; use it for a socket other coroutines may be
+-- waiting on. Under cqueues the waiters are woken by cqueues.cancel before
+-- the close, under luv their poll handles are closed first and they are
+-- resumed after it.
+-- @tparam {socket,...} socks the sockets
+function M.close(socks)
+  local cq = package.loaded.cqueues
+  local woken = {}
+  for _, s in ipairs(socks) do
+    local fd = s:getfd()
+    if fd >= 0 then
+      if type(cq) == "table" and type(cq.cancel) == "function" then cq.cancel(fd) end
+      for _, wt in ipairs(poll_detach(fd)) do woken[#woken + 1] = wt end
+    end
+  end
+  for _, s in ipairs(socks) do s:close() end
+  for _, wt in ipairs(woken) do wt.fire(wt.asked) end
+end
+
 -- The sockets of obj: a listener's, or obj itself when it is a socket;
 -- nil for anything else.
 local function sockets_of(obj)
@@ -476,7 +697,8 @@ end
 -- @tparam[opt] number timeout seconds (default: no limit)
 -- @tparam[opt] table opts waiter
 -- @treturn[1] boolean true when ready
--- @return[2] nil, "timeout", "ETIMEDOUT"
+-- @return[2] nil, "timeout", "ETIMEDOUT"; nil, "closed", "EBADF" when
+--   the socket was closed while this waited (do not: see the module)
 -- @raise when obj is closed or timeout is not a number >= 0
 function M.wait(obj, timeout, opts)
   if timeout ~= nil and (type(timeout) ~= "number" or timeout ~= timeout or timeout < 0) then
@@ -500,6 +722,7 @@ function M.wait(obj, timeout, opts)
   while true do
     local left = deadline and math.max(0, deadline - core.monotime())
     local r, w, code = waiter.wait(rfds, wfds, left)
+    if M.closed(socks) then return M.closed_error() end
     if not r then return nil, w, code end
     if next(r) or next(w) then return true end
     if left == 0 then return nil, "timeout", "ETIMEDOUT" end
