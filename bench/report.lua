@@ -192,27 +192,31 @@ local TITLE = {
 }
 
 local PP_NAME = {c = "raw C recvmsg/sendmsg + pktinfo", ["dualstack-fast"] = "dualstack (fast) recvfrom/sendto",
-  ["dualstack-table"] = "dualstack (table) recvmsg/reply", luasocket = "LuaSocket receivefrom/sendto"}
+  ["dualstack-table"] = "dualstack (table) recvmsg/reply", luasocket = "LuaSocket receivefrom/sendto",
+  dropin = "LuaSocket's code on the drop-in (dualstack.luasocket)"}
 
 local NAME = {
-  pp4 = setmetatable({luasocket = "LuaSocket receivefrom/sendto ¹"}, {__index = PP_NAME}),
+  pp4 = setmetatable({luasocket = "LuaSocket receivefrom/sendto ¹",
+    dropin = "LuaSocket's code on the drop-in (dualstack.luasocket) ¹"}, {__index = PP_NAME}),
   pp6 = PP_NAME,
   drain = {c = "raw C recvmsg + pktinfo", ["c-mmsg"] = "raw C recvmmsg + pktinfo, 64 per call",
     ["dualstack-fast"] = "dualstack (fast) recvfrom + pktinfo",
     ["dualstack-table"] = "dualstack (table) recvmsg + pktinfo",
     ["dualstack-mmsg"] = "dualstack (table) recvmmsg + pktinfo, 64 per call",
-    luasocket = "LuaSocket receivefrom (no pktinfo)"},
+    luasocket = "LuaSocket receivefrom (no pktinfo)", dropin = "LuaSocket's code on the drop-in"},
   tcpin = {c = "raw C read",
     ["c-copy"] = "raw C read + one copy per read (the copy any binding returning strings makes: its best case)",
     dualstack = "dualstack receive(65536)",
-    ["dualstack-recv"] = "dualstack recv(65536)", luasocket = "LuaSocket receive(65536)"},
-  tcpout = {c = "raw C write", dualstack = "dualstack send", luasocket = "LuaSocket send"},
+    ["dualstack-recv"] = "dualstack recv(65536)", luasocket = "LuaSocket receive(65536)",
+    dropin = "LuaSocket's code on the drop-in"},
+  tcpout = {c = "raw C write", dualstack = "dualstack send", luasocket = "LuaSocket send",
+    dropin = "LuaSocket's code on the drop-in"},
 }
 
 local ORDER = {"pp4", "pp6", "drain", "tcpin", "tcpout"}
-local PP = {"c", "dualstack-fast", "dualstack-table", "luasocket"}
+local PP = {"c", "dualstack-fast", "dualstack-table", "luasocket", "dropin"}
 local WHO = {"c", "c-mmsg", "c-copy", "dualstack-fast", "dualstack-table", "dualstack-mmsg", "dualstack",
-  "dualstack-recv", "luasocket"}
+  "dualstack-recv", "luasocket", "dropin"}
 
 -- The echo paths, as the check and memory lines name them.
 local ECHOERS = {"c", "dualstack-fast", "dualstack-table", "dualstack-batch", "luasocket"}
@@ -273,7 +277,7 @@ local function measurements()
   end
   say("")
   if runs.pp4 and runs.pp4.luasocket then
-    say("¹ LuaSocket has no pktinfo: asked at 127.0.0.2 it answers from 127.0.0.1 (the reply check below), so its IPv4 ping-pong is sent to 127.0.0.1.")
+    say("¹ LuaSocket has no pktinfo: asked at 127.0.0.2 it answers from 127.0.0.1 (the reply check below), so its IPv4 ping-pong is sent to 127.0.0.1; so is the drop-in's, running the same code.")
   end
   if runs.drain then
     say("² Every contender reads each datagram's data, as a server does, and the peer checks what it read:"

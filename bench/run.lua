@@ -76,6 +76,10 @@ local contenders = {
   dualstack = DS,
   ["dualstack-recv"] = DS .. " recv",
   luasocket = "lua5.4 bench/luasocket_contender.lua",
+  -- The same LuaSocket code on the drop-in (dualstack.luasocket): the
+  -- shim first on the path makes its require "socket" dualstack's.
+  dropin = "env LUA_PATH='test/luasocket/?.lua;lua/?.lua;;' LUA_CPATH='build/?.so;;'"
+    .. " lua5.4 bench/luasocket_contender.lua",
 }
 
 -- The UDP echo contenders: every path that answers a datagram.
@@ -84,8 +88,8 @@ local ECHOERS = {"c", "dualstack-fast", "dualstack-table", "dualstack-batch", "l
 -- LuaSocket cannot answer from the address it was asked on (no pktinfo),
 -- so its IPv4 ping-pong goes to 127.0.0.1, where the routing table's
 -- choice happens to be right; the reply check shows the difference.
-local PP4_DEST = {luasocket = "127.0.0.1"}
-local PP = {"c", "dualstack-fast", "dualstack-table", "luasocket"}
+local PP4_DEST = {luasocket = "127.0.0.1", dropin = "127.0.0.1"}
+local PP = {"c", "dualstack-fast", "dualstack-table", "luasocket", "dropin"}
 -- One drain workload: both raw C receives and all of dualstack's, side by
 -- side in each repetition, so the drain ratios pair runs made together.
 local MMSG = "-n %d mmsg"
@@ -95,11 +99,11 @@ local workloads = {
   {key = "pp6", dest = "::1", args = "-n %d -w %d pingpong", n = "pp_n", who = PP},
   {key = "drain", dest = "127.0.0.2", args = "-n %d sink", n = "drain_n",
    args_for = {["c-mmsg"] = MMSG, ["dualstack-mmsg"] = MMSG},
-   who = {"c", "c-mmsg", "dualstack-fast", "dualstack-table", "dualstack-mmsg", "luasocket"}},
+   who = {"c", "c-mmsg", "dualstack-fast", "dualstack-table", "dualstack-mmsg", "luasocket", "dropin"}},
   {key = "tcpin", dest = "127.0.0.1", args = "-n %d tcp-in", n = "tcp_bytes",
-   who = {"c", "c-copy", "dualstack", "dualstack-recv", "luasocket"}},
+   who = {"c", "c-copy", "dualstack", "dualstack-recv", "luasocket", "dropin"}},
   {key = "tcpout", dest = "127.0.0.1", args = "-n %d tcp-out", n = "tcp_bytes",
-   who = {"c", "dualstack", "luasocket"}},
+   who = {"c", "dualstack", "luasocket", "dropin"}},
 }
 
 -- "-d ADDR " for workload w as contender who sees it.
