@@ -1,3 +1,25 @@
+-- Where the drop-in knowingly differs from LuaSocket 3.1 (checked against
+-- it on Linux; for the README):
+-- - Numbers are integers where LuaSocket's are floats (getfd, send's index,
+--   getstats, gettimeout, a UDP send's count): equal under ==, the same
+--   table key, but tostring gives "5" for LuaSocket's "5.0".
+-- - getsockname's port is an integer; LuaSocket's is text ("8080").
+-- - tcp() and udp() are dual-stack: bind("*") reports "::" and getfamily()
+--   "inet6" where LuaSocket's gives "0.0.0.0" and "inet4" (the socket
+--   serves both families). Bound or connected to an IPv4 address, a dual
+--   socket's getfamily() is "inet4", as LuaSocket's.
+-- - A port past 65535 is nil, "service not supported for socket type"
+--   (LuaSocket's glibc wraps 99999 to 34463 and uses that port).
+-- - UDP getpeername on an unconnected socket returns nil, message (and a
+--   closed or unused TCP one nil, "closed") where LuaSocket raises or says
+--   "Bad file descriptor".
+-- - Failures carry dualstack's symbolic code after LuaSocket's values;
+--   errno texts LuaSocket takes from strerror are dualstack's own (they
+--   differ by C library anyway), except EALREADY and EINPROGRESS, which
+--   copas compares. Argument errors name the method ("bad argument #1 to
+--   'settimeout'"), where LuaSocket's sometimes say '?'.
+-- - dns.toip passes IPv6 text through; LuaSocket's refuses it.
+
 --- A drop-in for LuaSocket 3.1's `socket` module whose sockets are
 -- dualstack's: change `require "socket"` to `require "dualstack.luasocket"`
 -- (or call `install()` before anything requires `socket`) and a LuaSocket
