@@ -782,6 +782,11 @@ describe("hostile: junk first arguments to every function", function()
     bind = both(takes("string", 1, "bind", always(raise(argerr(2, "bind", "number expected, got no value"))))),
     connect = both(takes("string", 1, "connect", always(raise(argerr(2, "connect", "number expected, got no value"))))),
     close = both(always(equals(1))),
+    -- the descriptor, given up open: adopted again here so none leaks
+    detach = both(always(value(function(fd)
+      assert.equal("integer", math.type(fd)); assert.is_true(fd >= 0)
+      H.ok(ds.fromfd(fd)):close()
+    end))),
     dirty = both(always(equals(false))),
     events = both(always(equals("r"))),
     getfamily = both(always(equals("dual"))),

@@ -42,14 +42,12 @@ local H = require "helpers"
 local ROOT, DIR -- set by can_run (finding them needs a shell)
 local LIMIT = 30 -- seconds per case unless it says otherwise
 
-local function shell_quote(s)
-  return "'" .. s:gsub("'", "'\\''") .. "'"
-end
+local N = require "namespace"
+local shell_quote = N.shell_quote
 
+-- A command's output and exit code.
 local function read_command(cmd)
-  local p = assert(io.popen(cmd .. " 2>&1"))
-  local out = p:read("a")
-  local _, _, code = p:close()
+  local out, _, code = N.read_command(cmd)
   return out, code
 end
 

@@ -8,16 +8,20 @@ local N = {}
 -- the spec instead of hanging the suite.
 N.LIMIT = 30
 
+-- s quoted for sh.
 local function shell_quote(s)
   return "'" .. s:gsub("'", "'\\''") .. "'"
 end
+N.shell_quote = shell_quote
 
+-- A command's output (stderr too), whether it succeeded, and its exit code.
 local function read_command(cmd)
   local p = assert(io.popen(cmd .. " 2>&1"))
   local out = p:read("a")
-  local ok = p:close()
-  return out, ok
+  local ok, _, code = p:close()
+  return out, ok, code
 end
+N.read_command = read_command
 
 -- The repository root as an absolute path: the child runs from anywhere.
 local ROOT = read_command("pwd"):gsub("%s+$", "")

@@ -210,17 +210,32 @@ static int sock_gettimeout(lua_State *L) {
 
 /* ---- life cycle ---- */
 
-static int sock_close(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  if (s->fd != DS_FD_NONE) {
-    ds_sys_close(s->fd);
-    s->fd = DS_FD_NONE;
-  }
+/* Leaves the socket at 1 closed without touching its descriptor: the
+** read-ahead and the batch buffer go, so a closed socket keeps no memory. */
+static void forget_descriptor(lua_State *L, ds_socket *s) {
+  s->fd = DS_FD_NONE;
   s->first = s->last = 0; /* nothing left to read: dirty() is false */
   free_recv_buffer(L, s);
-  lua_pushnil(L); /* and the batch buffer: a closed socket keeps no memory */
+  lua_pushnil(L);
   lua_setiuservalue(L, 1, DS_SLOT_SCRATCH);
+}
+
+static int sock_close(lua_State *L) {
+  ds_socket *s = ds_check_socket(L, 1);
+  if (s->fd != DS_FD_NONE) ds_sys_close(s->fd);
+  forget_descriptor(L, s);
   lua_pushinteger(L, 1);
+  return 1;
+}
+
+/* detach(): gives the descriptor up, open, to the caller (LuaSocket's
+** setfd, LuaSec's wrap), leaving the socket closed. Bytes already read
+** ahead are dropped with the buffer, as close drops them. */
+static int sock_detach(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  ds_fd fd = s->fd;
+  forget_descriptor(L, s);
+  lua_pushinteger(L, (lua_Integer)fd);
   return 1;
 }
 
@@ -257,6 +272,7 @@ static const luaL_Reg methods[] = {
   {"timeout", sock_polltimeout},
   {"getfamily", sock_getfamily},
   {"close", sock_close},
+  {"detach", sock_detach},
   {NULL, NULL}};
 
 static const luaL_Reg metamethods[] = {

@@ -243,11 +243,12 @@ static int read_count(ds_socket *s, luaL_Buffer *b, size_t want, double *deadlin
   return 0;
 }
 
-/* LuaSocket's "*l": up to LF, which is dropped with every CR. At most max
-** bytes are kept (CRs do not count); the byte past them stays unread and
-** the read ends with READ_LONG. A byte is consumed before luaL_addchar,
-** whose growth may run a finalizer that reads on. */
-static int read_line(ds_socket *s, luaL_Buffer *b, size_t max, double *deadline) {
+/* LuaSocket's "*l": up to LF, which is dropped with every CR; "L" (raw)
+** keeps them, so the caller sees every byte consumed. At most max bytes
+** other than CR and LF are taken; the byte past them stays unread and the
+** read ends with READ_LONG. A byte is consumed before luaL_addchar, whose
+** growth may run a finalizer that reads on. */
+static int read_line(ds_socket *s, luaL_Buffer *b, size_t max, int raw, double *deadline) {
   size_t kept = 0;
   for (;;) {
     int err;
@@ -255,11 +256,9 @@ static int read_line(ds_socket *s, luaL_Buffer *b, size_t max, double *deadline)
       char c = s->buf[s->first];
       if (c != '\n' && c != '\r' && kept == max) return READ_LONG;
       s->first++;
+      if (c != '\r' && c != '\n') kept++;
+      if (raw || (c != '\r' && c != '\n')) luaL_addchar(b, c);
       if (c == '\n') return 0;
-      if (c != '\r') {
-        kept++;
-        luaL_addchar(b, c);
-      }
     }
     s->first = s->last = 0;
     if ((err = fill_buffer(s, deadline)) != 0) return err;
@@ -336,7 +335,7 @@ static int receive_count(lua_State *L, ds_socket *s, size_t want, double *deadli
 }
 
 /* receive(pattern | n [, prefix]) on a stream: LuaSocket's shapes, one
-** deadline for the whole call. "*l" stops at the maxline option. */
+** deadline for the whole call. "*l" (and "L") stop at the maxline option. */
 static int sock_receive(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   double deadline = DS_DEADLINE_UNSET;
@@ -352,13 +351,13 @@ static int sock_receive(lua_State *L) {
   }
   p = luaL_optstring(L, 2, "*l");
   if (*p == '*') p++;
-  if (strcmp(p, "l") != 0 && strcmp(p, "a") != 0)
+  if (strcmp(p, "l") != 0 && strcmp(p, "a") != 0 && strcmp(p, "L") != 0)
     return luaL_argerror(L, 2, "invalid receive pattern (\"*l\", \"*a\" or a size)");
   lua_settop(L, 3); /* the buffer's slot goes above the arguments */
   luaL_buffinit(L, &b);
   luaL_addlstring(&b, prefix ? prefix : "", plen); /* prefix stays anchored at 3 */
-  if (*p == 'l') err = read_line(s, &b, s->maxline ? s->maxline : SIZE_MAX, &deadline);
-  else err = read_count(s, &b, SIZE_MAX, &deadline);
+  if (*p == 'a') err = read_count(s, &b, SIZE_MAX, &deadline);
+  else err = read_line(s, &b, s->maxline ? s->maxline : SIZE_MAX, *p == 'L', &deadline);
   luaL_pushresult(&b);
   return finish_read(L, err, *p == 'a');
 }
