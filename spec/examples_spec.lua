@@ -12,13 +12,8 @@ local H = require "helpers"
 -- never hangs the suite.
 local LIMIT = 30
 
-local function needs(module, package_name)
-  local why = H.needs_posix("running an example as a child process")
-  if why then return why end
-  -- Found, not loaded: luv cannot be loaded twice in one Lua state, and
-  -- busted's insulation would unload it between files.
-  if not package.searchpath(module, package.cpath) and not package.searchpath(module, package.path) then return ("needs %s (Debian's %s)"):format(module, package_name) end
-  return nil
+local function needs(module, pkg)
+  return H.needs_posix("running an example as a child process") or H.needs_module(module, pkg)
 end
 
 -- Starts an example; returns its output pipe and the port of its banner

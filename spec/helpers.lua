@@ -51,6 +51,25 @@ end
 H.WINDOWS = ds.PLATFORM == "windows"
 H.WINE = ds.WINE
 
+-- Loaded loop libraries, kept for the whole run: busted's insulation
+-- unloads a file's modules, and luv loaded a second time into one Lua
+-- state crashes (uv_timer_init).
+local kept_modules = {}
+
+-- The reason a case needing module (Debian's package pkg) cannot run
+-- here, or nil with the module loaded (kept loaded for later files): musl,
+-- cross and Windows runs may have it missing or built for another C
+-- library, which loading it tells.
+function H.needs_module(module, pkg)
+  if kept_modules[module] then return nil end
+  local ok, lib = pcall(require, module)
+  if not ok then
+    return ("needs %s (Debian's %s): %s"):format(module, pkg, tostring(lib):match("[^\n]*"))
+  end
+  kept_modules[module] = lib
+  return nil
+end
+
 function H.needs_posix(what)
   if H.WINDOWS then return (what or "this case") .. " needs a POSIX system (/proc, a shell, namespaces)" end
 end

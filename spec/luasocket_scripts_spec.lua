@@ -75,8 +75,12 @@ echo "TREE=$D/$top"
   return tree, tree_why
 end
 
--- Lua 5.1 names some scripts use (module, math.mod, unpack), for LUA_INIT.
-local COMPAT = [[unpack = unpack or table.unpack; math.mod = math.mod or math.fmod; ]] ..
+-- LUA_INIT of every script: lines reach the case's files as printed (the
+-- ready checks read them; stdbuf would preload a glibc library, which a
+-- musl Lua cannot load), and the Lua 5.1 names some scripts use (module,
+-- math.mod, unpack).
+local COMPAT = [[io.stdout:setvbuf("line"); ]] ..
+  [[unpack = unpack or table.unpack; math.mod = math.mod or math.fmod; ]] ..
   [[function module(name) local M = package.loaded[name]; if type(M) ~= "table" then M = {}; package.loaded[name] = M end; ]] ..
   [[M._NAME = name; setmetatable(M, {__index = _G}); local f = debug.getinfo(2, "f").func; ]] ..
   [[for i = 1, 255 do local n = debug.getupvalue(f, i); if n == nil then break end; ]] ..
@@ -93,7 +97,7 @@ export LUA_INIT=%s
 T=$(mktemp -d); pids=
 trap 'for p in $pids; do kill $p 2>/dev/null; done; rm -rf "$T"' EXIT
 cd "$S"
-bg() { f=$1; shift; stdbuf -oL -eL "$@" >"$T/$f" 2>&1 & pids="$pids $!"; }
+bg() { f=$1; shift; "$@" >"$T/$f" 2>&1 & pids="$pids $!"; }
 ready() {
   i=0
   until grep -q -- "$2" "$T/$1" 2>/dev/null; do

@@ -19,10 +19,9 @@ local LIMIT = 10
 -- The loop library, or nil after marking the case pending with why not
 -- (musl, cross and Windows runs have neither; Linux native has both).
 local function need(module)
-  local ok, lib = pcall(require, module)
-  if ok then return lib end
-  pending(module .. " is not installed (make test installs lua-" .. module .. "): " .. tostring(lib):match("[^\n]*"))
-  return nil
+  local why = H.needs_module(module, "lua-" .. module)
+  if why then return pending(why) end
+  return require(module)
 end
 
 -- ---- running a body inside a loop, with a ticker ------------------------
