@@ -3,8 +3,6 @@
 -- output read back. Each needs its loop library (lua-cqueues, lua-luv)
 -- and a POSIX shell for io.popen; without them the case is pending with
 -- the reason.
-package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
-package.cpath = "build/?.so;" .. package.cpath
 local ds = require "dualstack"
 local H = require "helpers"
 
