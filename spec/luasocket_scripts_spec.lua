@@ -233,6 +233,7 @@ show irc
   end)
 
   case("mcsend and mclisten over 225.0.0.37 on lo", function(src)
+    local why = H.needs_multicast("mcsend and mclisten"); if why then return pending(why) end
     local out, code = run(src, [[
 ip link set lo multicast on && ip route add 224.0.0.0/4 dev lo src 127.0.0.1 || exit 96
 bg l lua5.4 samples/mclisten.lua

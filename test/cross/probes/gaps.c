@@ -249,6 +249,7 @@ int main(void)
   int idx = (int)lo;
 
   refused("timestampns", AF_INET, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof(one));
+  refused("bindtodevice", AF_INET, SOL_SOCKET, SO_BINDTODEVICE, "lo", 3);
 
   memset(&mr, 0, sizeof(mr));
   mr.imr_ifindex = idx;
