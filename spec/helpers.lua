@@ -178,7 +178,7 @@ function H.needs_ctrunc(what) return H.needs_emulated("ctrunc", what) end
 -- qemu-user passes the host's errno number in getsockopt(SO_ERROR) on
 -- untranslated: a refused connect reads 111 on mips, whose ECONNREFUSED is
 -- 146, so the error of a failed non-blocking connect is not the system's.
--- SO_BINDTODEVICE, which qemu-user 7.2 refuses with EINVAL.
+-- SO_BINDTODEVICE read back, which qemu-user 7.2 refuses with EINVAL.
 function H.needs_bindtodevice(what) return H.needs_emulated("bindtodevice", what) end
 
 function H.needs_so_error(what) return H.needs_emulated("so_error", what) end
