@@ -18,49 +18,14 @@ local function small_listener(family, host, port)
   return l, select(2, l:getsockname())
 end
 
--- Fills the accept queue of a listener on host:port that never accepts,
--- until a further connect hangs. Returns false when the kernel never made
--- one hang (then this way of making a slow peer does not work here).
-local function fill_backlog(family, host, port)
-  for _ = 1, 8 do
-    local c = keep(H.socket("tcp", family))
-    c:settimeout(0.2)
-    local ok, _, code = c:connect(host, port)
-    if not ok then return code == "ETIMEDOUT" end
-  end
-  return false
-end
-
 -- A listener on host whose every new connection attempt hangs.
 local function hanging_listener(family, host, port)
   local l, p = small_listener(family, host, port)
-  if not fill_backlog(family, host, p) then
+  if not H.fill_backlog(family, host, p) then
     pending("a full accept queue does not hold back connects on this kernel")
     return nil
   end
   return l, p
-end
-
--- Listeners on ::1 and on 127.0.0.1 with one port, the IPv6 one's accept
--- queue full (it hangs). The port is the kernel's free one on ::1; on
--- 127.0.0.1 another socket (a client's port, TIME_WAIT) may hold it, and
--- then another port is tried. nil when the kernel lets no connect hang.
-local function hanging_pair()
-  for _ = 1, 20 do
-    local l6, port = small_listener("inet6", "::1")
-    local l4 = keep(H.socket("tcp", "inet"))
-    if l4:bind("127.0.0.1", port) then
-      H.ok(l4:listen(1))
-      if not fill_backlog("inet6", "::1", port) then
-        pending("a full accept queue does not hold back connects on this kernel")
-        return nil
-      end
-      return l6, l4, port
-    end
-    l6:close()
-    l4:close()
-  end
-  error("no port is free on both ::1 and 127.0.0.1")
 end
 
 -- Checks that c reached listener l: accept it and exchange a line.
@@ -216,7 +181,7 @@ describe("ds.connect Happy Eyeballs on a name with ::1 and 127.0.0.1", function(
   end
 
   check("starts IPv4 after the 250 ms attempt delay while IPv6 hangs", function()
-    local l6, l4, port = hanging_pair()
+    local l6, l4, port = H.hanging_pair()
     if not l6 then return end
     local r, out = race(port, H.WAIT)
     assert.equal("127.0.0.1", r.peer, out)
@@ -226,9 +191,9 @@ describe("ds.connect Happy Eyeballs on a name with ::1 and 127.0.0.1", function(
   end)
 
   check("gives timeout when every attempt hangs", function()
-    local l6, l4, port = hanging_pair()
+    local l6, l4, port = H.hanging_pair()
     if not l6 then return end
-    assert.is_true(fill_backlog("inet", "127.0.0.1", port))
+    assert.is_true(H.fill_backlog("inet", "127.0.0.1", port))
     local r, out = race(port, 0.5)
     assert.equal("ETIMEDOUT", r.code, out)
     assert.equal("timeout", r.err, out)

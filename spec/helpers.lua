@@ -316,6 +316,49 @@ function H.closed_port(family, host)
 end
 
 
+-- Connects to host:port, a listener that never accepts, until a connect
+-- hangs (its accept queue full: Linux then drops further SYNs, so nothing
+-- leaves the host). True then; false when the kernel let none hang. The
+-- clients stay open until the case ends (the cleanup module the specs
+-- close after each case).
+function H.fill_backlog(family, host, port)
+  local keep = require("cleanup").keep
+  for _ = 1, 8 do
+    local c = keep(H.socket("tcp", family))
+    c:settimeout(0.2)
+    local ok, _, code = c:connect(host, port)
+    if not ok then return code == "ETIMEDOUT" end
+  end
+  return false
+end
+
+-- Listeners on ::1 and on 127.0.0.1 with one port, the IPv6 one's accept
+-- queue full (a connect to it hangs), the IPv4 one accepting. The port is
+-- the kernel's free one on ::1; on 127.0.0.1 another socket (a client's
+-- port, TIME_WAIT) may hold it, and then another port is tried. nil after
+-- marking the case pending when the kernel lets no connect hang.
+function H.hanging_pair()
+  local keep = require("cleanup").keep
+  for _ = 1, 20 do
+    local l6 = keep(H.socket("tcp", "inet6"))
+    H.ok(l6:bind("::1", 0))
+    H.ok(l6:listen(1))
+    local port = select(2, l6:getsockname())
+    local l4 = keep(H.socket("tcp", "inet"))
+    if l4:bind("127.0.0.1", port) then
+      H.ok(l4:listen(1))
+      if not H.fill_backlog("inet6", "::1", port) then
+        pending("a full accept queue does not hold back connects on this kernel")
+        return nil
+      end
+      return l6, l4, port
+    end
+    l6:close()
+    l4:close()
+  end
+  error("no port is free on both ::1 and 127.0.0.1")
+end
+
 -- Puts the collector in incremental mode with pause, stepmul and, on Lua
 -- 5.4, stepsize (the log2 of the bytes between steps); 5.5 takes the step
 -- size in bytes, bytes55, and its steps differ, so each caller says which

@@ -133,41 +133,6 @@ end
 
 -- ---- (a) Happy Eyeballs race -----------------------------------------------
 
--- A listener on host with backlog 0 whose accept queue holds one client
--- it never accepts: Linux then drops further SYNs, so a connect to it
--- hangs without leaving the host. False when the kernel let none hang.
-local function fill(family, host, port)
-  for _ = 1, 8 do
-    local c = keep(H.socket("tcp", family))
-    c:settimeout(0.2)
-    local ok, _, code = c:connect(host, port)
-    if not ok then return code == "ETIMEDOUT" end
-  end
-  return false
-end
-
--- ::1:P hangs, 127.0.0.1:P accepts (P free on both); nil after pending.
-local function hanging_pair()
-  for _ = 1, 20 do
-    local l6 = keep(H.socket("tcp", "inet6"))
-    H.ok(l6:bind("::1", 0))
-    H.ok(l6:listen(0))
-    local port = select(2, l6:getsockname())
-    local l4 = keep(H.socket("tcp", "inet"))
-    if l4:bind("127.0.0.1", port) then
-      H.ok(l4:listen(8))
-      if not fill("inet6", "::1", port) then
-        pending("a full accept queue does not hold back connects on this kernel")
-        return nil
-      end
-      return l6, l4, port
-    end
-    l6:close()
-    l4:close()
-  end
-  error("no port is free on both ::1 and 127.0.0.1")
-end
-
 -- The host's /etc/hosts may lack "::1 localhost", so the race runs in a
 -- child with its own /etc/hosts (dualhost: ::1 and 127.0.0.1) and a
 -- resolv.conf naming only 127.0.0.1, in a private mount namespace; the
@@ -213,7 +178,7 @@ describe("the waiter during a Happy Eyeballs race", function()
     it("keeps " .. loop .. " running while ::1 hangs and 127.0.0.1 wins after the attempt delay", function()
       if not usable then return pending(reason) end
       if not need(loop) then return end
-      local l6, l4, port = hanging_pair()
+      local l6, l4, port = H.hanging_pair()
       if not l6 then return end
       local r, out = race(loop, false, port)
       assert.equal(loop, r.waiter, out)
@@ -227,7 +192,7 @@ describe("the waiter during a Happy Eyeballs race", function()
     it("blocks " .. loop .. " for the whole race with opts.waiter = the poll waiter (no ticks)", function()
       if not usable then return pending(reason) end
       if not need(loop) then return end
-      local l6, l4, port = hanging_pair()
+      local l6, l4, port = H.hanging_pair()
       if not l6 then return end
       local r, out = race(loop, true, port)
       assert.equal("poll", r.waiter, out)
