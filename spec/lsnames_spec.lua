@@ -6,16 +6,11 @@ local H = require "helpers"
 local ds = H.ds
 local th = require "spec.testhelp"
 
-local open
+local cleanup = require "cleanup"
+after_each(cleanup.close_all)
 
-local function sock(kind, family)
-  local s = H.socket(kind, family)
-  open[#open + 1] = s
-  return s
-end
-
-before_each(function() open = {} end)
-after_each(function() H.close_all(open) end)
+-- A socket closed after the running case.
+local function sock(kind, family) return cleanup.keep(H.socket(kind, family)) end
 
 -- LuaSocket name, dualstack name, socket kind, value set, value read back
 -- (nil: the value set). Buffers read back at least what was set.
@@ -247,7 +242,7 @@ describe("LuaSocket method names", function()
   it("receivefrom is recvfrom", function()
     local a, pa = H.udp_bound("dual", "::1")
     local b = H.udp_bound("inet", "127.0.0.1")
-    open[#open + 1], open[#open + 2] = a, b
+    cleanup.keep(a); cleanup.keep(b)
     local _, pb = b:getsockname()
     assert.equal(1, b:sendto("one", "::ffff:127.0.0.1", pa) and 1)
     local r = sock("udp", "dual")
@@ -271,7 +266,7 @@ describe("LuaSocket method names", function()
     local a, pa = H.udp_bound("inet", "127.0.0.1")
     local b, pb = H.udp_bound("inet", "127.0.0.1")
     local c, pc = H.udp_bound("inet", "127.0.0.1")
-    open[#open + 1], open[#open + 2], open[#open + 3] = a, b, c
+    cleanup.keep(a); cleanup.keep(b); cleanup.keep(c)
     assert.equal(1, c:setpeername("127.0.0.1", pa))
     assert.same({ "127.0.0.1", pa }, { c:getpeername() })
     assert.equal(5, c:send("to-a1"))
@@ -297,7 +292,7 @@ describe("LuaSocket method names", function()
     for _, family in ipairs({ "dual", "inet6" }) do
       local a, pa = H.udp_bound("inet6", "::1")
       local c = sock("udp", family)
-      open[#open + 1] = a
+      cleanup.keep(a)
       assert.equal(1, c:setpeername("::1", pa))
       assert.equal(1, c:setpeername("*"))
       assert.same({ nil, "not connected", "ENOTCONN" }, { c:getpeername() })
@@ -308,7 +303,7 @@ describe("LuaSocket method names", function()
 
   it("setpeername on TCP connects, and \"*\" raises", function()
     local l, port = H.listener("dual", "::")
-    open[#open + 1] = l
+    cleanup.keep(l)
     local c = sock("tcp", "inet")
     assert.equal(1, c:setpeername("127.0.0.1", port))
     assert.same({ "127.0.0.1", port }, { c:getpeername() })
