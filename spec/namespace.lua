@@ -32,6 +32,29 @@ package.path = %q .. package.path
 package.cpath = %q .. package.cpath
 ]], ROOT .. "/lua/?.lua;" .. ROOT .. "/lua/?/init.lua;", ROOT .. "/build/?.so;")
 
+-- What receiver(ns, count) runs in namespace ns: a dual UDP socket on "*"
+-- with pktinfo and recvhoplimit that prints its port, then one line per
+-- datagram (count of them, 3 s each at most): "tag addr ifname hoplimit
+-- size", tag being the data's leading word.
+local RECEIVER = [[
+local count = tonumber((...))
+local ds = require "dualstack"
+local s = assert(ds.udp())
+assert(s:setoption("pktinfo", true))
+assert(s:setoption("recvhoplimit", true))
+assert(s:bind("*", 0))
+s:settimeout(3)
+local _, port = s:getsockname()
+io.stdout:setvbuf("line")
+print(port)
+for _ = 1, count do
+  local m, err = s:recvmsg(65535)
+  if not m then print("error " .. tostring(err)) break end
+  print(("%s %s %s %s %d"):format(m.data:match("^%w+"), m.addr, ds.ifname(m.ifindex),
+    tostring(m.hoplimit), #m.data))
+end
+]]
+
 -- Prepended to every child script: the paths, report(key, value) to write
 -- one result line, and in_ns(name, code, ...), which starts code (with the
 -- same paths, its arguments as ...) in the namespace whose holder's pid is
@@ -54,7 +77,23 @@ function in_ns(name, code, ...)
     file, table.concat(args, " "), file)))
 end
 function in_peer(code, ...) return in_ns("PEER", code, ...) end
-]], PATHS)
+-- Starts a receiver of count datagrams in namespace ns; returns its port
+-- and collect(), which waits for its lines and returns them by tag (IPv6
+-- arrivals may reorder: match by tag); a failure line is tag "error".
+function receiver(ns, count)
+  local peer = in_ns(ns, %q, count)
+  local port = assert(tonumber(peer:read("l")), "the receiver did not start")
+  return port, function()
+    local got = {}
+    for line in peer:lines() do
+      local tag, rest = line:match("^(%%S+) (.*)$")
+      if tag then got[tag] = rest end
+    end
+    peer:close()
+    return got
+  end
+end
+]], PATHS, RECEIVER)
 
 -- Two hosts joined by a veth pair, for N.run("-n", N.PAIR, script): the
 -- child's namespace has va (2001:db8::1/64, 192.0.2.1/24) and a second

@@ -1,58 +1,30 @@
 -- The namespace topologies other specs build on (spec/namespace.lua),
 -- proven with plain UDP: N.CHAIN (A - router R - B, R-B MTU 1280) and
 -- N.TWOLINK (A with two links l1/l2 to P). Each runs a receiver in the far
--- namespace (in_ns) that reports every datagram: its tag, sender, arrival
--- interface, hop limit and size.
+-- namespace (the prologue's receiver) that reports every datagram: its
+-- tag, sender, arrival interface, hop limit and size.
 local N = require "spec.namespace"
 local H = require "spec.helpers"
 
--- The receiver: a dual socket with pktinfo and recvhoplimit; prints its
--- port, then one line per datagram: "tag addr ifname hoplimit size".
-local RECEIVER = [[
-local count = tonumber((...))
-local ds = require "dualstack"
-local s = assert(ds.udp())
-assert(s:setoption("pktinfo", true))
-assert(s:setoption("recvhoplimit", true))
-assert(s:bind("*", 0))
-s:settimeout(3)
-local _, port = s:getsockname()
-io.stdout:setvbuf("line")
-print(port)
-for _ = 1, count do
-  local m, err = s:recvmsg(2000)
-  if not m then print("error " .. tostring(err)) break end
-  print(("%s %s %s %s %d"):format(m.data:match("^%w+"), m.addr, ds.ifname(m.ifindex),
-    tostring(m.hoplimit), #m.data))
-end
-]]
-
 -- send_all(ns, list) sends each {tag, host, size, family} from a fresh
--- socket of family to the receiver in namespace ns, then reports each
--- arrival line under its tag (IPv6 arrivals may reorder: matched by tag).
+-- socket of family to a receiver in namespace ns, then reports each
+-- arrival under its tag: "addr ifname hoplimit size".
 local SEND = [[
 local ds = require "dualstack"
 function send_all(ns, list)
-  local peer = in_ns(ns, RECEIVER, #list)
-  local port = assert(tonumber(peer:read("l")))
+  local port, collect = receiver(ns, #list)
   for _, t in ipairs(list) do
     local c = assert(ds.udp { family = t[4] })
     local n, err, code = c:sendto(t[1] .. (" "):rep(t[3] - #t[1]), t[2], port)
     report("sent_" .. t[1], n or code)
     c:close()
   end
-  for _ = 1, #list do
-    local line = peer:read("l")
-    if not line then break end
-    local tag, rest = line:match("^(%S+) (.*)$")
-    report("got_" .. tostring(tag), rest)
-  end
-  peer:close()
+  for tag, rest in pairs(collect()) do report("got_" .. tag, rest) end
 end
 ]]
 
 local function child(body)
-  return ("local RECEIVER = %q\n"):format(RECEIVER) .. SEND .. body
+  return SEND .. body
 end
 
 local function need_namespaces()
