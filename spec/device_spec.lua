@@ -116,6 +116,33 @@ describe("setoption('device')", function()
   end)
 end)
 
+-- Where no namespace can be made (Windows: IP_UNICAST_IF/IPV6_UNICAST_IF,
+-- which bind sends only), binding to the loopback interface still reads
+-- back, by name and by index, and unbinds.
+describe("setoption('device') on the loopback interface", function()
+  local ds = require "dualstack"
+
+  for _, family in ipairs { "inet", "inet6", "dual" } do
+    it("binds a " .. family .. " socket by name and by index, and unbinds", function()
+      local why = H.needs_bindtodevice("SO_BINDTODEVICE"); if why then return pending(why) end
+      if H.WINE and family ~= "inet" then
+        return pending("Wine " .. H.WINE .. " refuses IPV6_UNICAST_IF (EINVAL); IP_UNICAST_IF works")
+      end
+      local s = assert(ds.udp { family = family })
+      assert.same({ 1 }, { s:setoption("device", H.LO_NAME) })
+      assert.equal(H.LO_NAME, s:getoption("device"))
+      assert.same({ 1 }, { s:setoption("device", false) })
+      assert.equal("", s:getoption("device"))
+      assert.same({ 1 }, { s:setoption("device", H.LO) })
+      assert.equal(H.LO_NAME, s:getoption("bindtodevice"))
+      assert.same({ nil, "no such device", "ENODEV" }, { s:setoption("device", "nosuch0") })
+      assert.same({ 1 }, { s:setoption("device", 0) })
+      assert.equal("", s:getoption("device"))
+      s:close()
+    end)
+  end
+end)
+
 describe("setoption('device') values", function()
   it("raises for a value that cannot name an interface", function()
     local ds = require "dualstack"
