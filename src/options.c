@@ -145,8 +145,14 @@ static int set_device(lua_State *L) {
   unsigned index;
   int err = check_device(L, &index, name);
   if (err) return ds_push_error(L, err);
-  if (ds_sys_bind_device(s->fd, device_af(s), index, name) < 0)
-    return ds_push_error(L, ds_sys_error());
+  if (ds_sys_bind_device(s->fd, device_af(s), index, name) < 0) {
+    err = ds_sys_error();
+    /* Linux (5.7 on) lets anyone bind an unbound socket, once. */
+    if (err == EPERM)
+      return ds_push_failure(L, "changing or removing a device binding needs CAP_NET_RAW "
+                                "(binding at all does before Linux 5.7)", "EPERM");
+    return ds_push_error(L, err);
+  }
   lua_pushinteger(L, 1);
   return 1;
 }
