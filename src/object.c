@@ -72,6 +72,7 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
   s->want = POLLIN;
   memset(s->known, 0, sizeof(s->known)); /* af 0: nothing known */
   s->first = s->last = 0;
+  s->errq = NULL; /* recverr (issue 17) */
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
 }
@@ -83,6 +84,7 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
 ** protocol). */
 int ds_retry(ds_socket *s, int err, short events, double *deadline) {
   if (err == EINTR) return 0;
+  if (s->errq) return ds_errq_retry(s, err, events, deadline); /* recverr: the no-spin rule */
   if (err != EAGAIN && err != EWOULDBLOCK) return err;
   s->want = events;
   return ds_wait_ready(s->fd, events, s->timeout, deadline);
@@ -216,6 +218,7 @@ static void forget_descriptor(lua_State *L, ds_socket *s) {
   s->fd = DS_FD_NONE;
   s->first = s->last = 0; /* nothing left to read: dirty() is false */
   free_recv_buffer(L, s);
+  ds_errq_close(L, s); /* recverr (issue 17): its FIFO goes too */
   lua_pushnil(L);
   lua_setiuservalue(L, 1, DS_SLOT_SCRATCH);
 }
