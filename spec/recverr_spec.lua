@@ -181,6 +181,8 @@ describe("recverr", function()
     local t = keep(H.socket("tcp", "inet"))
     H.raises("udp socket expected for option 'recverr', got tcp socket",
              function() t:setoption("recverr", true) end)
+    H.raises("bad argument #1 to 'recverr' (udp socket expected, got tcp socket)",
+             function() t.recverr(t) end)
     local s = keep(H.socket("udp", "inet"))
     H.raises("boolean expected, got number", function() s:setoption("recverr", 1) end)
   end)

@@ -164,8 +164,6 @@ void ds_open_poll(lua_State *L);
 /* errq.c: ICMP errors on UDP (recverr, issue 17). */
 int ds_set_recverr(lua_State *L);
 int ds_get_recverr(lua_State *L);
-int ds_errq_retry(ds_socket *s, int err, short events, double *deadline);
-void ds_errq_close(lua_State *L, ds_socket *s);
 void ds_open_errq(lua_State *L);
 
 #if defined(__GNUC__)

@@ -1,10 +1,9 @@
 /*
 ** ICMP errors on UDP (Linux IP_RECVERR / IPV6_RECVERR): the "recverr"
-** option, sock:recverr(), and the no-spin rule every receive and send
-** follows through ds_retry. With recverr on, asynchronous errors are
-** reported by recverr() only: a call that meets one moves the kernel's
-** queue into the socket's FIFO (core/errq.c) and goes on, and a wait woken
-** only by a queued error moves it and waits again, within the same deadline.
+** option and sock:recverr(). With recverr on, asynchronous errors are
+** reported by recverr() only; the no-spin rule that makes receives and
+** sends pass them by is object.c's (ds_retry), under which the FIFO of
+** core/errq.c fills.
 */
 #include "ds.h"
 
@@ -66,45 +65,6 @@ int ds_get_recverr(lua_State *L) {
   return 1;
 }
 
-void ds_errq_close(lua_State *L, ds_socket *s) {
-  (void)L;
-  ds_errq_free(s->errq);
-  s->errq = NULL;
-}
-
-/* ---- the no-spin rule (ds_retry with recverr on) ---- */
-
-/* Errors the kernel reports for an ICMP message on the next receive or
-** send (sk_err), besides queueing it. */
-static int is_async(int err) {
-  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
-         err == EHOSTDOWN || err == EPROTO || err == EMSGSIZE;
-}
-
-/* ds_retry for a socket with recverr on. An asynchronous error moves the
-** queue into the FIFO: when an entry of the network's moved, the error was
-** its (sk_err, now consumed) and the call goes on, bounded by its deadline;
-** else the error is the call's own (a local EMSGSIZE, whose twin stays for
-** recverr). A call that would block moves what is queued first (else
-** POLLERR stays up), and a wait woken by POLLERR alone moves it and waits
-** again. */
-int ds_errq_retry(ds_socket *s, int err, short events, double *deadline) {
-  if (is_async(err)) {
-    if (!(ds_errq_drain(s->fd, s->errq) & DS_ERRQ_MOVED_NET)) return err;
-    return ds_deadline_passed(s->timeout, deadline) ? ETIMEDOUT : 0;
-  }
-  if (err != EAGAIN && err != EWOULDBLOCK) return err;
-  s->want = events;
-  (void)ds_errq_drain(s->fd, s->errq);
-  for (;;) {
-    short rev;
-    int r = ds_wait_ready_ev(s->fd, events, s->timeout, deadline, &rev);
-    if (r != 0 || !(rev & POLLERR) || (rev & events)) return r;
-    if (!ds_errq_drain(s->fd, s->errq) && !ds_errq_keep_pending(s->fd, s->errq))
-      return 0; /* nothing to move: the call itself reports what is there */
-  }
-}
-
 /* ---- sock:recverr([timeout]) ---- */
 
 static const char *const origin_names[] = {"none", "local", "icmp", "icmp6"};
@@ -150,10 +110,12 @@ static void set_text(lua_State *L, const char *k, const char *v) {
 ** allocation (rule 1): Lua code run by a GC step may close the socket. */
 static int sock_recverr(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  double timeout = luaL_optnumber(L, 2, 0);
+  double timeout;
   ds_errq_entry e;
   char offender[DS_ADDRSTRLEN], addr[DS_ADDRSTRLEN];
   int err;
+  ds_need_type(L, s, SOCK_DGRAM, 1, "");
+  timeout = luaL_optnumber(L, 2, 0);
   luaL_argcheck(L, timeout == timeout, 2, "timeout is NaN");
   luaL_argcheck(L, s->errq != NULL, 1, "option 'recverr' is off");
   if ((err = next_error(s, timeout < 0 ? -1 : timeout, &e)) != 0) return ds_push_error(L, err);
