@@ -209,6 +209,7 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 ** (Linux). sock_extended_err is a fixed kernel ABI: linux/errqueue.h's,
 ** or a mirror of it where the header is missing (musl without kernel
 ** headers). Elsewhere the options are absent: ENOPROTOOPT. */
+#include <stdint.h>
 #if defined(__linux__) && defined(IP_RECVERR) && defined(IPV6_RECVERR) && defined(MSG_ERRQUEUE)
 #define DS_HAVE_ERRQUEUE 1
 #define DS_IP_RECVERR IP_RECVERR

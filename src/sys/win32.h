@@ -131,6 +131,7 @@ typedef WSACMSGHDR ds_cmsghdr;
 
 /* recverr (issue 17): no error queue here (Windows' IP_RECVERR with
 ** ICMP_ERROR_INFO is another design): the option is absent. */
+#include <stdint.h>
 #define DS_IP_RECVERR DS_OPT_ABSENT
 #define DS_IPV6_RECVERR DS_OPT_ABSENT
 typedef struct ds_sock_ee {
