@@ -107,6 +107,38 @@ describe("recverr", function()
     assert.equal("ECONNREFUSED", s:recverr(0).code)
   end)
 
+  it("the event-loop idiom: wait readable, recvfrom with timeout 0, and the next wait blocks", function()
+    local why = H.needs_errqueue(); if why then return pending(why) end
+    local s = errsock("inet", "127.0.0.1")
+    local port = provoke(s, "127.0.0.2")
+    s:settimeout(0)
+    local wakes, answers = 0, {}
+    local elapsed, cpu = H.timed(function()
+      local stop = H.now() + 0.5
+      while H.now() < stop do
+        if ds.wait(s, math.max(0, stop - H.now())) then
+          wakes = wakes + 1
+          answers[#answers + 1] = table.concat({ tostring((s:recvfrom())), select(3, s:recvfrom()) }, " ")
+        end
+      end
+    end)
+    assert.equal(1, wakes, "one wake for one queued error")
+    assert.same({ "nil ETIMEDOUT" }, answers)
+    assert.is_true(elapsed >= 0.45 and cpu < 0.1, ("%.3f s, %.3f s CPU"):format(elapsed, cpu))
+    assert.equal(port, s:recverr(0).port)
+  end)
+
+  it("a local EMSGSIZE is the send's own error, and its twin is kept", function()
+    local why = H.needs_errqueue(); if why then return pending(why) end
+    local s = errsock("inet", "127.0.0.1")
+    local port = H.closed_port("inet", "127.0.0.1")
+    assert.same({ nil, "message too long", "EMSGSIZE" }, { s:sendto(("x"):rep(65508), "127.0.0.1", port) })
+    -- an unconnected socket's local error names the destination without its port
+    assert.same({ code = "EMSGSIZE", message = "message too long", origin = "local", type = 0, icmpcode = 0,
+                  info = 65535, addr = "127.0.0.1", port = 0, data = "", lost = 0 }, s:recverr())
+    assert.same({ nil, "timeout", "ETIMEDOUT" }, { s:recverr() })
+  end)
+
   it("connected: recverr on, recv times out and recverr has the error; off, ECONNREFUSED", function()
     local why = H.needs_errqueue(); if why then return pending(why) end
     local port = H.closed_port("inet", "127.0.0.2")
