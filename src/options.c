@@ -161,6 +161,7 @@ static const ds_optfn optfns[] = {
   {"multicast_if", SOCK_DGRAM, ds_set_multicast_if, ds_get_multicast_if},
   {"error", 0, NULL, get_error},
   {"bindtodevice", 0, set_bindtodevice, get_bindtodevice},
+  {"recverr", SOCK_DGRAM, ds_set_recverr, ds_get_recverr}, /* errq.c (issue 17) */
   {"ip-add-membership", SOCK_DGRAM, set_ip_add, NULL},
   {"ip-drop-membership", SOCK_DGRAM, set_ip_drop, NULL},
   {"ipv6-add-membership", SOCK_DGRAM, set_ip6_add, NULL},
