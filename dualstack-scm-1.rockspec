@@ -27,6 +27,7 @@ local COMMON = {
   "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
   "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
   "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",
+  "src/core/errq.c", "src/errq.c", -- recverr (issue 17)
 }
 
 local function platform(backend, libraries)

@@ -61,7 +61,7 @@ check-asan: test-deps
 	@failed=""; for c in $(ASAN_COMPILERS); do \
 	  echo "check-asan: $$c"; \
 	  $(ASAN_ENV) build/asan-$$c/core_test || { failed="$$failed $$c"; continue; }; \
-	  $(ASAN_ENV) DS_CHECK_CORE=$(CURDIR)/build/asan-$$c/dualstack/core.so \
+	  $(OFFLINE) env $(ASAN_ENV) DS_CHECK_CORE=$(CURDIR)/build/asan-$$c/dualstack/core.so \
 	    build/asan-$$c/lua fuzz/preload.lua $(BUSTED_SCRIPT) $(CHECK_SPECS) \
 	    || failed="$$failed $$c"; \
 	done; \
@@ -85,7 +85,7 @@ build/portable/core_test: test/core_test.c $(CORE_SRC) $(CORE_HDR)
 check-portable: test-deps
 	@$(MAKE) --no-print-directory test-build build/portable/dualstack/core.so build/portable/core_test
 	build/portable/core_test
-	DS_CHECK_CORE=$(CURDIR)/build/portable/dualstack/core.so \
+	$(OFFLINE) env DS_CHECK_CORE=$(CURDIR)/build/portable/dualstack/core.so \
 	  $(LUA) -e 'dofile("fuzz/preload.lua")' $(BUSTED_SCRIPT) $(CHECK_SPECS)
 
 # ---- valgrind memcheck ----------------------------------------------------
@@ -102,7 +102,7 @@ VALGRIND_OPTS := --tool=memcheck --error-exitcode=88 --leak-check=full \
 check-valgrind: test-deps
 	@.ci/deps valgrind
 	@$(MAKE) --no-print-directory test-build
-	$(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
+	$(OFFLINE) $(VALGRIND) $(VALGRIND_OPTS) $(BUSTED) $(CHECK_SPECS)
 
 # ---- libFuzzer --------------------------------------------------------------
 # One binary per fuzz/<target>_fuzz.c, linked with src/core/*.c alone:

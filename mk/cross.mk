@@ -96,7 +96,7 @@ endif
 	  CROSS_QEMU=$(if $(C_QEMU),$(CURDIR)/$(CROSS_QEMU_DIR)/qemu-$(C_QEMU)) \
 	  $(if $(CROSS_CPU_$(ARCH)),QEMU_CPU=$(CROSS_CPU_$(ARCH))) \
 	  CROSS_PROBE=$(if $(C_QEMU),$(CURDIR)/$(C_DIR)/gaps) CROSS_CHECK_SPECS="$(CROSS_CHECK_SPECS)" \
-	  test/cross/run.sh
+	  $(OFFLINE) test/cross/run.sh
 	$(if $(C_LUA),@$(MAKE) --no-print-directory openwrt-lua-$(C_LUA) \
 	  LUA_EMU_$(C_LUA)="env QEMU_LD_PREFIX=$(CROSS_PREFIX_$(ARCH)) $(CURDIR)/$(CROSS_QEMU_DIR)/qemu-$(C_QEMU)")
 

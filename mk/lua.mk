@@ -86,7 +86,7 @@ define lua_check
 	cd $(call lua_dir,$(1))/tree && unset $(LUA_ENV_VARS) && \
 	  PATH=$(CURDIR)/$(call lua_dir,$(1))/bin:$$PATH \
 	  CC="$(call lua_cc,$(1))" LUA_INCDIR=$(CURDIR)/$(call lua_dir,$(1))/include \
-	  LUA_EMU="$(LUA_EMU_$(1))" lua5.4 $(BUSTED_SCRIPT) $(CHECK_SPECS)
+	  LUA_EMU="$(LUA_EMU_$(1))" $(OFFLINE) lua5.4 $(BUSTED_SCRIPT) $(CHECK_SPECS)
 endef
 
 check-lua55:

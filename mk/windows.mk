@@ -176,4 +176,4 @@ windows-test:
 	@.ci/deps $(WIN_TEST_DEPS)
 	@$(MAKE) --no-print-directory windows-test-files
 	@test -f src/sys/win32.c || echo "windows-test: src/sys/win32.c missing, the module is not built"
-	WINE=$(WINE) test/windows/busted.sh $(CHECK_SPECS)
+	WINE=$(WINE) $(OFFLINE) test/windows/busted.sh $(CHECK_SPECS)

@@ -126,6 +126,12 @@ function H.needs_icmp_errors(what)
   if H.WINDOWS then return (what or "this case") .. ": ICMP errors on UDP are off on Windows (SIO_UDP_CONNRESET)" end
 end
 
+-- recverr (issue 17): the error queue (IP_RECVERR / IPV6_RECVERR) is
+-- Linux's; Windows answers ENOPROTOOPT (a case of its own checks that).
+function H.needs_errqueue(what)
+  if H.WINDOWS then return (what or "this case") .. ": no error queue (IP_RECVERR) on Windows" end
+end
+
 -- Wine sends from 127.0.0.1 whatever other loopback address a UDP socket
 -- is bound to (Windows sends from the bound one).
 function H.needs_bound_source(what)

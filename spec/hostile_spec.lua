@@ -846,6 +846,10 @@ describe("hostile: junk first arguments to every function", function()
     recvmmsg = udp_only("recvmmsg", takes("number", 1, "recvmmsg", int(raise(argerr(1, "recvmmsg", NO_INT)),
       raise(argerr(1, "recvmmsg", "count out of range (1-1024)")), raise(argerr(1, "recvmmsg", "count out of range (1-1024)"))))),
     -- reply(msg, data): the data is missing in every one of these calls.
+    recverr = udp_only("recverr", takes("number", 1, "recverr", function(i)
+      if i == 6 then return raise(argerr(1, "recverr", "timeout is NaN")) end
+      return raise("calling 'recverr' on bad self (option 'recverr' is off)")
+    end, true)),
     reply = udp_only("reply", always(raise(argerr(2, "reply", "string expected, got no value")))),
     send = {
       tcp = takes("string", 1, "send", function(i)

@@ -76,6 +76,7 @@ typedef struct ds_socket {
   char *rxbuf;      /* single receives larger than buf (ds_recv_buffer) */
   size_t rxcap;     /* its size, 0 while there is none */
   size_t first, last; /* unread bytes are buf[first..last) */
+  struct ds_errq *errq; /* recverr (issue 17): its FIFO while the option is on, else NULL */
   char buf[DS_BUFSIZE];
 } ds_socket;
 
@@ -159,6 +160,11 @@ void ds_open_mcast(lua_State *L);
 
 /* poll.c */
 void ds_open_poll(lua_State *L);
+
+/* errq.c: ICMP errors on UDP (recverr, issue 17). */
+int ds_set_recverr(lua_State *L);
+int ds_get_recverr(lua_State *L);
+void ds_open_errq(lua_State *L);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -72,8 +72,41 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
   s->want = POLLIN;
   memset(s->known, 0, sizeof(s->known)); /* af 0: nothing known */
   s->first = s->last = 0;
+  s->errq = NULL; /* recverr (issue 17) */
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
+}
+
+/* recverr (issue 17), the no-spin rule: with recverr on, asynchronous
+** errors are reported by recverr() only. Those the kernel also reports on
+** the next receive or send (sk_err): */
+static int is_async(int err) {
+  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
+         err == EHOSTDOWN || err == EPROTO || err == EMSGSIZE;
+}
+
+/* ds_retry with recverr on. An asynchronous error moves the kernel's queue
+** into the socket's FIFO (core/errq.c): when an entry of the network's
+** moved, the error was its (sk_err, now consumed) and the call goes on,
+** bounded by its deadline; else the error is the call's own (a local
+** EMSGSIZE, whose twin stays for recverr). A call that would block moves
+** what is queued first (else POLLERR stays up), and a wait woken by
+** POLLERR alone moves it and waits again within the same deadline. */
+static int retry_past_errors(ds_socket *s, int err, short events, double *deadline) {
+  if (is_async(err)) {
+    if (!(ds_errq_drain(s->fd, s->errq) & DS_ERRQ_MOVED_NET)) return err;
+    return ds_deadline_passed(s->timeout, deadline) ? ETIMEDOUT : 0;
+  }
+  if (err != EAGAIN && err != EWOULDBLOCK) return err;
+  s->want = events;
+  (void)ds_errq_drain(s->fd, s->errq);
+  for (;;) {
+    short rev;
+    int r = ds_wait_ready_ev(s->fd, events, s->timeout, deadline, &rev);
+    if (r != 0 || !(rev & POLLERR) || (rev & events)) return r;
+    if (!ds_errq_drain(s->fd, s->errq) && !ds_errq_keep_pending(s->fd, s->errq))
+      return 0; /* nothing to move: the call itself reports what is there */
+  }
 }
 
 /* After a system call failed with err: 0 to try it again (a signal
@@ -83,6 +116,7 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
 ** protocol). */
 int ds_retry(ds_socket *s, int err, short events, double *deadline) {
   if (err == EINTR) return 0;
+  if (s->errq) return retry_past_errors(s, err, events, deadline); /* recverr (issue 17) */
   if (err != EAGAIN && err != EWOULDBLOCK) return err;
   s->want = events;
   return ds_wait_ready(s->fd, events, s->timeout, deadline);
@@ -216,6 +250,8 @@ static void forget_descriptor(lua_State *L, ds_socket *s) {
   s->fd = DS_FD_NONE;
   s->first = s->last = 0; /* nothing left to read: dirty() is false */
   free_recv_buffer(L, s);
+  ds_errq_free(s->errq); /* recverr (issue 17): its FIFO goes too */
+  s->errq = NULL;
   lua_pushnil(L);
   lua_setiuservalue(L, 1, DS_SLOT_SCRATCH);
 }

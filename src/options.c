@@ -196,6 +196,7 @@ static const ds_optfn optfns[] = {
   {"mtu_discover", 0, set_mtu_discover, get_mtu_discover},
   {"dontfrag", 0, set_dontfrag, get_dontfrag},
   {"mtu", 0, NULL, get_mtu},
+  {"recverr", SOCK_DGRAM, ds_set_recverr, ds_get_recverr}, /* errq.c (issue 17) */
   {"ip-add-membership", SOCK_DGRAM, set_ip_add, NULL},
   {"ip-drop-membership", SOCK_DGRAM, set_ip_drop, NULL},
   {"ipv6-add-membership", SOCK_DGRAM, set_ip6_add, NULL},

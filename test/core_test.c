@@ -10,6 +10,7 @@
 
 #include <fcntl.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -512,6 +513,112 @@ static void test_interfaces(void) {
   CHECK(str_eq(ds_gai_errname(EAI_NONAME), "EAI_NONAME"), "getaddrinfo codes by name");
 }
 
+/* ---- recverr (issue 17): the error-queue decoder and the FIFO ---- */
+
+static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+/* One IP_RECVERR message into buf: ee, then the offender (sa, salen bytes;
+** none when 0), the message cut to cut bytes when cut > 0. Its length. */
+static size_t errq_message(ds_cmsgbuf *buf, const ds_sock_ee *ee, const void *sa, size_t salen,
+                           size_t cut) {
+  ds_msghdr mh;
+  ds_iov iov;
+  ds_cmsghdr *c;
+  size_t len = DS_CMSG_SPACE(sizeof(*ee) + salen);
+  memset(buf, 0, sizeof(*buf));
+  ds_msg_set(&mh, NULL, 0, &iov, NULL, 0, buf->bytes, len);
+  c = DS_CMSG_FIRSTHDR(&mh);
+  c->cmsg_level = IPPROTO_IP;
+  c->cmsg_type = DS_IP_RECVERR;
+  c->cmsg_len = DS_CMSG_LEN(sizeof(*ee) + salen);
+  memcpy(DS_CMSG_DATA(c), ee, sizeof(*ee));
+  if (salen) memcpy(DS_CMSG_DATA(c) + sizeof(*ee), sa, salen);
+  if (cut) c->cmsg_len = cut;
+  return len;
+}
+
+static void test_errq_decode(void) {
+#if defined(DS_HAVE_ERRQUEUE)
+  ds_cmsgbuf buf;
+  ds_sock_ee ee;
+  ds_sockaddr off, dst;
+  ds_errq_entry e;
+  ds_ip ip;
+  char text[DS_ADDRSTRLEN];
+  size_t len;
+  memset(&ee, 0, sizeof(ee));
+  ee.ee_errno = ECONNREFUSED;
+  ee.ee_origin = DS_ERRQ_ICMP;
+  ee.ee_type = 3;
+  ee.ee_code = 3;
+  ds_pton("127.0.0.2", 9, &ip);
+  ds_ip_to_sockaddr(&ip, 0, &off);
+  ds_ip_to_sockaddr(&ip, 4242, &dst);
+  len = errq_message(&buf, &ee, &off.u.in, sizeof(off.u.in), 0);
+  CHECK(ds_errq_decode(buf.bytes, len, &dst.u.in, sizeof(dst.u.in), "abc", 3, &e) == 1, "decode");
+  CHECK(e.err == ECONNREFUSED && e.origin == DS_ERRQ_ICMP && e.type == 3 && e.code == 3,
+        "fields %d %d %d %d", e.err, e.origin, e.type, e.code);
+  CHECK(e.has_offender && e.has_addr && e.port == 4242 && e.len == 3 &&
+        memcmp(e.data, "abc", 3) == 0, "offender, addr, data");
+  ds_ntop(&e.offender, text);
+  CHECK(str_eq(text, "127.0.0.2"), "offender %s", text);
+  /* An offender cut short is none; the error itself still decodes. */
+  len = errq_message(&buf, &ee, &off.u.in, sizeof(off.u.in), DS_CMSG_LEN(sizeof(ee) + 4));
+  CHECK(ds_errq_decode(buf.bytes, len, NULL, 0, NULL, 0, &e) == 1 && !e.has_offender &&
+        !e.has_addr, "cut offender");
+  /* A local error: no offender (AF_UNSPEC). */
+  ee.ee_origin = DS_ERRQ_LOCAL;
+  ee.ee_errno = EMSGSIZE;
+  ee.ee_info = 1280;
+  memset(&off, 0, sizeof(off));
+  len = errq_message(&buf, &ee, &off.u.in6, sizeof(off.u.in6), 0);
+  CHECK(ds_errq_decode(buf.bytes, len, NULL, 0, NULL, 0, &e) == 1 && !e.has_offender &&
+        e.info == 1280 && e.origin == DS_ERRQ_LOCAL, "local");
+  /* Shorter than sock_extended_err, or another message: no error. */
+  len = errq_message(&buf, &ee, NULL, 0, DS_CMSG_LEN(sizeof(ee) - 1));
+  CHECK(ds_errq_decode(buf.bytes, len, NULL, 0, NULL, 0, &e) == 0, "short ee");
+  CHECK(ds_errq_decode(NULL, 0, NULL, 0, NULL, 0, &e) == 0, "empty");
+  /* More data than an entry keeps is cut at DS_ERRQ_DATA. */
+  {
+    static char big[DS_ERRQ_DATA + 100];
+    len = errq_message(&buf, &ee, NULL, 0, 0);
+    CHECK(ds_errq_decode(buf.bytes, len, NULL, 0, big, sizeof(big), &e) == 1 &&
+          e.len == DS_ERRQ_DATA, "data cut at %u", (unsigned)e.len);
+  }
+#endif
+}
+
+static void test_errq_fifo(void) {
+  ds_errq *q = ds_errq_new(test_alloc, NULL);
+  ds_errq_entry e, out;
+  int i;
+  CHECK(q != NULL, "new");
+  if (!q) return;
+  CHECK(ds_errq_pop(q, &out) == 0 && ds_errq_count(q) == 0, "empty pop");
+  memset(&e, 0, sizeof(e));
+  for (i = 1; i <= DS_ERRQ_MAX + 6; i++) {
+    e.err = i;
+    e.len = (size_t)i; /* kept that long */
+    memset(e.data, i, e.len);
+    ds_errq_push(q, &e);
+  }
+  CHECK(ds_errq_count(q) == DS_ERRQ_MAX, "bounded: %u", ds_errq_count(q));
+  CHECK(ds_errq_pop(q, &out) == 1 && out.err == 7 && out.lost == 6 && out.len == 7 &&
+        out.data[6] == 7, "oldest kept %d lost %lu", out.err, out.lost);
+  CHECK(ds_errq_pop(q, &out) == 1 && out.err == 8 && out.lost == 0, "next %d", out.err);
+  ds_errq_free(q); /* with entries left: make check-valgrind sees none leak */
+  ds_errq_free(NULL);
+}
+
+
 int main(void) {
   test_pton_ntop();
   test_map_unmap();
@@ -531,6 +638,8 @@ int main(void) {
   test_inspect_adopt();
   test_disconnect();
   test_realtime();
+  test_errq_decode(); /* recverr (issue 17) */
+  test_errq_fifo();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

@@ -132,6 +132,8 @@ int ds_poll(ds_pollfd *p, unsigned n, double deadline);
 int ds_wait(ds_fd fd, short events, double deadline);
 int ds_wait_ready(ds_fd fd, short events, double timeout, double *deadline);
 int ds_deadline_passed(double timeout, double *deadline);
+/* recverr (issue 17): ds_wait_ready that also reports what woke it. */
+int ds_wait_ready_ev(ds_fd fd, short events, double timeout, double *deadline, short *revents);
 
 /* net.c. What a probe found: the family (or dual-stack) works, is
 ** absent, or the probe could not tell (*err says why). */
@@ -153,6 +155,38 @@ typedef struct ds_fdinfo {
 int ds_inspect(ds_fd fd, ds_fdinfo *info);
 int ds_adopt(ds_fd fd, const ds_fdinfo *info);
 unsigned ds_ifindex_of_addr(const ds_ip *ip);
+
+/* errq.c: ICMP errors on UDP (recverr, issue 17). A decoded error-queue
+** message; the FIFO of them a socket keeps (at most DS_ERRQ_MAX, data cut
+** at DS_ERRQ_DATA bytes); allocation through the given allocator, Lua's
+** signature (ud, ptr, osize, nsize). */
+#define DS_ERRQ_MAX 64
+#define DS_ERRQ_DATA 1280
+enum { DS_ERRQ_NONE, DS_ERRQ_LOCAL, DS_ERRQ_ICMP, DS_ERRQ_ICMP6 }; /* SO_EE_ORIGIN_* */
+enum { DS_ERRQ_MOVED = 1, DS_ERRQ_MOVED_NET = 2 };
+typedef struct ds_errq_entry {
+  int err;              /* errno value */
+  int origin;           /* DS_ERRQ_* */
+  int type, code;       /* ICMP type and code; 0 for local */
+  unsigned long info;   /* the MTU for EMSGSIZE */
+  int has_offender, has_addr;
+  ds_ip offender, addr; /* who reported it; the original destination */
+  int port;
+  unsigned long lost;   /* set by ds_errq_pop */
+  size_t len;
+  unsigned char data[DS_ERRQ_DATA]; /* last: entries are kept len bytes long */
+} ds_errq_entry;
+typedef void *(*ds_errq_alloc)(void *ud, void *ptr, size_t osize, size_t nsize);
+typedef struct ds_errq ds_errq;
+ds_errq *ds_errq_new(ds_errq_alloc alloc, void *ud);
+void ds_errq_free(ds_errq *q);
+unsigned ds_errq_count(const ds_errq *q);
+void ds_errq_push(ds_errq *q, const ds_errq_entry *e);
+int ds_errq_pop(ds_errq *q, ds_errq_entry *out);
+int ds_errq_decode(const void *control, size_t len, const void *name, size_t namelen,
+                   const void *data, size_t datalen, ds_errq_entry *out);
+int ds_errq_drain(ds_fd fd, ds_errq *q);
+int ds_errq_keep_pending(ds_fd fd, ds_errq *q);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -74,3 +74,19 @@ int ds_deadline_passed(double timeout, double *deadline) {
   }
   return ds_now() >= *deadline;
 }
+
+/* recverr (issue 17): ds_wait_ready, with the events that were reported
+** (*revents, 0 when none): POLLERR without the awaited event means only
+** that an error is queued. */
+int ds_wait_ready_ev(ds_fd fd, short events, double timeout, double *deadline, short *revents) {
+  ds_pollfd p;
+  int err;
+  *revents = 0;
+  if (timeout == 0) return ETIMEDOUT;
+  if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
+  p.fd = fd;
+  p.events = events;
+  p.revents = 0;
+  if ((err = ds_poll(&p, 1, *deadline)) == 0) *revents = p.revents;
+  return err;
+}

@@ -232,6 +232,18 @@ ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh) {
   return recvmsg(fd, mh, RECV_FLAGS);
 }
 
+/* recverr (issue 17): the error queue, read without waiting. */
+ssize_t ds_sys_recv_errqueue(ds_fd fd, ds_msghdr *mh) {
+#if defined(DS_HAVE_ERRQUEUE)
+  return recvmsg(fd, mh, MSG_ERRQUEUE | MSG_DONTWAIT);
+#else
+  (void)fd;
+  (void)mh;
+  errno = ENOPROTOOPT;
+  return -1;
+#endif
+}
+
 #if defined(DS_HAVE_MMSG)
 int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n) {
   return sendmmsg(fd, v, n, SEND_FLAGS);

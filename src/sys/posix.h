@@ -254,6 +254,40 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 #define DS_IPV6_MTU DS_OPT_ABSENT
 #endif
 
+/* recverr (issue 17): ICMP errors on UDP read from the error queue
+** (Linux). sock_extended_err is a fixed kernel ABI: linux/errqueue.h's,
+** or a mirror of it where the header is missing (musl without kernel
+** headers). Elsewhere the options are absent: ENOPROTOOPT. */
+#include <stdint.h>
+#if defined(__linux__) && defined(IP_RECVERR) && defined(IPV6_RECVERR) && defined(MSG_ERRQUEUE)
+#define DS_HAVE_ERRQUEUE 1
+#define DS_IP_RECVERR IP_RECVERR
+#define DS_IPV6_RECVERR IPV6_RECVERR
+#if defined(__has_include)
+#if __has_include(<linux/errqueue.h>)
+#include <linux/errqueue.h>
+#define DS_HAVE_LINUX_ERRQUEUE_H 1
+#endif
+#endif
+#if defined(DS_HAVE_LINUX_ERRQUEUE_H)
+typedef struct sock_extended_err ds_sock_ee;
+#else
+typedef struct ds_sock_ee {
+  uint32_t ee_errno;
+  uint8_t ee_origin, ee_type, ee_code, ee_pad;
+  uint32_t ee_info, ee_data;
+} ds_sock_ee;
+#endif
+#else
+#define DS_IP_RECVERR DS_OPT_ABSENT
+#define DS_IPV6_RECVERR DS_OPT_ABSENT
+typedef struct ds_sock_ee {
+  uint32_t ee_errno;
+  uint8_t ee_origin, ee_type, ee_code, ee_pad;
+  uint32_t ee_info, ee_data;
+} ds_sock_ee;
+#endif
+
 /* Control messages, by the names the core uses (Windows: WSACMSGHDR and
 ** WSA_CMSG_*). */
 typedef struct cmsghdr ds_cmsghdr;

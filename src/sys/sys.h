@@ -88,6 +88,11 @@ ssize_t ds_sys_recvmsg(ds_fd fd, ds_msghdr *mh);
 int ds_sys_sendmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
 int ds_sys_recvmmsg(ds_fd fd, ds_mmsghdr *v, unsigned n);
 
+/* recverr (issue 17): one message of the socket's error queue, never
+** waiting (MSG_ERRQUEUE|MSG_DONTWAIT); -1 with EAGAIN once it is empty, and
+** with ENOPROTOOPT where there is no error queue. */
+ssize_t ds_sys_recv_errqueue(ds_fd fd, ds_msghdr *mh);
+
 /* Waiting: poll's result (-1 with ds_sys_error on failure), and a
 ** monotonic clock in seconds. */
 int ds_sys_poll(ds_pollfd *p, unsigned n, int ms);

@@ -422,6 +422,14 @@ ssize_t ds_sys_sendmsg(ds_fd fd, const ds_msghdr *mh) {
   return -1;
 }
 
+/* recverr (issue 17): Windows has no error queue. */
+ssize_t ds_sys_recv_errqueue(ds_fd fd, ds_msghdr *mh) {
+  (void)fd;
+  (void)mh;
+  WSASetLastError(WSAENOPROTOOPT);
+  return -1;
+}
+
 /* A datagram larger than the buffer fails with WSAEMSGSIZE, its first
 ** part received and MSG_TRUNC set: that is a truncated datagram, as on
 ** POSIX, not an error. */

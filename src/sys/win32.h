@@ -145,6 +145,17 @@ typedef WSACMSGHDR ds_cmsghdr;
 #define DS_IP_MTU IP_MTU
 #define DS_IPV6_MTU IPV6_MTU
 
+/* recverr (issue 17): no error queue here (Windows' IP_RECVERR with
+** ICMP_ERROR_INFO is another design): the option is absent. */
+#include <stdint.h>
+#define DS_IP_RECVERR DS_OPT_ABSENT
+#define DS_IPV6_RECVERR DS_OPT_ABSENT
+typedef struct ds_sock_ee {
+  uint32_t ee_errno;
+  uint8_t ee_origin, ee_type, ee_code, ee_pad;
+  uint32_t ee_info, ee_data;
+} ds_sock_ee;
+
 /* The IPv4 arrival marker: IP_PKTINFO itself, which every IPv4 datagram
 ** on a dual socket then carries (after the mapped IPV6_PKTINFO). */
 #define DS_IP_GUARD_OPT IP_PKTINFO

@@ -67,6 +67,10 @@ if [ "$CROSS_MODE" = chroot ]; then
     mount --rbind /sys "$R/sys"
     mkdir -p "$R$TREE"
     mount --bind "$TREE" "$R$TREE"
+    # The resolver settings of the host (under make, test/offline/run.sh gives them).
+    if [ -f "$R/etc/resolv.conf" ] && [ ! -L "$R/etc/resolv.conf" ]; then
+      mount --bind /etc/resolv.conf "$R/etc/resolv.conf"
+    fi
     chroot "$R" sh -c "cd \"$TREE\" || exit 1; build/test/core_test; c=\$?; lua5.4 /usr/bin/busted $SPECS && exit \$c"
   ' cross-chroot "$R" "$(realpath "$CROSS_TREE")" "$SPECS"
   rc=$?
