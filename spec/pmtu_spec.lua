@@ -3,8 +3,8 @@
 -- is dropped at R, whose ICMP "fragmentation needed" / "packet too big"
 -- teaches A's kernel the path MTU: getoption("mtu") then reads 1280 and
 -- a second 1400-byte send fails at once with EMSGSIZE. With "dont" the
--- same datagram is fragmented and reaches B. (What recverr() reports for
--- the ICMP error is checked where recverr is specified.) send fails in
+-- same datagram is fragmented and reaches B; with recverr on, recverr()
+-- gives the router's error (info: the MTU) and the local one. send fails in
 -- LuaSocket's shape: nil, message, bytes sent (0), code.
 local N = require "spec.namespace"
 local H = require "spec.helpers"
@@ -93,6 +93,59 @@ describe("path MTU across a 1280-byte link", function()
     assert.same(EXPECTED, common(r), out)
     assert.equal("::ffff:192.0.2.1 b0 63 1400", r.got, out)
   end)
+end)
+
+-- With recverr on (issue 17's error queue), the ICMP error and the local
+-- EMSGSIZE of the refused second send are both kept for recverr(), whose
+-- info is the path MTU.
+local RECVERR_CHILD = [[
+local ds = require "dualstack"
+local BIG = ("x"):rep(1400)
+local function entry(e, err)
+  if not e then return "none " .. tostring(err) end
+  return ("%s %s %d/%d info=%d offender=%s addr=%s port=%s data=%d lost=%d"):format(e.code, e.origin,
+    e.type, e.icmpcode, e.info, tostring(e.offender), tostring(e.addr), tostring(e.port), #e.data, e.lost)
+end
+local s = assert(ds.udp { family = FAMILY })
+assert(s:setoption("recverr", true))
+assert(s:setoption(DF[1], DF[2]))
+assert(s:connect(HOST, 9))
+report("send1", tostring(s:send(BIG)))
+report("icmp", entry(s:recverr(2)))
+report("mtu", tostring(s:getoption("mtu")))
+local t = table.pack(s:send(BIG))
+for i = 1, t.n do t[i] = tostring(t[i]) end
+report("send2", table.concat(t, ","))
+report("local", entry(s:recverr(1)))
+report("empty", entry(s:recverr()))
+os.execute("kill $R $B")
+]]
+
+local function run_recverr(family, host, df)
+  return N.run("-n", N.CHAIN, ("local FAMILY, HOST, DF = %q, %q, { %q, %s }\n"):format(
+    family, host, df[1], tostring(df[2])) .. RECVERR_CHILD)
+end
+
+describe("path MTU errors through recverr", function()
+  local CASES = {
+    { "inet", "198.51.100.2", { "mtu_discover", '"do"' },
+      "EMSGSIZE icmp 3/4 info=1280 offender=192.0.2.2 addr=198.51.100.2 port=9 data=520 lost=0" },
+    { "inet6", "2001:db8:2::2", { "dontfrag", "true" },
+      "EMSGSIZE icmp6 2/0 info=1280 offender=2001:db8:1::2 addr=2001:db8:2::2 port=9 data=1184 lost=0" },
+    { "dual", "::ffff:198.51.100.2", { "mtu_discover", '"do"' },
+      "EMSGSIZE icmp 3/4 info=1280 offender=::ffff:192.0.2.2 addr=::ffff:198.51.100.2 port=9 data=520 lost=0" },
+  }
+  for _, c in ipairs(CASES) do
+    it(c[1] .. ": the router's error with the MTU, then the local one", function()
+      local why = skip() or H.needs_errqueue(); if why then return pending(why) end
+      local r, out = run_recverr(c[1], c[2], c[3])
+      assert.same({ "1400", c[4], "1280", "nil,message too long,0,EMSGSIZE" },
+        { r.send1, r.icmp, r.mtu, r.send2 }, out)
+      assert.equal(c[4]:gsub("icmp6? %d/%d", "local 0/0"):gsub("offender=%S+", "offender=nil")
+        :gsub("data=%d+", "data=0"), r["local"], out)
+      assert.equal("none timeout", r.empty, out)
+    end)
+  end
 end)
 
 describe("path MTU option values", function()
