@@ -107,39 +107,71 @@ static int get_error(lua_State *L) {
   return 2;
 }
 
-/* SO_BINDTODEVICE (Linux): traffic only through the interface named, ""
-** for any again. Elsewhere ENOPROTOOPT, as for any option a system lacks. */
-static int set_bindtodevice(lua_State *L) {
-  ds_socket *s = ds_check_open(L, 1);
-  size_t len;
-  const char *name = luaL_checklstring(L, 3, &len);
-  luaL_argcheck(L, len < IF_NAMESIZE && strlen(name) == len, 3, "not an interface name");
-#if defined(DS_HAVE_BINDTODEVICE)
-  if (ds_sys_setopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)len) < 0)
-    return ds_push_error(L, ds_sys_error());
-  lua_pushinteger(L, 1);
-  return 1;
-#else
-  (void)s;
-  return ds_push_error(L, ENOPROTOOPT);
-#endif
+/* The interface argument 3 names: an interface name, an index, or "", 0
+** or false for none (index 0, name ""). 0, or ENODEV for one that does
+** not exist. Raises for a value that cannot name one. */
+static int check_device(lua_State *L, unsigned *index, char name[IF_NAMESIZE]) {
+  *index = 0;
+  name[0] = '\0';
+  if (lua_isboolean(L, 3) && !lua_toboolean(L, 3)) return 0;
+  if (lua_type(L, 3) == LUA_TNUMBER) {
+    lua_Integer v = luaL_checkinteger(L, 3);
+    luaL_argcheck(L, v >= 0 && v <= 0xffffffffLL, 3, "interface index out of range");
+    if (v == 0) return 0;
+    if (ds_sys_ifname((unsigned)v, name) < 0) return ENODEV;
+    *index = (unsigned)v;
+  } else {
+    size_t len;
+    const char *text = luaL_checklstring(L, 3, &len);
+    luaL_argcheck(L, len < IF_NAMESIZE && strlen(text) == len, 3, "not an interface name");
+    if (len == 0) return 0;
+    memcpy(name, text, len + 1);
+    if ((*index = ds_sys_ifindex(name)) == 0) return ENODEV;
+  }
+  return 0;
 }
 
-static int get_bindtodevice(lua_State *L) {
-  ds_socket *s = ds_check_open(L, 1);
-#if defined(DS_HAVE_BINDTODEVICE)
-  char name[IF_NAMESIZE + 1];
-  socklen_t len = IF_NAMESIZE;
-  if (ds_sys_getopt(s->fd, SOL_SOCKET, SO_BINDTODEVICE, name, &len) < 0)
-    return ds_push_error(L, ds_sys_error());
-  name[len] = '\0';
-  lua_pushstring(L, name); /* up to the NUL the kernel may count */
-  return 1;
-#else
-  (void)s;
-  return ds_push_error(L, ENOPROTOOPT);
-#endif
+/* The address family the backend's device options are set for. */
+static int device_af(const ds_socket *s) {
+  return s->family == DS_INET ? AF_INET : AF_INET6;
 }
+
+/* device (LuaSocket's bindtodevice): traffic only through one interface
+** (Linux SO_BINDTODEVICE; Windows: sends only), by name or index; none
+** again for "", 0 or false. ENOPROTOOPT where the system has no way. */
+static int set_device(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  char name[IF_NAMESIZE];
+  unsigned index;
+  int err = check_device(L, &index, name);
+  if (err) return ds_push_error(L, err);
+  if (ds_sys_bind_device(s->fd, device_af(s), index, name) < 0) {
+    err = ds_sys_error();
+    /* Linux (5.7 on) lets anyone bind an unbound socket, once. */
+    if (err == EPERM)
+      return ds_push_failure(L, "changing or removing a device binding needs CAP_NET_RAW "
+                                "(binding at all does before Linux 5.7)", "EPERM");
+    return ds_push_error(L, err);
+  }
+  lua_pushinteger(L, 1);
+  return 1;
+}
+
+/* The name of the interface the socket is bound to, "" for none. */
+static int get_device(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  char name[IF_NAMESIZE];
+  if (ds_sys_get_device(s->fd, device_af(s), name) < 0) return ds_push_error(L, ds_sys_error());
+  lua_pushstring(L, name);
+  return 1;
+}
+
+/* Path MTU options, defined below (they set optdef-like halves). */
+static int set_mtu_discover(lua_State *L);
+static int get_mtu_discover(lua_State *L);
+static int set_dontfrag(lua_State *L);
+static int get_dontfrag(lua_State *L);
+static int get_mtu(lua_State *L);
 
 /* LuaSocket's membership options, {multiaddr = group, interface = ...}:
 ** joined and left by mcast.c, as join and leave are. */
@@ -160,7 +192,10 @@ static const ds_optfn optfns[] = {
   {"maxline", SOCK_STREAM, set_maxline, get_maxline},
   {"multicast_if", SOCK_DGRAM, ds_set_multicast_if, ds_get_multicast_if},
   {"error", 0, NULL, get_error},
-  {"bindtodevice", 0, set_bindtodevice, get_bindtodevice},
+  {"device", 0, set_device, get_device},
+  {"mtu_discover", 0, set_mtu_discover, get_mtu_discover},
+  {"dontfrag", 0, set_dontfrag, get_dontfrag},
+  {"mtu", 0, NULL, get_mtu},
   {"recverr", SOCK_DGRAM, ds_set_recverr, ds_get_recverr}, /* errq.c (issue 17) */
   {"ip-add-membership", SOCK_DGRAM, set_ip_add, NULL},
   {"ip-drop-membership", SOCK_DGRAM, set_ip_drop, NULL},
@@ -187,6 +222,7 @@ static const struct ds_optalias {
   {"ip-multicast-loop", "multicast_loop"},
   {"ipv6-multicast-loop", "multicast_loop"},
   {"ip-multicast-if", "multicast_if"},
+  {"bindtodevice", "device"},
   {NULL, NULL}};
 
 /* The dualstack name of option name (itself when it has no alias). */
@@ -345,6 +381,96 @@ static void check_value(lua_State *L, const ds_optdef *d, int *ival, struct ling
 static int half_error(int family, const ds_optdef *d, int level, int err) {
   if (family == DS_DUAL && level == d->level4 && !same_halves(d)) return ds_ipv4_option_error(err);
   return err;
+}
+
+/* Path MTU (issue 17): options with a half per family whose values are
+** not one setsockopt argument for both, set and read through the optdef
+** halves so a dual socket sets both. */
+static const ds_optdef pmtu_def = {"mtu_discover", OPT_SIZE, 0, IPPROTO_IP, DS_IP_MTU_DISCOVER,
+                                   IPPROTO_IPV6, DS_IPV6_MTU_DISCOVER, 0};
+static const ds_optdef dontfrag_def = {"dontfrag", OPT_BOOL, 0, IPPROTO_IP, DS_IP_DONTFRAG,
+                                       IPPROTO_IPV6, DS_IPV6_DONTFRAG, 0};
+static const ds_optdef mtu_def = {"mtu", OPT_SIZE, 0, IPPROTO_IP, DS_IP_MTU,
+                                  IPPROTO_IPV6, DS_IPV6_MTU, 0};
+static const char *const pmtu_names[] = {"dont", "want", "do", "probe", NULL};
+static const int pmtu_modes[] = {DS_PMTU_DONT, DS_PMTU_WANT, DS_PMTU_DO, DS_PMTU_PROBE};
+
+/* Sets each half of d that applies to s: v6 at the IPv6 level, v4 at the
+** IPv4 one. None is set when one of them is absent here (ENOPROTOOPT).
+** Pushes 1, or the error. */
+static int set_halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int v6, int v4) {
+  int lv[2], nm[2], n = halves(L, s, d, lv, nm), i, err;
+  for (i = 0; i < n; i++)
+    if (nm[i] == DS_OPT_ABSENT) return ds_push_error(L, ENOPROTOOPT);
+  for (i = 0; i < n; i++) {
+    const int *v = lv[i] == d->level6 ? &v6 : &v4;
+    if (ds_sys_setopt(s->fd, lv[i], nm[i], v, sizeof(*v)) == 0) continue;
+    if ((err = half_error(s->family, d, lv[i], ds_sys_error())) != 0) return ds_push_error(L, err);
+  }
+  lua_pushinteger(L, 1);
+  return 1;
+}
+
+/* Reads d's first half for s (the IPv6 one on an inet6 or dual socket)
+** into *v; *v6 says which it was. 0, or the error. */
+static int get_half(lua_State *L, const ds_socket *s, const ds_optdef *d, int *v, int *v6) {
+  int lv[2], nm[2];
+  socklen_t len = sizeof(*v);
+  halves(L, s, d, lv, nm);
+  *v = 0;
+  *v6 = lv[0] == d->level6;
+  if (nm[0] == DS_OPT_ABSENT) return ENOPROTOOPT;
+  return ds_sys_getopt(s->fd, lv[0], nm[0], v, &len) < 0 ? ds_sys_error() : 0;
+}
+
+/* mtu_discover: "dont" (fragment), "want" (the default: discover, fragment
+** beyond the known path MTU), "do" (set DF; larger sends fail EMSGSIZE),
+** "probe" (set DF, ignore the path MTU). */
+static int set_mtu_discover(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  int mode = pmtu_modes[luaL_checkoption(L, 3, NULL, pmtu_names)];
+  return set_halves(L, s, &pmtu_def, mode, mode);
+}
+
+static int get_mtu_discover(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  int v, v6, i, err = get_half(L, s, &pmtu_def, &v, &v6);
+  if (err) return ds_push_error(L, err);
+  for (i = 0; pmtu_names[i]; i++)
+    if (pmtu_modes[i] == v) {
+      lua_pushstring(L, pmtu_names[i]);
+      return 1;
+    }
+  lua_pushinteger(L, v); /* a mode this table does not name */
+  return 1;
+}
+
+/* dontfrag: the DF bit (IPv6: never fragment locally). On Linux the IPv4
+** half is IP_MTU_DISCOVER "do" for true and "want" (the default) for false. */
+static int set_dontfrag(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  int on;
+  luaL_checktype(L, 3, LUA_TBOOLEAN);
+  on = lua_toboolean(L, 3);
+  return set_halves(L, s, &dontfrag_def, on, on ? DS_DONTFRAG4_ON : DS_DONTFRAG4_OFF);
+}
+
+static int get_dontfrag(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  int v, v6, err = get_half(L, s, &dontfrag_def, &v, &v6);
+  if (err) return ds_push_error(L, err);
+  lua_pushboolean(L, v6 ? v != 0 : v == DS_DONTFRAG4_ON);
+  return 1;
+}
+
+/* The path MTU of a connected socket (IPV6_MTU on an inet6 or dual one,
+** which also holds for a mapped peer); ENOTCONN when unconnected. */
+static int get_mtu(lua_State *L) {
+  ds_socket *s = ds_check_open(L, 1);
+  int v, v6, err = get_half(L, s, &mtu_def, &v, &v6);
+  if (err) return ds_push_error(L, err);
+  lua_pushinteger(L, v);
+  return 1;
 }
 
 /* Is the receive option (level, name) on in fd? */

@@ -158,6 +158,64 @@ int ds_sys_set_mcast_if4(ds_fd fd, unsigned index) {
 #endif
 }
 
+/* Device binding (issue 17). */
+#if defined(SO_BINDTODEVICE)
+int ds_sys_bind_device(ds_fd fd, int af, unsigned index, const char *name) {
+  (void)af;
+  (void)index; /* Linux takes the name; "" (length 0) unbinds */
+  return setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, (socklen_t)strlen(name));
+}
+
+/* Linux wants room for IFNAMSIZ bytes, NUL included (less is EINVAL). */
+int ds_sys_get_device(ds_fd fd, int af, char name[IF_NAMESIZE]) {
+  socklen_t len = IF_NAMESIZE;
+  (void)af;
+  if (getsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, name, &len) < 0) return -1;
+  name[len < IF_NAMESIZE ? len : IF_NAMESIZE - 1] = '\0'; /* the kernel may count the NUL */
+  return 0;
+}
+#elif defined(IP_BOUND_IF) && defined(IPV6_BOUND_IF)
+/* macOS: by index, each family's own option (both on a dual socket). */
+int ds_sys_bind_device(ds_fd fd, int af, unsigned index, const char *name) {
+  int v = (int)index;
+  (void)name;
+  if (af == AF_INET6) {
+    int v6only = 0;
+    socklen_t len = sizeof(v6only);
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_BOUND_IF, &v, sizeof(v)) < 0) return -1;
+    if (getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &len) < 0 || v6only) return 0;
+  }
+  return setsockopt(fd, IPPROTO_IP, IP_BOUND_IF, &v, sizeof(v));
+}
+
+int ds_sys_get_device(ds_fd fd, int af, char name[IF_NAMESIZE]) {
+  int v = 0;
+  socklen_t len = sizeof(v);
+  int r = af == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_BOUND_IF, &v, &len)
+                         : getsockopt(fd, IPPROTO_IP, IP_BOUND_IF, &v, &len);
+  if (r < 0) return -1;
+  if (v <= 0 || !if_indextoname((unsigned)v, name)) name[0] = '\0';
+  return 0;
+}
+#else
+int ds_sys_bind_device(ds_fd fd, int af, unsigned index, const char *name) {
+  (void)fd;
+  (void)af;
+  (void)index;
+  (void)name;
+  errno = ENOPROTOOPT;
+  return -1;
+}
+
+int ds_sys_get_device(ds_fd fd, int af, char name[IF_NAMESIZE]) {
+  (void)fd;
+  (void)af;
+  name[0] = '\0';
+  errno = ENOPROTOOPT;
+  return -1;
+}
+#endif
+
 ssize_t ds_sys_send(ds_fd fd, const void *data, size_t len) {
   return send(fd, data, len, SEND_FLAGS);
 }

@@ -205,6 +205,55 @@ static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 #define DS_GUARD_SHARED 1 /* the same option as pktinfo's: never turned off */
 #endif
 
+/* Path MTU (issue 17): IP_MTU_DISCOVER / IPV6_MTU_DISCOVER modes (Linux's
+** numbers, the same for both levels), the don't-fragment switch of each
+** family (Linux's IPv4 one is IP_MTU_DISCOVER DO, off = WANT, its
+** default; the BSDs' IP_DONTFRAG), and the path MTU of a connected
+** socket (IP_MTU, IPV6_MTU). DS_OPT_ABSENT where the system lacks one. */
+#if defined(IP_MTU_DISCOVER) && defined(IP_PMTUDISC_PROBE)
+#define DS_IP_MTU_DISCOVER IP_MTU_DISCOVER
+#define DS_PMTU_DONT IP_PMTUDISC_DONT
+#define DS_PMTU_WANT IP_PMTUDISC_WANT
+#define DS_PMTU_DO IP_PMTUDISC_DO
+#define DS_PMTU_PROBE IP_PMTUDISC_PROBE
+#define DS_IP_DONTFRAG IP_MTU_DISCOVER
+#define DS_DONTFRAG4_ON IP_PMTUDISC_DO
+#define DS_DONTFRAG4_OFF IP_PMTUDISC_WANT
+#else
+#define DS_IP_MTU_DISCOVER DS_OPT_ABSENT
+#define DS_PMTU_DONT 0
+#define DS_PMTU_WANT 1
+#define DS_PMTU_DO 2
+#define DS_PMTU_PROBE 3
+#if defined(IP_DONTFRAG)
+#define DS_IP_DONTFRAG IP_DONTFRAG
+#else
+#define DS_IP_DONTFRAG DS_OPT_ABSENT
+#endif
+#define DS_DONTFRAG4_ON 1
+#define DS_DONTFRAG4_OFF 0
+#endif
+#if defined(IPV6_MTU_DISCOVER)
+#define DS_IPV6_MTU_DISCOVER IPV6_MTU_DISCOVER
+#else
+#define DS_IPV6_MTU_DISCOVER DS_OPT_ABSENT
+#endif
+#if defined(IPV6_DONTFRAG)
+#define DS_IPV6_DONTFRAG IPV6_DONTFRAG
+#else
+#define DS_IPV6_DONTFRAG DS_OPT_ABSENT
+#endif
+#if defined(IP_MTU)
+#define DS_IP_MTU IP_MTU
+#else
+#define DS_IP_MTU DS_OPT_ABSENT
+#endif
+#if defined(IPV6_MTU)
+#define DS_IPV6_MTU IPV6_MTU
+#else
+#define DS_IPV6_MTU DS_OPT_ABSENT
+#endif
+
 /* recverr (issue 17): ICMP errors on UDP read from the error queue
 ** (Linux). sock_extended_err is a fixed kernel ABI: linux/errqueue.h's,
 ** or a mirror of it where the header is missing (musl without kernel

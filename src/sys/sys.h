@@ -68,6 +68,16 @@ int ds_sys_getopt(ds_fd fd, int level, int name, void *val, socklen_t *len);
 /* The interface of IPv4 multicast sends, by index. */
 int ds_sys_set_mcast_if4(ds_fd fd, unsigned index);
 
+/* Device binding (issue 17): the socket (of address family af) sends, and
+** where the system can receives, only through interface index, called
+** name; index 0 and name "" unbind. Linux SO_BINDTODEVICE (by name), macOS
+** IP_BOUND_IF/IPV6_BOUND_IF, Windows IP_UNICAST_IF/IPV6_UNICAST_IF (sends
+** only: receives are not filtered); elsewhere ENOPROTOOPT. An AF_INET6
+** socket binds both halves where they are separate options.
+** ds_sys_get_device gives the name bound, "" for none. */
+int ds_sys_bind_device(ds_fd fd, int af, unsigned index, const char *name);
+int ds_sys_get_device(ds_fd fd, int af, char name[IF_NAMESIZE]);
+
 /* Data. ds_sys_recvmsg reports a datagram's real length where the system
 ** can (Linux), and flags truncation everywhere. The batch calls wait for
 ** the first message only; they return how many went, or -1. */

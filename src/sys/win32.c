@@ -353,6 +353,34 @@ int ds_sys_set_mcast_if4(ds_fd fd, unsigned index) {
   return ds_sys_setopt(fd, IPPROTO_IP, IP_MULTICAST_IF, &a, sizeof(a));
 }
 
+/* Device binding (issue 17): IP_UNICAST_IF takes the index in network
+** byte order, IPV6_UNICAST_IF in host order. They choose the interface of
+** sends only; receives are not filtered. An AF_INET6 socket sets both
+** (the IPv4 one governs its mapped traffic; a v6only socket may refuse
+** it, which is then no error). */
+int ds_sys_bind_device(ds_fd fd, int af, unsigned index, const char *name) {
+  DWORD v4 = htonl(index), v6 = index;
+  (void)name;
+  if (af == AF_INET6) {
+    if (setsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_IF, (const char *)&v6, sizeof(v6)) != 0)
+      return -1;
+    (void)setsockopt(fd, IPPROTO_IP, IP_UNICAST_IF, (const char *)&v4, sizeof(v4));
+    return 0;
+  }
+  return setsockopt(fd, IPPROTO_IP, IP_UNICAST_IF, (const char *)&v4, sizeof(v4)) == 0 ? 0 : -1;
+}
+
+int ds_sys_get_device(ds_fd fd, int af, char name[IF_NAMESIZE]) {
+  DWORD v = 0;
+  int len = sizeof(v);
+  int r = af == AF_INET6 ? getsockopt(fd, IPPROTO_IPV6, IPV6_UNICAST_IF, (char *)&v, &len)
+                         : getsockopt(fd, IPPROTO_IP, IP_UNICAST_IF, (char *)&v, &len);
+  if (r != 0) return -1;
+  if (af != AF_INET6) v = ntohl(v);
+  if (v == 0 || ds_sys_ifname((unsigned)v, name) < 0) name[0] = '\0';
+  return 0;
+}
+
 /* Winsock takes int lengths: larger requests are cut, as a short send or
 ** receive is always allowed to be. */
 static int clamp_len(size_t len) {

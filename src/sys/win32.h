@@ -129,6 +129,22 @@ typedef WSACMSGHDR ds_cmsghdr;
 #define DS_TCP_KEEPCNT 16
 #define DS_TCP_KEEPINTVL 17
 
+/* Path MTU (issue 17): Windows numbers the modes its own way (NOT_SET 0,
+** DO 1, DONT 2, PROBE 3): "want" is NOT_SET, the system's default. IPv4's
+** don't-fragment switch is IP_DONTFRAGMENT. */
+#define DS_IP_MTU_DISCOVER IP_MTU_DISCOVER
+#define DS_IPV6_MTU_DISCOVER IPV6_MTU_DISCOVER
+#define DS_PMTU_DONT IP_PMTUDISC_DONT
+#define DS_PMTU_WANT IP_PMTUDISC_NOT_SET
+#define DS_PMTU_DO IP_PMTUDISC_DO
+#define DS_PMTU_PROBE IP_PMTUDISC_PROBE
+#define DS_IP_DONTFRAG IP_DONTFRAGMENT
+#define DS_DONTFRAG4_ON 1
+#define DS_DONTFRAG4_OFF 0
+#define DS_IPV6_DONTFRAG IPV6_DONTFRAG
+#define DS_IP_MTU IP_MTU
+#define DS_IPV6_MTU IPV6_MTU
+
 /* recverr (issue 17): no error queue here (Windows' IP_RECVERR with
 ** ICMP_ERROR_INFO is another design): the option is absent. */
 #include <stdint.h>
