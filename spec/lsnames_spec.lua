@@ -121,12 +121,11 @@ describe("LuaSocket option names", function()
 
   it("bindtodevice binds to an interface by name (Linux)", function()
     local why = H.needs_bindtodevice("SO_BINDTODEVICE"); if why then return pending(why) end
+    -- Wine 8 refuses IPV6_UNICAST_IF, which a dual socket's device sets;
+    -- spec/device_spec.lua binds inet sockets there.
+    if H.WINDOWS then return pending("Wine 8 refuses IPV6_UNICAST_IF on a dual socket") end
     local s = sock("udp")
     local ok, err, code = s:setoption("bindtodevice", H.LO_NAME)
-    if H.WINDOWS then
-      assert.same({ nil, "protocol option not available", "ENOPROTOOPT" }, { ok, err, code })
-      return
-    end
     assert.same({ 1 }, { ok, err, code })
     assert.equal(H.LO_NAME, s:getoption("bindtodevice"))
     assert.equal(1, s:setoption("bindtodevice", ""))
