@@ -123,7 +123,7 @@ describe("LuaSocket option names", function()
     local why = H.needs_bindtodevice("SO_BINDTODEVICE"); if why then return pending(why) end
     -- Wine 8 refuses IPV6_UNICAST_IF, which a dual socket's device sets;
     -- spec/device_spec.lua binds inet sockets there.
-    if H.WINDOWS then return pending("Wine 8 refuses IPV6_UNICAST_IF on a dual socket") end
+    if H.WINE then return pending("Wine " .. H.WINE .. " refuses IPV6_UNICAST_IF on a dual socket") end
     local s = sock("udp")
     local ok, err, code = s:setoption("bindtodevice", H.LO_NAME)
     assert.same({ 1 }, { ok, err, code })
