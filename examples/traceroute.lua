@@ -57,13 +57,20 @@ local function parse_args(argv)
   return opts
 end
 
--- The error about probe n, or nil when none came within WAIT seconds.
--- Errors about earlier probes (answered late) are passed by.
-local function answer(sock, n)
-  local deadline = ds.monotime() + WAIT
+-- Sends probe n and waits for the error it brings back: that error (a
+-- table, see sock:recverr) and the round trip in ms, or nil when none
+-- came within WAIT seconds.
+local function probe(sock, dest, n)
+  -- "hoplimit" sets the IPv6 hop limit and the IPv4 TTL both: a dual
+  -- socket sends IPv4 as mapped traffic, which IPV6_UNICAST_HOPS misses.
+  assert(sock:setoption("hoplimit", n))
+  local sent = ds.monotime()
+  local ok, err, code = sock:sendto("traceroute probe " .. n, dest, BASE_PORT + n)
+  if not ok then fail(("cannot send to %s: %s (%s)\n"):format(dest, err, code), 1) end
   repeat
-    local e = sock:recverr(math.max(0, deadline - ds.monotime()))
-    if e and e.port == BASE_PORT + n then return e end
+    local e = sock:recverr(math.max(0, sent + WAIT - ds.monotime()))
+    -- An error about an earlier probe (answered late) is passed by.
+    if e and e.port == BASE_PORT + n then return e, (ds.monotime() - sent) * 1000 end
   until not e
   return nil
 end
@@ -77,29 +84,26 @@ local function main(argv)
   print(("traceroute to %s (%s), %d hops max"):format(opts.host, dest, opts.maxhops))
 
   local sock = assert(ds.udp())  -- family "dual": one socket for both families
-  assert(sock:setoption("recverr", true))
+  local ok
+  ok, err, code = sock:setoption("recverr", true)
+  if not ok then fail(("no ICMP errors on this system: %s (%s)\n"):format(err, code), 1) end
   for n = 1, opts.maxhops do
-    -- "hoplimit" sets both the IPv6 hop limit and the IPv4 TTL (a dual
-    -- socket sends IPv4 as mapped traffic, which IPV6_UNICAST_HOPS misses).
-    assert(sock:setoption("hoplimit", n))
-    local sent = ds.monotime()
-    local ok, serr, scode = sock:sendto("traceroute probe " .. n, dest, BASE_PORT + n)
-    if not ok then fail(("cannot send to %s: %s (%s)\n"):format(dest, serr, scode), 1) end
-    local e = answer(sock, n)
+    local e, ms = probe(sock, dest, n)
     if not e then
       print(("%2d  *"):format(n))
     else
-      local from = e.offender and ds.unmap(e.offender) or "(this host)" -- ::ffff:a.b.c.d -> a.b.c.d
-      local line = ("%2d  %s  %.3f ms"):format(n, from, (ds.monotime() - sent) * 1000)
+      local from = e.offender and ds.unmap(e.offender) or "?"  -- ::ffff:a.b.c.d -> a.b.c.d
+      local line = ("%2d  %s  %.3f ms"):format(n, from, ms)
       if opts.verbose then
         line = line .. ("  %s %s %d/%d"):format(e.code, e.origin, e.type, e.icmpcode)
       end
-      local reached = e.code == "ECONNREFUSED" and from == ds.unmap(dest)
-      print(reached and line .. "  reached" or line)
-      if reached then
+      -- "port unreachable" from the host itself: the probe got there.
+      if e.code == "ECONNREFUSED" and from == ds.unmap(dest) then
+        print(line .. "  reached")
         sock:close()
         return
       end
+      print(line)
     end
   end
   sock:close()

@@ -21,7 +21,7 @@ done
 -- "\n") and exit status as CASE and CASE_status.
 local CHILD = ([[
 local function run(key, args)
-  local p = io.popen("cd %s && lua5.4 examples/traceroute.lua " .. args .. " 2>&1")
+  local p = io.popen(%q .. args .. " 2>&1")
   local out = p:read("a")
   local _, _, status = p:close()
   report(key, (out:gsub("\n", "\\n")))
@@ -34,7 +34,7 @@ run("v6_verbose", "-m 4 -v 2001:db8:2::2")
 -- Nothing has 198.51.100.77: R asks for it (ARP) for longer than a hop waits.
 run("silent", "-v -m 2 198.51.100.77")
 os.execute("kill $R $B")
-]]):format(N.shell_quote(ROOT))
+]]):format("cd " .. N.shell_quote(ROOT) .. " && lua5.4 examples/traceroute.lua ")
 
 local function lines(...)
   return "^" .. table.concat({ ... }, "\n") .. "\n$"
