@@ -57,11 +57,17 @@ end
 
 -- Starts a non-blocking attempt; returns the socket and whether it is
 -- already connected, or nil, message, code.
-local function start(r, port)
+local function start(r, port, opts)
   local s, err, code = core.tcp { family = r.family }
   if not s then return nil, err, code end
   s:settimeout(0)
-  local ok
+  local ok = true
+  -- opts.device: bound before connect, so the SYN leaves by that interface
+  if opts.device ~= nil then ok, err, code = s:setoption("device", opts.device) end
+  if not ok then
+    s:close()
+    return nil, err, code
+  end
   ok, err, code = s:connect(r.addr, port)
   if ok then return s, true end
   if code == "ETIMEDOUT" then return s, false end -- in progress
@@ -107,6 +113,10 @@ local function check_opts(opts)
   if opts.numeric ~= nil and type(opts.numeric) ~= "boolean" then
     error("bad argument #3 to 'connect' (option 'numeric': boolean expected, got " .. type(opts.numeric) .. ")", 3)
   end
+  local d = opts.device
+  if d ~= nil and d ~= false and type(d) ~= "string" and math.type(d) ~= "integer" then
+    error("bad argument #3 to 'connect' (option 'device': interface name or index expected, got " .. type(d) .. ")", 3)
+  end
   return opts
 end
 
@@ -116,7 +126,8 @@ end
 -- @tparam[opt] table opts timeout: seconds for the whole call (default:
 --   none); numeric: true makes a name an error, without any lookup; waiter:
 --   the waiter to use (see dualstack.wait); resolver: a cqueues.dns
---   resolver pool for the cqueues waiter
+--   resolver pool for the cqueues waiter; device: an interface name or
+--   index every attempt is bound to (setoption "device") before it connects
 -- @treturn[1] socket a connected, blocking TCP socket
 -- @return[2] nil, message, code: the last attempt's failure
 --   ("connection refused", "ECONNREFUSED"...), "timeout", "ETIMEDOUT" when
@@ -124,7 +135,8 @@ end
 --   "EAI_NONAME" when it gives none; "a numeric address is required:
 --   'HOST'", "EAI_NONAME" for a name in numeric mode)
 -- @raise when opts is not a table, opts.timeout is not a number >= 0,
---   opts.waiter not a waiter or opts.numeric not a boolean
+--   opts.waiter not a waiter, opts.numeric not a boolean or opts.device
+--   neither a string nor an integer
 -- @usage
 -- local sock = assert(ds.connect("localhost", 8080, {timeout = 5}))
 function M.connect(host, port, opts)
@@ -140,7 +152,7 @@ function M.connect(host, port, opts)
     if nexti <= #addrs and now() >= next_start then
       local r = addrs[nexti]
       nexti = nexti + 1
-      local s, done, c = start(r, port)
+      local s, done, c = start(r, port, opts)
       if s and done then return winner(s, pending) end
       if s then
         pending[#pending + 1] = { sock = s, addr = r.addr }

@@ -454,6 +454,8 @@ local function open_one(kind, family, addr, port, opts)
   ok, err, code = s:setoption("reuseaddr", reuseaddr)
   if ok and opts.reuseport then ok, err, code = s:setoption("reuseport", true) end
   if ok and kind == "udp" and opts.pktinfo ~= false then ok, err, code = s:setoption("pktinfo", true) end
+  -- opts.device: bound before bind, so the socket serves that interface only
+  if ok and opts.device ~= nil then ok, err, code = s:setoption("device", opts.device) end
   if ok then ok, err, code = s:bind(addr, port) end
   if ok and kind == "tcp" and opts.maxline then ok, err, code = s:setoption("maxline", opts.maxline) end
   if ok and kind == "tcp" then ok, err, code = s:listen(opts.backlog) end
@@ -532,6 +534,10 @@ local function check_opts(fname, opts)
   end
   if opts.waiter ~= nil and not waiters.check(opts.waiter) then
     error(("bad argument #3 to '%s' (option 'waiter': a table with wait and resolve expected)"):format(fname), 4)
+  end
+  local d = opts.device
+  if d ~= nil and d ~= false and type(d) ~= "string" and math.type(d) ~= "integer" then
+    error(("bad argument #3 to '%s' (option 'device': interface name or index expected, got %s)"):format(fname, type(d)), 4)
   end
 end
 
