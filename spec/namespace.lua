@@ -113,6 +113,18 @@ nsenter -t $PEER -n sh -c 'ip link set lo up; ip addr add 2001:db8::2/64 dev vb 
 export PEER
 ]]
 
+-- Waits (up to 5 s) until no IPv6 address of this namespace or of the
+-- namespaces whose pids the variables hold is tentative: until then a
+-- link-local address is in duplicate-address detection and the first
+-- IPv6 packets through a router are lost.
+local function settle(...)
+  local where = { '""' }
+  for _, var in ipairs { ... } do where[#where + 1] = ('"nsenter -t $%s -n"'):format(var) end
+  return ("for ns in %s; do\n"):format(table.concat(where, " "))
+    .. '  i=0; while [ -n "$($ns ip -6 addr show tentative)" ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i+1)); done\n'
+    .. "done\n"
+end
+
 -- Three hosts in a row, for N.run("-n", N.CHAIN, script): the child's
 -- namespace A (a0: 192.0.2.1/24, 2001:db8:1::1/64), a router R (r0:
 -- 192.0.2.2/24, 2001:db8:1::2/64; r1: 198.51.100.1/24, 2001:db8:2::1/64;
@@ -147,6 +159,7 @@ sysctl -q -w net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
 ip link set b0 mtu 1280
 ip addr add 198.51.100.2/24 dev b0; ip addr add 2001:db8:2::2/64 dev b0 nodad; ip link set b0 up
 ip route add default via 198.51.100.1; ip -6 route add default via 2001:db8:2::1'
+]] .. settle("R", "B") .. [[
 export R B
 ]]
 
@@ -179,6 +192,7 @@ nsenter -t $P -n sh -c 'set -e; ip link set lo up
 ip addr add 198.51.100.9/32 dev lo; ip addr add 2001:db8:9::9/128 dev lo
 ip addr add 10.1.0.2/24 dev p1; ip addr add 2001:db8:a::2/64 dev p1 nodad; ip link set p1 up
 ip addr add 10.2.0.2/24 dev p2; ip addr add 2001:db8:b::2/64 dev p2 nodad; ip link set p2 up'
+]] .. settle("P") .. [[
 export P
 ]]
 
