@@ -434,12 +434,14 @@ static int send_one(lua_State *L, ds_socket *s, ds_msghdr *mh) {
 static int sock_sendto(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
+  const char *data;
   int has_src = !lua_isnoneornil(L, 5), has_if = !lua_isnoneornil(L, 6), port, n;
   ds_ip to, src;
   ds_ctl c;
   ds_msghdr mh;
   ds_tx tx;
+  if (s->family == DS_UNIX) return ds_unix_sendto(L, s); /* local sockets: sendto(data, path) */
+  data = luaL_checklstring(L, 2, &len);
   if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
   port = ds_check_port(L, 4);
   memset(&c, 0, sizeof(c));

@@ -180,7 +180,9 @@ static int sock_polltimeout(lua_State *L) {
 }
 
 static int sock_getfamily(lua_State *L) {
-  lua_pushstring(L, ds_family_names[ds_check_socket(L, 1)->family]);
+  ds_socket *s = ds_check_socket(L, 1);
+  if (s->family == DS_UNIX) lua_pushliteral(L, "unix"); /* local sockets: not a tcp/udp name */
+  else lua_pushstring(L, ds_family_names[s->family]);
   return 1;
 }
 
@@ -242,7 +244,9 @@ static int sock_detach(lua_State *L) {
 static int sock_tostring(lua_State *L) {
   ds_socket *s = ds_check_socket(L, 1);
   const char *type = s->type == SOCK_STREAM ? "tcp" : "udp";
-  const char *family = ds_family_names[s->family];
+  const char *family;
+  if (s->family == DS_UNIX) return ds_unix_tostring(L, s); /* local sockets */
+  family = ds_family_names[s->family];
   lua_Integer fd = (lua_Integer)s->fd;
   ds_sockaddr sa;
   ds_ip ip;

@@ -87,8 +87,9 @@ static int push_true(lua_State *L) {
 static int sock_bind(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   ds_sockaddr sa;
-  int n = ds_resolve(L, s, 2, 3, &sa);
-  if (n) return n;
+  int n;
+  if (s->family == DS_UNIX) return ds_unix_bind(L, s); /* local sockets: paths */
+  if ((n = ds_resolve(L, s, 2, 3, &sa)) != 0) return n;
   if (ds_sys_bind(s->fd, &sa.u.sa, sa.len) < 0) return ds_push_error(L, ds_sys_error());
   s->bound = 1;
   return push_true(L);
@@ -136,8 +137,9 @@ static int finish_connect(ds_socket *s, int err) {
 static int sock_connect(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   ds_sockaddr sa;
-  int n = ds_resolve(L, s, 2, 3, &sa), err;
-  if (n) return n;
+  int n, err;
+  if (s->family == DS_UNIX) return ds_unix_connect(L, s); /* local sockets: paths */
+  if ((n = ds_resolve(L, s, 2, 3, &sa)) != 0) return n;
   s->bound = 1;
   if (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0 &&
       (err = finish_connect(s, ds_sys_error())) != 0)
@@ -343,6 +345,9 @@ static int sock_receive(lua_State *L) {
   const char *prefix = luaL_optlstring(L, 3, NULL, &plen), *p;
   luaL_Buffer b;
   int err;
+  if (s->family == DS_UNIX && s->type != SOCK_STREAM) /* local sockets: patterns need a stream */
+    return luaL_argerror(L, 1, lua_pushfstring(L, "stream socket expected, got %s socket",
+                                                s->type == SOCK_DGRAM ? "dgram" : "seqpacket"));
   if (s->type == SOCK_DGRAM) return recv_one(L, s, check_recv_size(L, 2), 0);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     size_t want = ds_check_size(L, 2, 0);
@@ -402,6 +407,7 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
 static int sock_recv(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t max = check_recv_size(L, 2);
+  if (s->family == DS_UNIX && s->type != SOCK_STREAM) return ds_unix_recv(L, s, 0); /* local */
   if (s->first < s->last) { /* what receive read ahead comes first */
     luaL_Buffer b;
     size_t room = room_for(s, max);
@@ -420,6 +426,7 @@ static int sock_recv(lua_State *L) {
 static int sock_recvfrom(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   if (s->type == SOCK_STREAM) return sock_recv(L);
+  if (s->family == DS_UNIX) return ds_unix_recv(L, s, 1); /* local sockets: the sender's path */
   return recv_one(L, s, check_recv_size(L, 2), 1);
 }
 
@@ -484,6 +491,7 @@ static int push_name(lua_State *L, name_fn fn) {
   ds_sockaddr sa;
   sa.len = sizeof(sa.u);
   if (fn(s->fd, &sa.u.sa, &sa.len) < 0) return ds_push_error(L, ds_sys_error());
+  if (s->family == DS_UNIX) return ds_unix_push_name(L, &sa); /* local sockets: a path */
   return ds_push_sockaddr(L, &sa.u.sa);
 }
 

@@ -154,6 +154,15 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info);
 int ds_adopt(ds_fd fd, const ds_fdinfo *info);
 unsigned ds_ifindex_of_addr(const ds_ip *ip);
 
+/* unix.c: local socket paths (AF_UNIX) as text: a file path, "@name" for
+** a Linux abstract name, "" for an unnamed socket. DS_UNIX_PATH_MAX is the
+** longest text a name takes (one byte of sun_path is its NUL or the
+** abstract marker). */
+#define DS_UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+enum { DS_PATH_OK = 0, DS_PATH_LONG, DS_PATH_NUL, DS_PATH_EMPTY };
+int ds_unix_to_sockaddr(const char *text, size_t len, ds_sockaddr *sa);
+size_t ds_sockaddr_to_unix(const ds_sockaddr *sa, char out[DS_UNIX_PATH_MAX + 2]);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif

@@ -5,6 +5,7 @@
 #include "sys.h"
 
 #include <fcntl.h>
+#include <sys/stat.h> /* local sockets: lstat */
 #include <ifaddrs.h>
 #include <stdlib.h>
 #include <time.h>
@@ -302,4 +303,38 @@ void ds_sys_ifaddrs_close(ds_ifaddrs *list) {
   if (!list) return;
   freeifaddrs(list->all);
   free(list);
+}
+
+/* ---- local sockets (AF_UNIX) ---- */
+
+int ds_sys_socketpair(int type, ds_fd sv[2]) {
+  int i;
+#if defined(DS_HAVE_SOCK_CLOEXEC)
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+#else
+  if (socketpair(AF_UNIX, type, 0, sv) < 0) return errno;
+#endif
+  for (i = 0; i < 2; i++) {
+#if defined(DS_HAVE_SOCK_CLOEXEC)
+    int ok = new_fd(sv[i], 1) != DS_FD_NONE;
+#else
+    int ok = new_fd(sv[i], 0) != DS_FD_NONE;
+#endif
+    if (!ok) { /* new_fd closed sv[i] */
+      int err = errno;
+      if (i == 0) close(sv[1]);
+      else close(sv[0]);
+      return err;
+    }
+  }
+  return 0;
+}
+
+int ds_sys_is_socket_file(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int ds_sys_unlink(const char *path) {
+  return unlink(path) == 0 ? 0 : errno;
 }

@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+/* local sockets (AF_UNIX) */
+#include <sys/un.h>
 #include <string.h>
 
 #if defined(__linux__)

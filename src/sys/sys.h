@@ -122,6 +122,14 @@ int ds_sys_ifaddrs_open(ds_ifaddrs **list); /* 0, or the error */
 int ds_sys_ifaddrs_next(ds_ifaddrs *list, ds_ifaddr *out); /* 1 while there is one */
 void ds_sys_ifaddrs_close(ds_ifaddrs *list);
 
+/* Local sockets (AF_UNIX): a connected pair, close-on-exec (0, or the
+** error; EAFNOSUPPORT where there is none), and the socket file of a
+** path: ds_sys_is_socket_file is 1 when path names one (never following
+** a symbolic link), ds_sys_unlink removes it (0, or the error). */
+int ds_sys_socketpair(int type, ds_fd sv[2]);
+int ds_sys_is_socket_file(const char *path);
+int ds_sys_unlink(const char *path);
+
 /* What every backend does alike, over the calls above or ones of the
 ** same name everywhere, defined once. */
 

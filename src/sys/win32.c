@@ -639,4 +639,23 @@ void ds_sys_ifaddrs_close(ds_ifaddrs *list) {
   free(list);
 }
 
+/* ---- local sockets (AF_UNIX): Windows has stream sockets on paths only ---- */
+
+int ds_sys_socketpair(int type, ds_fd sv[2]) {
+  (void)type;
+  sv[0] = sv[1] = DS_FD_NONE;
+  return EAFNOSUPPORT;
+}
+
+/* A socket file is a reparse point to Windows: no test tells it from
+** another file, so none is taken for stale (remove_stale never unlinks). */
+int ds_sys_is_socket_file(const char *path) {
+  (void)path;
+  return 0;
+}
+
+int ds_sys_unlink(const char *path) {
+  return DeleteFileA(path) ? 0 : ENOENT;
+}
+
 #endif

@@ -21,6 +21,8 @@
 #include <mswsock.h>
 #include <windows.h>
 #include <iphlpapi.h>
+/* local sockets (AF_UNIX, stream only) */
+#include <afunix.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
