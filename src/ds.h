@@ -168,7 +168,6 @@ int ds_unix_connect(lua_State *L, ds_socket *s);
 int ds_unix_recv(lua_State *L, ds_socket *s, int sender);
 int ds_unix_sendto(lua_State *L, ds_socket *s);
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa);
-int ds_unix_tostring(lua_State *L, ds_socket *s);
 void ds_open_unix(lua_State *L);
 
 #if defined(__GNUC__)

@@ -188,28 +188,6 @@ int ds_unix_sendto(lua_State *L, ds_socket *s) {
 
 /* ---- the object ---- */
 
-/* "unix{dgram, fd 6, @name}"; no name part for an unnamed socket. */
-int ds_unix_tostring(lua_State *L, ds_socket *s) {
-  char text[DS_UNIX_PATH_MAX + 2];
-  ds_sockaddr sa;
-  size_t n = 0;
-  if (s->fd == DS_FD_NONE) {
-    lua_pushliteral(L, "unix{closed}");
-    return 1;
-  }
-  sa.len = sizeof(sa.u);
-  if (ds_sys_sockname(s->fd, &sa.u.sa, &sa.len) == 0) n = ds_sockaddr_to_unix(&sa, text);
-  if (n == 0)
-    lua_pushfstring(L, "unix{%s, fd %I}", type_name(s->type), (LUAI_UACINT)s->fd);
-  else {
-    lua_pushfstring(L, "unix{%s, fd %I, ", type_name(s->type), (LUAI_UACINT)s->fd);
-    lua_pushlstring(L, text, n);
-    lua_pushliteral(L, "}");
-    lua_concat(L, 3);
-  }
-  return 1;
-}
-
 static int sock_gettype(lua_State *L) {
   ds_socket *s = ds_check_socket(L, 1);
   lua_pushstring(L, type_name(s->type));
