@@ -431,4 +431,10 @@ function H.repo_root()
   return root
 end
 
+-- Local sockets (issue 17 D): Windows has AF_UNIX stream sockets on paths
+-- only, no socketpair, datagrams, abstract names or credentials.
+function H.needs_unix_posix(what)
+  if H.WINDOWS then return (what or "this case") .. " needs POSIX local sockets (Windows: stream on paths only)" end
+end
+
 return H

@@ -241,7 +241,11 @@ static int option_halves(int family, const ds_optdef *d, int lv[2], int nm[2]) {
 
 /* option_halves for s, raising when d does not apply to it. */
 static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2], int nm[2]) {
-  int n = option_halves(s->family, d, lv, nm);
+  int n;
+  /* local sockets: only the socket-level options apply */
+  if (s->family == DS_UNIX && d->level6 != SOL_SOCKET && d->level4 != SOL_SOCKET)
+    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' does not apply to a unix socket", d->name));
+  n = option_halves(s->family, d, lv, nm);
   if (n == 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' does not apply to an %s socket",
                                         d->name, s->family == DS_INET ? "inet" : "inet6"));
