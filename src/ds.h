@@ -168,6 +168,8 @@ int ds_unix_connect(lua_State *L, ds_socket *s);
 int ds_unix_recv(lua_State *L, ds_socket *s, int sender);
 int ds_unix_sendto(lua_State *L, ds_socket *s);
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa);
+int ds_unix_msg(lua_State *L, ds_socket *s, int send); /* recvmsg (0), sendmsg (1) */
+int ds_unix_option(lua_State *L, ds_socket *s, int set); /* -1: not a unix option */
 void ds_open_unix(lua_State *L);
 
 #if defined(__GNUC__)

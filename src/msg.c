@@ -130,15 +130,20 @@ static int msg_table(lua_State *L, int arg) {
 
 /* msg, err, code = sock:recvmsg([size[, msg]]) */
 static int sock_recvmsg(lua_State *L) {
-  ds_socket *s = check_dgram(L);
-  size_t size = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err = 0;
+  ds_socket *s = ds_check_open(L, 1);
+  size_t size;
+  int fresh, t, err = 0;
   char *data;
   double deadline = DS_DEADLINE_UNSET;
   ds_msghdr mh;
   ds_iov iov;
   ds_rx rx;
   ssize_t n;
+  if (s->family == DS_UNIX) return ds_unix_msg(L, s, 0); /* local sockets: paths, credentials */
+  s = check_dgram(L);
+  size = ds_check_size(L, 2, DS_RECV_DEFAULT);
+  fresh = lua_isnoneornil(L, 3);
+  t = msg_table(L, 3);
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
   data = ds_recv_buffer(L, s, size);
   ds_setup_rx(s, &mh, &iov, data, size, &rx);
@@ -463,10 +468,13 @@ static int sock_sendto(lua_State *L) {
 
 /* n, err, code = sock:sendmsg(msg) */
 static int sock_sendmsg(lua_State *L) {
-  ds_socket *s = check_dgram(L);
+  ds_socket *s = ds_check_open(L, 1);
   ds_msghdr mh;
   ds_tx tx;
-  int n = build_from_table(L, s, 2, &tx, &mh);
+  int n;
+  if (s->family == DS_UNIX) return ds_unix_msg(L, s, 1); /* local sockets: sendmsg{data, addr} */
+  s = check_dgram(L);
+  n = build_from_table(L, s, 2, &tx, &mh);
   return n ? n : send_one(L, s, &mh);
 }
 

@@ -401,12 +401,14 @@ static int is_v6only(const ds_optdef *d) {
 
 static int sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  const ds_optfn *f = find_optfn(L, s);
+  const ds_optfn *f;
   const ds_optdef *d;
   int lv[2], nm[2], n, i, ival = 0, err;
   struct linger lg;
   const void *val;
   socklen_t len;
+  if (s->family == DS_UNIX && (n = ds_unix_option(L, s, 1)) >= 0) return n; /* local sockets */
+  f = find_optfn(L, s);
   if (f && !f->set) return luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is read only",
                                                                   lua_tostring(L, 2)));
   if (f) return f->set(L);
@@ -441,12 +443,14 @@ static int sock_setoption(lua_State *L) {
 
 static int sock_getoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  const ds_optfn *f = find_optfn(L, s);
+  const ds_optfn *f;
   const ds_optdef *d;
   int lv[2], nm[2], ival = 0;
   struct linger lg;
   void *val;
   socklen_t len;
+  if (s->family == DS_UNIX && (ival = ds_unix_option(L, s, 0)) >= 0) return ival; /* local sockets */
+  f = find_optfn(L, s);
   if (f && !f->get) return luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is write only",
                                                                   lua_tostring(L, 2)));
   if (f) return f->get(L);

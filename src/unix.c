@@ -20,19 +20,19 @@ static const char *type_name(int type) {
 
 /* ---- names ---- */
 
+/* Why text is no path, for a DS_PATH_* code other than DS_PATH_OK. */
+static const char *path_error(lua_State *L, int code) {
+  if (code == DS_PATH_LONG)
+    return lua_pushfstring(L, "path too long (at most %d bytes)", (int)DS_UNIX_PATH_MAX);
+  return code == DS_PATH_NUL ? "path contains a NUL byte" : "path is empty";
+}
+
 /* The path argument at arg as an address; raises for text that is none. */
 static void check_path(lua_State *L, int arg, ds_sockaddr *sa) {
   size_t len;
   const char *text = luaL_checklstring(L, arg, &len);
-  switch (ds_unix_to_sockaddr(text, len, sa)) {
-    case DS_PATH_OK: return;
-    case DS_PATH_LONG:
-      luaL_argerror(L, arg, lua_pushfstring(L, "path too long (at most %d bytes)",
-                                            (int)DS_UNIX_PATH_MAX));
-      return;
-    case DS_PATH_NUL: luaL_argerror(L, arg, "path contains a NUL byte"); return;
-    default: luaL_argerror(L, arg, "path is empty"); return;
-  }
+  int code = ds_unix_to_sockaddr(text, len, sa);
+  if (code != DS_PATH_OK) luaL_argerror(L, arg, path_error(L, code));
 }
 
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa) {
@@ -183,6 +183,161 @@ int ds_unix_sendto(lua_State *L, ds_socket *s) {
   while ((n = ds_sys_sendmsg(s->fd, &mh)) < 0)
     if ((err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline)) != 0) return ds_push_error(L, err);
   lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+/* ---- messages ---- */
+
+/* Fields of a received IP message a local one never has: cleared in a
+** reused table, so nothing of an earlier message survives. */
+static const char *const ip_only_fields[] = {
+  "port", "dst", "ifindex", "broadcast", "hoplimit", "tclass", "ecn", "segment", "timestamp",
+  "src", NULL};
+
+static void raw_set(lua_State *L, int t, const char *key, int idx) {
+  lua_pushstring(L, key);
+  lua_pushvalue(L, idx < 0 ? idx - 1 : idx);
+  lua_rawset(L, t);
+}
+
+/* Pushes {pid =, uid =, gid =}. */
+static void push_cred(lua_State *L, const ds_cred *c) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, c->pid);
+  lua_setfield(L, -2, "pid");
+  lua_pushinteger(L, c->uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, c->gid);
+  lua_setfield(L, -2, "gid");
+}
+
+/* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
+** path, "" unnamed), size, truncated, ctruncated, and cred with passcred.
+** The control room fits credentials only: descriptors sent along are
+** dropped by the kernel (ctruncated). Strings and tables are made after
+** the receive from copies on the C stack; t stays anchored. */
+static int unix_recvmsg(lua_State *L, ds_socket *s) {
+  size_t max = ds_check_size(L, 2, DS_RECV_DEFAULT);
+  int fresh = lua_isnoneornil(L, 3), t, err, has_cred, i;
+  double deadline = DS_DEADLINE_UNSET;
+  ds_sockaddr from;
+  ds_cmsgbuf ctl;
+  ds_cred cred;
+  ds_msghdr mh;
+  ds_iov iov;
+  ssize_t n;
+  char *dst;
+  if (fresh) {
+    lua_settop(L, 2);
+    lua_createtable(L, 0, 8);
+  } else {
+    luaL_checktype(L, 3, LUA_TTABLE);
+    lua_settop(L, 3);
+  }
+  t = 3;
+  if (max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT;
+  s = ds_check_open(L, 1); /* the table's allocation may have run Lua code */
+  dst = ds_recv_buffer(L, s, max);
+  memset(&from, 0, sizeof(from));
+  ds_msg_set(&mh, &from.u.ss, sizeof(from.u.ss), &iov, dst, max, DS_CRED_ROOM ? ctl.bytes : NULL,
+             DS_CRED_ROOM);
+  while ((n = ds_sys_recvmsg(s->fd, &mh)) < 0) {
+    if ((err = ds_retry(s, ds_sys_error(), POLLIN, &deadline)) != 0) return ds_push_error(L, err);
+    ds_msg_reset(&mh, sizeof(from.u.ss), DS_CRED_ROOM);
+  }
+  from.len = s->type == SOCK_DGRAM ? ds_msg_namelen(&mh) : 0;
+  has_cred = ds_sys_msg_cred(&mh, &cred);
+  lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* first: dst may be reused */
+  ds_unix_push_name(L, &from);
+  if (has_cred) push_cred(L, &cred);
+  else lua_pushnil(L);
+  raw_set(L, t, "data", -3);
+  raw_set(L, t, "addr", -2);
+  raw_set(L, t, "cred", -1);
+  lua_pop(L, 3);
+  lua_pushinteger(L, (lua_Integer)n);
+  raw_set(L, t, "size", -1);
+  lua_pop(L, 1);
+  lua_pushboolean(L, (ds_msg_flags(&mh) & MSG_TRUNC) != 0);
+  raw_set(L, t, "truncated", -1);
+  lua_pop(L, 1);
+  lua_pushboolean(L, (ds_msg_flags(&mh) & MSG_CTRUNC) != 0);
+  raw_set(L, t, "ctruncated", -1);
+  lua_pop(L, 1);
+  if (!fresh)
+    for (i = 0; ip_only_fields[i]; i++) {
+      lua_pushnil(L);
+      raw_set(L, t, ip_only_fields[i], -1);
+      lua_pop(L, 1);
+    }
+  lua_pushvalue(L, t);
+  return 1;
+}
+
+/* n, err, code = sock:sendmsg{data =, addr = path}: addr may be absent on
+** a connected socket. Both fields stay on the stack while sent. */
+static int unix_sendmsg(lua_State *L, ds_socket *s) {
+  double deadline = DS_DEADLINE_UNSET;
+  const char *data;
+  size_t len;
+  ds_sockaddr to;
+  ds_msghdr mh;
+  ds_iov iov;
+  ssize_t n;
+  int err, has_addr;
+  luaL_checktype(L, 2, LUA_TTABLE);
+  lua_settop(L, 2);
+  lua_getfield(L, 2, "data"); /* 3 */
+  lua_getfield(L, 2, "addr"); /* 4 */
+  if (lua_type(L, 3) != LUA_TSTRING)
+    return luaL_error(L, "bad field 'data' in message (string expected, got %s)", luaL_typename(L, 3));
+  data = lua_tolstring(L, 3, &len);
+  has_addr = !lua_isnil(L, 4);
+  if (has_addr) {
+    if (lua_type(L, 4) != LUA_TSTRING)
+      return luaL_error(L, "bad field 'addr' in message (path expected, got %s)", luaL_typename(L, 4));
+    size_t plen;
+    const char *path = lua_tolstring(L, 4, &plen);
+    int code = ds_unix_to_sockaddr(path, plen, &to);
+    if (code != DS_PATH_OK)
+      return luaL_error(L, "bad field 'addr' in message (%s)", path_error(L, code));
+  }
+  s = ds_check_open(L, 1); /* the field reads may have run Lua code */
+  ds_msg_set(&mh, has_addr ? &to.u.ss : NULL, has_addr ? to.len : 0, &iov, (void *)data, len,
+             NULL, 0);
+  while ((n = ds_sys_sendmsg(s->fd, &mh)) < 0)
+    if ((err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline)) != 0) return ds_push_error(L, err);
+  lua_pushinteger(L, (lua_Integer)n);
+  return 1;
+}
+
+int ds_unix_msg(lua_State *L, ds_socket *s, int send) {
+  return send ? unix_sendmsg(L, s) : unix_recvmsg(L, s);
+}
+
+/* ---- options ---- */
+
+/* peercred (get: {pid, uid, gid}) and passcred (a boolean); -1 for any
+** other name, which options.c then looks up. */
+int ds_unix_option(lua_State *L, ds_socket *s, int set) {
+  const char *name = luaL_checkstring(L, 2);
+  int err, on = 0;
+  ds_cred c;
+  if (strcmp(name, "peercred") == 0) {
+    if (set) return luaL_argerror(L, 2, "option 'peercred' is read only");
+    if ((err = ds_sys_peercred(s->fd, &c)) != 0) return ds_push_error(L, err);
+    push_cred(L, &c);
+    return 1;
+  }
+  if (strcmp(name, "passcred") != 0) return -1;
+  if (set) {
+    luaL_checktype(L, 3, LUA_TBOOLEAN);
+    if ((err = ds_sys_set_passcred(s->fd, lua_toboolean(L, 3))) != 0) return ds_push_error(L, err);
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  if ((err = ds_sys_get_passcred(s->fd, &on)) != 0) return ds_push_error(L, err);
+  lua_pushboolean(L, on);
   return 1;
 }
 

@@ -338,3 +338,63 @@ int ds_sys_is_socket_file(const char *path) {
 int ds_sys_unlink(const char *path) {
   return unlink(path) == 0 ? 0 : errno;
 }
+
+#if defined(SO_PEERCRED) && defined(SCM_CREDENTIALS)
+int ds_sys_peercred(ds_fd fd, ds_cred *c) {
+  struct ucred u;
+  socklen_t len = sizeof(u);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &len) < 0) return errno;
+  c->pid = (long)u.pid;
+  c->uid = (long)u.uid;
+  c->gid = (long)u.gid;
+  return 0;
+}
+
+int ds_sys_set_passcred(ds_fd fd, int on) {
+  return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == 0 ? 0 : errno;
+}
+
+int ds_sys_get_passcred(ds_fd fd, int *on) {
+  socklen_t len = sizeof(*on);
+  return getsockopt(fd, SOL_SOCKET, SO_PASSCRED, on, &len) == 0 ? 0 : errno;
+}
+
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
+  struct cmsghdr *h;
+  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+        h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+      struct ucred u;
+      memcpy(&u, CMSG_DATA(h), sizeof(u));
+      c->pid = (long)u.pid;
+      c->uid = (long)u.uid;
+      c->gid = (long)u.gid;
+      return 1;
+    }
+  return 0;
+}
+#else
+int ds_sys_peercred(ds_fd fd, ds_cred *c) {
+  (void)fd;
+  (void)c;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_set_passcred(ds_fd fd, int on) {
+  (void)fd;
+  (void)on;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_get_passcred(ds_fd fd, int *on) {
+  (void)fd;
+  *on = 0;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
+  (void)mh;
+  (void)c;
+  return 0;
+}
+#endif

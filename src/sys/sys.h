@@ -129,6 +129,16 @@ void ds_sys_ifaddrs_close(ds_ifaddrs *list);
 int ds_sys_socketpair(int type, ds_fd sv[2]);
 int ds_sys_is_socket_file(const char *path);
 int ds_sys_unlink(const char *path);
+/* Credentials of a local socket's peer (ds_sys_peercred: Linux
+** SO_PEERCRED) and of a received message (ds_sys_msg_cred: 1 when mh
+** carried SCM_CREDENTIALS, which SO_PASSCRED asks for, ds_sys_set_passcred
+** turns on or off; DS_CRED_ROOM is the control room they need). Elsewhere
+** ENOPROTOOPT, 0 and a room of 0. */
+typedef struct ds_cred { long pid, uid, gid; } ds_cred;
+int ds_sys_peercred(ds_fd fd, ds_cred *c);
+int ds_sys_set_passcred(ds_fd fd, int on);
+int ds_sys_get_passcred(ds_fd fd, int *on);
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c);
 
 /* What every backend does alike, over the calls above or ones of the
 ** same name everywhere, defined once. */

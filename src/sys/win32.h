@@ -137,4 +137,7 @@ typedef WSACMSGHDR ds_cmsghdr;
 #define DS_IP_GUARD_SIZE sizeof(struct in_pktinfo)
 #define DS_GUARD_SHARED 1
 
+/* local sockets: no credentials in messages */
+#define DS_CRED_ROOM 0
+
 #endif
