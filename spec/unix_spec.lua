@@ -237,3 +237,75 @@ describe("ds.unix datagram sockets", function()
     assert.matches("^unix{dgram, fd %d+, @ds%-%d+%-x}$", r.tostring, out)
   end)
 end)
+
+describe("ds.unix credentials", function()
+  before_each(function()
+    local why = H.needs_unix_posix("credentials")
+    if why then pending(why) end
+  end)
+
+  it("hear logger through a dgram socket with passcred: its pid, an unnamed sender", function()
+    local path = dir .. "/log"
+    local d = unix("dgram")
+    assert.equal(1, d:bind(path))
+    assert.equal(1, d:setoption("passcred", true))
+    assert.is_true(d:getoption("passcred"))
+    local p = assert(io.popen("sh -c 'echo $$; exec logger -u " .. path .. " -t ds-test \"hello there\"'"))
+    local pid = tonumber(p:read("l"))
+    p:close()
+    local m = H.ok(d:recvmsg())
+    assert.matches("^<13>.- ds%-test: hello there$", m.data)
+    assert.equal("", m.addr)
+    assert.is_nil(m.port)
+    assert.equal(pid, m.cred.pid)
+    assert.equal(#m.data, m.size)
+    assert.is_false(m.truncated)
+  end)
+
+  it("give peercred of a child process, and of the parent to it", function()
+    local path = dir .. "/cred.sock"
+    local srv = server("cred.sock")
+    local N2 = require "namespace"
+    local child = dir .. "/child.lua"
+    local f = assert(io.open(child, "w"))
+    f:write(([[
+      package.path = "lua/?.lua;" .. package.path
+      package.cpath = "build/?.so;" .. package.cpath
+      local ds = require "dualstack"
+      local c = assert(ds.unix())
+      c:settimeout(2)
+      assert(c:connect(%q))
+      io.stdout:write(ds.getpid(), " ", c:getoption("peercred").pid, "\n")
+      io.stdout:flush()
+      c:receive()
+    ]]):format(path))
+    f:close()
+    local p = assert(io.popen("lua5.4 " .. N2.shell_quote(child)))
+    local a = keep(H.ok(srv:accept()))
+    local child_pid, parent_seen = p:read("n", "n")
+    local cred = a:getoption("peercred")
+    a:close()
+    p:close()
+    assert.equal(child_pid, cred.pid)
+    assert.equal(ds.getpid(), parent_seen)
+    assert.is_number(cred.uid)
+    assert.is_number(cred.gid)
+    H.raises("option 'peercred' is read only", function() srv:setoption("peercred", 1) end)
+  end)
+
+  it("send and receive message tables with paths", function()
+    local d = unix("dgram")
+    assert.equal(1, d:bind(dir .. "/m.sock"))
+    local e = unix("dgram")
+    assert.equal(1, e:bind(dir .. "/n.sock"))
+    assert.equal(3, e:sendmsg({ data = "abc", addr = dir .. "/m.sock" }))
+    local m = H.ok(d:recvmsg(2))
+    assert.same({ data = "ab", addr = dir .. "/n.sock", size = 3, truncated = true, ctruncated = false }, m)
+    m.dst, m.port = "stale", 9
+    assert.equal(1, d:sendmsg({ data = "z", addr = dir .. "/n.sock" }))
+    assert.equal(m, e:recvmsg(nil, m))
+    assert.same({ data = "z", addr = dir .. "/m.sock", size = 1, truncated = false, ctruncated = false }, m)
+    H.raises("bad field 'addr' in message (path too long (at most 107 bytes))",
+             function() e:sendmsg({ data = "x", addr = ("x"):rep(108) }) end)
+  end)
+end)
