@@ -36,7 +36,7 @@ int ds_unix_to_sockaddr(const char *text, size_t len, ds_sockaddr *sa) {
 size_t ds_sockaddr_to_unix(const ds_sockaddr *sa, char out[DS_UNIX_PATH_MAX + 2]) {
   const struct sockaddr_un *un = (const struct sockaddr_un *)&sa->u.ss;
   size_t n;
-  if (sa->len <= SUN_OFFSET || un->sun_family != AF_UNIX) return 0; /* unnamed */
+  if (sa->len <= (socklen_t)SUN_OFFSET || un->sun_family != AF_UNIX) return 0; /* unnamed */
   n = (size_t)sa->len - SUN_OFFSET;
   if (n > sizeof(un->sun_path)) n = sizeof(un->sun_path);
   if (un->sun_path[0] == '\0') { /* abstract: every byte counts */
