@@ -43,7 +43,7 @@ static int refuse_fd(lua_State *L, lua_Integer fd, const char *why, const char *
 ** what was done before the failure (docs/dualstack.luadoc: fromfd). The
 ** object owns it once nothing can fail. */
 static int l_fromfd(lua_State *L) {
-  static const char *const kinds[] = {"tcp", "udp", NULL};
+  static const char *const kinds[] = {"tcp", "udp", "unix", NULL};
   lua_Integer n = luaL_checkinteger(L, 1);
   int kind = lua_isnoneornil(L, 2) ? -1 : luaL_checkoption(L, 2, NULL, kinds), err;
   ds_socket *s;
@@ -57,6 +57,18 @@ static int l_fromfd(lua_State *L) {
   if (err == EAFNOSUPPORT)
     return refuse_fd(L, n, "is not an IPv4 or IPv6 socket", "EAFNOSUPPORT");
   if (err) return ds_push_error(L, err);
+  if (info.af == AF_UNIX || kind == 2) { /* local sockets */
+    if (info.af != AF_UNIX) return refuse_fd(L, n, "is not a unix socket", "EAFNOSUPPORT");
+    if (kind >= 0 && kind != 2)
+      return refuse_fd(L, n, kind ? "is a unix socket, udp expected" : "is a unix socket, tcp expected",
+                       "EPROTOTYPE");
+    if ((err = ds_adopt(fd, &info)) != 0) return ds_push_error(L, err);
+    s->family = DS_UNIX;
+    s->type = info.type;
+    s->bound = info.bound;
+    s->fd = fd;
+    return 1;
+  }
   if (info.type != SOCK_STREAM && info.type != SOCK_DGRAM)
     return refuse_fd(L, n, "is neither a tcp nor a udp socket", "EPROTOTYPE");
   if (kind >= 0 && info.type != (kind ? SOCK_DGRAM : SOCK_STREAM))

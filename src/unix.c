@@ -14,10 +14,6 @@
 static const char *const type_names[] = {"stream", "dgram", "seqpacket", NULL};
 static const int type_values[] = {SOCK_STREAM, SOCK_DGRAM, SOCK_SEQPACKET};
 
-static const char *type_name(int type) {
-  return type == SOCK_STREAM ? "stream" : type == SOCK_DGRAM ? "dgram" : "seqpacket";
-}
-
 /* ---- names ---- */
 
 /* Why text is no path, for a DS_PATH_* code other than DS_PATH_OK. */
@@ -343,16 +339,6 @@ int ds_unix_option(lua_State *L, ds_socket *s, int set) {
 
 /* ---- the object ---- */
 
-static int sock_gettype(lua_State *L) {
-  ds_socket *s = ds_check_socket(L, 1);
-  lua_pushstring(L, type_name(s->type));
-  return 1;
-}
-
-static const luaL_Reg methods[] = {
-  {"gettype", sock_gettype},
-  {NULL, NULL}};
-
 static const luaL_Reg constructors[] = {
   {"unix", l_unix},
   {"socketpair", l_socketpair},
@@ -360,5 +346,4 @@ static const luaL_Reg constructors[] = {
 
 void ds_open_unix(lua_State *L) {
   luaL_setfuncs(L, constructors, 0);
-  ds_add_methods(L, methods, 0);
 }

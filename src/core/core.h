@@ -146,7 +146,7 @@ int ds_pending_error(ds_fd fd);
 ** socket of ours (ds_adopt). */
 typedef struct ds_fdinfo {
   int type;   /* SO_TYPE */
-  int af;     /* AF_INET or AF_INET6 */
+  int af;     /* AF_INET, AF_INET6 or AF_UNIX */
   int v6only; /* AF_INET6: IPV6_V6ONLY */
   int bound;  /* it has a port, or a peer */
 } ds_fdinfo;

@@ -92,6 +92,14 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info) {
   if (ds_sys_getopt(fd, SOL_SOCKET, SO_TYPE, &info->type, &len) < 0) return ds_sys_error();
   sa.len = sizeof(sa.u);
   if (ds_sys_sockname(fd, &sa.u.sa, &sa.len) < 0) return ds_sys_error();
+  if (sa.u.sa.sa_family == AF_UNIX) { /* local sockets: bound when named or connected */
+    char name[DS_UNIX_PATH_MAX + 2];
+    info->af = AF_UNIX;
+    port = (int)ds_sockaddr_to_unix(&sa, name);
+    sa.len = sizeof(sa.u);
+    info->bound = port != 0 || ds_sys_peername(fd, &sa.u.sa, &sa.len) == 0;
+    return 0;
+  }
   if ((port = ds_sockaddr_to_ip(&sa.u.sa, &ip)) < 0) return EAFNOSUPPORT;
   info->af = sa.u.sa.sa_family;
   if (info->af == AF_INET6) {

@@ -7,6 +7,7 @@
 #include <fcntl.h>
 #include <sys/stat.h> /* local sockets: lstat */
 #include <ifaddrs.h>
+#include <stdio.h> /* descriptor passing: fileno */
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -398,3 +399,53 @@ int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
   return 0;
 }
 #endif
+
+/* ---- descriptor passing (SCM_RIGHTS) ---- */
+
+size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n) {
+  struct msghdr mh;
+  struct cmsghdr *h;
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_control = buf;
+  mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+  memset(buf, 0, mh.msg_controllen);
+  h = CMSG_FIRSTHDR(&mh);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(n * sizeof(int));
+  memcpy(CMSG_DATA(h), fd, n * sizeof(int));
+  return mh.msg_controllen;
+}
+
+ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh) {
+#if defined(MSG_CMSG_CLOEXEC)
+  return recvmsg(fd, mh, RECV_FLAGS | MSG_CMSG_CLOEXEC);
+#else
+  return recvmsg(fd, mh, RECV_FLAGS); /* ds_sys_rights_take marks them */
+#endif
+}
+
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max) {
+  struct cmsghdr *h;
+  unsigned got = 0;
+  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h)) {
+    size_t i, n;
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS || h->cmsg_len < CMSG_LEN(0))
+      continue;
+    n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (i = 0; i < n; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+#if !defined(MSG_CMSG_CLOEXEC)
+      (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+      if (got < max) out[got++] = fd;
+      else close(fd);
+    }
+  }
+  return got;
+}
+
+long ds_sys_fileno(void *stream) {
+  return stream ? (long)fileno((FILE *)stream) : -1;
+}

@@ -221,5 +221,7 @@ typedef struct cmsghdr ds_cmsghdr;
 #else
 #define DS_CRED_ROOM 0
 #endif
+/* descriptor passing: the control room of n descriptors */
+#define DS_RIGHTS_ROOM(n) CMSG_SPACE((n) * sizeof(int))
 
 #endif

@@ -139,6 +139,17 @@ int ds_sys_peercred(ds_fd fd, ds_cred *c);
 int ds_sys_set_passcred(ds_fd fd, int on);
 int ds_sys_get_passcred(ds_fd fd, int *on);
 int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c);
+/* Descriptor passing (SCM_RIGHTS). ds_sys_rights_put writes fd[0..n) as
+** one control message into buf (DS_RIGHTS_ROOM(n) bytes, aligned) and
+** returns its length, 0 where there is no passing. ds_sys_recvmsg_rights
+** is ds_sys_recvmsg making what arrives close-on-exec. ds_sys_rights_take
+** copies the descriptors mh carried into out (at most max; any past max
+** are closed) and returns how many it copied. ds_sys_fileno: the
+** descriptor of a C stream (a Lua file), -1 when it has none. */
+size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n);
+ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh);
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max);
+long ds_sys_fileno(void *stream);
 
 /* What every backend does alike, over the calls above or ones of the
 ** same name everywhere, defined once. */

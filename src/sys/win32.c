@@ -682,4 +682,27 @@ int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
   return 0;
 }
 
+size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n) {
+  (void)buf;
+  (void)fd;
+  (void)n;
+  return 0;
+}
+
+ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh) {
+  return ds_sys_recvmsg(fd, mh);
+}
+
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max) {
+  (void)mh;
+  (void)out;
+  (void)max;
+  return 0;
+}
+
+long ds_sys_fileno(void *stream) {
+  (void)stream;
+  return -1; /* a C stream's descriptor is no socket on Windows */
+}
+
 #endif

@@ -139,5 +139,7 @@ typedef WSACMSGHDR ds_cmsghdr;
 
 /* local sockets: no credentials in messages */
 #define DS_CRED_ROOM 0
+/* no descriptor passing: one byte keeps the arrays that hold it legal */
+#define DS_RIGHTS_ROOM(n) ((size_t)1)
 
 #endif
