@@ -33,6 +33,8 @@ static int get_key(lua_State *L, int t, int k) {
 
 static ds_socket *check_dgram(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
+  /* local sockets: recvmsg and sendmsg only (a batch's control room could take descriptors) */
+  if (s->family == DS_UNIX) luaL_argerror(L, 1, "udp socket expected, got unix socket");
   ds_need_type(L, s, SOCK_DGRAM, 1, "");
   return s;
 }

@@ -152,6 +152,7 @@ typedef struct ds_fdinfo {
 } ds_fdinfo;
 int ds_inspect(ds_fd fd, ds_fdinfo *info);
 int ds_adopt(ds_fd fd, const ds_fdinfo *info);
+int ds_adopt_shared(ds_fd fd, const ds_fdinfo *info); /* descriptor passing */
 unsigned ds_ifindex_of_addr(const ds_ip *ip);
 
 /* unix.c: local socket paths (AF_UNIX) as text: a file path, "@name" for

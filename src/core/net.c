@@ -124,6 +124,14 @@ int ds_adopt(ds_fd fd, const ds_fdinfo *info) {
   return err;
 }
 
+/* Descriptor passing: a descriptor received from another process set up
+** as ds_adopt does, except that O_NONBLOCK stays as found, since the
+** sender's copy shares it (a blocking call then waits in poll). */
+int ds_adopt_shared(ds_fd fd, const ds_fdinfo *info) {
+  int err = setup_receive(fd, info->af, info->type);
+  return err ? err : ds_sys_adopt(fd);
+}
+
 /* The index of the interface that has address ip, or 0. */
 unsigned ds_ifindex_of_addr(const ds_ip *ip) {
   ds_ifaddrs *all;

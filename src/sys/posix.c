@@ -425,9 +425,10 @@ ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh) {
 #endif
 }
 
-unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max) {
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *dropped) {
   struct cmsghdr *h;
   unsigned got = 0;
+  *dropped = 0;
   for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h)) {
     size_t i, n;
     if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS || h->cmsg_len < CMSG_LEN(0))
@@ -440,7 +441,10 @@ unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max) {
       (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
 #endif
       if (got < max) out[got++] = fd;
-      else close(fd);
+      else {
+        close(fd);
+        *dropped = 1;
+      }
     }
   }
   return got;

@@ -144,11 +144,11 @@ int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c);
 ** returns its length, 0 where there is no passing. ds_sys_recvmsg_rights
 ** is ds_sys_recvmsg making what arrives close-on-exec. ds_sys_rights_take
 ** copies the descriptors mh carried into out (at most max; any past max
-** are closed) and returns how many it copied. ds_sys_fileno: the
+** are closed, *dropped then 1) and returns how many it copied. ds_sys_fileno: the
 ** descriptor of a C stream (a Lua file), -1 when it has none. */
 size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n);
 ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh);
-unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max);
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *dropped);
 long ds_sys_fileno(void *stream);
 
 /* What every backend does alike, over the calls above or ones of the

@@ -693,7 +693,8 @@ ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh) {
   return ds_sys_recvmsg(fd, mh);
 }
 
-unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max) {
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *dropped) {
+  *dropped = 0;
   (void)mh;
   (void)out;
   (void)max;
