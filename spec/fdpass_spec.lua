@@ -124,6 +124,35 @@ describe("descriptor passing", function()
     H.raises("bad field 'fds' in message (descriptor 1 is closed)", function() a:sendmsg(msg) end)
   end)
 
+  it("closes what arrived when memory runs out at any allocation of recvmsg (rule 2)", function()
+    local a, b = pair()
+    local u = keep(ds.udp())
+    local before = H.open_fds()
+    local failed = 0
+    for n = 0, 40 do
+      a:sendmsg({ data = "x", fds = { u, 0, 1, u } })
+      th.failalloc(n)
+      local ok, m = pcall(b.recvmsg, b)
+      th.failalloc(nil)
+      if ok then
+        for _, o in ipairs(m.fds) do o:close() end
+      else
+        failed = failed + 1
+        assert.matches("not enough memory", tostring(m))
+      end
+      m = nil
+      collectgarbage()
+      collectgarbage()
+      b:settimeout(0) -- a receive that failed before it read leaves the message queued
+      local r = b:recvmsg()
+      if r and r.fds then for _, o in ipairs(r.fds) do o:close() end end
+      b:settimeout(H.WAIT)
+    end
+    collectgarbage()
+    assert.is_true(failed > 0)
+    assert.equal(before, H.open_fds())
+  end)
+
   it("leaves the descriptor count unchanged after 10,000 passes", function()
     local a, b = pair()
     local before = H.open_fds()
