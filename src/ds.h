@@ -146,6 +146,7 @@ void ds_open_msg(lua_State *L);
 /* options.c */
 unsigned ds_read_recvopts(ds_fd fd, int family, int type);
 int ds_fill_recvopts(ds_fd fd, int family, int type, unsigned on);
+void ds_push_cred(lua_State *L, const ds_cred *c); /* local sockets: {pid, uid, gid} */
 void ds_open_options(lua_State *L);
 
 /* iface.c */
@@ -169,7 +170,6 @@ int ds_unix_recv(lua_State *L, ds_socket *s, int sender);
 int ds_unix_sendto(lua_State *L, ds_socket *s);
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa);
 int ds_unix_msg(lua_State *L, ds_socket *s, int send); /* recvmsg (0), sendmsg (1) */
-int ds_unix_option(lua_State *L, ds_socket *s, int set); /* -1: not a unix option */
 void ds_open_unix(lua_State *L);
 
 #if defined(__GNUC__)

@@ -355,17 +355,6 @@ static void raw_set(lua_State *L, int t, const char *key, int idx) {
   lua_rawset(L, t);
 }
 
-/* Pushes {pid =, uid =, gid =}. */
-static void push_cred(lua_State *L, const ds_cred *c) {
-  lua_createtable(L, 0, 3);
-  lua_pushinteger(L, c->pid);
-  lua_setfield(L, -2, "pid");
-  lua_pushinteger(L, c->uid);
-  lua_setfield(L, -2, "uid");
-  lua_pushinteger(L, c->gid);
-  lua_setfield(L, -2, "gid");
-}
-
 /* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
 ** path, "" unnamed), size, truncated, ctruncated, and cred with passcred.
 ** The control room fits credentials only: descriptors sent along are
@@ -411,7 +400,7 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   has_cred = ds_sys_msg_cred(&mh, &cred);
   lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* first: dst may be reused */
   ds_unix_push_name(L, &from);
-  if (has_cred) push_cred(L, &cred);
+  if (has_cred) ds_push_cred(L, &cred);
   else lua_pushnil(L);
   raw_set(L, t, "data", -3);
   raw_set(L, t, "addr", -2);
@@ -511,32 +500,6 @@ static int unix_sendmsg(lua_State *L, ds_socket *s) {
 
 int ds_unix_msg(lua_State *L, ds_socket *s, int send) {
   return send ? unix_sendmsg(L, s) : unix_recvmsg(L, s);
-}
-
-/* ---- options ---- */
-
-/* peercred (get: {pid, uid, gid}) and passcred (a boolean); -1 for any
-** other name, which options.c then looks up. */
-int ds_unix_option(lua_State *L, ds_socket *s, int set) {
-  const char *name = luaL_checkstring(L, 2);
-  int err, on = 0;
-  ds_cred c;
-  if (strcmp(name, "peercred") == 0) {
-    if (set) return luaL_argerror(L, 2, "option 'peercred' is read only");
-    if ((err = ds_sys_peercred(s->fd, &c)) != 0) return ds_push_error(L, err);
-    push_cred(L, &c);
-    return 1;
-  }
-  if (strcmp(name, "passcred") != 0) return -1;
-  if (set) {
-    luaL_checktype(L, 3, LUA_TBOOLEAN);
-    if ((err = ds_sys_set_passcred(s->fd, lua_toboolean(L, 3))) != 0) return ds_push_error(L, err);
-    lua_pushinteger(L, 1);
-    return 1;
-  }
-  if ((err = ds_sys_get_passcred(s->fd, &on)) != 0) return ds_push_error(L, err);
-  lua_pushboolean(L, on);
-  return 1;
 }
 
 /* ---- the object ---- */
