@@ -207,7 +207,9 @@ describe("ds.unix datagram sockets", function()
       a:send("pair")
       assert.equal("pair", b:recv())
     end
-    assert.truthy(ds.socketpair())
+    local x, y = ds.socketpair()
+    assert.equal("unix{stream, fd " .. x:getfd() .. "}", tostring(keep(x)))
+    keep(y)
   end)
 
   it("use abstract names inside a network namespace, the sender seen as @...", function()
