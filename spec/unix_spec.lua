@@ -44,6 +44,7 @@ end
 
 describe("ds.unix stream sockets", function()
   it("carry a line both ways, with paths for names", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local path = dir .. "/s.sock"
     local srv = server("s.sock")
     local c = unix()
@@ -61,6 +62,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("print as unix{type, fd N, name}", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local srv = server("t.sock")
     assert.equal(("unix{stream, fd %d, %s/t.sock}"):format(srv:getfd(), dir), tostring(srv))
     local d = unix("dgram")
@@ -70,6 +72,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("refuse a path that exists: a socket file and a regular file (kept)", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local srv = server("s.sock")
     local again = unix()
     assert.same({ nil, "address already in use", "EADDRINUSE" }, { again:bind(dir .. "/s.sock") })
@@ -87,7 +90,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("remove_stale replaces a stale socket file, never a live server", function()
-    local why = H.needs_unix_posix("stale socket files"); if why then return pending(why) end
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local path = dir .. "/s.sock"
     local old = server("s.sock")
     local live = unix()
@@ -112,6 +115,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("time out after the timeout, with elapsed >= 0.2", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local a = unix()
     local b = unix()
     local srv = server("w.sock")
@@ -124,6 +128,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("close at the end of a <close> block", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local fd
     do
       local s <close> = H.ok(ds.unix())
@@ -135,6 +140,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("wake ds.select", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local srv = server("sel.sock")
     local c = unix()
     assert.equal(1, c:connect(dir .. "/sel.sock"))
@@ -147,6 +153,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("raise for a path of 108 bytes, and keep tcp/udp refusing family unix", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local s = unix()
     local long = "/" .. ("p"):rep(107)
     H.raises("path too long (at most 107 bytes)", function() s:bind(long) end)
@@ -157,6 +164,7 @@ describe("ds.unix stream sockets", function()
   end)
 
   it("refuse IP-level options", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local s = unix()
     H.raises("option 'hoplimit' does not apply to a unix socket", function() s:setoption("hoplimit", 3) end)
     H.raises("option 'nodelay' does not apply to a unix socket", function() s:getoption("nodelay") end)
@@ -165,12 +173,8 @@ describe("ds.unix stream sockets", function()
 end)
 
 describe("ds.unix datagram sockets", function()
-  before_each(function()
-    local why = H.needs_unix_posix("unix datagrams")
-    if why then pending(why) end
-  end)
-
   it("give the sender's path, and \"\" for an unnamed one", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local path = dir .. "/d.sock"
     local d = unix("dgram")
     assert.equal(1, d:bind(path))
@@ -186,6 +190,7 @@ describe("ds.unix datagram sockets", function()
   end)
 
   it("keep seqpacket boundaries", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local a, b = ds.socketpair("seqpacket")
     keep(a); keep(b)
     b:settimeout(H.WAIT)
@@ -197,6 +202,7 @@ describe("ds.unix datagram sockets", function()
   end)
 
   it("make socketpairs of each type", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     for _, kind in ipairs({ "stream", "dgram", "seqpacket" }) do
       local a, b = ds.socketpair(kind)
       assert.truthy(a, kind)
@@ -213,6 +219,7 @@ describe("ds.unix datagram sockets", function()
   end)
 
   it("use abstract names inside a network namespace, the sender seen as @...", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local ok, why = N.available("-n")
     if not ok then return pending(why) end
     local r, out = N.run("-n", "", [[
@@ -241,12 +248,8 @@ describe("ds.unix datagram sockets", function()
 end)
 
 describe("ds.unix credentials", function()
-  before_each(function()
-    local why = H.needs_unix_posix("credentials")
-    if why then pending(why) end
-  end)
-
   it("hear logger through a dgram socket with passcred: its pid, an unnamed sender", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local path = dir .. "/log"
     local d = unix("dgram")
     assert.equal(1, d:bind(path))
@@ -265,6 +268,7 @@ describe("ds.unix credentials", function()
   end)
 
   it("give peercred of a child process, and of the parent to it", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local path = dir .. "/cred.sock"
     local srv = server("cred.sock")
     local N2 = require "namespace"
@@ -296,6 +300,7 @@ describe("ds.unix credentials", function()
   end)
 
   it("send and receive message tables with paths", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local d = unix("dgram")
     assert.equal(1, d:bind(dir .. "/m.sock"))
     local e = unix("dgram")
