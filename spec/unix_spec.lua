@@ -314,5 +314,12 @@ describe("ds.unix credentials", function()
     assert.same({ data = "z", addr = dir .. "/m.sock", size = 1, truncated = false, ctruncated = false }, m)
     H.raises("bad field 'addr' in message (path too long (at most 107 bytes))",
              function() e:sendmsg({ data = "x", addr = ("x"):rep(108) }) end)
+    -- a field read that closes the socket: a clean failure, not a raise
+    local closing = setmetatable({}, { __index = function(_, k)
+      if k == "data" then e:close() return "x" end
+    end })
+    assert.same({ nil, "bad file descriptor", "EBADF" }, { e:sendmsg(closing) })
+    local opts = setmetatable({}, { __index = function() d:close() return true end })
+    assert.same({ nil, "bad file descriptor", "EBADF" }, { d:bind(dir .. "/late.sock", opts) })
   end)
 end)

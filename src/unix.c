@@ -103,7 +103,7 @@ int ds_unix_bind(lua_State *L, ds_socket *s) {
     stale = lua_toboolean(L, -1);
     lua_pop(L, 1);
   }
-  s = ds_check_open(L, 1); /* the field read may have run Lua code */
+  /* the field read may have run Lua code: s->fd is read afresh below (closed: EBADF) */
   if (ds_sys_bind(s->fd, &sa.u.sa, sa.len) == 0) goto bound;
   err = ds_sys_error();
   if (err == EADDRINUSE && stale && path[0] != '\0' && ds_sys_is_socket_file(path) &&
@@ -385,7 +385,7 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   t = 3;
   h = new_holder(L); /* 4: before the receive (rule 2) */
   if (max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT;
-  s = ds_check_open(L, 1); /* the allocations may have run Lua code */
+  /* the allocations may have run Lua code: s->fd is read afresh below (closed: EBADF) */
   dst = ds_recv_buffer(L, s, max);
   memset(&from, 0, sizeof(from));
   ds_msg_set(&mh, &from.u.ss, sizeof(from.u.ss), &iov, dst, max, ctl.bytes, sizeof(ctl.bytes));
@@ -480,7 +480,7 @@ static int unix_sendmsg(lua_State *L, ds_socket *s) {
       return luaL_error(L, "bad field 'fds' in message (more than %d descriptors)", SEND_FDS_MAX);
     nfds = (lua_Integer)lua_rawlen(L, 5);
   }
-  s = ds_check_open(L, 1); /* the field reads may have run Lua code */
+  /* the field reads may have run Lua code: s->fd is read afresh below (closed: EBADF) */
   /* From here to the send no Lua code runs: the descriptors read are the
   ** ones sent (rule 1). */
   for (i = 1; i <= nfds; i++) {
