@@ -25,6 +25,7 @@ dependencies = {
 local COMMON = {
   "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
   "src/core/net.c", "src/core/wait.c",
+  "src/core/unix.c", "src/unix.c", -- local sockets
   "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
   "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
   "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",

@@ -205,13 +205,19 @@ describe("fromfd", function()
     keep(adopt(t, "tcp"))
   end)
 
-  it("refuses what is not an IPv4 or IPv6 socket, or no socket", function()
+  it("refuses no socket, and a socket of the other kind; adopts a unix socket", function()
     local why = H.needs_posix("unix sockets and pipes"); if why then return pending(why) end
     local ux = assert(th.socket("unix", "tcp"))
-    assert.same({ nil, "descriptor " .. ux .. " is not an IPv4 or IPv6 socket", "EAFNOSUPPORT" },
-      { ds.fromfd(ux) })
+    assert.same({ nil, "descriptor " .. ux .. " is a unix socket, tcp expected", "EPROTOTYPE" },
+      { ds.fromfd(ux, "tcp") })
     assert.is_true(th.isopen(ux))
-    th.closefd(ux)
+    local u = keep(H.ok(ds.fromfd(ux, "unix")))
+    assert.equal("unix", u:getfamily())
+    assert.equal("unix{stream, fd " .. ux .. "}", tostring(u))
+    local ip = raw("inet", "udp")
+    assert.same({ nil, "descriptor " .. ip .. " is not a unix socket", "EAFNOSUPPORT" },
+      { ds.fromfd(ip, "unix") })
+    th.closefd(ip)
     local r, w = assert(th.pipe())
     assert.same({ nil, "descriptor " .. r .. " is not a socket", "ENOTSOCK" }, { ds.fromfd(r, "tcp") })
     th.closefd(r)

@@ -437,4 +437,16 @@ function H.repo_root()
   return root
 end
 
+-- Local sockets (issue 17 D): Windows has AF_UNIX stream sockets on paths
+-- only, no socketpair, datagrams, abstract names or credentials.
+-- posix: the case needs more than stream sockets on paths.
+function H.needs_unix(what, posix)
+  if not H.WINDOWS then return nil end
+  what = what or "this case"
+  if posix then return what .. " needs POSIX local sockets (Windows: stream on paths only)" end
+  local s, msg, code = ds.unix()
+  if not s then return ("%s: no AF_UNIX sockets here (%s, %s)"):format(what, tostring(msg), tostring(code)) end
+  s:close()
+end
+
 return H

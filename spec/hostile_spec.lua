@@ -757,6 +757,22 @@ describe("hostile: junk first arguments to every function", function()
     end,
     tcp = takes("table", 1, "tcp", always(is_socket("tcp")), true),
     udp = takes("table", 1, "udp", always(is_socket("udp")), true),
+    -- local sockets (issue 17 D)
+    unix = takes("table", 1, "unix", always(value(function(s)
+      assert.equal("unix{stream, fd " .. s:getfd() .. "}", tostring(s))
+      s:close()
+    end)), true),
+    socketpair = takes("string", 1, "socketpair", function(i)
+      if i == 1 then
+        return value(function(a, b)
+          assert.equal("unix", a:getfamily())
+          assert.equal("unix", b:getfamily())
+          a:close()
+          b:close()
+        end)
+      end
+      return raise(argerr(1, "socketpair", "invalid option '" .. text(i) .. "'"))
+    end, true),
   }
   -- These take names and wait for peers: not swept here (listen_spec and
   -- connect_spec check their arguments).

@@ -28,6 +28,7 @@ int luaopen_dualstack_core(lua_State *L) {
   ds_open_iface(L);
   ds_open_poll(L);
   ds_open_errq(L); /* recverr (issue 17) */
+  ds_open_unix(L); /* local sockets */
   lua_pushliteral(L, DS_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushstring(L, ds_sys_platform());

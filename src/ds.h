@@ -39,7 +39,8 @@
 #define DS_UPVALUE(k) lua_upvalueindex((k) + 1)
 
 /* The three kinds of socket a user can ask for. */
-enum ds_family { DS_DUAL, DS_INET6, DS_INET };
+/* DS_UNIX (local sockets, unix.c) is never a name tcp and udp take. */
+enum ds_family { DS_DUAL, DS_INET6, DS_INET, DS_UNIX };
 
 /* User values of a socket: the scratch buffer of large receives, and the
 ** text of the last peer and destination addresses a receive produced. */
@@ -146,6 +147,7 @@ void ds_open_msg(lua_State *L);
 /* options.c */
 unsigned ds_read_recvopts(ds_fd fd, int family, int type);
 int ds_fill_recvopts(ds_fd fd, int family, int type, unsigned on);
+void ds_push_cred(lua_State *L, const ds_cred *c); /* local sockets: {pid, uid, gid} */
 void ds_open_options(lua_State *L);
 
 /* iface.c */
@@ -165,6 +167,15 @@ void ds_open_poll(lua_State *L);
 int ds_set_recverr(lua_State *L);
 int ds_get_recverr(lua_State *L);
 void ds_open_errq(lua_State *L);
+/* unix.c: local sockets. The methods of socket.c and msg.c hand a unix
+** socket's calls that take or give addresses to these. */
+int ds_unix_bind(lua_State *L, ds_socket *s);
+int ds_unix_connect(lua_State *L, ds_socket *s);
+int ds_unix_recv(lua_State *L, ds_socket *s, int sender);
+int ds_unix_sendto(lua_State *L, ds_socket *s);
+int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa);
+int ds_unix_msg(lua_State *L, ds_socket *s, int send); /* recvmsg (0), sendmsg (1) */
+void ds_open_unix(lua_State *L);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -33,6 +33,8 @@ static int get_key(lua_State *L, int t, int k) {
 
 static ds_socket *check_dgram(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
+  /* local sockets: recvmsg and sendmsg only (a batch's control room could take descriptors) */
+  if (s->family == DS_UNIX) luaL_argerror(L, 1, "udp socket expected, got unix socket");
   ds_need_type(L, s, SOCK_DGRAM, 1, "");
   return s;
 }
@@ -130,15 +132,20 @@ static int msg_table(lua_State *L, int arg) {
 
 /* msg, err, code = sock:recvmsg([size[, msg]]) */
 static int sock_recvmsg(lua_State *L) {
-  ds_socket *s = check_dgram(L);
-  size_t size = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int fresh = lua_isnoneornil(L, 3), t = msg_table(L, 3), err = 0;
+  ds_socket *s = ds_check_open(L, 1);
+  size_t size;
+  int fresh, t, err = 0;
   char *data;
   double deadline = DS_DEADLINE_UNSET;
   ds_msghdr mh;
   ds_iov iov;
   ds_rx rx;
   ssize_t n;
+  if (s->family == DS_UNIX) return ds_unix_msg(L, s, 0); /* local sockets: paths, credentials */
+  s = check_dgram(L);
+  size = ds_check_size(L, 2, DS_RECV_DEFAULT);
+  fresh = lua_isnoneornil(L, 3);
+  t = msg_table(L, 3);
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
   data = ds_recv_buffer(L, s, size);
   ds_setup_rx(s, &mh, &iov, data, size, &rx);
@@ -434,12 +441,14 @@ static int send_one(lua_State *L, ds_socket *s, ds_msghdr *mh) {
 static int sock_sendto(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t len;
-  const char *data = luaL_checklstring(L, 2, &len);
+  const char *data;
   int has_src = !lua_isnoneornil(L, 5), has_if = !lua_isnoneornil(L, 6), port, n;
   ds_ip to, src;
   ds_ctl c;
   ds_msghdr mh;
   ds_tx tx;
+  if (s->family == DS_UNIX) return ds_unix_sendto(L, s); /* local sockets: sendto(data, path) */
+  data = luaL_checklstring(L, 2, &len);
   if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
   port = ds_check_port(L, 4);
   memset(&c, 0, sizeof(c));
@@ -461,10 +470,13 @@ static int sock_sendto(lua_State *L) {
 
 /* n, err, code = sock:sendmsg(msg) */
 static int sock_sendmsg(lua_State *L) {
-  ds_socket *s = check_dgram(L);
+  ds_socket *s = ds_check_open(L, 1);
   ds_msghdr mh;
   ds_tx tx;
-  int n = build_from_table(L, s, 2, &tx, &mh);
+  int n;
+  if (s->family == DS_UNIX) return ds_unix_msg(L, s, 1); /* local sockets: sendmsg{data, addr} */
+  s = check_dgram(L);
+  n = build_from_table(L, s, 2, &tx, &mh);
   return n ? n : send_one(L, s, &mh);
 }
 

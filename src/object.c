@@ -214,7 +214,9 @@ static int sock_polltimeout(lua_State *L) {
 }
 
 static int sock_getfamily(lua_State *L) {
-  lua_pushstring(L, ds_family_names[ds_check_socket(L, 1)->family]);
+  ds_socket *s = ds_check_socket(L, 1);
+  if (s->family == DS_UNIX) lua_pushliteral(L, "unix"); /* local sockets: not a tcp/udp name */
+  else lua_pushstring(L, ds_family_names[s->family]);
   return 1;
 }
 
@@ -275,10 +277,34 @@ static int sock_detach(lua_State *L) {
   return 1;
 }
 
+/* Local sockets: "unix{dgram, fd 6, @name}", no name part when unnamed. */
+static int unix_tostring(lua_State *L, const ds_socket *s) {
+  const char *type = s->type == SOCK_STREAM ? "stream" : s->type == SOCK_DGRAM ? "dgram" : "seqpacket";
+  char text[DS_UNIX_PATH_MAX + 2];
+  ds_sockaddr sa;
+  size_t n = 0;
+  if (s->fd == DS_FD_NONE) {
+    lua_pushliteral(L, "unix{closed}");
+    return 1;
+  }
+  sa.len = sizeof(sa.u);
+  if (ds_sys_sockname(s->fd, &sa.u.sa, &sa.len) == 0) n = ds_sockaddr_to_unix(&sa, text);
+  lua_pushfstring(L, "unix{%s, fd %I", type, (LUAI_UACINT)s->fd);
+  if (n) {
+    lua_pushliteral(L, ", ");
+    lua_pushlstring(L, text, n);
+  }
+  lua_pushliteral(L, "}");
+  lua_concat(L, n ? 4 : 2);
+  return 1;
+}
+
 static int sock_tostring(lua_State *L) {
   ds_socket *s = ds_check_socket(L, 1);
   const char *type = s->type == SOCK_STREAM ? "tcp" : "udp";
-  const char *family = ds_family_names[s->family];
+  const char *family;
+  if (s->family == DS_UNIX) return unix_tostring(L, s); /* local sockets */
+  family = ds_family_names[s->family];
   lua_Integer fd = (lua_Integer)s->fd;
   ds_sockaddr sa;
   ds_ip ip;

@@ -278,7 +278,11 @@ static int option_halves(int family, const ds_optdef *d, int lv[2], int nm[2]) {
 
 /* option_halves for s, raising when d does not apply to it. */
 static int halves(lua_State *L, const ds_socket *s, const ds_optdef *d, int lv[2], int nm[2]) {
-  int n = option_halves(s->family, d, lv, nm);
+  int n;
+  /* local sockets: only the socket-level options apply */
+  if (s->family == DS_UNIX && d->level6 != SOL_SOCKET && d->level4 != SOL_SOCKET)
+    luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' does not apply to a unix socket", d->name));
+  n = option_halves(s->family, d, lv, nm);
   if (n == 0)
     luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' does not apply to an %s socket",
                                         d->name, s->family == DS_INET ? "inet" : "inet6"));
@@ -522,14 +526,53 @@ static int is_v6only(const ds_optdef *d) {
   return d->level6 == IPPROTO_IPV6 && d->name6 == IPV6_V6ONLY;
 }
 
+/* Pushes {pid =, uid =, gid =}. */
+void ds_push_cred(lua_State *L, const ds_cred *c) {
+  lua_createtable(L, 0, 3);
+  lua_pushinteger(L, c->pid);
+  lua_setfield(L, -2, "pid");
+  lua_pushinteger(L, c->uid);
+  lua_setfield(L, -2, "uid");
+  lua_pushinteger(L, c->gid);
+  lua_setfield(L, -2, "gid");
+}
+
+/* ---- local sockets (AF_UNIX): credentials ---- */
+
+/* peercred (get: {pid, uid, gid}) and passcred (a boolean); -1 for any
+** other name, looked up as for IP sockets. */
+static int unix_option(lua_State *L, ds_socket *s, int set) {
+  const char *name = luaL_checkstring(L, 2);
+  int err, on = 0;
+  ds_cred c;
+  if (strcmp(name, "peercred") == 0) {
+    if (set) return luaL_argerror(L, 2, "option 'peercred' is read only");
+    if ((err = ds_sys_peercred(s->fd, &c)) != 0) return ds_push_error(L, err);
+    ds_push_cred(L, &c);
+    return 1;
+  }
+  if (strcmp(name, "passcred") != 0) return -1;
+  if (set) {
+    luaL_checktype(L, 3, LUA_TBOOLEAN);
+    if ((err = ds_sys_set_passcred(s->fd, lua_toboolean(L, 3))) != 0) return ds_push_error(L, err);
+    lua_pushinteger(L, 1);
+    return 1;
+  }
+  if ((err = ds_sys_get_passcred(s->fd, &on)) != 0) return ds_push_error(L, err);
+  lua_pushboolean(L, on);
+  return 1;
+}
+
 static int sock_setoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  const ds_optfn *f = find_optfn(L, s);
+  const ds_optfn *f;
   const ds_optdef *d;
   int lv[2], nm[2], n, i, ival = 0, err;
   struct linger lg;
   const void *val;
   socklen_t len;
+  if (s->family == DS_UNIX && (n = unix_option(L, s, 1)) >= 0) return n; /* local sockets */
+  f = find_optfn(L, s);
   if (f && !f->set) return luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is read only",
                                                                   lua_tostring(L, 2)));
   if (f) return f->set(L);
@@ -564,12 +607,14 @@ static int sock_setoption(lua_State *L) {
 
 static int sock_getoption(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
-  const ds_optfn *f = find_optfn(L, s);
+  const ds_optfn *f;
   const ds_optdef *d;
   int lv[2], nm[2], ival = 0;
   struct linger lg;
   void *val;
   socklen_t len;
+  if (s->family == DS_UNIX && (ival = unix_option(L, s, 0)) >= 0) return ival; /* local sockets */
+  f = find_optfn(L, s);
   if (f && !f->get) return luaL_argerror(L, 2, lua_pushfstring(L, "option '%s' is write only",
                                                                   lua_tostring(L, 2)));
   if (f) return f->get(L);

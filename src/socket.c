@@ -43,7 +43,7 @@ static int refuse_fd(lua_State *L, lua_Integer fd, const char *why, const char *
 ** what was done before the failure (docs/dualstack.luadoc: fromfd). The
 ** object owns it once nothing can fail. */
 static int l_fromfd(lua_State *L) {
-  static const char *const kinds[] = {"tcp", "udp", NULL};
+  static const char *const kinds[] = {"tcp", "udp", "unix", NULL};
   lua_Integer n = luaL_checkinteger(L, 1);
   int kind = lua_isnoneornil(L, 2) ? -1 : luaL_checkoption(L, 2, NULL, kinds), err;
   ds_socket *s;
@@ -57,6 +57,18 @@ static int l_fromfd(lua_State *L) {
   if (err == EAFNOSUPPORT)
     return refuse_fd(L, n, "is not an IPv4 or IPv6 socket", "EAFNOSUPPORT");
   if (err) return ds_push_error(L, err);
+  if (info.af == AF_UNIX || kind == 2) { /* local sockets */
+    if (info.af != AF_UNIX) return refuse_fd(L, n, "is not a unix socket", "EAFNOSUPPORT");
+    if (kind >= 0 && kind != 2)
+      return refuse_fd(L, n, kind ? "is a unix socket, udp expected" : "is a unix socket, tcp expected",
+                       "EPROTOTYPE");
+    if ((err = ds_adopt(fd, &info)) != 0) return ds_push_error(L, err);
+    s->family = DS_UNIX;
+    s->type = info.type;
+    s->bound = info.bound;
+    s->fd = fd;
+    return 1;
+  }
   if (info.type != SOCK_STREAM && info.type != SOCK_DGRAM)
     return refuse_fd(L, n, "is neither a tcp nor a udp socket", "EPROTOTYPE");
   if (kind >= 0 && info.type != (kind ? SOCK_DGRAM : SOCK_STREAM))
@@ -87,8 +99,9 @@ static int push_true(lua_State *L) {
 static int sock_bind(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   ds_sockaddr sa;
-  int n = ds_resolve(L, s, 2, 3, &sa);
-  if (n) return n;
+  int n;
+  if (s->family == DS_UNIX) return ds_unix_bind(L, s); /* local sockets: paths */
+  if ((n = ds_resolve(L, s, 2, 3, &sa)) != 0) return n;
   if (ds_sys_bind(s->fd, &sa.u.sa, sa.len) < 0) return ds_push_error(L, ds_sys_error());
   s->bound = 1;
   return push_true(L);
@@ -136,8 +149,9 @@ static int finish_connect(ds_socket *s, int err) {
 static int sock_connect(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   ds_sockaddr sa;
-  int n = ds_resolve(L, s, 2, 3, &sa), err;
-  if (n) return n;
+  int n, err;
+  if (s->family == DS_UNIX) return ds_unix_connect(L, s); /* local sockets: paths */
+  if ((n = ds_resolve(L, s, 2, 3, &sa)) != 0) return n;
   s->bound = 1;
   if (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0 &&
       (err = finish_connect(s, ds_sys_error())) != 0)
@@ -343,6 +357,9 @@ static int sock_receive(lua_State *L) {
   const char *prefix = luaL_optlstring(L, 3, NULL, &plen), *p;
   luaL_Buffer b;
   int err;
+  if (s->family == DS_UNIX && s->type != SOCK_STREAM) /* local sockets: patterns need a stream */
+    return luaL_argerror(L, 1, lua_pushfstring(L, "stream socket expected, got %s socket",
+                                                s->type == SOCK_DGRAM ? "dgram" : "seqpacket"));
   if (s->type == SOCK_DGRAM) return recv_one(L, s, check_recv_size(L, 2), 0);
   if (lua_type(L, 2) == LUA_TNUMBER) {
     size_t want = ds_check_size(L, 2, 0);
@@ -402,6 +419,7 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
 static int sock_recv(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t max = check_recv_size(L, 2);
+  if (s->family == DS_UNIX && s->type != SOCK_STREAM) return ds_unix_recv(L, s, 0); /* local */
   if (s->first < s->last) { /* what receive read ahead comes first */
     luaL_Buffer b;
     size_t room = room_for(s, max);
@@ -420,6 +438,7 @@ static int sock_recv(lua_State *L) {
 static int sock_recvfrom(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   if (s->type == SOCK_STREAM) return sock_recv(L);
+  if (s->family == DS_UNIX) return ds_unix_recv(L, s, 1); /* local sockets: the sender's path */
   return recv_one(L, s, check_recv_size(L, 2), 1);
 }
 
@@ -484,6 +503,7 @@ static int push_name(lua_State *L, name_fn fn) {
   ds_sockaddr sa;
   sa.len = sizeof(sa.u);
   if (fn(s->fd, &sa.u.sa, &sa.len) < 0) return ds_push_error(L, ds_sys_error());
+  if (s->family == DS_UNIX) return ds_unix_push_name(L, &sa); /* local sockets: a path */
   return ds_push_sockaddr(L, &sa.u.sa);
 }
 

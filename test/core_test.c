@@ -619,6 +619,41 @@ static void test_errq_fifo(void) {
 }
 
 
+/* local sockets: the path codec, both ways, and its refusals */
+static void roundtrip_unix(const char *text, size_t len, socklen_t want_len) {
+  ds_sockaddr sa;
+  char out[DS_UNIX_PATH_MAX + 2];
+  size_t n;
+  CHECK(ds_unix_to_sockaddr(text, len, &sa) == DS_PATH_OK, "'%s' refused", text);
+  CHECK(sa.len == want_len, "'%s' length %u, want %u", text, (unsigned)sa.len, (unsigned)want_len);
+  n = ds_sockaddr_to_unix(&sa, out);
+  CHECK(n == len && memcmp(out, text, len) == 0, "'%s' does not come back", text);
+}
+
+static void test_unix_paths(void) {
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  char longest[DS_UNIX_PATH_MAX + 3];
+  ds_sockaddr sa;
+  char out[DS_UNIX_PATH_MAX + 2];
+  CHECK(DS_UNIX_PATH_MAX == 107 || DS_UNIX_PATH_MAX == 103, "path max %u", (unsigned)DS_UNIX_PATH_MAX);
+  roundtrip_unix("/tmp/x.sock", 11, (socklen_t)(off + 12));
+  roundtrip_unix("@name", 5, (socklen_t)(off + 5));
+  roundtrip_unix("@a\0b", 4, (socklen_t)(off + 4)); /* abstract names may hold NULs */
+  memset(longest, 'p', sizeof(longest));
+  roundtrip_unix(longest, DS_UNIX_PATH_MAX, (socklen_t)(off + DS_UNIX_PATH_MAX + 1));
+  longest[0] = '@';
+  roundtrip_unix(longest, DS_UNIX_PATH_MAX + 1, (socklen_t)(off + DS_UNIX_PATH_MAX + 1));
+  CHECK(ds_unix_to_sockaddr(longest, DS_UNIX_PATH_MAX + 2, &sa) == DS_PATH_LONG, "abstract too long");
+  longest[0] = 'p';
+  CHECK(ds_unix_to_sockaddr(longest, DS_UNIX_PATH_MAX + 1, &sa) == DS_PATH_LONG, "path too long");
+  CHECK(ds_unix_to_sockaddr("a\0b", 3, &sa) == DS_PATH_NUL, "a NUL in a path");
+  CHECK(ds_unix_to_sockaddr("", 0, &sa) == DS_PATH_EMPTY, "an empty path");
+  CHECK(ds_unix_to_sockaddr("@", 1, &sa) == DS_PATH_OK && sa.len == sizeof(sa_family_t),
+        "'@' asks for autobind");
+  sa.len = (socklen_t)sizeof(sa_family_t); /* what the kernel gives an unnamed socket */
+  CHECK(ds_sockaddr_to_unix(&sa, out) == 0, "unnamed is empty text");
+}
+
 int main(void) {
   test_pton_ntop();
   test_map_unmap();
@@ -640,6 +675,7 @@ int main(void) {
   test_realtime();
   test_errq_decode(); /* recverr (issue 17) */
   test_errq_fifo();
+  test_unix_paths();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

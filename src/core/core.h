@@ -148,12 +148,13 @@ int ds_pending_error(ds_fd fd);
 ** socket of ours (ds_adopt). */
 typedef struct ds_fdinfo {
   int type;   /* SO_TYPE */
-  int af;     /* AF_INET or AF_INET6 */
+  int af;     /* AF_INET, AF_INET6 or AF_UNIX */
   int v6only; /* AF_INET6: IPV6_V6ONLY */
   int bound;  /* it has a port, or a peer */
 } ds_fdinfo;
 int ds_inspect(ds_fd fd, ds_fdinfo *info);
 int ds_adopt(ds_fd fd, const ds_fdinfo *info);
+int ds_adopt_shared(ds_fd fd, const ds_fdinfo *info); /* descriptor passing */
 unsigned ds_ifindex_of_addr(const ds_ip *ip);
 
 /* errq.c: ICMP errors on UDP (recverr, issue 17). A decoded error-queue
@@ -187,6 +188,14 @@ int ds_errq_decode(const void *control, size_t len, const void *name, size_t nam
                    const void *data, size_t datalen, ds_errq_entry *out);
 int ds_errq_drain(ds_fd fd, ds_errq *q);
 int ds_errq_keep_pending(ds_fd fd, ds_errq *q);
+/* unix.c: local socket paths (AF_UNIX) as text: a file path, "@name" for
+** a Linux abstract name, "" for an unnamed socket. DS_UNIX_PATH_MAX is the
+** longest text a name takes (one byte of sun_path is its NUL or the
+** abstract marker). */
+#define DS_UNIX_PATH_MAX (sizeof(((struct sockaddr_un *)0)->sun_path) - 1)
+enum { DS_PATH_OK = 0, DS_PATH_LONG, DS_PATH_NUL, DS_PATH_EMPTY };
+int ds_unix_to_sockaddr(const char *text, size_t len, ds_sockaddr *sa);
+size_t ds_sockaddr_to_unix(const ds_sockaddr *sa, char out[DS_UNIX_PATH_MAX + 2]);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

@@ -92,6 +92,14 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info) {
   if (ds_sys_getopt(fd, SOL_SOCKET, SO_TYPE, &info->type, &len) < 0) return ds_sys_error();
   sa.len = sizeof(sa.u);
   if (ds_sys_sockname(fd, &sa.u.sa, &sa.len) < 0) return ds_sys_error();
+  if (sa.u.sa.sa_family == AF_UNIX) { /* local sockets: bound when named or connected */
+    char name[DS_UNIX_PATH_MAX + 2];
+    info->af = AF_UNIX;
+    port = (int)ds_sockaddr_to_unix(&sa, name);
+    sa.len = sizeof(sa.u);
+    info->bound = port != 0 || ds_sys_peername(fd, &sa.u.sa, &sa.len) == 0;
+    return 0;
+  }
   if ((port = ds_sockaddr_to_ip(&sa.u.sa, &ip)) < 0) return EAFNOSUPPORT;
   info->af = sa.u.sa.sa_family;
   if (info->af == AF_INET6) {
@@ -114,6 +122,14 @@ int ds_adopt(ds_fd fd, const ds_fdinfo *info) {
   if (err == 0) err = ds_sys_adopt(fd);
   if (err == 0) err = ds_sys_set_nonblocking(fd, 0);
   return err;
+}
+
+/* Descriptor passing: a descriptor received from another process set up
+** as ds_adopt does, except that O_NONBLOCK stays as found, since the
+** sender's copy shares it (a blocking call then waits in poll). */
+int ds_adopt_shared(ds_fd fd, const ds_fdinfo *info) {
+  int err = setup_receive(fd, info->af, info->type);
+  return err ? err : ds_sys_adopt(fd);
 }
 
 /* The index of the interface that has address ip, or 0. */

@@ -5,7 +5,9 @@
 #include "sys.h"
 
 #include <fcntl.h>
+#include <sys/stat.h> /* local sockets: lstat */
 #include <ifaddrs.h>
+#include <stdio.h> /* descriptor passing: fileno */
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -372,4 +374,152 @@ void ds_sys_ifaddrs_close(ds_ifaddrs *list) {
   if (!list) return;
   freeifaddrs(list->all);
   free(list);
+}
+
+/* ---- local sockets (AF_UNIX) ---- */
+
+int ds_sys_socketpair(int type, ds_fd sv[2]) {
+  int i;
+#if defined(DS_HAVE_SOCK_CLOEXEC)
+  if (socketpair(AF_UNIX, type | SOCK_CLOEXEC, 0, sv) < 0) return errno;
+#else
+  if (socketpair(AF_UNIX, type, 0, sv) < 0) return errno;
+#endif
+  for (i = 0; i < 2; i++) {
+#if defined(DS_HAVE_SOCK_CLOEXEC)
+    int ok = new_fd(sv[i], 1) != DS_FD_NONE;
+#else
+    int ok = new_fd(sv[i], 0) != DS_FD_NONE;
+#endif
+    if (!ok) { /* new_fd closed sv[i] */
+      int err = errno;
+      if (i == 0) close(sv[1]);
+      else close(sv[0]);
+      return err;
+    }
+  }
+  return 0;
+}
+
+int ds_sys_is_socket_file(const char *path) {
+  struct stat st;
+  return lstat(path, &st) == 0 && S_ISSOCK(st.st_mode);
+}
+
+int ds_sys_unlink(const char *path) {
+  return unlink(path) == 0 ? 0 : errno;
+}
+
+#if defined(SO_PEERCRED) && defined(SCM_CREDENTIALS)
+int ds_sys_peercred(ds_fd fd, ds_cred *c) {
+  struct ucred u;
+  socklen_t len = sizeof(u);
+  if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &u, &len) < 0) return errno;
+  c->pid = (long)u.pid;
+  c->uid = (long)u.uid;
+  c->gid = (long)u.gid;
+  return 0;
+}
+
+int ds_sys_set_passcred(ds_fd fd, int on) {
+  return setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &on, sizeof(on)) == 0 ? 0 : errno;
+}
+
+int ds_sys_get_passcred(ds_fd fd, int *on) {
+  socklen_t len = sizeof(*on);
+  return getsockopt(fd, SOL_SOCKET, SO_PASSCRED, on, &len) == 0 ? 0 : errno;
+}
+
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
+  struct cmsghdr *h;
+  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h))
+    if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
+        h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+      struct ucred u;
+      memcpy(&u, CMSG_DATA(h), sizeof(u));
+      c->pid = (long)u.pid;
+      c->uid = (long)u.uid;
+      c->gid = (long)u.gid;
+      return 1;
+    }
+  return 0;
+}
+#else
+int ds_sys_peercred(ds_fd fd, ds_cred *c) {
+  (void)fd;
+  (void)c;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_set_passcred(ds_fd fd, int on) {
+  (void)fd;
+  (void)on;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_get_passcred(ds_fd fd, int *on) {
+  (void)fd;
+  *on = 0;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
+  (void)mh;
+  (void)c;
+  return 0;
+}
+#endif
+
+/* ---- descriptor passing (SCM_RIGHTS) ---- */
+
+size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n) {
+  struct msghdr mh;
+  struct cmsghdr *h;
+  memset(&mh, 0, sizeof(mh));
+  mh.msg_control = buf;
+  mh.msg_controllen = CMSG_SPACE(n * sizeof(int));
+  memset(buf, 0, mh.msg_controllen);
+  h = CMSG_FIRSTHDR(&mh);
+  h->cmsg_level = SOL_SOCKET;
+  h->cmsg_type = SCM_RIGHTS;
+  h->cmsg_len = CMSG_LEN(n * sizeof(int));
+  memcpy(CMSG_DATA(h), fd, n * sizeof(int));
+  return mh.msg_controllen;
+}
+
+ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh) {
+#if defined(MSG_CMSG_CLOEXEC)
+  return recvmsg(fd, mh, RECV_FLAGS | MSG_CMSG_CLOEXEC);
+#else
+  return recvmsg(fd, mh, RECV_FLAGS); /* ds_sys_rights_take marks them */
+#endif
+}
+
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *dropped) {
+  struct cmsghdr *h;
+  unsigned got = 0;
+  *dropped = 0;
+  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h)) {
+    size_t i, n;
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS || h->cmsg_len < CMSG_LEN(0))
+      continue;
+    n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    for (i = 0; i < n; i++) {
+      int fd;
+      memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
+#if !defined(MSG_CMSG_CLOEXEC)
+      (void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+#endif
+      if (got < max) out[got++] = fd;
+      else {
+        close(fd);
+        *dropped = 1;
+      }
+    }
+  }
+  return got;
+}
+
+long ds_sys_fileno(void *stream) {
+  return stream ? (long)fileno((FILE *)stream) : -1;
 }

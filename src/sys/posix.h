@@ -24,6 +24,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 #include <sys/uio.h>
+/* local sockets (AF_UNIX) */
+#include <sys/un.h>
 #include <string.h>
 
 #if defined(__linux__)
@@ -296,5 +298,13 @@ typedef struct cmsghdr ds_cmsghdr;
 #define DS_CMSG_DATA(c) CMSG_DATA(c)
 #define DS_CMSG_FIRSTHDR(mh) CMSG_FIRSTHDR(mh)
 #define DS_CMSG_NXTHDR(mh, c) CMSG_NXTHDR(mh, c)
+/* local sockets: the control room of one SCM_CREDENTIALS message */
+#if defined(SO_PEERCRED) && defined(SCM_CREDENTIALS)
+#define DS_CRED_ROOM CMSG_SPACE(sizeof(struct ucred))
+#else
+#define DS_CRED_ROOM 0
+#endif
+/* descriptor passing: the control room of n descriptors */
+#define DS_RIGHTS_ROOM(n) CMSG_SPACE((n) * sizeof(int))
 
 #endif

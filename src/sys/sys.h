@@ -137,6 +137,35 @@ int ds_sys_ifaddrs_open(ds_ifaddrs **list); /* 0, or the error */
 int ds_sys_ifaddrs_next(ds_ifaddrs *list, ds_ifaddr *out); /* 1 while there is one */
 void ds_sys_ifaddrs_close(ds_ifaddrs *list);
 
+/* Local sockets (AF_UNIX): a connected pair, close-on-exec (0, or the
+** error; EAFNOSUPPORT where there is none), and the socket file of a
+** path: ds_sys_is_socket_file is 1 when path names one (never following
+** a symbolic link), ds_sys_unlink removes it (0, or the error). */
+int ds_sys_socketpair(int type, ds_fd sv[2]);
+int ds_sys_is_socket_file(const char *path);
+int ds_sys_unlink(const char *path);
+/* Credentials of a local socket's peer (ds_sys_peercred: Linux
+** SO_PEERCRED) and of a received message (ds_sys_msg_cred: 1 when mh
+** carried SCM_CREDENTIALS, which SO_PASSCRED asks for, ds_sys_set_passcred
+** turns on or off; DS_CRED_ROOM is the control room they need). Elsewhere
+** ENOPROTOOPT, 0 and a room of 0. */
+typedef struct ds_cred { long pid, uid, gid; } ds_cred;
+int ds_sys_peercred(ds_fd fd, ds_cred *c);
+int ds_sys_set_passcred(ds_fd fd, int on);
+int ds_sys_get_passcred(ds_fd fd, int *on);
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c);
+/* Descriptor passing (SCM_RIGHTS). ds_sys_rights_put writes fd[0..n) as
+** one control message into buf (DS_RIGHTS_ROOM(n) bytes, aligned) and
+** returns its length, 0 where there is no passing. ds_sys_recvmsg_rights
+** is ds_sys_recvmsg making what arrives close-on-exec. ds_sys_rights_take
+** copies the descriptors mh carried into out (at most max; any past max
+** are closed, *dropped then 1) and returns how many it copied. ds_sys_fileno: the
+** descriptor of a C stream (a Lua file), -1 when it has none. */
+size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n);
+ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh);
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *dropped);
+long ds_sys_fileno(void *stream);
+
 /* What every backend does alike, over the calls above or ones of the
 ** same name everywhere, defined once. */
 

@@ -675,4 +675,71 @@ void ds_sys_ifaddrs_close(ds_ifaddrs *list) {
   free(list);
 }
 
+/* ---- local sockets (AF_UNIX): Windows has stream sockets on paths only ---- */
+
+int ds_sys_socketpair(int type, ds_fd sv[2]) {
+  (void)type;
+  sv[0] = sv[1] = DS_FD_NONE;
+  return EAFNOSUPPORT;
+}
+
+/* A socket file is a reparse point to Windows: no test tells it from
+** another file, so none is taken for stale (remove_stale never unlinks). */
+int ds_sys_is_socket_file(const char *path) {
+  (void)path;
+  return 0;
+}
+
+int ds_sys_unlink(const char *path) {
+  return DeleteFileA(path) ? 0 : ENOENT;
+}
+
+int ds_sys_peercred(ds_fd fd, ds_cred *c) {
+  (void)fd;
+  (void)c;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_set_passcred(ds_fd fd, int on) {
+  (void)fd;
+  (void)on;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_get_passcred(ds_fd fd, int *on) {
+  (void)fd;
+  *on = 0;
+  return ENOPROTOOPT;
+}
+
+int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
+  (void)mh;
+  (void)c;
+  return 0;
+}
+
+size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n) {
+  (void)buf;
+  (void)fd;
+  (void)n;
+  return 0;
+}
+
+ssize_t ds_sys_recvmsg_rights(ds_fd fd, ds_msghdr *mh) {
+  return ds_sys_recvmsg(fd, mh);
+}
+
+unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *dropped) {
+  *dropped = 0;
+  (void)mh;
+  (void)out;
+  (void)max;
+  return 0;
+}
+
+long ds_sys_fileno(void *stream) {
+  (void)stream;
+  return -1; /* a C stream's descriptor is no socket on Windows */
+}
+
 #endif

@@ -21,6 +21,8 @@
 #include <mswsock.h>
 #include <windows.h>
 #include <iphlpapi.h>
+/* local sockets (AF_UNIX, stream only) */
+#include <afunix.h>
 #include <errno.h>
 #include <limits.h>
 #include <string.h>
@@ -161,5 +163,10 @@ typedef struct ds_sock_ee {
 #define DS_IP_GUARD_OPT IP_PKTINFO
 #define DS_IP_GUARD_SIZE sizeof(struct in_pktinfo)
 #define DS_GUARD_SHARED 1
+
+/* local sockets: no credentials in messages */
+#define DS_CRED_ROOM 0
+/* no descriptor passing: one byte keeps the arrays that hold it legal */
+#define DS_RIGHTS_ROOM(n) ((size_t)1)
 
 #endif
