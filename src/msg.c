@@ -441,7 +441,7 @@ static int sock_sendto(lua_State *L) {
   ds_msghdr mh;
   ds_tx tx;
   if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
-  port = ds_check_port(L, 4);
+  port = ds_check_socket_port(L, s, 4);
   memset(&c, 0, sizeof(c));
   if (has_src || has_if) {
     ds_need_type(L, s, SOCK_DGRAM, 1, " for src and ifindex");
@@ -556,7 +556,9 @@ static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
       continue;
     }
     for (i = 0; i < got; i++) {
-      b->rx[i].kept = ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i]);
+      size_t len = b->v[i].msg_len;
+      b->rx[i].kept = ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i], &len);
+      b->v[i].msg_len = (unsigned)len; /* less a raw ICMPv4 packet's IP header */
       kept += b->rx[i].kept;
     }
     if (kept) return got;

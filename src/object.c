@@ -72,6 +72,7 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
   s->want = POLLIN;
   memset(s->known, 0, sizeof(s->known)); /* af 0: nothing known */
   s->first = s->last = 0;
+  s->proto = s->raw = 0; /* ICMP sockets (issue 17) */
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
 }
@@ -239,10 +240,22 @@ static int sock_detach(lua_State *L) {
   return 1;
 }
 
+/* ICMP sockets (issue 17): sock:gettype() names the socket type. */
+static const char *type_name(const ds_socket *s) {
+  return s->raw ? "raw" : s->type == SOCK_STREAM ? "stream" : "dgram";
+}
+
+static int sock_gettype(lua_State *L) {
+  lua_pushstring(L, type_name(ds_check_socket(L, 1)));
+  return 1;
+}
+
 static int sock_tostring(lua_State *L) {
   ds_socket *s = ds_check_socket(L, 1);
-  const char *type = s->type == SOCK_STREAM ? "tcp" : "udp";
-  const char *family = ds_family_names[s->family];
+  const char *type = s->proto ? "icmp" : s->type == SOCK_STREAM ? "tcp" : "udp";
+  /* an icmp socket's family text names its type too: icmp{inet, raw, fd 5} (anchored below) */
+  const char *family = s->proto ? lua_pushfstring(L, "%s, %s", ds_family_names[s->family], type_name(s))
+                                : ds_family_names[s->family];
   lua_Integer fd = (lua_Integer)s->fd;
   ds_sockaddr sa;
   ds_ip ip;
@@ -271,6 +284,7 @@ static const luaL_Reg methods[] = {
   {"events", sock_events},
   {"timeout", sock_polltimeout},
   {"getfamily", sock_getfamily},
+  {"gettype", sock_gettype}, /* issue 17 */
   {"close", sock_close},
   {"detach", sock_detach},
   {NULL, NULL}};

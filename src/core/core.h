@@ -154,6 +154,12 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info);
 int ds_adopt(ds_fd fd, const ds_fdinfo *info);
 unsigned ds_ifindex_of_addr(const ds_ip *ip);
 
+/* icmp.c: ICMP sockets (issue 17). mode: which kinds may be made. */
+enum { DS_ICMP_ANY = -1, DS_ICMP_DGRAM = 0, DS_ICMP_RAW = 1 };
+ds_fd ds_make_icmp(int af, int mode, int *raw, int *err);
+int ds_icmp_denied(int err);
+long ds_icmp_ipv4_header(const unsigned char *p, size_t n);
+
 #if defined(__GNUC__)
 #pragma GCC visibility pop
 #endif
