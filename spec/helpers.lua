@@ -431,4 +431,19 @@ function H.repo_root()
   return root
 end
 
+-- ICMP sockets (issue 17): the ping specs run in network namespaces they
+-- make (ping_group_range is per namespace), as root.
+function H.needs_icmp_netns(what)
+  what = what or "this case"
+  if H.WINDOWS then return what .. " needs Linux network namespaces (unshare -n): Windows has none" end
+  local function ok(cmd)
+    local a, how, code = os.execute(cmd .. " >/dev/null 2>&1")
+    return a == true and how == "exit" and code == 0
+  end
+  if not ok("test \"$(id -u)\" = 0") then return what .. " needs root (unshare -n, sysctl in the namespace)" end
+  if not ok("unshare -n true") then return what .. " needs network namespaces: unshare -n failed" end
+  if not ok("command -v sysctl") then return what .. " needs sysctl(8)" end
+  return nil
+end
+
 return H
