@@ -246,7 +246,7 @@ static const char *type_name(const ds_socket *s) {
 }
 
 static int sock_gettype(lua_State *L) {
-  lua_pushstring(L, type_name(ds_check_socket(L, 1)));
+  lua_pushstring(L, type_name(ds_check_open(L, 1)));
   return 1;
 }
 

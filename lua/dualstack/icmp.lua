@@ -10,6 +10,11 @@ local core = require "dualstack.core"
 
 local M = {}
 
+-- A value's type as argument errors name it (a file is "FILE*").
+local function type_name(v)
+  return io.type(v) and "FILE*" or type(v)
+end
+
 local ECHO_REQUEST = { inet = 8, inet6 = 128 }
 local ECHO_REPLY = { inet = 0, inet6 = 129 }
 
@@ -52,7 +57,7 @@ end
 -- @treturn string the ICMP message
 -- @raise on a bad family, id, seq or data
 function M.echo(t)
-  if type(t) ~= "table" then error("bad argument #1 to 'icmp_echo' (table expected, got " .. type(t) .. ")", 2) end
+  if type(t) ~= "table" then error("bad argument #1 to 'icmp_echo' (table expected, got " .. type_name(t) .. ")", 2) end
   check_family(t.family, "icmp_echo", 1)
   local id, seq, data = check_u16(t, "id", 0), check_u16(t, "seq", 0), t.data or ""
   if type(data) ~= "string" then error("bad argument #1 to 'icmp_echo' (field 'data': string expected)", 2) end
@@ -90,7 +95,8 @@ end
 --   needed, too big), inner = {dst, proto, id, seq}}; other: {type, code}
 -- @return[2] nil, "short ICMP message (N bytes)", "EINVAL"
 function M.parse(msg, family)
-  if type(msg) ~= "string" then error("bad argument #1 to 'icmp_parse' (string expected, got " .. type(msg) .. ")", 2) end
+  if type(msg) == "number" then msg = tostring(msg) end -- as the C functions take it
+  if type(msg) ~= "string" then error("bad argument #1 to 'icmp_parse' (string expected, got " .. type_name(msg) .. ")", 2) end
   check_family(family, "icmp_parse", 2)
   if #msg < 8 then return nil, ("short ICMP message (%d bytes)"):format(#msg), "EINVAL" end
   local typ, code = msg:byte(1, 2)

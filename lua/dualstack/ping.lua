@@ -50,7 +50,9 @@ end
 
 local function check_opts(opts)
   if opts == nil then opts = {} end
-  if type(opts) ~= "table" then error("bad argument #2 to 'ping' (table expected, got " .. type(opts) .. ")", 3) end
+  if type(opts) ~= "table" then
+    error("bad argument #2 to 'ping' (table expected, got " .. (io.type(opts) and "FILE*" or type(opts)) .. ")", 3)
+  end
   local t = opts.timeout
   if t ~= nil and (type(t) ~= "number" or t ~= t or t < 0) then optfail("timeout", "must be a number >= 0") end
   local size = opts.size
@@ -72,7 +74,9 @@ local function until_time(at)
 end
 
 local function resolve(waiter, host, opts, deadline)
-  if type(host) ~= "string" then error("bad argument #1 to 'ping' (string expected, got " .. type(host) .. ")", 3) end
+  if type(host) ~= "string" then
+    error("bad argument #1 to 'ping' (string expected, got " .. (io.type(host) and "FILE*" or type(host)) .. ")", 3)
+  end
   if opts.numeric and not waiters.is_numeric(host) then return waiters.refuse_name(host) end
   local hints = { socktype = "dgram", resolver = opts.resolver }
   if not waiters.is_numeric(host) then hints.timeout = until_time(deadline) end
@@ -166,6 +170,7 @@ end
 --   address could be had
 -- @raise on bad options
 function M.ping(host, opts)
+  if type(host) == "number" then host = tostring(host) end -- as the C functions take it
   opts = check_opts(opts)
   local waiter = waiters.current(opts)
   local deadline = core.monotime() + (opts.timeout or DEFAULT_TIMEOUT)
