@@ -358,7 +358,8 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   if (get_key(L, t, K_DATA) != LUA_TSTRING) field_error(L, K_DATA, "string expected");
   data = lua_tolstring(L, -1, &len);
   if ((n = field_ip(L, s, t, K_ADDR, DS_SLOT_PEER, &to, &has_to)) != 0) return n;
-  if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
+  /* ICMP sockets (issue 17) need no port */
+  if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port) && !s->proto) field_error(L, K_PORT, "missing");
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, t, K_SRC, DS_SLOT_DST, &src, &has_src)) != 0) return n;
   if (has_src) set_source(&c, &src);
