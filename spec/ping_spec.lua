@@ -201,6 +201,40 @@ nsenter -t $PEER -n sh -c 'sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.
   end)
 end)
 
+describe("ds.ping on a name with ::1 and 127.0.0.1 (a private /etc/hosts)", function()
+  local function race(extra)
+    local hosts = os.tmpname()
+    local f = assert(io.open(hosts, "w"))
+    f:write("127.0.0.1 dualhost\n::1 dualhost\n")
+    f:close()
+    local r, out = N.run("-n -m", "mount --bind " .. hosts .. " /etc/hosts || exit 1\n" .. LO_UP .. "\n"
+      .. OPEN_RANGE .. "\n" .. extra, PROLOGUE .. [[
+      local rtt, from, code, elapsed = ping("dualhost", { timeout = 1 })
+      report("from", from) report("elapsed", elapsed)
+    ]])
+    os.remove(hosts)
+    return r, out
+  end
+
+  it("tries IPv6 first", function()
+    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+    local usable, reason = N.available("-n -m")
+    if not usable then return pending(reason) end
+    local r, out = race("")
+    assert.equal("::1", r.from, out)
+  end)
+
+  it("starts the IPv4 attempt 250 ms later when IPv6 does not answer", function()
+    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+    local usable, reason = N.available("-n -m")
+    if not usable then return pending(reason) end
+    local r, out = race("sysctl -q -w net.ipv6.icmp.echo_ignore_all=1")
+    assert.equal("127.0.0.1", r.from, out)
+    local e = tonumber(r.elapsed)
+    assert.is_true(e >= 0.25 and e < 0.5, r.elapsed)
+  end)
+end)
+
 describe("examples/ping_sweep.lua", function()
   it("pings many hosts at once and prints a table", function()
     local why = H.needs_icmp_netns("examples/ping_sweep.lua") if why then return pending(why) end
