@@ -46,7 +46,10 @@ static int strip_ipv4_header(const ds_socket *s, const ds_msghdr *mh, size_t *le
   if (!s->raw || s->family != DS_INET) return 1;
   if ((ihl = ds_icmp_ipv4_header((const unsigned char *)data, have)) < 0) return 0;
   memmove(data, data + ihl, have - (size_t)ihl);
-  *len -= (size_t)ihl;
+  /* Cut short (truncated: *len > have), only have - ihl bytes are the
+  ** message's: its length is then what was kept, so no stale byte of the
+  ** buffer's tail is handed out (truncated still says it was cut). */
+  *len = (*len > have ? have : *len) - (size_t)ihl;
   return 1;
 }
 
