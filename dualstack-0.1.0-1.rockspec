@@ -26,6 +26,7 @@ local COMMON = {
   "src/core/addr.c", "src/core/cmsg.c", "src/core/errors.c",
   "src/core/net.c", "src/core/wait.c",
   "src/core/unix.c", "src/unix.c", -- local sockets
+  "src/core/icmp.c", "src/icmp.c", -- ICMP sockets (issue 17)
   "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
   "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
   "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",
@@ -52,6 +53,8 @@ build = {
     ["dualstack.inherit"] = "lua/dualstack/inherit.lua",
     ["dualstack.wait"] = "lua/dualstack/wait.lua",
     ["dualstack.luasocket"] = "lua/dualstack/luasocket.lua",
+    ["dualstack.icmp"] = "lua/dualstack/icmp.lua",
+    ["dualstack.ping"] = "lua/dualstack/ping.lua",
   },
   platforms = {
     unix = platform("src/sys/posix.c"),

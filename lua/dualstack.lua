@@ -27,4 +27,11 @@ M.luv = { spawn = wait.spawn, run = wait.run }
 -- Descriptors the process was given (systemd socket activation).
 M.listen_fds = require("dualstack.inherit").listen_fds
 
+-- ICMP echo (issue 17): sockets, the message codec, ping.
+local icmp = require "dualstack.icmp"
+M.icmp = core.icmp
+M.icmp_echo = icmp.echo
+M.icmp_parse = icmp.parse
+M.ping = require("dualstack.ping").ping
+
 return M

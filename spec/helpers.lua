@@ -447,6 +447,22 @@ function H.needs_unix(what, posix)
   local s, msg, code = ds.unix()
   if not s then return ("%s: no AF_UNIX sockets here (%s, %s)"):format(what, tostring(msg), tostring(code)) end
   s:close()
+  return nil
+end
+
+-- ICMP sockets (issue 17): the ping specs run in network namespaces they
+-- make (ping_group_range is per namespace), as root.
+function H.needs_icmp_netns(what)
+  what = what or "this case"
+  if H.WINDOWS then return what .. " needs Linux network namespaces (unshare -n): Windows has none" end
+  local function ok(cmd)
+    local a, how, code = os.execute(cmd .. " >/dev/null 2>&1")
+    return a == true and how == "exit" and code == 0
+  end
+  if not ok("test \"$(id -u)\" = 0") then return what .. " needs root (unshare -n, sysctl in the namespace)" end
+  if not ok("unshare -n true") then return what .. " needs network namespaces: unshare -n failed" end
+  if not ok("command -v sysctl") then return what .. " needs sysctl(8)" end
+  return nil
 end
 
 return H

@@ -738,6 +738,16 @@ describe("hostile: junk first arguments to every function", function()
     end,
     wait = function(i) return raise(argerr(1, "wait", "dualstack socket or listener expected, got " .. got(i))) end,
     getpid = always(of_type("number")),
+    -- ICMP (issue 17)
+    icmp = takes("table", 1, "icmp", always(raise(argerr(1, "icmp",
+      "family 'inet' or 'inet6' expected: ICMP and ICMPv6 are different protocols")))),
+    icmp_echo = takes("table", 1, "icmp_echo", always(raise(argerr(1, "icmp_echo",
+      "family 'inet' or 'inet6' expected, got nil")))),
+    icmp_parse = takes("string", 1, "icmp_parse", always(raise(argerr(2, "icmp_parse",
+      "family 'inet' or 'inet6' expected, got nil")))),
+    ping = takes("string", 1, "ping", function(i)
+      return fail("EAI_NONAME", "a numeric address is required: '" .. text(i) .. "'")
+    end),
     gethostname = always(of_type("string")),
     fromfd = takes("number", 1, "fromfd", int(raise(argerr(1, "fromfd", NO_INT)),
       raise(argerr(1, "fromfd", "descriptor out of range")), raise(argerr(1, "fromfd", "descriptor out of range")))),
@@ -779,6 +789,8 @@ describe("hostile: junk first arguments to every function", function()
   local NOT_SWEPT = { connect = true, listen = true, udp_listen = true }
   -- Packed: #{ nil, 0 } may be 0 (Lua 5.5 says so), and select would then wait forever.
   local TAIL = { select = table.pack(nil, 0), poll = table.pack({}, 0) }
+  -- ICMP (issue 17): numeric mode, so no junk text is ever looked up.
+  TAIL.ping = table.pack({ numeric = true })
 
   local function both(rule) return { tcp = rule, udp = rule } end
   local function udp_only(fname, rule)
@@ -806,6 +818,7 @@ describe("hostile: junk first arguments to every function", function()
     dirty = both(always(equals(false))),
     events = both(always(equals("r"))),
     getfamily = both(always(equals("dual"))),
+    gettype = { tcp = always(equals("stream")), udp = always(equals("dgram")) }, -- issue 17
     spoofed = both(always(equals(0))),
     getfd = both(always(value(function(fd) assert.equal("integer", math.type(fd)); assert.is_true(fd >= 0) end))),
     pollfd = both(always(value(function(fd) assert.equal("integer", math.type(fd)); assert.is_true(fd >= 0) end))),

@@ -66,6 +66,12 @@ int ds_check_port(lua_State *L, int arg) {
   return (int)port;
 }
 
+/* ICMP sockets (issue 17) have no port to give: optional there, 0 (on a
+** datagram ICMP socket a bound port is the echo identifier). */
+int ds_check_socket_port(lua_State *L, const ds_socket *s, int arg) {
+  return s->proto && lua_isnoneornil(L, arg) ? 0 : ds_check_port(L, arg);
+}
+
 /* A string argument that C will read as text: an embedded NUL would
 ** silently cut it short, so it raises. */
 const char *ds_check_text(lua_State *L, int arg, size_t *lenp) {
@@ -163,7 +169,7 @@ int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
                ds_sockaddr *sa) {
   size_t len;
   const char *host = luaL_checklstring(L, hostarg, &len), *why;
-  int port = ds_check_port(L, portarg);
+  int port = ds_check_socket_port(L, s, portarg);
   ds_ip ip;
   int n = ds_parse_host(L, s, host, len, &ip, &why);
   if (n < 0) return luaL_argerror(L, hostarg, lua_pushfstring(L, "%s: '%s'", why, host));

@@ -29,6 +29,7 @@ int luaopen_dualstack_core(lua_State *L) {
   ds_open_poll(L);
   ds_open_errq(L); /* recverr (issue 17) */
   ds_open_unix(L); /* local sockets */
+  ds_open_icmp(L); /* ICMP sockets (issue 17) */
   lua_pushliteral(L, DS_VERSION);
   lua_setfield(L, -2, "_VERSION");
   lua_pushstring(L, ds_sys_platform());

@@ -76,6 +76,10 @@ typedef struct ds_socket {
   lua_Integer spoofed; /* datagrams dropped: mapped source, not IPv4 */
   char *rxbuf;      /* single receives larger than buf (ds_recv_buffer) */
   size_t rxcap;     /* its size, 0 while there is none */
+  /* ICMP sockets (issue 17): s->type stays SOCK_DGRAM, so every datagram
+  ** method applies; gettype() tells raw ones apart. */
+  int proto;        /* IPPROTO_ICMP or IPPROTO_ICMPV6; 0: tcp or udp */
+  int raw;          /* ICMP: a SOCK_RAW socket (IPv4 ones receive the IP header) */
   size_t first, last; /* unread bytes are buf[first..last) */
   struct ds_errq *errq; /* recverr (issue 17): its FIFO while the option is on, else NULL */
   char buf[DS_BUFSIZE];
@@ -100,6 +104,7 @@ int ds_fit_family(lua_State *L, int sockfamily, ds_ip *ip);
 int ds_resolve(lua_State *L, const ds_socket *s, int hostarg, int portarg,
                ds_sockaddr *sa);
 int ds_check_port(lua_State *L, int arg);
+int ds_check_socket_port(lua_State *L, const ds_socket *s, int arg); /* ICMP (issue 17) */
 const char *ds_check_text(lua_State *L, int arg, size_t *len);
 int ds_check_field_option(lua_State *L, int t, const char *field, const char *const names[],
                           int def);
@@ -122,6 +127,9 @@ char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size);
 void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
 void ds_open_object(lua_State *L);
 
+/* icmp.c: ICMP sockets (issue 17) */
+void ds_open_icmp(lua_State *L);
+
 /* socket.c */
 void ds_open_socket(lua_State *L);
 
@@ -134,7 +142,7 @@ typedef struct ds_rx { /* where one datagram's sender and control data land */
 } ds_rx;
 void ds_setup_rx(const ds_socket *s, ds_msghdr *mh, ds_iov *iov, char *data, size_t size,
                  ds_rx *rx);
-int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx);
+int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx, size_t *len);
 int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa);
 void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c);
 int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip);

@@ -365,7 +365,8 @@ static int build_from_table(lua_State *L, const ds_socket *s, int t, ds_tx *tx,
   if (get_key(L, t, K_DATA) != LUA_TSTRING) field_error(L, K_DATA, "string expected");
   data = lua_tolstring(L, -1, &len);
   if ((n = field_ip(L, s, t, K_ADDR, DS_SLOT_PEER, &to, &has_to)) != 0) return n;
-  if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port)) field_error(L, K_PORT, "missing");
+  /* ICMP sockets (issue 17) need no port */
+  if (has_to && !field_int(L, t, K_PORT, 0, 65535, &port) && !s->proto) field_error(L, K_PORT, "missing");
   memset(&c, 0, sizeof(c));
   if ((n = field_ip(L, s, t, K_SRC, DS_SLOT_DST, &src, &has_src)) != 0) return n;
   if (has_src) set_source(&c, &src);
@@ -450,7 +451,7 @@ static int sock_sendto(lua_State *L) {
   if (s->family == DS_UNIX) return ds_unix_sendto(L, s); /* local sockets: sendto(data, path) */
   data = luaL_checklstring(L, 2, &len);
   if ((n = arg_ip(L, s, 3, DS_SLOT_PEER, &to)) != 0) return n;
-  port = ds_check_port(L, 4);
+  port = ds_check_socket_port(L, s, 4);
   memset(&c, 0, sizeof(c));
   if (has_src || has_if) {
     ds_need_type(L, s, SOCK_DGRAM, 1, " for src and ifindex");
@@ -568,7 +569,9 @@ static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
       continue;
     }
     for (i = 0; i < got; i++) {
-      b->rx[i].kept = ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i]);
+      size_t len = b->v[i].msg_len;
+      b->rx[i].kept = ds_take_dgram(s, &b->v[i].msg_hdr, &b->rx[i], &len);
+      b->v[i].msg_len = (unsigned)len; /* less a raw ICMPv4 packet's IP header */
       kept += b->rx[i].kept;
     }
     if (kept) return got;

@@ -73,6 +73,7 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
   memset(s->known, 0, sizeof(s->known)); /* af 0: nothing known */
   s->first = s->last = 0;
   s->errq = NULL; /* recverr (issue 17) */
+  s->proto = s->raw = 0; /* ICMP sockets (issue 17) */
   luaL_setmetatable(L, DS_SOCKET_MT);
   return s;
 }
@@ -277,9 +278,15 @@ static int sock_detach(lua_State *L) {
   return 1;
 }
 
+/* sock:gettype() and __tostring name the socket type. */
+static const char *type_name(const ds_socket *s) {
+  if (s->raw) return "raw";
+  return s->type == SOCK_STREAM ? "stream" : s->type == SOCK_SEQPACKET ? "seqpacket" : "dgram";
+}
+
 /* Local sockets: "unix{dgram, fd 6, @name}", no name part when unnamed. */
 static int unix_tostring(lua_State *L, const ds_socket *s) {
-  const char *type = s->type == SOCK_STREAM ? "stream" : s->type == SOCK_DGRAM ? "dgram" : "seqpacket";
+  const char *type = type_name(s);
   char text[DS_UNIX_PATH_MAX + 2];
   ds_sockaddr sa;
   size_t n = 0;
@@ -299,17 +306,26 @@ static int unix_tostring(lua_State *L, const ds_socket *s) {
   return 1;
 }
 
+
+/* ICMP sockets (issue 17) and local ones: "raw", "stream", "dgram", "seqpacket". */
+static int sock_gettype(lua_State *L) {
+  lua_pushstring(L, type_name(ds_check_open(L, 1)));
+  return 1;
+}
+
 static int sock_tostring(lua_State *L) {
   ds_socket *s = ds_check_socket(L, 1);
-  const char *type = s->type == SOCK_STREAM ? "tcp" : "udp";
+  const char *type = s->proto ? "icmp" : s->type == SOCK_STREAM ? "tcp" : "udp";
   const char *family;
-  if (s->family == DS_UNIX) return unix_tostring(L, s); /* local sockets */
-  family = ds_family_names[s->family];
   lua_Integer fd = (lua_Integer)s->fd;
   ds_sockaddr sa;
   ds_ip ip;
   char text[DS_ADDRSTRLEN];
   int port;
+  if (s->family == DS_UNIX) return unix_tostring(L, s); /* local sockets */
+  /* an icmp socket's family text names its type too: icmp{inet, raw, fd 5} (anchored below) */
+  family = s->proto ? lua_pushfstring(L, "%s, %s", ds_family_names[s->family], type_name(s))
+                    : ds_family_names[s->family];
   sa.len = sizeof(sa.u);
   if (s->fd == DS_FD_NONE) {
     lua_pushfstring(L, "%s{closed}", type);
@@ -333,6 +349,7 @@ static const luaL_Reg methods[] = {
   {"events", sock_events},
   {"timeout", sock_polltimeout},
   {"getfamily", sock_getfamily},
+  {"gettype", sock_gettype}, /* issue 17 */
   {"close", sock_close},
   {"detach", sock_detach},
   {NULL, NULL}};

@@ -311,7 +311,7 @@ static int holds_marker(const ds_socket *s, int level, int name) {
 }
 
 static int fit_marker(ds_socket *s, unsigned recvopts) {
-  int want = s->type == SOCK_DGRAM &&
+  int want = s->type == SOCK_DGRAM && s->proto == 0 && /* ICMP sockets are never dual */
              (s->family == DS_INET6 || (s->family == DS_DUAL && !(recvopts & DS_RECV_IPV4)));
   int err;
 #if defined(DS_GUARD_SHARED)

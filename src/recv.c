@@ -35,11 +35,31 @@ static int spoofed(const ds_socket *s, const ds_msghdr *mh, const ds_ctl *got) {
   return s->family == DS_INET6 || !got->ipv4;
 }
 
+/* ICMP sockets (issue 17): a raw ICMPv4 socket receives the IPv4 header
+** before the ICMP message; it goes, so every ICMP socket gives the
+** message. *len (the datagram's length) shrinks by it. 0 for a packet
+** shorter than its header says, which is dropped. */
+static int strip_ipv4_header(const ds_socket *s, const ds_msghdr *mh, size_t *len) {
+  char *data = ds_msg_data(mh);
+  size_t have = *len < ds_msg_datalen(mh) ? *len : ds_msg_datalen(mh);
+  long ihl;
+  if (!s->raw || s->family != DS_INET) return 1;
+  if ((ihl = ds_icmp_ipv4_header((const unsigned char *)data, have)) < 0) return 0;
+  memmove(data, data + ihl, have - (size_t)ihl);
+  /* Cut short (truncated: *len > have), only have - ihl bytes are the
+  ** message's: its length is then what was kept, so no stale byte of the
+  ** buffer's tail is handed out (truncated still says it was cut). */
+  *len = (*len > have ? have : *len) - (size_t)ihl;
+  return 1;
+}
+
 /* Decodes the control data of the datagram just received into mh (set up
-** with rx) into rx->got, once for every use. Returns 1 to keep it, 0 for a
-** spoofed one, which is counted and must be dropped. */
-int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx) {
+** with rx), of *len bytes, into rx->got, once for every use. Returns 1 to
+** keep it, 0 for a spoofed one, which is counted and must be dropped (and
+** for a raw ICMPv4 packet cut short, which is not counted). */
+int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx, size_t *len) {
   void *control = ds_msg_control(mh);
+  if (!strip_ipv4_header(s, mh, len)) return 0;
   ds_cmsg_decode(control, control ? ds_msg_controllen(mh) : 0, &rx->got);
 #if defined(DS_GUARD_SHARED)
   /* The arrival marker is the IPv4 packet-info option itself here (the
@@ -124,7 +144,8 @@ ssize_t ds_recv_dgram(ds_socket *s, ds_msghdr *mh, ds_rx *rx, double *deadline, 
   size_t ctllen = ds_msg_controllen(mh);
   for (;;) {
     ssize_t n = ds_sys_recvmsg(s->fd, mh);
-    if (n >= 0 && ds_take_dgram(s, mh, rx)) return n;
+    size_t len = n >= 0 ? (size_t)n : 0;
+    if (n >= 0 && ds_take_dgram(s, mh, rx, &len)) return (ssize_t)len;
     if (n < 0 && (*err = ds_retry(s, ds_sys_error(), POLLIN, deadline)) != 0) return -1;
     if (n >= 0 && ds_deadline_passed(s->timeout, deadline)) {
       *err = ETIMEDOUT;

@@ -654,6 +654,22 @@ static void test_unix_paths(void) {
   CHECK(ds_sockaddr_to_unix(&sa, out) == 0, "unnamed is empty text");
 }
 
+/* ICMP sockets (issue 17): the raw IPv4 header's length, checked against
+** the packet; anything else is dropped (-1). */
+static void test_icmp_ipv4_header(void) {
+  unsigned char p[64] = {0x45};
+  CHECK(ds_icmp_ipv4_header(p, 28) == 20, "IHL 5 in 28 bytes");
+  CHECK(ds_icmp_ipv4_header(p, 20) == 20, "IHL 5, header only");
+  CHECK(ds_icmp_ipv4_header(p, 19) == -1, "shorter than 20 bytes");
+  p[0] = 0x4f;
+  CHECK(ds_icmp_ipv4_header(p, 64) == 60, "IHL 15 in 64 bytes");
+  CHECK(ds_icmp_ipv4_header(p, 59) == -1, "IHL 15 longer than the packet");
+  p[0] = 0x44;
+  CHECK(ds_icmp_ipv4_header(p, 64) == -1, "IHL 4 below the minimum");
+  p[0] = 0x65;
+  CHECK(ds_icmp_ipv4_header(p, 64) == -1, "version 6");
+}
+
 int main(void) {
   test_pton_ntop();
   test_map_unmap();
@@ -676,6 +692,7 @@ int main(void) {
   test_errq_decode(); /* recverr (issue 17) */
   test_errq_fifo();
   test_unix_paths();
+  test_icmp_ipv4_header(); /* issue 17 */
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

@@ -30,6 +30,7 @@ local function interleave(list)
   end
   return out
 end
+M.interleave = interleave -- for ds.ping (issue 17)
 
 -- Seconds from now until the time at, never negative: the clock may pass
 -- it between the deadline check and this read, and poll takes a negative

@@ -196,6 +196,11 @@ int ds_errq_keep_pending(ds_fd fd, ds_errq *q);
 enum { DS_PATH_OK = 0, DS_PATH_LONG, DS_PATH_NUL, DS_PATH_EMPTY };
 int ds_unix_to_sockaddr(const char *text, size_t len, ds_sockaddr *sa);
 size_t ds_sockaddr_to_unix(const ds_sockaddr *sa, char out[DS_UNIX_PATH_MAX + 2]);
+/* icmp.c: ICMP sockets (issue 17). mode: which kinds may be made. */
+enum { DS_ICMP_ANY = -1, DS_ICMP_DGRAM = 0, DS_ICMP_RAW = 1 };
+ds_fd ds_make_icmp(int af, int mode, int *raw, int *err);
+int ds_icmp_denied(int err);
+long ds_icmp_ipv4_header(const unsigned char *p, size_t n);
 
 #if defined(__GNUC__)
 #pragma GCC visibility pop

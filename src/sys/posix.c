@@ -8,6 +8,8 @@
 #include <sys/stat.h> /* local sockets: lstat */
 #include <ifaddrs.h>
 #include <stdio.h> /* descriptor passing: fileno */
+#include <netinet/icmp6.h> /* ICMP sockets (issue 17): ICMP6_FILTER */
+#include <stdint.h>
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
@@ -79,11 +81,47 @@ int ds_sys_adopt(ds_fd fd) {
 }
 
 ds_fd ds_sys_socket(int af, int type) {
+  return ds_sys_socket_proto(af, type, 0);
+}
+
+/* ICMP sockets (issue 17) */
+ds_fd ds_sys_socket_proto(int af, int type, int proto) {
 #if defined(DS_HAVE_SOCK_CLOEXEC)
-  return new_fd(socket(af, type | SOCK_CLOEXEC, 0), 1);
+  return new_fd(socket(af, type | SOCK_CLOEXEC, proto), 1);
 #else
-  return new_fd(socket(af, type, 0), 0);
+  return new_fd(socket(af, type, proto), 0);
 #endif
+}
+
+/* Linux's ICMP_FILTER (linux/icmp.h, level SOL_RAW) blocks the types whose
+** bits are set; ICMPv6's filter is RFC 3542's. Passed: echo reply and the
+** errors (unreachable, too big, time exceeded, parameter problem). */
+int ds_sys_icmp_filter(ds_fd fd, int af) {
+  if (af == AF_INET6) {
+    struct icmp6_filter f;
+    ICMP6_FILTER_SETBLOCKALL(&f);
+    ICMP6_FILTER_SETPASS(ICMP6_ECHO_REPLY, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_DST_UNREACH, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_PACKET_TOO_BIG, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_TIME_EXCEEDED, &f);
+    ICMP6_FILTER_SETPASS(ICMP6_PARAM_PROB, &f);
+    return setsockopt(fd, IPPROTO_ICMPV6, ICMP6_FILTER, &f, sizeof(f)) < 0 ? errno : 0;
+  }
+#if defined(__linux__)
+  {
+    const uint32_t pass = (1u << 0) | (1u << 3) | (1u << 11) | (1u << 12);
+    uint32_t block = ~pass;
+    return setsockopt(fd, 255 /* SOL_RAW */, 1 /* ICMP_FILTER */, &block, sizeof(block)) < 0
+               ? errno : 0;
+  }
+#else
+  (void)fd;
+  return 0;
+#endif
+}
+
+long ds_sys_getegid(void) {
+  return (long)getegid();
 }
 
 ds_fd ds_sys_accept(ds_fd fd) {

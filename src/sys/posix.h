@@ -93,6 +93,9 @@ static inline void *ds_msg_name(const ds_msghdr *mh) { return mh->msg_name; }
 static inline socklen_t ds_msg_namelen(const ds_msghdr *mh) { return mh->msg_namelen; }
 static inline void *ds_msg_control(const ds_msghdr *mh) { return mh->msg_control; }
 static inline size_t ds_msg_controllen(const ds_msghdr *mh) { return mh->msg_controllen; }
+/* ICMP sockets (issue 17): the one buffer and its room. */
+static inline char *ds_msg_data(const ds_msghdr *mh) { return (char *)mh->msg_iov[0].iov_base; }
+static inline size_t ds_msg_datalen(const ds_msghdr *mh) { return (size_t)mh->msg_iov[0].iov_len; }
 static inline int ds_msg_flags(const ds_msghdr *mh) { return mh->msg_flags; }
 
 /* The backlog that asks for the most: the kernel caps it at its own limit

@@ -77,6 +77,14 @@ int ds_sys_set_mcast_if4(ds_fd fd, unsigned index);
 ** ds_sys_get_device gives the name bound, "" for none. */
 int ds_sys_bind_device(ds_fd fd, int af, unsigned index, const char *name);
 int ds_sys_get_device(ds_fd fd, int af, char name[IF_NAMESIZE]);
+/* ICMP sockets (issue 17): a socket of af, type (SOCK_DGRAM or SOCK_RAW)
+** and protocol, made as ds_sys_socket makes its own; the filter that lets
+** a raw ICMP socket of af receive only echo replies and errors (0, or the
+** error; 0 where the system has none); the effective group id, -1 where
+** there is none. */
+ds_fd ds_sys_socket_proto(int af, int type, int proto);
+int ds_sys_icmp_filter(ds_fd fd, int af);
+long ds_sys_getegid(void);
 
 /* Data. ds_sys_recvmsg reports a datagram's real length where the system
 ** can (Linux), and flags truncation everywhere. The batch calls wait for

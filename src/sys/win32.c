@@ -158,12 +158,28 @@ static int set_bool(SOCKET s, int name, BOOL on) {
 ** uses; SO_EXCLUSIVEADDRUSE refuses that, as POSIX systems do by
 ** default (see ds_sys_setopt for sharing that both sides ask for). */
 ds_fd ds_sys_socket(int af, int type) {
+  return ds_sys_socket_proto(af, type, 0);
+}
+
+/* ICMP sockets (issue 17): raw ones only (administrators); Windows has no
+** datagram ICMP socket and no receive filter. */
+int ds_sys_icmp_filter(ds_fd fd, int af) {
+  (void)fd;
+  (void)af;
+  return 0;
+}
+
+long ds_sys_getegid(void) {
+  return -1;
+}
+
+ds_fd ds_sys_socket_proto(int af, int type, int proto) {
   /* Overlapped, as socket() makes them, for loops that use IOCP. Systems
   ** before Windows 7 SP1 refuse the no-inherit flag: inheritance is then
   ** cleared on the handle. */
-  SOCKET s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
+  SOCKET s = WSASocketW(af, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED | WSA_FLAG_NO_HANDLE_INHERIT);
   if (s == INVALID_SOCKET && WSAGetLastError() == WSAEINVAL) {
-    s = WSASocketW(af, type, 0, NULL, 0, WSA_FLAG_OVERLAPPED);
+    s = WSASocketW(af, type, proto, NULL, 0, WSA_FLAG_OVERLAPPED);
     if (s != INVALID_SOCKET) SetHandleInformation((HANDLE)s, HANDLE_FLAG_INHERIT, 0);
   }
   if (s == INVALID_SOCKET) return DS_FD_NONE;

@@ -80,6 +80,9 @@ static inline void *ds_msg_name(const ds_msghdr *mh) { return mh->name; }
 static inline socklen_t ds_msg_namelen(const ds_msghdr *mh) { return mh->namelen; }
 static inline void *ds_msg_control(const ds_msghdr *mh) { return mh->Control.buf; }
 static inline size_t ds_msg_controllen(const ds_msghdr *mh) { return mh->Control.len; }
+/* ICMP sockets (issue 17): the one buffer and its room. */
+static inline char *ds_msg_data(const ds_msghdr *mh) { return (char *)mh->lpBuffers[0].buf; }
+static inline size_t ds_msg_datalen(const ds_msghdr *mh) { return (size_t)mh->lpBuffers[0].len; }
 static inline int ds_msg_flags(const ds_msghdr *mh) { return (int)mh->dwFlags; }
 
 /* Winsock's SOMAXCONN means "a reasonable maximum", chosen by the system. */

@@ -1,0 +1,255 @@
+-- ds.ping (issue 17) with real echo traffic inside network namespaces the
+-- spec makes: over datagram ICMP sockets (ping_group_range opened in the
+-- namespace) and over raw ones (a fresh namespace, as root); a peer that
+-- ignores echo requests for the timeout; a raw "sniffer" socket in the
+-- same namespace sees the replies, to prove size, source and id; and
+-- examples/ping_sweep.lua.
+local H = require "spec.helpers"
+local N = require "spec.namespace"
+local ds = require "dualstack"
+
+local LO_UP = "ip link set lo up"
+local OPEN_RANGE = "sysctl -q -w net.ipv4.ping_group_range='0 2147483647'"
+
+local PROLOGUE = [[
+local ds = require "dualstack"
+-- A raw socket that sees every echo reply of this namespace.
+local function sniffer(family)
+  local s = assert(ds.icmp { family = family, raw = true })
+  assert(s:setoption("pktinfo", true))
+  s:settimeout(0.5)
+  return s
+end
+-- The first echo reply the sniffer saw (parsed), with its destination.
+local function sniffed(s, family)
+  local m = assert(s:recvmsg())
+  local p = assert(ds.icmp_parse(m.data, family))
+  return p, m.dst
+end
+local function ping(host, opts)
+  local t0 = ds.monotime()
+  local rtt, from, code = ds.ping(host, opts)
+  return rtt, from, code, ds.monotime() - t0
+end
+]]
+
+-- N.PAIR, then a wait (at most 4 s) until neither end's IPv6 addresses are
+-- tentative: before DAD of the link-local addresses ends, neighbour
+-- discovery fails and the first echo request to 2001:db8::2 is lost.
+local PAIR = N.PAIR .. [[
+for i in $(seq 1 20); do ip -6 addr show dev va tentative | grep -q inet6 || break; sleep 0.1; done
+for i in $(seq 1 20); do nsenter -t $PEER -n ip -6 addr show dev vb tentative | grep -q inet6 || break; sleep 0.1; done
+]]
+
+-- The peer's holder (N.PAIR's sleep) is killed at the end, else the
+-- child's output stays open until it exits.
+local function run(setup, script)
+  return N.run("-n", setup, PROLOGUE .. script .. [[
+
+if os.getenv("PEER") then os.execute("kill " .. os.getenv("PEER")) end
+]])
+end
+
+for _, mode in ipairs { "dgram", "raw" } do
+  local setup = mode == "dgram" and LO_UP .. "\n" .. OPEN_RANGE or LO_UP
+
+  describe("ds.ping over " .. mode .. " ICMP sockets", function()
+    it("answers for 127.0.0.1 and ::1 with the round-trip time and the replier", function()
+      local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+      local r = run(setup, [[
+        report("kind", ds.icmp { family = "inet" }:gettype())
+        local rtt, from = ping("127.0.0.1")
+        report("rtt4", rtt) report("from4", from)
+        rtt, from = ping("::1")
+        report("rtt6", rtt) report("from6", from)
+      ]])
+      assert.equal(mode, r.kind)
+      local rtt4, rtt6 = tonumber(r.rtt4), tonumber(r.rtt6)
+      assert.is_true(rtt4 > 0 and rtt4 < 1, r.rtt4)
+      assert.is_true(rtt6 > 0 and rtt6 < 1, r.rtt6)
+      assert.equal("127.0.0.1", r.from4)
+      assert.equal("::1", r.from6)
+    end)
+
+    it("sends size payload bytes, from source, with the id asked", function()
+      local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+      local r = run(setup, [[
+        local sn = sniffer("inet")
+        assert(ping("127.0.0.1", { size = 1000 }))
+        local p = sniffed(sn, "inet")
+        report("size", #p.data)
+        assert(ping("127.0.0.1", { size = 0 }))
+        report("size0", #sniffed(sn, "inet").data)
+        local _, from = assert(ping("127.0.0.1", { source = "127.0.0.2" }))
+        local _, dst = sniffed(sn, "inet")
+        report("from", from) report("dst", dst)
+        assert(ping("127.0.0.1", { id = 4242 }))
+        report("id", sniffed(sn, "inet").id)
+        local sn6 = sniffer("inet6")
+        assert(ping("::1", { size = 1000, id = 4343 }))
+        p = sniffed(sn6, "inet6")
+        report("size6", #p.data) report("id6", p.id)
+      ]])
+      assert.equal("1000", r.size)
+      assert.equal("0", r.size0)
+      assert.equal("127.0.0.1", r.from)
+      assert.equal("127.0.0.2", r.dst)
+      assert.equal("4242", r.id)
+      assert.equal("1000", r.size6)
+      assert.equal("4343", r.id6)
+    end)
+
+    it("times out against a peer that ignores echo requests, within the call's timeout", function()
+      local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+      local r = run(setup .. "\n" .. PAIR .. "\n"
+        .. "nsenter -t $PEER -n sysctl -q -w net.ipv4.icmp_echo_ignore_all=1\n", [[
+        assert(ping("2001:db8::2")) -- the peer answers ICMPv6 still: the link works
+        local rtt, msg, code, elapsed = ping("192.0.2.2", { timeout = 0.3 })
+        report("rtt", rtt) report("msg", msg) report("code", code) report("elapsed", elapsed)
+      ]])
+      assert.equal("nil", r.rtt)
+      assert.equal("timeout", r.msg)
+      assert.equal("ETIMEDOUT", r.code)
+      local e = tonumber(r.elapsed)
+      assert.is_true(e >= 0.3 and e <= 0.6, r.elapsed)
+    end)
+  end)
+end
+
+describe("ds.ping", function()
+  it("gives the EACCES message when only datagram sockets are allowed and refused", function()
+    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+    local r = run(LO_UP, [[
+      local rtt, msg, code = ds.ping("127.0.0.1", { raw = false })
+      report("rtt", rtt) report("msg", msg) report("code", code)
+    ]])
+    assert.equal("nil", r.rtt)
+    assert.matches("^ICMP sockets are not permitted: add a group of this process to net%.ipv4%.ping_group_range "
+      .. "%(sysctl %-w net%.ipv4%.ping_group_range='0 0'%)", r.msg)
+    assert.equal("EACCES", r.code)
+  end)
+
+  it("raises for bad options, naming them", function()
+    assert.has_error(function() ds.ping("127.0.0.1", { size = 70000 }) end,
+      "bad argument #2 to 'ping' (option 'size' out of range (0-65507))")
+    assert.has_error(function() ds.ping("127.0.0.1", { size = -1 }) end,
+      "bad argument #2 to 'ping' (option 'size' out of range (0-65507))")
+    assert.has_error(function() ds.ping("127.0.0.1", { id = 70000 }) end,
+      "bad argument #2 to 'ping' (option 'id' out of range (0-65535))")
+    assert.has_error(function() ds.ping("127.0.0.1", { timeout = -1 }) end,
+      "bad argument #2 to 'ping' (option 'timeout' must be a number >= 0)")
+    assert.has_error(function() ds.ping("127.0.0.1", 5) end,
+      "bad argument #2 to 'ping' (table expected, got number)")
+  end)
+
+  it("refuses a name in numeric mode without a lookup", function()
+    assert.same({ nil, "a numeric address is required: 'localhost'", "EAI_NONAME" },
+      { ds.ping("localhost", { numeric = true }) })
+  end)
+
+  it("yields to cqueues while it waits", function()
+    local why = H.needs_icmp_netns("ds.ping") or H.needs_module("cqueues", "lua-cqueues")
+    if why then return pending(why) end
+    local r = run(LO_UP .. "\n" .. OPEN_RANGE .. "\n" .. PAIR .. "\n"
+      .. "nsenter -t $PEER -n sysctl -q -w net.ipv4.icmp_echo_ignore_all=1\n", [[
+      local cqueues = require "cqueues"
+      local cq, ticks, done = cqueues.new(), 0, false
+      cq:wrap(function()
+        local rtt, msg = ds.ping("192.0.2.2", { timeout = 0.5 })
+        report("msg", msg)
+        done = true
+      end)
+      cq:wrap(function()
+        while not done do ticks = ticks + 1 cqueues.sleep(0.01) end
+      end)
+      assert(cq:loop())
+      report("ticks", ticks)
+    ]])
+    assert.equal("timeout", r.msg)
+    assert.is_true(tonumber(r.ticks) >= 30, r.ticks)
+  end)
+end)
+
+-- A raw socket sees the ICMP errors that quote our requests (a datagram
+-- socket needs recverr for them: a later change). The peer forwards but
+-- has no route onwards to 198.51.100.0/24, so it answers "network
+-- unreachable"; to 203.0.113.0/24 (routed to a link of its own) with a
+-- hop limit of 1 it answers "time exceeded". ICMP rate limits are off.
+describe("ds.ping over raw ICMP sockets, errors", function()
+  it("reports the error and who sent it", function()
+    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+    local r = run(LO_UP .. "\n" .. PAIR .. [[
+ip route add 198.51.100.0/24 via 192.0.2.2
+ip route add 203.0.113.0/24 via 192.0.2.2
+ip -6 route add 2001:db8:9::/64 via 2001:db8::2
+ip -6 route add 2001:db8:a::/64 via 2001:db8::2
+nsenter -t $PEER -n sh -c 'sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
+  ip link add d0 type veth peer name d1; ip link set d0 up; ip link set d1 up
+  ip route add 203.0.113.0/24 dev d0; ip -6 route add 2001:db8:a::/64 dev d0'
+]], [[
+      for _, c in ipairs { { "4", "198.51.100.9", "203.0.113.9" }, { "6", "2001:db8:9::9", "2001:db8:a::9" } } do
+        local rtt, msg, code = ping(c[2], { timeout = 1 })
+        report("net" .. c[1], tostring(rtt) .. "|" .. msg .. "|" .. code)
+        rtt, msg, code = ping(c[3], { timeout = 1, hoplimit = 1 })
+        report("ttl" .. c[1], tostring(rtt) .. "|" .. msg .. "|" .. code)
+      end
+    ]])
+    assert.equal("nil|network unreachable from 192.0.2.2|ENETUNREACH", r.net4)
+    assert.equal("nil|time exceeded from 192.0.2.2|EHOSTUNREACH", r.ttl4)
+    assert.equal("nil|network unreachable from 2001:db8::2|ENETUNREACH", r.net6)
+    assert.equal("nil|time exceeded from 2001:db8::2|EHOSTUNREACH", r.ttl6)
+  end)
+end)
+
+describe("ds.ping on a name with ::1 and 127.0.0.1 (a private /etc/hosts)", function()
+  local function race(extra)
+    local hosts = os.tmpname()
+    local f = assert(io.open(hosts, "w"))
+    f:write("127.0.0.1 dualhost\n::1 dualhost\n")
+    f:close()
+    local r, out = N.run("-n -m", "mount --bind " .. hosts .. " /etc/hosts || exit 1\n" .. LO_UP .. "\n"
+      .. OPEN_RANGE .. "\n" .. extra, PROLOGUE .. [[
+      local rtt, from, code, elapsed = ping("dualhost", { timeout = 1 })
+      report("from", from) report("elapsed", elapsed)
+    ]])
+    os.remove(hosts)
+    return r, out
+  end
+
+  it("tries IPv6 first", function()
+    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+    local usable, reason = N.available("-n -m")
+    if not usable then return pending(reason) end
+    local r, out = race("")
+    assert.equal("::1", r.from, out)
+  end)
+
+  it("starts the IPv4 attempt 250 ms later when IPv6 does not answer", function()
+    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+    local usable, reason = N.available("-n -m")
+    if not usable then return pending(reason) end
+    local r, out = race("sysctl -q -w net.ipv6.icmp.echo_ignore_all=1")
+    assert.equal("127.0.0.1", r.from, out)
+    local e = tonumber(r.elapsed)
+    assert.is_true(e >= 0.25 and e < 0.5, r.elapsed)
+  end)
+end)
+
+describe("examples/ping_sweep.lua", function()
+  it("pings many hosts at once and prints a table", function()
+    local why = H.needs_icmp_netns("examples/ping_sweep.lua") if why then return pending(why) end
+    local r, out = N.run("-n", LO_UP .. "\n" .. PAIR .. "\ncd " .. N.shell_quote(H.repo_root()) .. "\n"
+      .. "T0=$(date +%s%N)\nlua5.4 examples/ping_sweep.lua -t 1 192.0.2.2 2001:db8::2 192.0.2.77\n"
+      .. "echo elapsed_ms=$(( ($(date +%s%N) - T0) / 1000000 ))\n"
+      .. "echo done=1\nkill $PEER\nexit 0\n", "")
+    assert.equal("1", r.done, out)
+    local rows = {}
+    for line in out:gmatch("[^\n]+") do rows[#rows + 1] = line end
+    assert.matches("^host%s+address%s+rtt_ms$", rows[1])
+    assert.matches("^192%.0%.2%.2%s+192%.0%.2%.2%s+%d+%.%d%d%d$", rows[2])
+    assert.matches("^2001:db8::2%s+2001:db8::2%s+%d+%.%d%d%d$", rows[3])
+    assert.matches("^192%.0%.2%.77%s+192%.0%.2%.77%s+timeout$", rows[4])
+    local ms = tonumber(r.elapsed_ms)
+    assert.is_true(ms >= 1000 and ms < 1500, r.elapsed_ms) -- concurrent: one timeout for all
+  end)
+end)
