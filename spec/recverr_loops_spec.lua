@@ -19,9 +19,40 @@ after_each(cleanup.close_all)
 -- one ECONNREFUSED queued, and reports ticks, CPU, wakes and the entry.
 local LOOP_CHILD = [[
 local ds = require "dualstack"
-local wait = require "dualstack.wait"
 local ticks, done = 0, false
+local spawn, sleep
 local function body()
+BODY
+end
+local function guarded()
+  local ok, err = pcall(body)
+  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
+  report("finished", true)
+end
+if "LOOP" == "cqueues" then
+  local cqueues = require "cqueues"
+  local cq = cqueues.new()
+  spawn, sleep = function(fn) cq:wrap(fn) end, cqueues.sleep
+  cq:wrap(function() while not done do cqueues.sleep(0.01); ticks = ticks + 1 end end)
+  cq:wrap(function() guarded(); done = true end)
+  assert(cq:loop(10))
+else
+  local uv = require "luv"
+  spawn, sleep = ds.luv.spawn, require("dualstack.wait").luv.sleep
+  local tick = uv.new_timer()
+  tick:start(10, 10, function() ticks = ticks + 1 end)
+  local go = uv.new_timer()
+  go:start(0, 0, function()
+    go:close()
+    ds.luv.spawn(function() guarded(); tick:close() end)
+  end)
+  ds.luv.run()
+end
+]]
+
+-- The receive loop: 1 s of ds.wait + recvfrom (timeout 0) with one
+-- ECONNREFUSED queued; reports ticks, CPU, wakes and the entry after.
+local RECV_BODY = [[
   local s = assert(ds.udp { family = "inet" })
   assert(s:setoption("recverr", true))
   assert(s:bind("127.0.0.1", 0))
@@ -49,45 +80,76 @@ local function body()
   report("code", e and e.code or err)
   report("offender", e and e.offender)
   report("port", e and e.port == port)
-end
-local function guarded()
-  local ok, err = pcall(body)
-  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
-  report("finished", true)
-end
-if "LOOP" == "cqueues" then
-  local cqueues = require "cqueues"
-  local cq = cqueues.new()
-  cq:wrap(function() while not done do cqueues.sleep(0.01); ticks = ticks + 1 end end)
-  cq:wrap(function() guarded(); done = true end)
-  assert(cq:loop(10))
-else
-  local uv = require "luv"
-  local tick = uv.new_timer()
-  tick:start(10, 10, function() ticks = ticks + 1 end)
-  local go = uv.new_timer()
-  go:start(0, 0, function()
-    go:close()
-    ds.luv.spawn(function() guarded(); tick:close() end)
-  end)
-  ds.luv.run()
-end
 ]]
+
+-- A listener (one socket per family) in the loop: recverr(1) waits,
+-- yielding, for an error another coroutine provokes 0.3 s later; then a
+-- datagram waits unread while recverr(0.5) times out without spinning.
+local LISTENER_BODY = [[
+  local l = assert(ds.udp_listen("*", 0, { recverr = true, dualstack = false }))
+  local t = assert(ds.tcp { family = "inet6" })
+  assert(t:bind("::1", 0))
+  local _, port = t:getsockname()
+  t:close()
+  spawn(function() sleep(0.3); assert(l:sendto("abc", "::1", port)) end)
+  local ticks0, start = ticks, ds.monotime()
+  local e, err = l:recverr(1)
+  report("waited", ds.monotime() - start)
+  report("wait_ticks", ticks - ticks0)
+  report("code", e and e.code or err)
+  report("offender", e and e.offender)
+  report("port", e and e.port == port)
+  local _, lport = l:getsockname()
+  local c = assert(ds.udp { family = "inet" })
+  assert(c:sendto("hello", "127.0.0.1", lport))
+  sleep(0.05)
+  local cpu, ticks1 = os.clock(), ticks
+  start = ds.monotime()
+  report("idle", table.concat({ tostring((l:recverr(0.5))), select(3, l:recverr(0)) }, "|"))
+  report("idle_elapsed", ds.monotime() - start)
+  report("idle_cpu", os.clock() - cpu)
+  report("idle_ticks", ticks - ticks1)
+  l:settimeout(1)
+  report("data", (l:recvfrom()))
+]]
+
+local function in_loop(loop, body)
+  local script = LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"'):gsub("BODY", function() return body end)
+  local r, out = N.run("", "", script)
+  assert(r.finished, "child did not finish:\n" .. out)
+  assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
+  return r
+end
 
 describe("recverr in event loops", function()
   for _, loop in ipairs { "cqueues", "luv" } do
     it(loop .. ": a wait + recvfrom(timeout 0) loop with an error queued does not spin", function()
       local why = H.needs_errqueue() or H.needs_module(loop, "lua-" .. loop)
       if why then return pending(why) end
-      local r, out = N.run("", "", (LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"')))
-      assert(r.finished, "child did not finish:\n" .. out)
-      assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
+      local r = in_loop(loop, RECV_BODY)
       assert.equal("", r.others, ("receives failed with the queued error (%s wakes, %s s CPU)"):format(r.wakes, r.cpu))
       assert.is_true(tonumber(r.ticks) >= 50, "the ticker ran only " .. r.ticks .. " times")
       assert.is_true(tonumber(r.cpu) < 0.2, ("%s s CPU in 1 s (%s wakes): the loop spun"):format(r.cpu, r.wakes))
       assert.equal("ECONNREFUSED", r.code)
       assert.equal("127.0.0.2", r.offender)
       assert.equal("true", r.port)
+    end)
+
+    it(loop .. ": listener:recverr yields while it waits, and a datagram unread does not make it spin", function()
+      local why = H.needs_errqueue() or H.needs_module(loop, "lua-" .. loop)
+      if why then return pending(why) end
+      local r = in_loop(loop, LISTENER_BODY)
+      assert.equal("ECONNREFUSED", r.code)
+      assert.equal("::1", r.offender)
+      assert.equal("true", r.port)
+      local waited = tonumber(r.waited)
+      assert.is_true(waited >= 0.25 and waited < 0.9, "waited " .. r.waited .. " s")
+      assert.is_true(tonumber(r.wait_ticks) >= 15, "the ticker ran " .. r.wait_ticks .. " times while it waited")
+      assert.equal("nil|ETIMEDOUT", r.idle)
+      assert.is_true(tonumber(r.idle_elapsed) >= 0.45, "recverr(0.5) returned after " .. r.idle_elapsed .. " s")
+      assert.is_true(tonumber(r.idle_cpu) < 0.1, r.idle_cpu .. " s CPU in recverr(0.5): it spun")
+      assert.is_true(tonumber(r.idle_ticks) >= 25, "the ticker ran " .. r.idle_ticks .. " times")
+      assert.equal("hello", r.data)
     end)
   end
 end)
