@@ -379,6 +379,63 @@ function Listener:leave(group, iface, source)
   return 1
 end
 
+-- ---- recverr: the error queues of the sockets (issue 17) -----------------
+
+-- The first entry any socket has (each asked with timeout 0, which drains
+-- its kernel queue), starting after the one served last; nil when none.
+local function first_error(self)
+  local socks = self.socks
+  for k = 1, #socks do
+    local i = (self.last + k - 1) % #socks + 1
+    local e, err, code = socks[i]:recverr(0)
+    if e or code ~= "ETIMEDOUT" then
+      self.last = i
+      return { e, err, code }
+    end
+  end
+  return nil
+end
+
+-- Seconds recverr naps after a wake that brought no error (a datagram
+-- waiting to be read keeps the sockets readable): the waiters wait for
+-- readability, which an error also gives, not for errors alone.
+local RECVERR_NAP = 0.01
+
+-- The oldest queued error of any socket, timeout (default 0: never waits;
+-- negative: no limit) bounding the whole call. One socket on the thread's
+-- poll waits in the socket itself (only an error wakes it).
+function Listener:recverr(timeout)
+  need(self, "udp", "recverr")
+  if timeout ~= nil and type(timeout) ~= "number" then
+    error("bad argument #1 to 'recverr' (number expected, got " .. type(timeout) .. ")", 2)
+  end
+  if timeout ~= timeout then error("bad argument #1 to 'recverr' (timeout is NaN)", 2) end
+  timeout = timeout or 0
+  local socks = self.socks
+  local waiter = waiters.current(self)
+  if #socks == 1 and waiter.name == "poll" then return socks[1]:recverr(timeout) end
+  local deadline = timeout >= 0 and core.monotime() + timeout or nil
+  local fds = {}
+  for i, s in ipairs(socks) do
+    fds[i] = s:getfd()
+    if fds[i] < 0 then error("attempt to use a closed socket", 2) end
+  end
+  local r = first_error(self)
+  while not r do
+    local wait = deadline and math.max(0, deadline - core.monotime())
+    if wait == 0 then return nil, "timeout", "ETIMEDOUT" end
+    local ready, err, code = waiter.wait(fds, {}, wait)
+    if waiters.closed(socks) then return waiters.closed_error() end
+    if not ready then return nil, err, code end
+    r = first_error(self)
+    if not r and next(ready) then
+      wait = deadline and math.max(0, deadline - core.monotime())
+      waiter.sleep(wait and math.min(wait, RECVERR_NAP) or RECVERR_NAP)
+    end
+  end
+  return r[1], r[2], r[3]
+end
+
 function Listener:spoofed()
   local n = 0
   for _, s in ipairs(self.socks) do n = n + s:spoofed() end
@@ -456,6 +513,7 @@ local function open_one(kind, family, addr, port, opts)
   if ok and kind == "udp" and opts.pktinfo ~= false then ok, err, code = s:setoption("pktinfo", true) end
   -- opts.device: bound before bind, so the socket serves that interface only
   if ok and opts.device ~= nil then ok, err, code = s:setoption("device", opts.device) end
+  if ok and kind == "udp" and opts.recverr then ok, err, code = s:setoption("recverr", true) end
   if ok then ok, err, code = s:bind(addr, port) end
   if ok and kind == "tcp" and opts.maxline then ok, err, code = s:setoption("maxline", opts.maxline) end
   if ok and kind == "tcp" then ok, err, code = s:listen(opts.backlog) end
@@ -516,7 +574,7 @@ end
 -- nothing open.
 local OPTION_TYPES = {
   backlog = "integer", maxline = "integer", reuseaddr = "boolean", reuseport = "boolean",
-  pktinfo = "boolean", v6only = "boolean", dualstack = "boolean", numeric = "boolean",
+  pktinfo = "boolean", recverr = "boolean", v6only = "boolean", dualstack = "boolean", numeric = "boolean",
 }
 
 local function check_opts(fname, opts)

@@ -119,6 +119,9 @@ local function cqueues_poll_once(cqueues, list, timeout)
   if timeout then objs[#objs + 1] = timeout end
   local ready = table.pack(cqueues.poll(unpack(objs, 1, #objs)))
   local r, w = {}, {}
+  -- recverr (issue 17): on EPOLLERR alone cqueues wakes the coroutine but
+  -- names no object; every descriptor is then a candidate to confirm.
+  if ready.n == 0 then ready = table.pack(unpack(objs, 1, #list)) end
   for i = 1, ready.n do
     local o = ready[i]
     -- cqueues says which object, not which event: each asked is a candidate
