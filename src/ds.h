@@ -164,6 +164,7 @@ void ds_open_poll(lua_State *L);
 /* errq.c: ICMP errors on UDP (recverr, issue 17). */
 int ds_set_recverr(lua_State *L);
 int ds_get_recverr(lua_State *L);
+void ds_adopt_recverr(lua_State *L, ds_socket *s, ds_fd fd);
 void ds_open_errq(lua_State *L);
 
 #if defined(__GNUC__)

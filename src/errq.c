@@ -77,6 +77,24 @@ int ds_set_recverr(lua_State *L) {
   return 1;
 }
 
+/* fromfd: a descriptor that comes with IP_RECVERR or IPV6_RECVERR on
+** (detach and fromfd again, a parent's socket) gets its FIFO, or the
+** kernel's queue would never be read and keep POLLERR up: every wait of a
+** socket with a timeout would return at once, and the call spin past its
+** deadline. Raises for want of memory (the descriptor is not yet s's). */
+void ds_adopt_recverr(lua_State *L, ds_socket *s, ds_fd fd) {
+  int v4 = 0, v6 = 0;
+  socklen_t len = sizeof(v4);
+  if (DS_IP_RECVERR == DS_OPT_ABSENT || s->type != SOCK_DGRAM || s->errq) return;
+  if (ds_sys_getopt(fd, IPPROTO_IP, DS_IP_RECVERR, &v4, &len) < 0) v4 = 0;
+  len = sizeof(v6);
+  if (s->family != DS_INET && ds_sys_getopt(fd, IPPROTO_IPV6, DS_IPV6_RECVERR, &v6, &len) < 0)
+    v6 = 0;
+  if (!v4 && !v6) return;
+  if ((s->errq = ds_errq_new(state_alloc, main_thread(L))) == NULL)
+    luaL_error(L, "not enough memory");
+}
+
 int ds_get_recverr(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   if (DS_IP_RECVERR == DS_OPT_ABSENT) return ds_push_error(L, ENOPROTOOPT);
