@@ -98,3 +98,42 @@ describe("recverr review: fromfd", function()
     assert.equal(port, t:recverr().port)
   end)
 end)
+
+describe("recverr review: one deadline", function()
+  -- IP_RECVERR set on the descriptor by other code: nothing reads the
+  -- error queue, so POLLERR stays up and every wait returns at once. The
+  -- receive still ends at its deadline (a child, so a spin cannot hang busted).
+  it("a wait that keeps returning ready cannot take a call past its deadline", function()
+    local why = H.needs_errqueue() or H.needs_source_tree("a child lua5.4"); if why then return pending(why) end
+    local file = os.tmpname()
+    local f = assert(io.open(file, "w"))
+    f:write([[
+package.path = "lua/?.lua;lua/?/init.lua;spec/?.lua;" .. package.path
+package.cpath = "build/?.so;build/?/?.so;" .. package.cpath
+local ds = require "dualstack"
+local th = require "spec.testhelp"
+local s = assert(ds.udp { family = "inet" })
+assert(s:bind("127.0.0.1", 0))
+assert(th.setint(s:getfd(), 0, 11, 1)) -- IPPROTO_IP, IP_RECVERR (Linux)
+local c = assert(ds.udp { family = "inet" })
+assert(c:bind("127.0.0.2", 0))
+local port = select(2, c:getsockname())
+c:close()
+assert(s:sendto("abc", "127.0.0.2", port))
+ds.select({ s }, nil, 1)
+s:settimeout(0.3)
+print(select(3, s:recvfrom())) -- the pending error (sk_err)
+local t0, c0 = ds.gettime(), os.clock()
+print(select(3, s:recvfrom()))
+print(("%.3f %.3f"):format(ds.gettime() - t0, os.clock() - c0))
+]])
+    f:close()
+    local p = assert(io.popen("timeout 5 lua5.4 " .. file .. " 2>&1"))
+    local out = p:read("a")
+    p:close()
+    os.remove(file)
+    local first, second, elapsed, cpu = out:match("^(%S+)\n(%S+)\n(%S+) (%S+)\n$")
+    assert.same({ "ECONNREFUSED", "ETIMEDOUT" }, { first, second }, out)
+    assert.is_true(tonumber(elapsed) >= 0.25 and tonumber(elapsed) < 1, out)
+  end)
+end)
