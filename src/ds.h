@@ -174,6 +174,7 @@ void ds_open_poll(lua_State *L);
 /* errq.c: ICMP errors on UDP (recverr, issue 17). */
 int ds_set_recverr(lua_State *L);
 int ds_get_recverr(lua_State *L);
+void ds_adopt_recverr(lua_State *L, ds_socket *s, ds_fd fd);
 void ds_open_errq(lua_State *L);
 /* unix.c: local sockets. The methods of socket.c and msg.c hand a unix
 ** socket's calls that take or give addresses to these. */

@@ -25,9 +25,28 @@ static int set_levels(ds_socket *s, int on) {
   return 0;
 }
 
+/* The FIFO's allocator: the state's allocator of the moment, found
+** through its main thread (ud), which lives as long as any socket. One
+** taken once would outlive an embedder's lua_setallocf (testhelp's
+** failalloc frees its wrapper when it is removed). No collection step. */
+static void *state_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  void *aud;
+  lua_Alloc f = lua_getallocf((lua_State *)ud, &aud);
+  return f(aud, ptr, osize, nsize);
+}
+
+static lua_State *main_thread(lua_State *L) {
+  lua_State *m;
+  lua_rawgeti(L, LUA_REGISTRYINDEX, LUA_RIDX_MAINTHREAD);
+  m = lua_tothread(L, -1);
+  lua_pop(L, 1);
+  return m;
+}
+
 /* setoption("recverr", bool): the FIFO is made before the kernel queues
 ** anything, and freed when the option goes off (the kernel then purges its
-** own queue). */
+** own queue, and the pending error it set meanwhile is cleared: off, the
+** socket behaves as one that never had recverr). */
 int ds_set_recverr(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   int on, err;
@@ -35,12 +54,11 @@ int ds_set_recverr(lua_State *L) {
   on = lua_toboolean(L, 3);
   if (DS_IP_RECVERR == DS_OPT_ABSENT) return ds_push_error(L, ENOPROTOOPT);
   if (on && !s->errq) {
-    void *ud;
-    lua_Alloc alloc = lua_getallocf(L, &ud); /* the state's: ds_retry holds no Lua state */
-    if ((s->errq = ds_errq_new(alloc, ud)) == NULL) {
+    lua_State *m = main_thread(L); /* ds_retry holds no Lua state */
+    if ((s->errq = ds_errq_new(state_alloc, m)) == NULL) {
       lua_gc(L, LUA_GCCOLLECT); /* as Lua does when memory runs out, then again */
       if ((s = ds_check_open(L, 1))->errq == NULL &&
-          (s->errq = ds_errq_new(alloc, ud)) == NULL)
+          (s->errq = ds_errq_new(state_alloc, m)) == NULL)
         return luaL_error(L, "not enough memory");
     }
   }
@@ -53,9 +71,28 @@ int ds_set_recverr(lua_State *L) {
   if (!on) {
     ds_errq_free(s->errq);
     s->errq = NULL;
+    (void)ds_pending_error(s->fd); /* sk_err of an error the purge dropped */
   }
   lua_pushinteger(L, 1);
   return 1;
+}
+
+/* fromfd: a descriptor that comes with IP_RECVERR or IPV6_RECVERR on
+** (detach and fromfd again, a parent's socket) gets its FIFO, or the
+** kernel's queue would never be read and keep POLLERR up: every wait of a
+** socket with a timeout would return at once, and the call spin past its
+** deadline. Raises for want of memory (the descriptor is not yet s's). */
+void ds_adopt_recverr(lua_State *L, ds_socket *s, ds_fd fd) {
+  int v4 = 0, v6 = 0;
+  socklen_t len = sizeof(v4);
+  if (DS_IP_RECVERR == DS_OPT_ABSENT || s->type != SOCK_DGRAM || s->errq) return;
+  if (ds_sys_getopt(fd, IPPROTO_IP, DS_IP_RECVERR, &v4, &len) < 0) v4 = 0;
+  len = sizeof(v6);
+  if (s->family != DS_INET && ds_sys_getopt(fd, IPPROTO_IPV6, DS_IPV6_RECVERR, &v6, &len) < 0)
+    v6 = 0;
+  if (!v4 && !v6) return;
+  if ((s->errq = ds_errq_new(state_alloc, main_thread(L))) == NULL)
+    luaL_error(L, "not enough memory");
 }
 
 int ds_get_recverr(lua_State *L) {

@@ -79,26 +79,22 @@ ds_socket *ds_new_socket(lua_State *L, int family, int type) {
 }
 
 /* recverr (issue 17), the no-spin rule: with recverr on, asynchronous
-** errors are reported by recverr() only. Those the kernel also reports on
-** the next receive or send (sk_err): */
-static int is_async(int err) {
-  return err == ECONNREFUSED || err == EHOSTUNREACH || err == ENETUNREACH ||
-         err == EHOSTDOWN || err == EPROTO || err == EMSGSIZE;
-}
-
-/* ds_retry with recverr on. An asynchronous error moves the kernel's queue
-** into the socket's FIFO (core/errq.c): when an entry of the network's
-** moved, the error was its (sk_err, now consumed) and the call goes on,
-** bounded by its deadline; else the error is the call's own (a local
-** EMSGSIZE, whose twin stays for recverr). A call that would block moves
-** what is queued first (else POLLERR stays up), and a wait woken by
-** POLLERR alone moves it and waits again within the same deadline. */
+** errors are reported by recverr() only. ds_retry with recverr on. A
+** failed call moves the kernel's queue into the socket's FIFO
+** (core/errq.c): when an entry of the network's moved, the error may have
+** been its (sk_err, now consumed) and the call goes on, bounded by its
+** deadline; else the error is the call's own (a local EMSGSIZE, whose twin
+** stays for recverr). Any errno can be the network's (ICMPv6 administratively
+** prohibited is EACCES, protocol unreachable ENOPROTOOPT), so none is
+** singled out: a call's own error comes back on the retry, with nothing
+** moved. A call that would block moves what is queued first (else POLLERR
+** stays up), and a wait woken by POLLERR alone moves it and waits again
+** within the same deadline. */
 static int retry_past_errors(ds_socket *s, int err, short events, double *deadline) {
-  if (is_async(err)) {
+  if (err != EAGAIN && err != EWOULDBLOCK) {
     if (!(ds_errq_drain(s->fd, s->errq) & DS_ERRQ_MOVED_NET)) return err;
     return ds_deadline_passed(s->timeout, deadline) ? ETIMEDOUT : 0;
   }
-  if (err != EAGAIN && err != EWOULDBLOCK) return err;
   s->want = events;
   (void)ds_errq_drain(s->fd, s->errq);
   for (;;) {

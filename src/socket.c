@@ -84,6 +84,7 @@ static int l_fromfd(lua_State *L) {
     return ds_push_error(L, err);
   s->recvopts = on;
   if (s->family != DS_INET && s->type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
+  ds_adopt_recverr(L, s, fd); /* recverr (issue 17): its FIFO too */
   s->fd = fd; /* owned from here: close and __gc close it */
   return 1;
 }

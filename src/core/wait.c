@@ -56,10 +56,14 @@ int ds_wait(ds_fd fd, short events, double deadline) {
 /* A call would block: waits for fd within the call's one deadline. The
 ** deadline is computed on the first wait only (from DS_DEADLINE_UNSET),
 ** so calls that never block read no clock and later waits of the same
-** call share it. A zero timeout reports ETIMEDOUT at once. */
+** call share it. A zero timeout reports ETIMEDOUT at once. A later wait
+** past the deadline does too: the call was just tried and would block, so
+** a socket poll keeps calling ready (POLLERR of an error queue nobody
+** reads) cannot make the call spin past its deadline. */
 int ds_wait_ready(ds_fd fd, short events, double timeout, double *deadline) {
   if (timeout == 0) return ETIMEDOUT;
   if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
+  else if (*deadline >= 0 && ds_now() >= *deadline) return ETIMEDOUT; /* below */
   return ds_wait(fd, events, *deadline);
 }
 
@@ -84,6 +88,7 @@ int ds_wait_ready_ev(ds_fd fd, short events, double timeout, double *deadline, s
   *revents = 0;
   if (timeout == 0) return ETIMEDOUT;
   if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
+  else if (*deadline >= 0 && ds_now() >= *deadline) return ETIMEDOUT; /* as ds_wait_ready */
   p.fd = fd;
   p.events = events;
   p.revents = 0;
