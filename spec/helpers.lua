@@ -437,6 +437,25 @@ function H.repo_root()
   return root
 end
 
+-- A copy of lua/ and build/dualstack/core.so that every user may read, for
+-- children run as another user (setpriv): a fresh clone may sit in a 0700
+-- directory (mktemp -d). Returns its root; remove it with os.execute("rm -rf ...").
+function H.readable_tree()
+  local root = H.repo_root()
+  local p = assert(io.popen(([[
+set -e
+d=$(mktemp -d)
+cp -R %q/lua "$d/"
+mkdir -p "$d/build/dualstack"
+cp %q/build/dualstack/core.so "$d/build/dualstack/"
+chmod -R a+rX "$d"
+echo "$d"
+]]):format(root, root)))
+  local dir = p:read("l")
+  p:close()
+  return assert(dir, "could not copy lua/ and build/ for another user")
+end
+
 -- Local sockets (issue 17 D): Windows has AF_UNIX stream sockets on paths
 -- only, no socketpair, datagrams, abstract names or credentials.
 -- posix: the case needs more than stream sockets on paths.

@@ -139,6 +139,7 @@ describe("ds.icmp", function()
   it("as the unprivileged user nobody: refused naming the sysctl, then works after it", function()
     local why = H.needs_icmp_netns("ICMP sockets as nobody") if why then return pending(why) end
     if not os.execute("command -v setpriv >/dev/null 2>&1") then return pending("needs setpriv(1)") end
+    local tree = H.readable_tree()
     local child = os.tmpname()
     local f = assert(io.open(child, "w"))
     f:write(([[
@@ -149,7 +150,7 @@ describe("ds.icmp", function()
       if not s then print("icmp=" .. code .. "|" .. msg) else print("icmp=" .. s:gettype()) end
       local rtt, from = ds.ping("127.0.0.1", { timeout = 1 })
       print("ping=" .. tostring(type(rtt) == "number" and from or from))
-    ]]):format(H.repo_root() .. "/lua/?.lua;", H.repo_root() .. "/build/?.so;"))
+    ]]):format(tree .. "/lua/?.lua;", tree .. "/build/?.so;"))
     f:close()
     os.execute("chmod 0644 " .. child)
     local as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/lua5.4 " .. child
@@ -157,6 +158,7 @@ describe("ds.icmp", function()
       .. "sysctl -q -w net.ipv4.ping_group_range='65534 65534'\n"
       .. "echo after=$(" .. as_nobody .. " | tr '\\n' '#')\n", "")
     os.remove(child)
+    os.execute("rm -rf " .. tree)
     assert.equal("icmp=EACCES|" .. denied(65534) .. "#ping=" .. denied(65534) .. "#", r.before)
     assert.equal("icmp=dgram#ping=127.0.0.1#", r.after)
   end)
