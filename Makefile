@@ -74,10 +74,14 @@ test: test-deps
 check: test-core test-build spec-sources
 	$(OFFLINE) $(BUSTED) spec
 
+# Where spec-sources puts LuaSocket's source; the specs of the flavour and
+# cross trees (whose build/ is their own) find it here too.
+export DS_LUASOCKET_DL := $(CURDIR)/build/luasocket/dl
+
 # Sources some specs run, fetched before the offline run (which has no
 # resolver for the archive); a spec without its source says why it skips.
 spec-sources:
-	@test/fetch-source.sh lua-socket build/luasocket/dl unstable luasocket >/dev/null \
+	@test/fetch-source.sh lua-socket $(DS_LUASOCKET_DL) unstable luasocket >/dev/null \
 	  || echo "spec-sources: LuaSocket's source not fetched; spec/luasocket_scripts_spec.lua will skip"
 
 

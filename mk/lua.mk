@@ -81,7 +81,7 @@ LUA_ENV_VARS := LUA_PATH LUA_CPATH LUA_INIT LUA_INIT_5_4 LUA_INIT_5_5 LUA_PATH_5
 # through the environment, so those build for the Lua under test too.
 define lua_check
 	@.ci/deps $(TEST_DEPS)
-	@$(MAKE) --no-print-directory lua-$(1)
+	@$(MAKE) --no-print-directory lua-$(1) spec-sources
 	@$(call lua_module,$(1),test-core)
 	cd $(call lua_dir,$(1))/tree && unset $(LUA_ENV_VARS) && \
 	  PATH=$(CURDIR)/$(call lua_dir,$(1))/bin:$$PATH \

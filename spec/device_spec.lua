@@ -152,7 +152,8 @@ describe("setoption('device') without CAP_NET_RAW", function()
     if not who:match("^0\n") or not who:match("setpriv") then
       return pending("needs root and setpriv(1) to run a child as nobody")
     end
-    local root = H.readable_tree()
+    local root, unreadable = H.readable_tree()
+    if not root then return pending(unreadable) end
     local file = os.tmpname()
     local f = assert(io.open(file, "w"))
     f:write(([[

@@ -439,21 +439,34 @@ end
 
 -- A copy of lua/ and build/dualstack/core.so that every user may read, for
 -- children run as another user (setpriv): a fresh clone may sit in a 0700
--- directory (mktemp -d). Returns its root; remove it with os.execute("rm -rf ...").
+-- directory (mktemp -d). The child is /usr/bin/lua5.4 (a user's PATH may
+-- hold unreadable shims), so the module must be one it loads: nil, why
+-- where it is built for another Lua, C library or CPU (the flavour and
+-- cross runs). Returns its root; remove it with os.execute("rm -rf ...").
 function H.readable_tree()
   local root = H.repo_root()
   local p = assert(io.popen(([[
 set -e
 d=$(mktemp -d)
-cp -R %q/lua "$d/"
+cp -RL %q/lua "$d/"
 mkdir -p "$d/build/dualstack"
-cp %q/build/dualstack/core.so "$d/build/dualstack/"
+cp -L %q/build/dualstack/core.so "$d/build/dualstack/"
 chmod -R a+rX "$d"
 echo "$d"
 ]]):format(root, root)))
   local dir = p:read("l")
   p:close()
-  return assert(dir, "could not copy lua/ and build/ for another user")
+  assert(dir, "could not copy lua/ and build/ for another user")
+  local probe = io.popen(("/usr/bin/lua5.4 -e 'package.cpath = %q; require \"dualstack.core\"' 2>&1")
+    :format(dir .. "/build/?.so"))
+  local err = probe and probe:read("a") or "no /usr/bin/lua5.4"
+  if probe then probe:close() end
+  if err ~= "" then
+    os.execute("rm -rf " .. dir)
+    return nil, "the child run as another user is /usr/bin/lua5.4, which cannot load this build's module: "
+      .. (err:match("[^\n]+") or err)
+  end
+  return dir
 end
 
 -- Local sockets (issue 17 D): Windows has AF_UNIX stream sockets on paths

@@ -139,7 +139,8 @@ describe("ds.icmp", function()
   it("as the unprivileged user nobody: refused naming the sysctl, then works after it", function()
     local why = H.needs_icmp_netns("ICMP sockets as nobody") if why then return pending(why) end
     if not os.execute("command -v setpriv >/dev/null 2>&1") then return pending("needs setpriv(1)") end
-    local tree = H.readable_tree()
+    local tree, unreadable = H.readable_tree()
+    if not tree then return pending(unreadable) end
     local child = os.tmpname()
     local f = assert(io.open(child, "w"))
     f:write(([[

@@ -60,7 +60,8 @@ local function source_tree()
   local script = [[
 set -e
 D=$1
-t=$(test/fetch-source.sh lua-socket "$D/dl" unstable luasocket)
+mkdir -p "$D"
+t=$(test/fetch-source.sh lua-socket "${DS_LUASOCKET_DL:-$D/dl}" unstable luasocket)
 top=$(tar -tf "$t" | head -n 1 | cut -d/ -f1)
 [ -f "$D/$top/samples/echosrvr.lua" ] || tar -xf "$t" -C "$D"
 echo "TREE=$D/$top"
