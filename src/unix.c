@@ -119,7 +119,9 @@ bound:
 }
 
 /* A local connect completes at once or is refused; a full backlog on a
-** non-blocking socket (EAGAIN) waits for room, within the one deadline. */
+** non-blocking socket (EAGAIN) waits for room, within the one deadline:
+** by naps, since no event tells when room appears (poll calls the socket
+** writable at once, so waiting on it spun). */
 int ds_unix_connect(lua_State *L, ds_socket *s) {
   ds_sockaddr sa;
   double deadline = DS_DEADLINE_UNSET;
@@ -128,9 +130,10 @@ int ds_unix_connect(lua_State *L, ds_socket *s) {
   s->bound = 1;
   while (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0) {
     err = ds_sys_error();
-    if (err == EINPROGRESS) err = EAGAIN; /* Windows: wait, then ask again */
-    if (err == EISCONN) break;            /* the earlier try completed */
-    if ((err = ds_retry(s, err, POLLOUT, &deadline)) != 0) return ds_push_error(L, err);
+    if (err == EISCONN) break; /* the earlier try completed */
+    if (err == EAGAIN || err == EWOULDBLOCK) err = ds_nap(s->timeout, &deadline); /* full backlog */
+    else err = ds_retry(s, err == EINPROGRESS ? EAGAIN : err, POLLOUT, &deadline); /* Windows */
+    if (err != 0) return ds_push_error(L, err);
   }
   lua_pushinteger(L, 1);
   return 1;
@@ -305,6 +308,7 @@ static void push_received(lua_State *L, fd_holder *h, unsigned i) {
     s->recvopts = on;
     if (family != DS_INET && family != DS_UNIX && info.type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
     s->bound = info.bound;
+    ds_adopt_recverr(L, s, fd); /* as fromfd: a memory error leaves fd the holder's */
     s->fd = fd;
   } else {
     ds_fdobj *o = (ds_fdobj *)lua_newuserdatauv(L, sizeof(*o), 0);
