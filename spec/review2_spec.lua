@@ -121,3 +121,68 @@ describe("review2: raw ICMPv4 receive sizes", function()
     assert.same({ 16, 22, true }, { #m.data, m.size, m.truncated })
   end)
 end)
+
+-- Runs fn while the collector calls a long queue of finalizers, each of
+-- which runs action (anchor_spec.lua's during_finalizer_queue): with a
+-- step at every allocation, fn's own calls run a few at each.
+local function during_finalizer_queue(count, action, fn)
+  local armed, started = false, false
+  local mt = { __gc = function()
+    if not armed then return end
+    started = true
+    action()
+  end }
+  local restore = H.gc_incremental(1, 100, 1, 8)
+  local held = {}
+  for i = 1, count do held[i] = setmetatable({}, mt) end
+  collectgarbage()
+  held = nil -- luacheck: ignore (dropped for the collector)
+  armed = true
+  local spins = 0
+  while not started and spins < 10000000 do
+    local _ = { spins }
+    spins = spins + 1
+  end
+  local results = table.pack(pcall(fn))
+  armed = false
+  restore()
+  collectgarbage()
+  assert(started, "the collector called no finalizer")
+  assert(results[1], results[2])
+  return table.unpack(results, 2, results.n)
+end
+
+describe("review2: a local recvmsg filling a table", function()
+  -- Rule 2, strings first, then raw stores: the fill pushed key strings
+  -- (a collection step each) and made the fds table and its objects
+  -- between stores, so a finalizer receiving into the same table left it
+  -- with one message's data and another's descriptors.
+  it("holds one message's fields when a finalizer receives into the same table", function()
+    local why = H.needs_unix("descriptor passing", true); if why then return pending(why) end
+    local th = require "spec.testhelp"
+    local a1, a2 = ds.socketpair("dgram")
+    local b1, b2 = ds.socketpair("dgram")
+    for _, s in ipairs { a1, a2, b1, b2 } do keep(s):settimeout(H.WAIT) end
+    local r, w = assert(th.pipe())
+    assert.equal(5, a1:sendmsg({ data = "for-a", fds = { r } }))
+    th.closefd(r)
+    th.closefd(w)
+    assert.equal(5, b1:sendmsg({ data = "for-b" }))
+    local msg, inner, outer = {}, nil, false
+    local got = during_finalizer_queue(20000, function()
+      if outer and not inner and rawget(msg, "data") == "for-a" then
+        inner = table.pack(b2:recvmsg(nil, msg))
+      end
+    end, function()
+      outer = true
+      local m = H.ok(a2:recvmsg(nil, msg))
+      outer = false
+      return m
+    end)
+    assert.equal(msg, got)
+    if inner then assert.same({ n = 1, msg }, inner) end
+    local fds = msg.fds and #msg.fds
+    assert.same(msg.data == "for-a" and { "for-a", 5, 1 } or { "for-b", 5, nil }, { msg.data, msg.size, fds })
+    if msg.fds then msg.fds[1]:close() end
+  end)
+end)
