@@ -246,7 +246,7 @@ describe("ds.icmp in this process", function()
 end)
 
 describe("ds.icmp in this process, a raw IPv4 reply cut short", function()
-  it("gives only the message's own bytes and says it was truncated", function()
+  it("gives only the message's own bytes, as many as asked, and says it was truncated", function()
     if H.WINDOWS then return pending("raw ICMP on Windows needs an administrator") end
     local s, msg = ds.icmp { family = "inet", raw = true }
     if not s then return pending("raw ICMP sockets need CAP_NET_RAW here: " .. msg) end
@@ -256,12 +256,13 @@ describe("ds.icmp in this process, a raw IPv4 reply cut short", function()
     H.ok(s:sendto(ds.icmp_echo { family = "inet", id = id, seq = 1, data = data }, "127.0.0.1"))
     local m
     repeat
-      m = H.ok(s:recvmsg(30)) -- 30 bytes of room: 20 of them the IPv4 header
+      m = H.ok(s:recvmsg(30)) -- 30 bytes of the ICMP message (the IPv4 header is not counted)
       local p = ds.icmp_parse(m.data, "inet")
     until p and p.id == id and p.seq == 1
-    assert.equal(ds.icmp_echo { family = "inet", id = id, seq = 1, data = data }:sub(5, 10), m.data:sub(5, 10))
+    assert.equal(ds.icmp_echo { family = "inet", id = id, seq = 1, data = data }:sub(5, 30), m.data:sub(5, 30))
     assert.equal("\0\0", m.data:sub(1, 2)) -- echo reply, code 0
-    assert.equal(10, #m.data)
+    assert.equal(30, #m.data)
+    assert.equal(108, m.size) -- the message's real length, as a datagram socket says
     assert.is_true(m.truncated)
     s:close()
   end)

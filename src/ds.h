@@ -143,6 +143,8 @@ typedef struct ds_rx { /* where one datagram's sender and control data land */
 void ds_setup_rx(const ds_socket *s, ds_msghdr *mh, ds_iov *iov, char *data, size_t size,
                  ds_rx *rx);
 int ds_take_dgram(ds_socket *s, const ds_msghdr *mh, ds_rx *rx, size_t *len);
+/* ICMP sockets (issue 17): the buffer a datagram receive of size bytes needs. */
+size_t ds_rx_room(const ds_socket *s, size_t size);
 int ds_push_peer(lua_State *L, ds_socket *s, int sockarg, const struct sockaddr *sa);
 void ds_push_dst(lua_State *L, ds_socket *s, int sockarg, const ds_ctl *c);
 int ds_known_text(const ds_socket *s, int slot, const char *text, size_t len, ds_ip *ip);

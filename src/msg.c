@@ -99,7 +99,7 @@ static void fill_msg(lua_State *L, ds_socket *s, int t, int fresh, const char *d
   set_from(L, t, K_ADDR, top - 3, fresh);
   set_from(L, t, K_PORT, top - 2, fresh);
   set_int(L, t, K_SIZE, 1, (lua_Integer)n, fresh);
-  set_bool(L, t, K_TRUNCATED, (ds_msg_flags(mh) & MSG_TRUNC) != 0);
+  set_bool(L, t, K_TRUNCATED, (ds_msg_flags(mh) & MSG_TRUNC) != 0 || n > size); /* n > size: raw ICMPv4 */
   set_bool(L, t, K_CTRUNCATED, (ds_msg_flags(mh) & MSG_CTRUNC) != 0);
   set_from(L, t, K_DST, top - 1, fresh);
   set_int(L, t, K_IFINDEX, c->have & DS_CTL_IFINDEX, c->ifindex, fresh);
@@ -147,8 +147,8 @@ static int sock_recvmsg(lua_State *L) {
   fresh = lua_isnoneornil(L, 3);
   t = msg_table(L, 3);
   if (size > DS_RECV_DEFAULT) size = DS_RECV_DEFAULT;
-  data = ds_recv_buffer(L, s, size);
-  ds_setup_rx(s, &mh, &iov, data, size, &rx);
+  data = ds_recv_buffer(L, s, ds_rx_room(s, size));
+  ds_setup_rx(s, &mh, &iov, data, ds_rx_room(s, size), &rx); /* copied: size bytes at most */
   n = ds_recv_dgram(s, &mh, &rx, &deadline, &err);
   if (n < 0) return ds_push_error(L, err);
   fill_msg(L, s, t, fresh, data, size, (size_t)n, &mh, &rx);
@@ -528,22 +528,25 @@ static void store_batch(lua_State *L, int msgs, lua_Integer k, lua_Integer len) 
 }
 
 /* A batch of received datagrams in one borrowed buffer: count of each
-** part in a row, the data last (stride bytes per datagram, aligned). */
+** part in a row, the data last (stride bytes per datagram, aligned; room
+** of them received into, size of them given). */
 typedef struct ds_batch {
   ds_mmsghdr *v;
   ds_iov *iov;
   ds_rx *rx;
   char *data;
   unsigned count;
-  size_t size, stride;
+  size_t size, room, stride;
 } ds_batch;
 
 /* Borrows the buffer of a batch of count datagrams of size bytes (left on
 ** the stack) and lays the batch out in it. */
-static void borrow_batch(lua_State *L, ds_batch *b, unsigned count, size_t size) {
+static void borrow_batch(lua_State *L, const ds_socket *s, ds_batch *b, unsigned count,
+                         size_t size) {
   b->count = count;
   b->size = size;
-  b->stride = (size + 15) & ~(size_t)15;
+  b->room = ds_rx_room(s, size); /* raw ICMPv4: the IPv4 header too */
+  b->stride = (b->room + 15) & ~(size_t)15;
   b->v = (ds_mmsghdr *)ds_borrow(
       L, 1, count * (sizeof(*b->v) + sizeof(*b->iov) + sizeof(*b->rx) + b->stride));
   b->iov = (ds_iov *)(b->v + count);
@@ -559,7 +562,7 @@ static int recv_batch(ds_socket *s, ds_batch *b, int *err) {
   for (;;) {
     int got, i, kept = 0;
     for (i = 0; i < (int)b->count; i++) {
-      ds_setup_rx(s, &b->v[i].msg_hdr, &b->iov[i], b->data + (size_t)i * b->stride, b->size,
+      ds_setup_rx(s, &b->v[i].msg_hdr, &b->iov[i], b->data + (size_t)i * b->stride, b->room,
                   &b->rx[i]);
       b->v[i].msg_len = 0;
     }
@@ -592,7 +595,7 @@ static int sock_recvmmsg(lua_State *L) {
   lua_Integer k = 0, len = (lua_Integer)lua_rawlen(L, msgs);
   ds_batch b;
   luaL_argcheck(L, len <= DS_BATCH_MAX, 4, "more than 1024 messages");
-  borrow_batch(L, &b, count, size < DS_RECV_DEFAULT ? size : DS_RECV_DEFAULT);
+  borrow_batch(L, s, &b, count, size < DS_RECV_DEFAULT ? size : DS_RECV_DEFAULT);
   buf = lua_gettop(L);
   got = recv_batch(s, &b, &err);
   luaL_checkstack(L, got + LUA_MINSTACK, "too many messages");

@@ -46,11 +46,22 @@ static int strip_ipv4_header(const ds_socket *s, const ds_msghdr *mh, size_t *le
   if (!s->raw || s->family != DS_INET) return 1;
   if ((ihl = ds_icmp_ipv4_header((const unsigned char *)data, have)) < 0) return 0;
   memmove(data, data + ihl, have - (size_t)ihl);
-  /* Cut short (truncated: *len > have), only have - ihl bytes are the
-  ** message's: its length is then what was kept, so no stale byte of the
-  ** buffer's tail is handed out (truncated still says it was cut). */
-  *len = (*len > have ? have : *len) - (size_t)ihl;
+  /* *len stays the message's real length, as a datagram socket reports it.
+  ** Cut short (*len > have), the buffer keeps have - ihl of its bytes: at
+  ** least the size asked for, since ds_rx_room gave the header's room too,
+  ** and callers copy no more than that size, so no stale byte of the
+  ** buffer's tail is handed out. */
+  *len -= (size_t)ihl;
   return 1;
+}
+
+/* ICMP sockets (issue 17): the buffer a receive of size bytes needs. On a
+** raw ICMPv4 socket the IPv4 header (at most 60 bytes) comes first and is
+** stripped, so size counts the ICMP message's bytes, as on a datagram ICMP
+** socket (else a size under 20 dropped every packet). */
+#define DS_IPV4_HEADER_MAX 60
+size_t ds_rx_room(const ds_socket *s, size_t size) {
+  return s->raw && s->family == DS_INET ? size + DS_IPV4_HEADER_MAX : size;
 }
 
 /* Decodes the control data of the datagram just received into mh (set up

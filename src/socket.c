@@ -404,9 +404,9 @@ static int recv_one(lua_State *L, ds_socket *s, size_t max, int sender) {
   ds_rx rx;
   ssize_t n;
   if (s->type == SOCK_DGRAM && max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT; /* the largest */
-  dst = ds_recv_buffer(L, s, max);
+  dst = ds_recv_buffer(L, s, s->type == SOCK_DGRAM ? ds_rx_room(s, max) : max);
   if (s->type == SOCK_DGRAM) {
-    ds_setup_rx(s, &mh, &iov, dst, max, &rx);
+    ds_setup_rx(s, &mh, &iov, dst, ds_rx_room(s, max), &rx); /* copied: max bytes at most */
     n = ds_recv_dgram(s, &mh, &rx, &deadline, &err);
   } else {
     n = read_into(s, dst, max, &deadline, &err);

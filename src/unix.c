@@ -119,7 +119,9 @@ bound:
 }
 
 /* A local connect completes at once or is refused; a full backlog on a
-** non-blocking socket (EAGAIN) waits for room, within the one deadline. */
+** non-blocking socket (EAGAIN) waits for room, within the one deadline:
+** by naps, since no event tells when room appears (poll calls the socket
+** writable at once, so waiting on it spun). */
 int ds_unix_connect(lua_State *L, ds_socket *s) {
   ds_sockaddr sa;
   double deadline = DS_DEADLINE_UNSET;
@@ -128,9 +130,10 @@ int ds_unix_connect(lua_State *L, ds_socket *s) {
   s->bound = 1;
   while (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0) {
     err = ds_sys_error();
-    if (err == EINPROGRESS) err = EAGAIN; /* Windows: wait, then ask again */
-    if (err == EISCONN) break;            /* the earlier try completed */
-    if ((err = ds_retry(s, err, POLLOUT, &deadline)) != 0) return ds_push_error(L, err);
+    if (err == EISCONN) break; /* the earlier try completed */
+    if (err == EAGAIN || err == EWOULDBLOCK) err = ds_nap(s->timeout, &deadline); /* full backlog */
+    else err = ds_retry(s, err == EINPROGRESS ? EAGAIN : err, POLLOUT, &deadline); /* Windows */
+    if (err != 0) return ds_push_error(L, err);
   }
   lua_pushinteger(L, 1);
   return 1;
@@ -305,6 +308,7 @@ static void push_received(lua_State *L, fd_holder *h, unsigned i) {
     s->recvopts = on;
     if (family != DS_INET && family != DS_UNIX && info.type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
     s->bound = info.bound;
+    ds_adopt_recverr(L, s, fd); /* as fromfd: a memory error leaves fd the holder's */
     s->fd = fd;
   } else {
     ds_fdobj *o = (ds_fdobj *)lua_newuserdatauv(L, sizeof(*o), 0);
@@ -343,26 +347,61 @@ static ds_fd fd_of(lua_State *L, lua_Integer i) {
 
 /* ---- messages ---- */
 
-/* Fields of a received IP message a local one never has: cleared in a
-** reused table, so nothing of an earlier message survives. */
-static const char *const ip_only_fields[] = {
-  "port", "dst", "ifindex", "broadcast", "hoplimit", "tclass", "ecn", "segment", "timestamp",
-  "src", NULL};
+/* The fields of a received local message, every one written on each
+** receive (a local message never has the IP ones: nil), so nothing of an
+** earlier message survives in a reused table. The first MADE are values
+** made after the receive; the rest are numbers, booleans and nils. */
+static const char *const msg_fields[] = {
+  "data", "addr", "cred", "fds", "size", "truncated", "ctruncated",
+  "port", "dst", "ifindex", "broadcast", "hoplimit", "tclass", "ecn", "segment", "timestamp", "src",
+  NULL};
+#define MSG_FIELDS 17
+#define MSG_MADE 4
+#define MSG_LOCAL 7 /* the fields a local message can have; the IP ones follow */
 
-static void raw_set(lua_State *L, int t, const char *key, int idx) {
-  lua_pushstring(L, key);
-  lua_pushvalue(L, idx < 0 ? idx - 1 : idx);
-  lua_rawset(L, t);
+/* Pushes a table of objects owning what the holder received, or nil. */
+static void push_fds(lua_State *L, fd_holder *h) {
+  unsigned k;
+  if (h->n == 0) {
+    lua_pushnil(L);
+    return;
+  }
+  lua_createtable(L, (int)h->n, 0);
+  for (k = 0; k < h->n; k++) {
+    push_received(L, h, k);
+    lua_rawseti(L, -2, (lua_Integer)k + 1);
+  }
+}
+
+/* Stores the MSG_MADE values at v and the rest into t, by the keys at k
+** (msg_fields' order). Raw stores of values already made: no Lua code runs,
+** so whatever a finalizer did to t while they were made, t ends with this
+** message's fields (rule 2: strings first, then raw stores). */
+static void store_msg(lua_State *L, int t, int k, int v, lua_Integer size, int trunc,
+                      int ctrunc, int fresh) {
+  int i;
+  for (i = 0; i < MSG_FIELDS; i++) {
+    if (i >= MSG_LOCAL && fresh) break; /* a new table has no IP fields to clear */
+    lua_pushvalue(L, k + i);
+    if (i < MSG_MADE) lua_pushvalue(L, v + i);
+    else if (i == MSG_MADE) lua_pushinteger(L, size);
+    else if (i == MSG_MADE + 1) lua_pushboolean(L, trunc);
+    else if (i == MSG_MADE + 2) lua_pushboolean(L, ctrunc);
+    else lua_pushnil(L);
+    lua_rawset(L, t);
+  }
 }
 
 /* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
-** path, "" unnamed), size, truncated, ctruncated, and cred with passcred.
-** The control room fits credentials only: descriptors sent along are
-** dropped by the kernel (ctruncated). Strings and tables are made after
-** the receive from copies on the C stack; t stays anchored. */
+** path, "" unnamed), size, truncated, ctruncated, cred with passcred, and
+** fds, the descriptors passed along (at most RECV_FDS_MAX: with more, or
+** a control message cut short, none is given and ctruncated says so). The
+** holder owns them from the receive until their objects do. Every value
+** and key is made from copies on the C stack before any store; t stays
+** anchored. */
 static int unix_recvmsg(lua_State *L, ds_socket *s) {
   size_t max = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int fresh = lua_isnoneornil(L, 3), t, err, has_cred, i, ctrunc, dropped;
+  int fresh = lua_isnoneornil(L, 3), t, err, has_cred, i, ctrunc, dropped, v;
   double deadline = DS_DEADLINE_UNSET;
   ds_sockaddr from;
   union {
@@ -377,13 +416,14 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   char *dst;
   if (fresh) {
     lua_settop(L, 2);
-    lua_createtable(L, 0, 8);
+    lua_createtable(L, 0, MSG_LOCAL);
   } else {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_settop(L, 3);
   }
   t = 3;
-  h = new_holder(L); /* 4: before the receive (rule 2) */
+  luaL_checkstack(L, MSG_MADE + MSG_FIELDS + 4, "too many fields"); /* before the receive */
+  h = new_holder(L); /* 4: before the receive (rule 3) */
   if (max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT;
   /* the allocations may have run Lua code: s->fd is read afresh below (closed: EBADF) */
   dst = ds_recv_buffer(L, s, max);
@@ -399,40 +439,14 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   from.len = s->type == SOCK_DGRAM ? ds_msg_namelen(&mh) : 0;
   has_cred = ds_sys_msg_cred(&mh, &cred);
   lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* first: dst may be reused */
+  v = lua_gettop(L);
   ds_unix_push_name(L, &from);
   if (has_cred) ds_push_cred(L, &cred);
   else lua_pushnil(L);
-  raw_set(L, t, "data", -3);
-  raw_set(L, t, "addr", -2);
-  raw_set(L, t, "cred", -1);
-  lua_pop(L, 3);
-  lua_pushinteger(L, (lua_Integer)n);
-  raw_set(L, t, "size", -1);
-  lua_pop(L, 1);
-  lua_pushboolean(L, (ds_msg_flags(&mh) & MSG_TRUNC) != 0);
-  raw_set(L, t, "truncated", -1);
-  lua_pop(L, 1);
-  lua_pushboolean(L, ctrunc);
-  raw_set(L, t, "ctruncated", -1);
-  lua_pop(L, 1);
-  if (h->n == 0) {
-    lua_pushnil(L);
-  } else {
-    unsigned k;
-    lua_createtable(L, (int)h->n, 0);
-    for (k = 0; k < h->n; k++) {
-      push_received(L, h, k);
-      lua_rawseti(L, -2, (lua_Integer)k + 1);
-    }
-  }
-  raw_set(L, t, "fds", -1);
-  lua_pop(L, 1);
-  if (!fresh)
-    for (i = 0; ip_only_fields[i]; i++) {
-      lua_pushnil(L);
-      raw_set(L, t, ip_only_fields[i], -1);
-      lua_pop(L, 1);
-    }
+  push_fds(L, h);
+  for (i = 0; i < MSG_FIELDS; i++) lua_pushstring(L, msg_fields[i]); /* the keys: made too */
+  store_msg(L, t, v + MSG_MADE, v, (lua_Integer)n, (ds_msg_flags(&mh) & MSG_TRUNC) != 0, ctrunc,
+            fresh);
   lua_pushvalue(L, t);
   return 1;
 }

@@ -670,6 +670,51 @@ static void test_icmp_ipv4_header(void) {
   CHECK(ds_icmp_ipv4_header(p, 64) == -1, "version 6");
 }
 
+/* Descriptor passing (issue 17): a control message that claims more
+** descriptors than the buffer holds gives only those it holds (none past
+** the end is taken, or closed); those past the room are closed. */
+static void test_rights_bounds(void) {
+  union {
+    struct cmsghdr align;
+    unsigned char bytes[CMSG_SPACE(4 * sizeof(int))];
+  } ctl;
+  int p[2], q[2], fds[4], out[16], dropped = 0, d;
+  ds_msghdr mh;
+  ds_iov iov;
+  unsigned got;
+  CHECK(pipe(p) == 0 && pipe(q) == 0, "pipes");
+  fds[0] = p[0], fds[1] = p[1], fds[2] = q[0], fds[3] = q[1];
+  memset(&ctl, 0, sizeof(ctl));
+  CHECK(ds_sys_rights_put(ctl.bytes, fds, 4) == CMSG_SPACE(4 * sizeof(int)), "put 4");
+  ds_msg_set(&mh, NULL, 0, &iov, NULL, 0, ctl.bytes, CMSG_SPACE(2 * sizeof(int))); /* holds 2 */
+  got = ds_sys_rights_take(&mh, out, 16, &dropped);
+  CHECK(got == 2 && out[0] == p[0] && out[1] == p[1] && !dropped, "took %u past the end", got);
+  CHECK(fcntl(q[0], F_GETFD) >= 0 && fcntl(q[1], F_GETFD) >= 0, "a descriptor past the end closed");
+  d = dup(q[0]);
+  fds[1] = d;
+  CHECK(ds_sys_rights_put(ctl.bytes, fds, 2) == CMSG_SPACE(2 * sizeof(int)), "put 2");
+  ds_msg_set(&mh, NULL, 0, &iov, NULL, 0, ctl.bytes, CMSG_SPACE(2 * sizeof(int)));
+  got = ds_sys_rights_take(&mh, out, 1, &dropped);
+  CHECK(got == 1 && out[0] == p[0] && dropped, "past the room: got %u, dropped %d", got, dropped);
+  CHECK(fcntl(d, F_GETFD) < 0, "the one past the room left open");
+  close(p[0]);
+  close(p[1]);
+  close(q[0]);
+  close(q[1]);
+}
+
+/* Local sockets (issue 17): naps end at the deadline, never before it,
+** each short; a zero timeout times out at once. */
+static void test_nap(void) {
+  double deadline = DS_DEADLINE_UNSET, t0 = ds_now();
+  int naps = 0, err;
+  CHECK(ds_nap(0, &deadline) == ETIMEDOUT, "zero timeout");
+  deadline = DS_DEADLINE_UNSET;
+  while ((err = ds_nap(0.1, &deadline)) == 0) naps++;
+  CHECK(err == ETIMEDOUT && ds_now() - t0 >= 0.099 && ds_now() - t0 < 0.5, "%.3f s", ds_now() - t0);
+  CHECK(naps >= 2 && naps <= 12, "%d naps of at most 10 ms", naps);
+}
+
 int main(void) {
   test_pton_ntop();
   test_map_unmap();
@@ -693,6 +738,8 @@ int main(void) {
   test_errq_fifo();
   test_unix_paths();
   test_icmp_ipv4_header(); /* issue 17 */
+  test_rights_bounds();
+  test_nap();
   if (failures) {
     fprintf(stderr, "core_test: %d of %d checks failed\n", failures, checks);
     return 1;

@@ -134,6 +134,8 @@ int ds_wait_ready(ds_fd fd, short events, double timeout, double *deadline);
 int ds_deadline_passed(double timeout, double *deadline);
 /* recverr (issue 17): ds_wait_ready that also reports what woke it. */
 int ds_wait_ready_ev(ds_fd fd, short events, double timeout, double *deadline, short *revents);
+/* local sockets (issue 17): a short sleep within the deadline, for a wait no event ends. */
+int ds_nap(double timeout, double *deadline);
 
 /* net.c. What a probe found: the family (or dual-stack) works, is
 ** absent, or the probe could not tell (*err says why). */

@@ -95,3 +95,22 @@ int ds_wait_ready_ev(ds_fd fd, short events, double timeout, double *deadline, s
   if ((err = ds_poll(&p, 1, *deadline)) == 0) *revents = p.revents;
   return err;
 }
+
+/* Local sockets (issue 17): a wait that no event can end. A connect to a
+** full backlog says EAGAIN, and poll calls the unconnected socket writable
+** at once (Linux), so waiting on it spins. Sleeps DS_NAP_MS at most, within
+** the call's one deadline (as ds_wait_ready: ETIMEDOUT once it has passed,
+** at once for a zero timeout); the caller then tries again. */
+#define DS_NAP_MS 10
+int ds_nap(double timeout, double *deadline) {
+  int ms = DS_NAP_MS;
+  if (timeout == 0) return ETIMEDOUT;
+  if (*deadline == DS_DEADLINE_UNSET) *deadline = ds_deadline(timeout);
+  else if (*deadline >= 0 && ds_now() >= *deadline) return ETIMEDOUT;
+  if (*deadline >= 0) {
+    int left = poll_ms(*deadline - ds_now());
+    if (left < ms) ms = left;
+  }
+  (void)ds_sys_poll(NULL, 0, ms); /* no descriptor: a sleep (EINTR: tried again early) */
+  return 0;
+}

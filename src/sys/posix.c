@@ -448,6 +448,20 @@ int ds_sys_unlink(const char *path) {
   return unlink(path) == 0 ? 0 : errno;
 }
 
+/* Local sockets: the payload bytes of control message h that mh's control
+** data holds: its cmsg_len bounded by the buffer's end, as the core's
+** decoder bounds it (src/core/cmsg.c), so a length the buffer does not hold
+** is never read. 0 for a header shorter than itself (the walk stops there:
+** some systems' NXTHDR would come back to it for ever). */
+static size_t cmsg_payload(const struct msghdr *mh, const struct cmsghdr *h) {
+  const unsigned char *end = (const unsigned char *)mh->msg_control + mh->msg_controllen;
+  const unsigned char *data = CMSG_DATA((struct cmsghdr *)h);
+  size_t len = h->cmsg_len;
+  if (len < CMSG_LEN(0) || data > end) return 0;
+  len -= CMSG_LEN(0);
+  return len < (size_t)(end - data) ? len : (size_t)(end - data);
+}
+
 #if defined(SO_PEERCRED) && defined(SCM_CREDENTIALS)
 int ds_sys_peercred(ds_fd fd, ds_cred *c) {
   struct ucred u;
@@ -470,9 +484,10 @@ int ds_sys_get_passcred(ds_fd fd, int *on) {
 
 int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
   struct cmsghdr *h;
-  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h))
+  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h && h->cmsg_len >= CMSG_LEN(0);
+       h = CMSG_NXTHDR((ds_msghdr *)mh, h))
     if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_CREDENTIALS &&
-        h->cmsg_len >= CMSG_LEN(sizeof(struct ucred))) {
+        cmsg_payload(mh, h) >= sizeof(struct ucred)) {
       struct ucred u;
       memcpy(&u, CMSG_DATA(h), sizeof(u));
       c->pid = (long)u.pid;
@@ -537,11 +552,11 @@ unsigned ds_sys_rights_take(const ds_msghdr *mh, ds_fd *out, unsigned max, int *
   struct cmsghdr *h;
   unsigned got = 0;
   *dropped = 0;
-  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h; h = CMSG_NXTHDR((ds_msghdr *)mh, h)) {
+  for (h = CMSG_FIRSTHDR((ds_msghdr *)mh); h && h->cmsg_len >= CMSG_LEN(0);
+       h = CMSG_NXTHDR((ds_msghdr *)mh, h)) {
     size_t i, n;
-    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS || h->cmsg_len < CMSG_LEN(0))
-      continue;
-    n = (h->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+    if (h->cmsg_level != SOL_SOCKET || h->cmsg_type != SCM_RIGHTS) continue;
+    n = cmsg_payload(mh, h) / sizeof(int); /* never past the buffer: no stranger is closed */
     for (i = 0; i < n; i++) {
       int fd;
       memcpy(&fd, CMSG_DATA(h) + i * sizeof(int), sizeof(fd));
