@@ -7,7 +7,11 @@
 local socket = require "socket"
 
 local host, port = arg[1], tonumber(arg[2])
-local udp = assert(socket.udp())
+-- Concurrent suites each start a stub on the same port: with SO_REUSEPORT
+-- each binds, and a query is answered while any one of them lives. udp4,
+-- as udp() makes its descriptor only at bind, too late for the option.
+local udp = assert(socket.udp4())
+assert(udp:setoption("reuseport", true))
 assert(udp:setsockname(host, port))
 io.stdout:setvbuf("line")
 print("ready")
