@@ -696,9 +696,14 @@ local SHAPES = [[
 ]]
 
 -- A coroutine another caller resumes while its name is looked up.
+-- The lookup must still be pending when the timer resumes the coroutine:
+-- a fast resolver (musl reads /etc/hosts at once) answered first, so each
+-- of libuv's 4 threads is kept busy for 0.3 s and the lookup queues.
 local INTERRUPTED = [[
   local uv = require "luv"
   local co = coroutine.running()
+  local busy = uv.new_work(function() os.execute("sleep 0.3") end, function() end)
+  for _ = 1, 4 do busy:queue() end
   local t = uv.new_timer()
   t:start(0, 0, function() t:close(); coroutine.resume(co) end)
   local r = table.pack(ds.resolve("localhost", 80))
