@@ -442,7 +442,8 @@ end
 -- flavour and cross runs (a wrapper there, test/lua/tree.sh and
 -- test/cross/run.sh), the host's in the others. As the files it executes:
 -- /proc's exe of a lua5.4 started here, then its arguments before the
--- script (qemu-user's Lua), so a wrapper nobody may not read is skipped.
+-- script (qemu-user's Lua): the wrapper, which nobody may not be able to
+-- read, is left out.
 local function child_lua()
   local script = os.tmpname()
   local f = assert(io.open(script, "w"))
