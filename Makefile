@@ -46,7 +46,7 @@ $(SPEC_SO): spec/testhelp.c
 	$(CC) $(CFLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $<
 
 # C unit tests of src/core/, built without Lua (test/core_test.c).
-$(CORE_TEST): test/core_test.c $(CORE_SRC) $(CORE_HDR)
+$(CORE_TEST): test/core_test.c test/alloc.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
 

@@ -11,18 +11,9 @@
 **    than DS_ERRQ_MAX, and what pops back is what went in.
 */
 #include "fuzz.h"
+#include "../test/alloc.h"
 
 #include <string.h>
-
-static void *fuzz_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
 
 static void *copy_block(const uint8_t *p, size_t n) {
   void *b = malloc(n ? n : 1);
@@ -52,7 +43,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     FUZZ_CHECK(!e.has_offender || e.offender.af == AF_INET || e.offender.af == AF_INET6,
                "offender af %d", e.offender.af);
     FUZZ_CHECK(!e.has_addr || (e.port >= 0 && e.port <= 65535), "port %d", e.port);
-    q = ds_errq_new(fuzz_alloc, NULL);
+    q = ds_errq_new(ds_test_alloc, NULL);
     if (!q) abort();
     for (i = 0; i < DS_ERRQ_MAX + 3; i++) ds_errq_push(q, &e);
     FUZZ_CHECK(ds_errq_count(q) == DS_ERRQ_MAX, "count %u", ds_errq_count(q));

@@ -46,7 +46,7 @@ build/asan-%/dualstack/core.so: $(SRC) $(HDR)
 	$* $(ASAN_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
 
 # The core's unit tests (test/core_test.c), no Lua: they run first.
-build/asan-%/core_test: test/core_test.c $(CORE_SRC) $(CORE_HDR)
+build/asan-%/core_test: test/core_test.c test/alloc.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$* $(ASAN_FLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
 
@@ -78,7 +78,7 @@ build/portable/dualstack/core.so: $(SRC) $(HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(PORTABLE_FLAGS) $(WARN) $(LUA_INC) -fPIC -shared -o $@ $(SRC) $(LDFLAGS)
 
-build/portable/core_test: test/core_test.c $(CORE_SRC) $(CORE_HDR)
+build/portable/core_test: test/core_test.c test/alloc.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(CC) $(PORTABLE_FLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
 
@@ -118,7 +118,7 @@ FUZZ_TARGETS := $(patsubst fuzz/%_fuzz.c,%,$(wildcard fuzz/*_fuzz.c))
 FUZZ_BINS    := $(FUZZ_TARGETS:%=build/fuzz/%_fuzz)
 FUZZ_DEPS    := clang libclang-rt-14-dev
 
-build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz.h $(CORE_SRC) $(CORE_HDR)
+build/fuzz/%_fuzz: fuzz/%_fuzz.c fuzz/fuzz.h test/alloc.h $(CORE_SRC) $(CORE_HDR)
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_FLAGS) $(WARN) -Isrc/core -o $@ $< $(CORE_SRC)
 

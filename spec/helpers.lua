@@ -437,36 +437,120 @@ function H.repo_root()
   return root
 end
 
--- A copy of lua/ and build/dualstack/core.so that every user may read, for
--- children run as another user (setpriv): a fresh clone may sit in a 0700
--- directory (mktemp -d). The child is /usr/bin/lua5.4 (a user's PATH may
--- hold unreadable shims), so the module must be one it loads: nil, why
--- where it is built for another Lua, C library or CPU (the flavour and
--- cross runs). Returns its root; remove it with os.execute("rm -rf ...").
+-- Children run as another user (issue 17: the nobody cases). The Lua they
+-- run is the specs' children's, "lua5.4" on PATH: the Lua under test in the
+-- flavour and cross runs (a wrapper there, test/lua/tree.sh and
+-- test/cross/run.sh), the host's in the others. As the files it executes:
+-- /proc's exe of a lua5.4 started here, then its arguments before the
+-- script (qemu-user's Lua): the wrapper, which nobody may not be able to
+-- read, is left out.
+local function child_lua()
+  local script = os.tmpname()
+  local f = assert(io.open(script, "w"))
+  f:write([[
+local p = io.popen("readlink /proc/$PPID/exe && tr '\\0' '\\n' </proc/$PPID/cmdline")
+io.write(p:read("a"))
+p:close()
+]])
+  f:close()
+  local p = assert(io.popen("lua5.4 " .. script .. " 2>&1"))
+  local out = p:read("a")
+  p:close()
+  os.remove(script)
+  local lines = {}
+  for line in out:gmatch("[^\n]+") do lines[#lines + 1] = line end
+  local files = { lines[1] }
+  for i = 3, #lines do
+    if lines[i] == script then return files end
+    files[#files + 1] = lines[i]
+  end
+  return nil, "cannot tell which Lua lua5.4 runs: " .. (out:match("[^\n]+") or "no output")
+end
+
+-- s quoted for sh.
+local function quote(s) return "'" .. s:gsub("'", "'\\''") .. "'" end
+
+-- A copy of lua/, build/dualstack/core.so and the children's Lua (above)
+-- that every user may read, for children run as another user (setpriv): a
+-- fresh clone may sit in a 0700 directory (mktemp -d), the flavour's Lua
+-- in it. Returns its root and the command that runs that Lua (shell
+-- words), or nil, why; remove it with os.execute("rm -rf ...").
 function H.readable_tree()
+  local lua, why = child_lua()
+  if not lua then return nil, why end
   local root = H.repo_root()
+  local copies, names = {}, {}
+  for i, file in ipairs(lua) do
+    -- The exe, then those of its arguments that are files (qemu's Lua).
+    local f = i > 1 and io.open(file)
+    if f then f:close() end
+    if i == 1 or f then
+      names[i] = ("bin/%d-%s"):format(i, file:match("[^/]*$"))
+      copies[#copies + 1] = ("cp -L %s \"$d\"/%s"):format(quote(file), quote(names[i]))
+    end
+  end
   local p = assert(io.popen(([[
 set -e
 d=$(mktemp -d)
-cp -RL %q/lua "$d/"
-mkdir -p "$d/build/dualstack"
-cp -L %q/build/dualstack/core.so "$d/build/dualstack/"
+cp -RL %s/lua "$d/"
+mkdir -p "$d/build/dualstack" "$d/bin"
+cp -L %s/build/dualstack/core.so "$d/build/dualstack/"
+%s
 chmod -R a+rX "$d"
 echo "$d"
-]]):format(root, root)))
+]]):format(quote(root), quote(root), table.concat(copies, "\n"))))
   local dir = p:read("l")
   p:close()
-  assert(dir, "could not copy lua/ and build/ for another user")
-  local probe = io.popen(("/usr/bin/lua5.4 -e 'package.cpath = %q; require \"dualstack.core\"' 2>&1")
-    :format(dir .. "/build/?.so"))
-  local err = probe and probe:read("a") or "no /usr/bin/lua5.4"
-  if probe then probe:close() end
+  assert(dir, "could not copy lua/, build/ and the Lua for another user")
+  local command = {}
+  for i, file in ipairs(lua) do command[i] = quote(names[i] and dir .. "/" .. names[i] or file) end
+  return dir, table.concat(command, " ")
+end
+
+-- Runs body (Lua source; the package paths name the copy, H.readable_tree)
+-- as the user nobody on the children's Lua: run(command) is given the shell
+-- command that starts it and returns what the case needs (default: its
+-- output, stderr too). Returns run's results, or nil, why where no such
+-- child can run here (no root or setpriv, or the copy does not load as
+-- nobody). The copy goes after run, even when run raises.
+function H.as_nobody(body, run)
+  local why = H.needs_posix("a child run as nobody (setpriv)")
+  if why then return nil, why end
+  local p = assert(io.popen("id -u; command -v setpriv"))
+  local who = p:read("a")
+  p:close()
+  if not who:match("^0\n") or not who:match("setpriv") then
+    return nil, "needs root and setpriv(1) to run a child as nobody"
+  end
+  local dir, lua = H.readable_tree()
+  if not dir then return nil, lua end
+  local paths = ("package.path = %q .. package.path\npackage.cpath = %q .. package.cpath\n")
+    :format(dir .. "/lua/?.lua;" .. dir .. "/lua/?/init.lua;", dir .. "/build/?.so;")
+  local f = assert(io.open(dir .. "/child.lua", "w"))
+  f:write(paths, body)
+  f:close()
+  local check = assert(io.open(dir .. "/check.lua", "w"))
+  check:write(paths, 'require "dualstack"\n')
+  check:close()
+  os.execute("chmod a+r " .. quote(dir) .. "/*.lua")
+  local nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups " .. lua .. " "
+  p = assert(io.popen(nobody .. quote(dir .. "/check.lua") .. " 2>&1"))
+  local err = p:read("a")
+  p:close()
   if err ~= "" then
-    os.execute("rm -rf " .. dir)
-    return nil, "the child run as another user is /usr/bin/lua5.4, which cannot load this build's module: "
+    os.execute("rm -rf " .. quote(dir))
+    return nil, "the children's Lua (" .. lua .. ") cannot load this build's module as nobody: "
       .. (err:match("[^\n]+") or err)
   end
-  return dir
+  local results = table.pack(pcall(run or function(cmd)
+    p = assert(io.popen(cmd .. " 2>&1"))
+    local out = p:read("a")
+    p:close()
+    return out
+  end, nobody .. quote(dir .. "/child.lua")))
+  os.execute("rm -rf " .. quote(dir))
+  if not results[1] then error(results[2], 0) end
+  return table.unpack(results, 2, results.n)
 end
 
 -- Local sockets (issue 17 D): Windows has AF_UNIX stream sockets on paths

@@ -138,28 +138,18 @@ describe("ds.icmp", function()
 
   it("as the unprivileged user nobody: refused naming the sysctl, then works after it", function()
     local why = H.needs_icmp_netns("ICMP sockets as nobody") if why then return pending(why) end
-    if not os.execute("command -v setpriv >/dev/null 2>&1") then return pending("needs setpriv(1)") end
-    local tree, unreadable = H.readable_tree()
-    if not tree then return pending(unreadable) end
-    local child = os.tmpname()
-    local f = assert(io.open(child, "w"))
-    f:write(([[
-      package.path = %q .. package.path
-      package.cpath = %q .. package.cpath
+    local r, nobody = H.as_nobody([[
       local ds = require "dualstack"
       local s, msg, code = ds.icmp { family = "inet" }
       if not s then print("icmp=" .. code .. "|" .. msg) else print("icmp=" .. s:gettype()) end
       local rtt, from = ds.ping("127.0.0.1", { timeout = 1 })
       print("ping=" .. tostring(type(rtt) == "number" and from or from))
-    ]]):format(tree .. "/lua/?.lua;", tree .. "/build/?.so;"))
-    f:close()
-    os.execute("chmod 0644 " .. child)
-    local as_nobody = "setpriv --reuid=65534 --regid=65534 --clear-groups /usr/bin/lua5.4 " .. child
-    local r = N.run("-n", LO_UP .. "\n" .. "echo before=$(" .. as_nobody .. " | tr '\\n' '#')\n"
-      .. "sysctl -q -w net.ipv4.ping_group_range='65534 65534'\n"
-      .. "echo after=$(" .. as_nobody .. " | tr '\\n' '#')\n", "")
-    os.remove(child)
-    os.execute("rm -rf " .. tree)
+    ]], function(as_nobody)
+      return N.run("-n", LO_UP .. "\n" .. "echo before=$(" .. as_nobody .. " | tr '\\n' '#')\n"
+        .. "sysctl -q -w net.ipv4.ping_group_range='65534 65534'\n"
+        .. "echo after=$(" .. as_nobody .. " | tr '\\n' '#')\n", "")
+    end)
+    if not r then return pending(nobody) end
     assert.equal("icmp=EACCES|" .. denied(65534) .. "#ping=" .. denied(65534) .. "#", r.before)
     assert.equal("icmp=dgram#ping=127.0.0.1#", r.after)
   end)

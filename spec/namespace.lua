@@ -221,6 +221,15 @@ function N.available(flags)
   return false, "cannot make namespaces (unshare " .. flags .. "): " .. out:gsub("%s+$", "")
 end
 
+-- The topologies (issue 17: N.CHAIN, N.TWOLINK): why they cannot run
+-- here, or nil. Their receiver reports control-message payloads.
+function N.needs_topology()
+  if package.config:sub(1, 1) == "\\" then return "network namespaces are Linux's: Windows has none" end
+  local why = require("spec.helpers").needs_cmsg("control-message payloads"); if why then return why end
+  local usable, reason = N.available("-n")
+  if not usable then return reason end
+end
+
 -- Runs script (Lua source) after the shell commands in setup, inside
 -- `unshare flags`. Returns the reported keys as a table and the whole output.
 function N.run(flags, setup, script)

@@ -52,12 +52,7 @@ local function run(family, host, df)
     family, host, df[1], tostring(df[2])) .. CHILD)
 end
 
-local function skip()
-  if H.WINDOWS then return "network namespaces are Linux's: Windows has none" end
-  local why = H.needs_cmsg("control-message payloads"); if why then return why end
-  local usable, reason = N.available("-n")
-  if not usable then return reason end
-end
+local skip = N.needs_topology
 
 -- What every family's run reports, but for the first three values
 -- (set/get of the DF option) and the receiver's sender.

@@ -4,7 +4,6 @@
 -- namespace (the prologue's receiver) that reports every datagram: its
 -- tag, sender, arrival interface, hop limit and size.
 local N = require "spec.namespace"
-local H = require "spec.helpers"
 
 -- send_all(ns, list) sends each {tag, host, size, family} from a fresh
 -- socket of family to a receiver in namespace ns, then reports each
@@ -23,28 +22,23 @@ function send_all(ns, list)
 end
 ]]
 
-local function child(body)
-  return SEND .. body
-end
-
-local function need_namespaces()
-  if H.WINDOWS then return "network namespaces are Linux's: Windows has none" end
-  local why = H.needs_cmsg("control-message payloads"); if why then return why end
-  local usable, reason = N.available("-n")
-  if not usable then return reason end
+-- What send_all(ns, list) reports, run in topology; kill names the
+-- namespaces' holders to end ("$R $B").
+local function send_in(topology, ns, list, kill)
+  local rows = {}
+  for i, t in ipairs(list) do rows[i] = ("  { %q, %q, %d, %q },\n"):format(t[1], t[2], t[3], t[4]) end
+  return N.run("-n", topology, ("%ssend_all(%q, {\n%s})\nos.execute(%q)\n")
+    :format(SEND, ns, table.concat(rows), "kill " .. kill))
 end
 
 describe("N.CHAIN", function()
   it("carries UDP from A through R (one hop) to B, both families", function()
-    local why = need_namespaces(); if why then return pending(why) end
-    local r, out = N.run("-n", N.CHAIN, child [[
-send_all("B", {
-  { "four", "198.51.100.2", 100, "inet" },
-  { "six", "2001:db8:2::2", 100, "inet6" },
-  { "mapped", "198.51.100.2", 100, "dual" },
-})
-os.execute("kill $R $B")
-]])
+    local why = N.needs_topology(); if why then return pending(why) end
+    local r, out = send_in(N.CHAIN, "B", {
+      { "four", "198.51.100.2", 100, "inet" },
+      { "six", "2001:db8:2::2", 100, "inet6" },
+      { "mapped", "198.51.100.2", 100, "dual" },
+    }, "$R $B")
     assert.same({
       "100", "100", "100",
       "::ffff:192.0.2.1 b0 63 100", "2001:db8:1::1 b0 63 100", "::ffff:192.0.2.1 b0 63 100",
@@ -54,7 +48,7 @@ os.execute("kill $R $B")
   end)
 
   it("has MTU 1280 on R-B and 1500 on A-R", function()
-    local why = need_namespaces(); if why then return pending(why) end
+    local why = N.needs_topology(); if why then return pending(why) end
     local r, out = N.run("-n", N.CHAIN, [[
 local function mtu(where, dev)
   local p = io.popen((where and ("nsenter -t " .. os.getenv(where) .. " -n ") or "") ..
@@ -74,17 +68,14 @@ end)
 
 describe("N.TWOLINK", function()
   it("routes to P's addresses by l1; P's link addresses by their own link", function()
-    local why = need_namespaces(); if why then return pending(why) end
-    local r, out = N.run("-n", N.TWOLINK, child [[
-send_all("P", {
-  { "four", "198.51.100.9", 10, "inet" },
-  { "six", "2001:db8:9::9", 10, "inet6" },
-  { "mapped", "198.51.100.9", 10, "dual" },
-  { "direct", "10.2.0.2", 10, "inet" },
-  { "direct6", "2001:db8:b::2", 10, "inet6" },
-})
-os.execute("kill $P")
-]])
+    local why = N.needs_topology(); if why then return pending(why) end
+    local r, out = send_in(N.TWOLINK, "P", {
+      { "four", "198.51.100.9", 10, "inet" },
+      { "six", "2001:db8:9::9", 10, "inet6" },
+      { "mapped", "198.51.100.9", 10, "dual" },
+      { "direct", "10.2.0.2", 10, "inet" },
+      { "direct6", "2001:db8:b::2", 10, "inet6" },
+    }, "$P")
     assert.same({
       "::ffff:10.1.0.1 p1 64 10", "2001:db8:a::1 p1 64 10", "::ffff:10.1.0.1 p1 64 10",
       "::ffff:10.2.0.1 p2 64 10", "2001:db8:b::1 p2 64 10",

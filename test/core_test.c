@@ -7,6 +7,7 @@
 ** pipes.
 */
 #include "core.h"
+#include "alloc.h" /* recverr: the allocator the FIFO is given */
 
 #include <fcntl.h>
 #include <stdio.h>
@@ -515,16 +516,6 @@ static void test_interfaces(void) {
 
 /* ---- recverr (issue 17): the error-queue decoder and the FIFO ---- */
 
-static void *test_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
-
 /* One IP_RECVERR message into buf: ee, then the offender (sa, salen bytes;
 ** none when 0), the message cut to cut bytes when cut > 0. Its length. */
 static size_t errq_message(ds_cmsgbuf *buf, const ds_sock_ee *ee, const void *sa, size_t salen,
@@ -597,7 +588,7 @@ static void test_errq_decode(void) {
 }
 
 static void test_errq_fifo(void) {
-  ds_errq *q = ds_errq_new(test_alloc, NULL);
+  ds_errq *q = ds_errq_new(ds_test_alloc, NULL);
   ds_errq_entry e, out;
   int i;
   CHECK(q != NULL, "new");

@@ -462,7 +462,8 @@ static size_t cmsg_payload(const struct msghdr *mh, const struct cmsghdr *h) {
   return len < (size_t)(end - data) ? len : (size_t)(end - data);
 }
 
-#if defined(SO_PEERCRED) && defined(SCM_CREDENTIALS)
+/* Credentials (Linux); elsewhere sys.h's absent answers. */
+#if defined(DS_HAVE_PEERCRED)
 int ds_sys_peercred(ds_fd fd, ds_cred *c) {
   struct ucred u;
   socklen_t len = sizeof(u);
@@ -495,30 +496,6 @@ int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
       c->gid = (long)u.gid;
       return 1;
     }
-  return 0;
-}
-#else
-int ds_sys_peercred(ds_fd fd, ds_cred *c) {
-  (void)fd;
-  (void)c;
-  return ENOPROTOOPT;
-}
-
-int ds_sys_set_passcred(ds_fd fd, int on) {
-  (void)fd;
-  (void)on;
-  return ENOPROTOOPT;
-}
-
-int ds_sys_get_passcred(ds_fd fd, int *on) {
-  (void)fd;
-  *on = 0;
-  return ENOPROTOOPT;
-}
-
-int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
-  (void)mh;
-  (void)c;
   return 0;
 }
 #endif

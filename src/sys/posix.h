@@ -301,8 +301,10 @@ typedef struct cmsghdr ds_cmsghdr;
 #define DS_CMSG_DATA(c) CMSG_DATA(c)
 #define DS_CMSG_FIRSTHDR(mh) CMSG_FIRSTHDR(mh)
 #define DS_CMSG_NXTHDR(mh, c) CMSG_NXTHDR(mh, c)
-/* local sockets: the control room of one SCM_CREDENTIALS message */
+/* local sockets: credentials (Linux), and the control room of one
+** SCM_CREDENTIALS message; without them sys.h gives the absent answers */
 #if defined(SO_PEERCRED) && defined(SCM_CREDENTIALS)
+#define DS_HAVE_PEERCRED 1
 #define DS_CRED_ROOM CMSG_SPACE(sizeof(struct ucred))
 #else
 #define DS_CRED_ROOM 0

@@ -156,12 +156,40 @@ int ds_sys_unlink(const char *path);
 ** SO_PEERCRED) and of a received message (ds_sys_msg_cred: 1 when mh
 ** carried SCM_CREDENTIALS, which SO_PASSCRED asks for, ds_sys_set_passcred
 ** turns on or off; DS_CRED_ROOM is the control room they need). Elsewhere
-** ENOPROTOOPT, 0 and a room of 0. */
+** ENOPROTOOPT, 0 and a room of 0: a backend whose header leaves
+** DS_HAVE_PEERCRED undefined (Windows, the BSDs and macOS for now) gets
+** these answers here, one definition for all. */
 typedef struct ds_cred { long pid, uid, gid; } ds_cred;
+#if defined(DS_HAVE_PEERCRED)
 int ds_sys_peercred(ds_fd fd, ds_cred *c);
 int ds_sys_set_passcred(ds_fd fd, int on);
 int ds_sys_get_passcred(ds_fd fd, int *on);
 int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c);
+#else
+static inline int ds_sys_peercred(ds_fd fd, ds_cred *c) {
+  (void)fd;
+  (void)c;
+  return ENOPROTOOPT;
+}
+
+static inline int ds_sys_set_passcred(ds_fd fd, int on) {
+  (void)fd;
+  (void)on;
+  return ENOPROTOOPT;
+}
+
+static inline int ds_sys_get_passcred(ds_fd fd, int *on) {
+  (void)fd;
+  *on = 0;
+  return ENOPROTOOPT;
+}
+
+static inline int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
+  (void)mh;
+  (void)c;
+  return 0;
+}
+#endif
 /* Descriptor passing (SCM_RIGHTS). ds_sys_rights_put writes fd[0..n) as
 ** one control message into buf (DS_RIGHTS_ROOM(n) bytes, aligned) and
 ** returns its length, 0 where there is no passing. ds_sys_recvmsg_rights

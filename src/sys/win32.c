@@ -710,29 +710,7 @@ int ds_sys_unlink(const char *path) {
   return DeleteFileA(path) ? 0 : ENOENT;
 }
 
-int ds_sys_peercred(ds_fd fd, ds_cred *c) {
-  (void)fd;
-  (void)c;
-  return ENOPROTOOPT;
-}
-
-int ds_sys_set_passcred(ds_fd fd, int on) {
-  (void)fd;
-  (void)on;
-  return ENOPROTOOPT;
-}
-
-int ds_sys_get_passcred(ds_fd fd, int *on) {
-  (void)fd;
-  *on = 0;
-  return ENOPROTOOPT;
-}
-
-int ds_sys_msg_cred(const ds_msghdr *mh, ds_cred *c) {
-  (void)mh;
-  (void)c;
-  return 0;
-}
+/* Credentials: none here (sys.h's absent answers). */
 
 size_t ds_sys_rights_put(void *buf, const ds_fd *fd, unsigned n) {
   (void)buf;
