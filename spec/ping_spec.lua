@@ -170,15 +170,13 @@ describe("ds.ping", function()
   end)
 end)
 
--- A raw socket sees the ICMP errors that quote our requests (a datagram
--- socket needs recverr for them: a later change). The peer forwards but
--- has no route onwards to 198.51.100.0/24, so it answers "network
--- unreachable"; to 203.0.113.0/24 (routed to a link of its own) with a
--- hop limit of 1 it answers "time exceeded". ICMP rate limits are off.
-describe("ds.ping over raw ICMP sockets, errors", function()
-  it("reports the error and who sent it", function()
-    local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
-    local r = run(LO_UP .. "\n" .. PAIR .. [[
+-- The ICMP errors that quote our requests: a raw socket receives them, a
+-- datagram one reads them with recverr; both report them alike. The peer
+-- forwards but has no route onwards to 198.51.100.0/24, so it answers
+-- "network unreachable"; to 203.0.113.0/24 (routed to a link of its own)
+-- with a hop limit of 1 it answers "time exceeded". ICMP rate limits are
+-- off. The call ends at the error, well before its timeout.
+local ROUTER = PAIR .. [[
 ip route add 198.51.100.0/24 via 192.0.2.2
 ip route add 203.0.113.0/24 via 192.0.2.2
 ip -6 route add 2001:db8:9::/64 via 2001:db8::2
@@ -186,20 +184,36 @@ ip -6 route add 2001:db8:a::/64 via 2001:db8::2
 nsenter -t $PEER -n sh -c 'sysctl -q -w net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 net.ipv4.icmp_ratelimit=0 net.ipv6.icmp.ratelimit=0
   ip link add d0 type veth peer name d1; ip link set d0 up; ip link set d1 up
   ip route add 203.0.113.0/24 dev d0; ip -6 route add 2001:db8:a::/64 dev d0'
-]], [[
-      for _, c in ipairs { { "4", "198.51.100.9", "203.0.113.9" }, { "6", "2001:db8:9::9", "2001:db8:a::9" } } do
-        local rtt, msg, code = ping(c[2], { timeout = 1 })
-        report("net" .. c[1], tostring(rtt) .. "|" .. msg .. "|" .. code)
-        rtt, msg, code = ping(c[3], { timeout = 1, hoplimit = 1 })
-        report("ttl" .. c[1], tostring(rtt) .. "|" .. msg .. "|" .. code)
-      end
-    ]])
-    assert.equal("nil|network unreachable from 192.0.2.2|ENETUNREACH", r.net4)
-    assert.equal("nil|time exceeded from 192.0.2.2|EHOSTUNREACH", r.ttl4)
-    assert.equal("nil|network unreachable from 2001:db8::2|ENETUNREACH", r.net6)
-    assert.equal("nil|time exceeded from 2001:db8::2|EHOSTUNREACH", r.ttl6)
+]]
+
+for _, mode in ipairs { "dgram", "raw" } do
+  local setup = mode == "dgram" and LO_UP .. "\n" .. OPEN_RANGE .. "\n" .. ROUTER or LO_UP .. "\n" .. ROUTER
+
+  describe("ds.ping over " .. mode .. " ICMP sockets, errors", function()
+    it("reports the error and who sent it, at once", function()
+      local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
+      local r, out = run(setup, ([[
+        report("kind", ds.icmp { family = "inet" }:gettype())
+        local slowest = 0
+        for _, c in ipairs { { "4", "198.51.100.9", "203.0.113.9" }, { "6", "2001:db8:9::9", "2001:db8:a::9" } } do
+          local rtt, msg, code, elapsed = ping(c[2], { timeout = 2, raw = RAW })
+          slowest = math.max(slowest, elapsed)
+          report("net" .. c[1], tostring(rtt) .. "|" .. tostring(msg) .. "|" .. tostring(code))
+          rtt, msg, code, elapsed = ping(c[3], { timeout = 2, hoplimit = 1, raw = RAW })
+          slowest = math.max(slowest, elapsed)
+          report("ttl" .. c[1], tostring(rtt) .. "|" .. tostring(msg) .. "|" .. tostring(code))
+        end
+        report("slowest", slowest)
+      ]]):gsub("RAW", tostring(mode == "raw")))
+      assert.equal(mode, r.kind, out)
+      assert.equal("nil|network unreachable from 192.0.2.2|ENETUNREACH", r.net4)
+      assert.equal("nil|time exceeded from 192.0.2.2|EHOSTUNREACH", r.ttl4)
+      assert.equal("nil|network unreachable from 2001:db8::2|ENETUNREACH", r.net6)
+      assert.equal("nil|time exceeded from 2001:db8::2|EHOSTUNREACH", r.ttl6)
+      assert.is_true(tonumber(r.slowest) < 1, r.slowest)
+    end)
   end)
-end)
+end
 
 describe("ds.ping on a name with ::1 and 127.0.0.1 (a private /etc/hosts)", function()
   local function race(extra)
