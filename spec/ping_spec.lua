@@ -215,6 +215,71 @@ for _, mode in ipairs { "dgram", "raw" } do
   end)
 end
 
+-- opts.device where the routing table alone picks the other link: in
+-- N.TWOLINK, A reaches P's 198.51.100.9 and 2001:db8:9::9 by l1 unless the
+-- ping's socket is bound to l2. A raw sniffer in A tells the link each
+-- echo reply came in by (pktinfo), and P's per-link ICMPv6 counters
+-- (/proc/net/dev_snmp6) the link each IPv6 request came in by.
+local DEVICE_CHILD = [[
+-- The link of the first echo reply the sniffer sn saw ("none" for none).
+local function arrival(sn, family)
+  local m = sn:recvmsg()
+  local p = m and ds.icmp_parse(m.data, family)
+  return p and p.type == (family == "inet" and 0 or 129) and ds.ifname(m.ifindex) or "none"
+end
+-- P's count of ICMPv6 echo requests received by link dev.
+local function echos(dev)
+  local f = assert(io.popen("nsenter -t " .. os.getenv("P") .. " -n cat /proc/net/dev_snmp6/" .. dev))
+  local n = f:read("a"):match("Icmp6InEchos%s+(%d+)")
+  f:close()
+  return tonumber(n)
+end
+for _, mode in ipairs { "dgram", "raw" } do
+  for _, c in ipairs { { "4", "inet", "198.51.100.9" }, { "6", "inet6", "2001:db8:9::9" } } do
+    for _, dev in ipairs { "", "l2" } do
+      local sn = sniffer(c[2])
+      local p1, p2 = echos("p1"), echos("p2")
+      local rtt, from, code = ds.ping(c[3], { raw = mode == "raw", device = dev ~= "" and dev or nil, timeout = 1 })
+      local key = mode .. c[1] .. (dev == "" and "_routed" or "_" .. dev)
+      report(key, ("%s %s %s"):format(rtt and "ok" or code, from, arrival(sn, c[2])))
+      if c[1] == "6" then report(key .. "_echos", ("p1+%d p2+%d"):format(echos("p1") - p1, echos("p2") - p2)) end
+      sn:close()
+    end
+  end
+  local u = table.pack(ds.ping("127.0.0.1", { raw = mode == "raw", device = "nosuch0" }))
+  report(mode .. "_unknown", ("%s,%s,%s"):format(tostring(u[1]), tostring(u[2]), tostring(u[3])))
+end
+os.execute("kill " .. os.getenv("P")) -- N.TWOLINK's holder, else its output stays open
+]]
+
+describe("ds.ping with opts.device", function()
+  local r, out
+  local function skip()
+    local why = H.needs_icmp_netns("ds.ping with opts.device")
+    if why then return why end
+    if not r then r, out = run(N.TWOLINK .. OPEN_RANGE .. "\n", DEVICE_CHILD) end
+  end
+
+  for _, mode in ipairs { "dgram", "raw" } do
+    it(mode .. ": unbound, the reply comes by l1 (the routing table's link)", function()
+      local why = skip() if why then return pending(why) end
+      assert.same({ "ok 198.51.100.9 l1", "ok 2001:db8:9::9 l1", "p1+1 p2+0" },
+        { r[mode .. "4_routed"], r[mode .. "6_routed"], r[mode .. "6_routed_echos"] }, out)
+    end)
+
+    it(mode .. ": device = 'l2' sends by l2 and gets the reply by l2", function()
+      local why = skip() if why then return pending(why) end
+      assert.same({ "ok 198.51.100.9 l2", "ok 2001:db8:9::9 l2", "p1+0 p2+1" },
+        { r[mode .. "4_l2"], r[mode .. "6_l2"], r[mode .. "6_l2_echos"] }, out)
+    end)
+
+    it(mode .. ": an unknown device is nil, 'no such device', 'ENODEV'", function()
+      local why = skip() if why then return pending(why) end
+      assert.equal("nil,no such device,ENODEV", r[mode .. "_unknown"], out)
+    end)
+  end
+end)
+
 describe("ds.ping on a name with ::1 and 127.0.0.1 (a private /etc/hosts)", function()
   local function race(extra)
     local hosts = os.tmpname()
