@@ -147,27 +147,6 @@ describe("ds.ping", function()
       { ds.ping("localhost", { numeric = true }) })
   end)
 
-  it("yields to cqueues while it waits", function()
-    local why = H.needs_icmp_netns("ds.ping") or H.needs_module("cqueues", "lua-cqueues")
-    if why then return pending(why) end
-    local r = run(LO_UP .. "\n" .. OPEN_RANGE .. "\n" .. PAIR .. "\n"
-      .. "nsenter -t $PEER -n sysctl -q -w net.ipv4.icmp_echo_ignore_all=1\n", [[
-      local cqueues = require "cqueues"
-      local cq, ticks, done = cqueues.new(), 0, false
-      cq:wrap(function()
-        local rtt, msg = ds.ping("192.0.2.2", { timeout = 0.5 })
-        report("msg", msg)
-        done = true
-      end)
-      cq:wrap(function()
-        while not done do ticks = ticks + 1 cqueues.sleep(0.01) end
-      end)
-      assert(cq:loop())
-      report("ticks", ticks)
-    ]])
-    assert.equal("timeout", r.msg)
-    assert.is_true(tonumber(r.ticks) >= 30, r.ticks)
-  end)
 end)
 
 -- The ICMP errors that quote our requests: a raw socket receives them, a
@@ -211,6 +190,65 @@ for _, mode in ipairs { "dgram", "raw" } do
       assert.equal("nil|network unreachable from 2001:db8::2|ENETUNREACH", r.net6)
       assert.equal("nil|time exceeded from 2001:db8::2|EHOSTUNREACH", r.ttl6)
       assert.is_true(tonumber(r.slowest) < 1, r.slowest)
+    end)
+  end)
+end
+
+-- ds.ping inside an event loop: LOOP_PING pings HOST (datagram socket,
+-- timeout TIMEOUT) in a coroutine of LOOP (a cqueues one, or a
+-- ds.luv.spawn one) while a ticker (a cqueues coroutine, or a luv timer)
+-- counts every 10 ms; it reports the result, the call's time and the ticks.
+local LOOP_PING = [[
+local ticks, done = 0, false
+local function body()
+  local rtt, msg, code, elapsed = ping(HOST, { timeout = TIMEOUT, raw = false })
+  report("result", tostring(rtt) .. "|" .. tostring(msg) .. "|" .. tostring(code))
+  report("elapsed", elapsed)
+  done = true
+end
+if LOOP == "cqueues" then
+  local cqueues = require "cqueues"
+  local cq = cqueues.new()
+  cq:wrap(body)
+  cq:wrap(function()
+    while not done do ticks = ticks + 1 cqueues.sleep(0.01) end
+  end)
+  assert(cq:loop())
+else
+  local uv = require "luv"
+  local tick = uv.new_timer()
+  tick:start(10, 10, function() ticks = ticks + 1 end)
+  ds.luv.spawn(function() body() tick:close() end)
+  ds.luv.run()
+end
+report("ticks", ticks)
+]]
+
+local function loop_ping(loop, setup, host, timeout)
+  local script = LOOP_PING:gsub("LOOP", ("%q"):format(loop)):gsub("HOST", ("%q"):format(host))
+    :gsub("TIMEOUT", tostring(timeout))
+  return run(setup, script)
+end
+
+for _, loop in ipairs { "cqueues", "luv" } do
+  describe("ds.ping in " .. loop, function()
+    it("yields to " .. loop .. " while it waits", function()
+      local why = H.needs_icmp_netns("ds.ping") or H.needs_module(loop, "lua-" .. loop)
+      if why then return pending(why) end
+      local r, out = loop_ping(loop, LO_UP .. "\n" .. OPEN_RANGE .. "\n" .. PAIR .. "\n"
+        .. "nsenter -t $PEER -n sysctl -q -w net.ipv4.icmp_echo_ignore_all=1\n", "192.0.2.2", 0.5)
+      assert.equal("nil|timeout|ETIMEDOUT", r.result, out)
+      local e = tonumber(r.elapsed)
+      assert.is_true(e >= 0.5 and e < 0.8, r.elapsed)
+      assert.is_true(tonumber(r.ticks) >= 30, r.ticks)
+    end)
+
+    it("wakes on a queued ICMP error and reports it (datagram socket)", function()
+      local why = H.needs_icmp_netns("ds.ping") or H.needs_module(loop, "lua-" .. loop)
+      if why then return pending(why) end
+      local r, out = loop_ping(loop, LO_UP .. "\n" .. OPEN_RANGE .. "\n" .. ROUTER, "198.51.100.9", 2)
+      assert.equal("nil|network unreachable from 192.0.2.2|ENETUNREACH", r.result, out)
+      assert.is_true(tonumber(r.elapsed) < 1, r.elapsed)
     end)
   end)
 end
