@@ -2,8 +2,9 @@
 -- spec makes: over datagram ICMP sockets (ping_group_range opened in the
 -- namespace) and over raw ones (a fresh namespace, as root); a peer that
 -- ignores echo requests for the timeout; a raw "sniffer" socket in the
--- same namespace sees the replies, to prove size, source and id; and
--- examples/ping_sweep.lua.
+-- same namespace sees the replies, to prove size, source, id and device;
+-- a router's ICMP errors (both kinds of socket); cqueues and luv loops
+-- running while a ping waits; and examples/ping_sweep.lua.
 local H = require "spec.helpers"
 local N = require "spec.namespace"
 local ds = require "dualstack"
@@ -146,7 +147,6 @@ describe("ds.ping", function()
     assert.same({ nil, "a numeric address is required: 'localhost'", "EAI_NONAME" },
       { ds.ping("localhost", { numeric = true }) })
   end)
-
 end)
 
 -- The ICMP errors that quote our requests: a raw socket receives them, a
