@@ -246,7 +246,7 @@ for _, loop in ipairs { "cqueues", "luv" } do
         .. "nsenter -t $PEER -n sysctl -q -w net.ipv4.icmp_echo_ignore_all=1\n", "192.0.2.2", 0.5)
       assert.equal("nil|timeout|ETIMEDOUT", r.result, out)
       local e = tonumber(r.elapsed)
-      assert.is_true(e >= 0.5 and e < 0.8, r.elapsed)
+      assert.is_true(e >= 0.5 and e < 1, r.elapsed)
       assert.is_true(tonumber(r.ticks) >= 30, r.ticks)
     end)
 
