@@ -24,6 +24,17 @@ local ERRORS = {
   inet6 = { [1] = "unreachable", [2] = "too_big", [3] = "time_exceeded", [4] = "param" },
 }
 
+--- What kind of error an ICMP type is (what `parse` gives as kind): for a
+-- queued error (sock:recverr's type) as for a received message.
+-- @tparam string family "inet" or "inet6"
+-- @tparam integer typ the ICMP type
+-- @treturn string|nil "unreachable", "time_exceeded", "too_big" or "param";
+--   nil for a type that is no error
+function M.kind(family, typ)
+  local kinds = ERRORS[family]
+  return kinds and kinds[typ]
+end
+
 --- The Internet checksum (RFC 1071) of a string.
 -- @tparam string s the bytes
 -- @treturn integer the 16-bit checksum
@@ -104,7 +115,7 @@ function M.parse(msg, family)
     local id, seq = string.unpack(">I2I2", msg, 5)
     return { type = typ, code = code, id = id, seq = seq, data = msg:sub(9) }
   end
-  local kind = ERRORS[family][typ]
+  local kind = M.kind(family, typ)
   if not kind then return { type = typ, code = code } end
   local r = { type = typ, code = code, kind = kind, inner = inner(msg, family) }
   if family == "inet" and typ == 3 and code == 4 then r.mtu = string.unpack(">I2", msg, 7)

@@ -6,8 +6,11 @@
 -- kernel rewrites the identifier of a datagram socket's echo requests, so
 -- a reply is matched on its sequence number and payload (an 8-byte random
 -- token and the sequence number, padded to opts.size), and on a raw socket
--- on the identifier too. A raw socket also sees the errors (unreachable,
--- time exceeded) that quote one of our requests: they end that attempt.
+-- on the identifier too. An ICMP error (unreachable, time exceeded) that
+-- quotes one of our requests ends that attempt: a raw socket receives it,
+-- a datagram one has recverr on and reads it from its error queue (the
+-- quoted request's sequence number and payload, and the destination, match
+-- it); both give the same nil, message, code.
 -- opts.timeout bounds the whole call, name resolution included. Every wait
 -- and lookup goes through the waiter (dualstack.wait), so a cqueues or luv
 -- coroutine yields while a ping is in progress.
@@ -26,13 +29,12 @@ local DEFAULT_TIMEOUT = 2
 
 local REPLY = { inet = 0, inet6 = 129 }
 
--- What an error message about one of our requests says, by family, type
--- and code: message and errno name.
-local function describe(family, p)
-  local c = p.code
-  if p.kind == "time_exceeded" then return "time exceeded", "EHOSTUNREACH" end
-  if p.kind == "too_big" then return "fragmentation needed", "EMSGSIZE" end
-  if p.kind == "param" then return "parameter problem", "EPROTO" end
+-- What an error message about one of our requests says, by family, kind
+-- (icmp.kind) and code: message and errno name.
+local function describe(family, kind, c)
+  if kind == "time_exceeded" then return "time exceeded", "EHOSTUNREACH" end
+  if kind == "too_big" then return "fragmentation needed", "EMSGSIZE" end
+  if kind == "param" then return "parameter problem", "EPROTO" end
   if family == "inet" then
     if c == 0 then return "network unreachable", "ENETUNREACH" end
     if c == 3 then return "port unreachable", "ECONNREFUSED" end
@@ -132,28 +134,138 @@ local function open_socket(family, opts)
     local ok, e, c = s:bind(src, raw and 0 or opts.id or 0)
     if not ok then return fail(nil, e, c) end
   end
-  return { sock = s, family = family, raw = raw, id = raw and (opts.id or math.random(0, 0xffff)) or (opts.id or 0) }
+  -- a datagram socket receives no ICMP errors: its error queue holds them
+  -- (where the system has none, ENOPROTOOPT, errors show as a timeout)
+  local recverr = false
+  if not raw then
+    local ok, e, c = s:setoption("recverr", true)
+    if not ok and c ~= "ENOPROTOOPT" then return fail(nil, e, c) end
+    recverr = ok ~= nil
+  end
+  return { sock = s, family = family, raw = raw, recverr = recverr,
+    id = raw and (opts.id or math.random(0, 0xffff)) or (opts.id or 0) }
+end
+
+-- Does an ICMP error of kind and code (from address from), quoting q
+-- ({dst, seq, id (raw), data (queued errors: the quoted payload, maybe
+-- cut)}), end attempt a? false, message, code; nil else.
+local function ended(a, kind, code, q, from)
+  if not (kind and q and q.seq == a.seq and core.same(q.dst, a.addr)) then return nil end
+  if a.sk.raw and q.id ~= a.sk.id then return nil end
+  if q.data and a.payload:sub(1, #q.data) ~= q.data then return nil end
+  local m, c = describe(a.sk.family, kind, code)
+  return false, m .. " from " .. from, c
 end
 
 -- Does the received message msg (from address from) answer attempt a?
--- true for the reply; false, msg, code for an error quoting it; nil else.
-local function judge(a, msg, from)
+-- true, from for the reply; false, msg, code for an error quoting it (raw
+-- sockets); nil else.
+local function judge_received(a, msg, from)
   local p = icmp.parse(msg, a.sk.family)
   if not p then return nil end
   if p.type == REPLY[a.sk.family] then
-    if p.seq == a.seq and p.data == a.payload and (not a.sk.raw or p.id == a.sk.id) then return true end
+    if p.seq == a.seq and p.data == a.payload and (not a.sk.raw or p.id == a.sk.id) then return true, from end
     return nil
   end
-  local q = p.inner
-  if p.kind and q and q.seq == a.seq and core.same(q.dst, a.addr) and (not a.sk.raw or q.id == a.sk.id) then
-    local m, c = describe(a.sk.family, p)
-    return false, m .. " from " .. from, c
+  return ended(a, p.kind, p.code, p.inner, from)
+end
+
+-- Does the queued error e (sock:recverr's table; its data is the quoted
+-- echo request, whose id the kernel rewrote) end attempt a? As ended.
+local function judge_queued(a, e)
+  local family = a.sk.family
+  local q = e.origin ~= "local" and e.addr and e.offender and icmp.parse(e.data, family)
+  if not q then return nil end
+  return ended(a, icmp.kind(family, e.type), e.icmpcode, { dst = e.addr, seq = q.seq, data = q.data }, e.offender)
+end
+
+-- The next thing waiting on sk (a message, else a queued error) as a
+-- judge of attempts (function(a): as judge_received); nil when none waits.
+local function next_judge(sk)
+  local msg, from = sk.sock:recvfrom()
+  if msg then return function(a) return judge_received(a, msg, from) end end
+  local e = sk.recverr and sk.sock:recverr()
+  if e then return function(a) return judge_queued(a, e) end end
+  return nil
+end
+
+-- Applies judge to the attempts pending on sk: the attempt it answers and
+-- the replier; or nil, after dropping each attempt it ended (its error
+-- kept in st, and the next attempt due at once, as after a failed connect).
+local function settle(st, sk, judge)
+  for i = #st.pending, 1, -1 do
+    local a = st.pending[i]
+    if a.sk == sk then
+      local ok, m, c = judge(a)
+      if ok then return a, m end
+      if ok == false then
+        table.remove(st.pending, i)
+        st.err, st.code, st.next_start = m, c, core.monotime()
+      end
+    end
   end
   return nil
 end
 
+-- Reads all that waits on sk: rtt and replier for a reply to a pending
+-- attempt, else nil (errors settled into st).
+local function drain(st, sk)
+  while true do
+    local judge = next_judge(sk)
+    if not judge then return nil end
+    local now = core.monotime()
+    local a, from = settle(st, sk, judge)
+    if a then return math.max(now - a.sent, 1e-9), from end
+  end
+end
+
 local function close_all(socks)
   for _, sk in pairs(socks) do sk.sock:close() end
+end
+
+-- Sends the echo request of st's next address (opening its family's
+-- socket first): pending on success, else its error kept in st.
+local function start_attempt(st)
+  local r = st.addrs[st.nexti]
+  st.nexti = st.nexti + 1
+  local sk = st.socks[r.family]
+  if not sk then
+    local err, code
+    sk, err, code = open_socket(r.family, st.opts)
+    if not sk then
+      st.err, st.code = err, code
+      return
+    end
+    st.socks[r.family] = sk
+  end
+  local a = { sk = sk, addr = r.addr, seq = (st.seq0 + st.nexti) & 0xffff }
+  a.payload = payload(st.token, a.seq, st.size)
+  local msg = icmp.echo { family = r.family, id = sk.id, seq = a.seq, data = a.payload }
+  a.sent = core.monotime()
+  local n, e, c = sk.sock:sendto(msg, r.addr)
+  if n then
+    st.pending[#st.pending + 1] = a
+    st.next_start = core.monotime() + ATTEMPT_DELAY
+  else
+    st.err, st.code = e, c
+  end
+end
+
+-- Waits (within the call's deadline, and until the next attempt is due)
+-- for st's sockets, then reads the ready ones: rtt, replier for a reply;
+-- nil, message, code when the wait failed; nil when the loop goes on.
+local function wait_and_read(st, waiter, left)
+  local fds = {}
+  for _, sk in pairs(st.socks) do fds[#fds + 1] = sk.sock:getfd() end
+  local ready, e, c = waiter.wait(fds, {}, left)
+  if not ready then return nil, e, c end
+  for _, sk in pairs(st.socks) do
+    if ready[sk.sock:getfd()] then
+      local rtt, from = drain(st, sk)
+      if rtt then return rtt, from end
+    end
+  end
+  return nil
 end
 
 --- Pings host (see the module).
@@ -166,7 +278,7 @@ end
 -- @treturn[1] number the round-trip time, seconds
 -- @treturn[1] string the address that answered
 -- @return[2] nil, "timeout", "ETIMEDOUT"; nil, "time exceeded from X",
---   "EHOSTUNREACH" (raw sockets) and the like; or why no socket or
+--   "EHOSTUNREACH" and the like (either kind of socket); or why no socket or
 --   address could be had
 -- @raise on bad options
 function M.ping(host, opts)
@@ -174,67 +286,22 @@ function M.ping(host, opts)
   opts = check_opts(opts)
   local waiter = waiters.current(opts)
   local deadline = core.monotime() + (opts.timeout or DEFAULT_TIMEOUT)
-  local size = opts.size or DEFAULT_SIZE
   local addrs, err, code = resolve(waiter, host, opts, deadline)
   if not addrs then return nil, err, code end
-  local token, seq0 = random_token(), math.random(0, 0xffff)
-  local socks, pending, nexti, next_start = {}, {}, 1, core.monotime()
+  local st = { opts = opts, addrs = addrs, nexti = 1, next_start = core.monotime(), socks = {}, pending = {},
+    token = random_token(), seq0 = math.random(0, 0xffff), size = opts.size or DEFAULT_SIZE }
   local function finish(...)
-    close_all(socks)
+    close_all(st.socks)
     return ...
   end
   while true do
-    if nexti <= #addrs and core.monotime() >= next_start then
-      local r = addrs[nexti]
-      nexti = nexti + 1
-      local sk = socks[r.family]
-      if not sk then
-        sk, err, code = open_socket(r.family, opts)
-        socks[r.family] = sk or nil
-      end
-      if sk then
-        local a = { sk = sk, addr = r.addr, seq = (seq0 + nexti) & 0xffff }
-        a.payload = payload(token, a.seq, size)
-        local msg = icmp.echo { family = r.family, id = sk.id, seq = a.seq, data = a.payload }
-        a.sent = core.monotime()
-        local n, e, c = sk.sock:sendto(msg, r.addr)
-        if n then
-          pending[#pending + 1] = a
-          next_start = core.monotime() + ATTEMPT_DELAY
-        else
-          err, code = e, c
-        end
-      end
-    end
-    if #pending == 0 and nexti > #addrs then return finish(nil, err, code) end
+    if st.nexti <= #addrs and core.monotime() >= st.next_start then start_attempt(st) end
+    if #st.pending == 0 and st.nexti > #addrs then return finish(nil, st.err, st.code) end
     local left = until_time(deadline)
     if left == 0 then return finish(nil, "timeout", "ETIMEDOUT") end
-    if nexti <= #addrs then left = math.min(left, until_time(next_start)) end
-    local fds = {}
-    for _, sk in pairs(socks) do fds[#fds + 1] = sk.sock:getfd() end
-    local ready, e, c = waiter.wait(fds, {}, left)
-    if not ready then return finish(nil, e, c) end
-    for _, sk in pairs(socks) do
-      if ready[sk.sock:getfd()] then
-        while true do
-          local msg, from = sk.sock:recvfrom()
-          if not msg then break end
-          local now = core.monotime()
-          for i = #pending, 1, -1 do
-            local a = pending[i]
-            if a.sk == sk then
-              local ok, m, mc = judge(a, msg, from)
-              if ok then return finish(math.max(now - a.sent, 1e-9), from) end
-              if ok == false then
-                table.remove(pending, i)
-                err, code = m, mc
-                next_start = now -- as a failed connect: the next at once
-              end
-            end
-          end
-        end
-      end
-    end
+    if st.nexti <= #addrs then left = math.min(left, until_time(st.next_start)) end
+    local rtt, from, c = wait_and_read(st, waiter, left)
+    if rtt or from then return finish(rtt, from, c) end
   end
 end
 
