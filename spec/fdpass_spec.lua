@@ -179,3 +179,102 @@ describe("descriptor passing", function()
     assert.is_true(H.now() - t0 < 10)
   end)
 end)
+
+-- ---- between two processes ----------------------------------------------
+
+-- Starts a child lua5.4 (the Lua under test: flavour runs put theirs first
+-- on PATH, as for the peercred child of unix_spec) that connects a local
+-- stream socket c to path and runs body; returns its pipe (stdout and
+-- stderr), which the case reads to the end for its failure messages.
+local function child(dir, path, body)
+  local file = dir .. "/child.lua"
+  local f = assert(io.open(file, "w"))
+  f:write(([[
+package.path = "lua/?.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
+local ds = require "dualstack"
+local c = assert(ds.unix())
+c:settimeout(5)
+assert(c:connect(%q))
+]]):format(path), body)
+  f:close()
+  return assert(io.popen("exec timeout 20 lua5.4 " .. file .. " 2>&1"))
+end
+
+-- A private directory with a listening local stream socket in it.
+local function rendezvous()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  local srv = keep(H.ok(ds.unix()))
+  srv:settimeout(H.WAIT)
+  assert.equal(1, srv:bind(dir .. "/pass.sock"))
+  assert.equal(1, srv:listen())
+  return dir, srv
+end
+
+describe("descriptor passing between two processes", function()
+  it("gives a child a UDP socket the parent bound and closed: the child answers from its port", function()
+    local why = H.needs_unix("descriptor passing to a child lua5.4", true); if why then return pending(why) end
+    local dir, srv = rendezvous()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local p = child(dir, dir .. "/pass.sock", [[
+local m = assert(c:recvmsg())
+local u = assert(m.fds and m.fds[1], "no descriptor came with " .. tostring(m.data))
+u:settimeout(5)
+assert(c:send(tostring(u) .. "\n"))
+local data, addr, port = assert(u:recvfrom())
+assert(u:sendto(data:upper(), addr, port))
+print("answered " .. data)
+]])
+    local a = keep(H.ok(srv:accept()))
+    a:settimeout(H.WAIT)
+    local u, port = H.udp_bound("inet", "127.0.0.1")
+    assert.equal(4, a:sendmsg({ data = "take", fds = { u } }))
+    u:close() -- from here only the child's copy holds the port
+    local seen = a:receive()
+    local c = keep(H.udp_bound("inet", "127.0.0.1"))
+    local sent = c:sendto("question", "127.0.0.1", port)
+    local data, addr, from = c:recvfrom()
+    local out = p:read("a")
+    p:close()
+    assert(tostring(seen):match("^udp{inet, fd %d+, 127%.0%.0%.1:" .. port .. "}$"), tostring(seen) .. "\n" .. out)
+    assert.equal(8, sent, out)
+    assert.equal("QUESTION", data, out)
+    assert.equal("127.0.0.1", addr, out)
+    assert.equal(port, from, out)
+    assert.equal("answered question\n", out)
+  end)
+
+  it("takes from a child a UDP socket it bound, which answers from its port after the child exits", function()
+    local why = H.needs_unix("descriptor passing from a child lua5.4", true); if why then return pending(why) end
+    local dir, srv = rendezvous()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local p = child(dir, dir .. "/pass.sock", [[
+local u = assert(ds.udp { family = "inet" })
+assert(u:bind("127.0.0.1", 0))
+local _, port = u:getsockname()
+assert(c:sendmsg { data = tostring(port), fds = { u } })
+u:close()
+print("passed " .. port)
+]])
+    local a = keep(H.ok(srv:accept()))
+    a:settimeout(H.WAIT)
+    local m = a:recvmsg()
+    local out = p:read("a")
+    p:close() -- the child has exited: its copy is closed
+    assert.truthy(m, out)
+    assert.truthy(m.fds, "no descriptor came: " .. out)
+    local port = math.tointeger(tonumber(m.data))
+    assert.equal("passed " .. m.data .. "\n", out)
+    local got = keep(m.fds[1])
+    got:settimeout(H.WAIT)
+    assert.matches("^udp{inet, fd %d+, 127%.0%.0%.1:" .. port .. "}$", tostring(got))
+    local c = keep(H.udp_bound("inet", "127.0.0.1"))
+    assert.equal(8, c:sendto("question", "127.0.0.1", port))
+    local data, addr, from = got:recvfrom()
+    assert.equal("question", data)
+    assert.equal(4, got:sendto("ANSW", addr, from))
+    assert.same({ "ANSW", "127.0.0.1", port }, { c:recvfrom() })
+  end)
+end)
