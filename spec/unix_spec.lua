@@ -163,6 +163,24 @@ describe("ds.unix stream sockets", function()
     H.raises("bad field 'family'", function() ds.udp({ family = "unix" }) end)
   end)
 
+  it("take \"@name\" as a Linux abstract name, and fail with EAFNOSUPPORT where there are none", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
+    local s = unix()
+    local name = "@ds-none-" .. ds.getpid() -- no one binds it: nothing to reach
+    local f = not H.WINDOWS and io.open("/proc/sys/kernel/ostype")
+    local linux = f and f:read("l") == "Linux"
+    if f then f:close() end
+    if linux then
+      assert.same({ nil, "connection refused", "ECONNREFUSED" }, { s:connect(name) })
+    else
+      local refused = { nil, "address family not supported", "EAFNOSUPPORT" }
+      assert.same(refused, { s:connect(name) })
+      assert.same(refused, { s:bind(name) })
+      assert.same(refused, { s:bind("@") })
+      assert.equal(1, s:bind(dir .. "/p.sock")) -- a path still binds
+    end
+  end)
+
   it("refuse IP-level options", function()
     local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local s = unix()

@@ -25,12 +25,16 @@ static const char *path_error(lua_State *L, int code) {
   return code == DS_PATH_NUL ? "path contains a NUL byte" : "path is empty";
 }
 
-/* The path argument at arg as an address; raises for text that is none. */
-static void check_path(lua_State *L, int arg, ds_sockaddr *sa) {
+/* The path argument at arg as an address: 0, or EAFNOSUPPORT for an
+** abstract name where there are none (a failure, as a family the system
+** lacks); raises for text that is no name. */
+static int check_path(lua_State *L, int arg, ds_sockaddr *sa) {
   size_t len;
   const char *text = luaL_checklstring(L, arg, &len);
   int code = ds_unix_to_sockaddr(text, len, sa);
+  if (code == DS_PATH_NOABSTRACT) return EAFNOSUPPORT;
   if (code != DS_PATH_OK) luaL_argerror(L, arg, path_error(L, code));
+  return 0;
 }
 
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa) {
@@ -96,7 +100,7 @@ int ds_unix_bind(lua_State *L, ds_socket *s) {
   ds_sockaddr sa;
   int stale = 0, err;
   const char *path = ((struct sockaddr_un *)&sa.u.ss)->sun_path;
-  check_path(L, 2, &sa);
+  if ((err = check_path(L, 2, &sa)) != 0) return ds_push_error(L, err);
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_getfield(L, 3, "remove_stale");
@@ -126,7 +130,7 @@ int ds_unix_connect(lua_State *L, ds_socket *s) {
   ds_sockaddr sa;
   double deadline = DS_DEADLINE_UNSET;
   int err;
-  check_path(L, 2, &sa);
+  if ((err = check_path(L, 2, &sa)) != 0) return ds_push_error(L, err);
   s->bound = 1;
   while (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0) {
     err = ds_sys_error();
@@ -179,7 +183,7 @@ int ds_unix_sendto(lua_State *L, ds_socket *s) {
   ds_iov iov;
   ssize_t n;
   int err;
-  check_path(L, 3, &to);
+  if ((err = check_path(L, 3, &to)) != 0) return ds_push_error(L, err);
   ds_msg_set(&mh, &to.u.ss, to.len, &iov, (void *)data, len, NULL, 0);
   while ((n = ds_sys_sendmsg(s->fd, &mh)) < 0)
     if ((err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline)) != 0) return ds_push_error(L, err);
@@ -484,6 +488,7 @@ static int unix_sendmsg(lua_State *L, ds_socket *s) {
     size_t plen;
     const char *path = lua_tolstring(L, 4, &plen);
     int code = ds_unix_to_sockaddr(path, plen, &to);
+    if (code == DS_PATH_NOABSTRACT) return ds_push_error(L, EAFNOSUPPORT);
     if (code != DS_PATH_OK)
       return luaL_error(L, "bad field 'addr' in message (%s)", path_error(L, code));
   }

@@ -198,6 +198,13 @@ int ds_errq_keep_pending(ds_fd fd, ds_errq *q);
 enum { DS_PATH_OK = 0, DS_PATH_LONG, DS_PATH_NUL, DS_PATH_EMPTY };
 int ds_unix_to_sockaddr(const char *text, size_t len, ds_sockaddr *sa);
 size_t ds_sockaddr_to_unix(const ds_sockaddr *sa, char out[DS_UNIX_PATH_MAX + 2]);
+/* local sockets off Linux: the two above are these with the platform's
+** answer to "abstract names?" (DS_HAVE_ABSTRACT_UNIX); without, "@..." is
+** DS_PATH_NOABSTRACT (EAFNOSUPPORT to the caller) and a sun_path with a
+** leading NUL is unnamed. core_test runs both answers. */
+enum { DS_PATH_NOABSTRACT = DS_PATH_EMPTY + 1 };
+int ds_unix_to_sockaddr_as(const char *text, size_t len, ds_sockaddr *sa, int has_abstract);
+size_t ds_sockaddr_to_unix_as(const ds_sockaddr *sa, char out[DS_UNIX_PATH_MAX + 2], int has_abstract);
 /* icmp.c: ICMP sockets (issue 17). mode: which kinds may be made. */
 enum { DS_ICMP_ANY = -1, DS_ICMP_DGRAM = 0, DS_ICMP_RAW = 1 };
 ds_fd ds_make_icmp(int af, int mode, int *raw, int *err);
