@@ -317,6 +317,36 @@ describe("ds.unix credentials", function()
     H.raises("option 'peercred' is read only", function() srv:setoption("peercred", 1) end)
   end)
 
+  it("end a stream or seqpacket connection in recvmsg as recv does: nil, \"closed\", \"EOF\"", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
+    for _, kind in ipairs({ "stream", "seqpacket" }) do
+      local a, b = ds.socketpair(kind)
+      keep(a); keep(b)
+      b:settimeout(H.WAIT)
+      assert.equal(4, a:send("last"))
+      local kept = { data = "kept" }
+      assert.equal("last", H.ok(b:recvmsg(nil, kept)).data, kind)
+      a:close()
+      kept.data = "untouched"
+      assert.same({ nil, "closed", "EOF" }, { b:recvmsg(nil, kept) }, kind)
+      assert.equal("untouched", kept.data, kind)
+      assert.same({ nil, "closed", "EOF" }, { b:recv() }, kind)
+    end
+    -- an empty datagram, and an empty record carrying a descriptor, are messages
+    local d, e = ds.socketpair("dgram")
+    keep(d); keep(e)
+    e:settimeout(H.WAIT)
+    assert.equal(0, d:send(""))
+    assert.same({ data = "", addr = "", size = 0, truncated = false, ctruncated = false }, H.ok(e:recvmsg()))
+    local p, q = ds.socketpair("seqpacket")
+    keep(p); keep(q)
+    q:settimeout(H.WAIT)
+    assert.equal(0, p:sendmsg({ data = "", fds = { d } }))
+    local m = H.ok(q:recvmsg())
+    assert.equal("", m.data)
+    assert.matches("^unix{dgram, fd %d+}$", tostring(keep(m.fds[1])))
+  end)
+
   it("send and receive message tables with paths", function()
     local why = H.needs_unix("local sockets", true); if why then return pending(why) end
     local d = unix("dgram")

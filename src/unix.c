@@ -396,10 +396,19 @@ static void store_msg(lua_State *L, int t, int k, int v, lua_Integer size, int t
   }
 }
 
+/* Is a receive of n bytes the peer's end: nothing on a stream or
+** seqpacket socket (whose connection ended; a record carrying
+** descriptors is a message, even empty), when room was given. Datagrams
+** may be empty. */
+static int is_eof(const ds_socket *s, ssize_t n, size_t max, unsigned nfds, int ctrunc) {
+  return n == 0 && max > 0 && s->type != SOCK_DGRAM && nfds == 0 && !ctrunc;
+}
+
 /* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
 ** path, "" unnamed), size, truncated, ctruncated, cred with passcred, and
 ** fds, the descriptors passed along (at most RECV_FDS_MAX: with more, or
-** a control message cut short, none is given and ctruncated says so). The
+** a control message cut short, none is given and ctruncated says so). At
+** the end of a stream or seqpacket connection: nil, "closed", "EOF". The
 ** holder owns them from the receive until their objects do. Every value
 ** and key is made from copies on the C stack before any store; t stays
 ** anchored. */
@@ -439,6 +448,7 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   }
   h->n = ds_sys_rights_take(&mh, h->fd, RECV_FDS_MAX, &dropped); /* owned from here */
   ctrunc = (ds_msg_flags(&mh) & MSG_CTRUNC) != 0 || dropped;
+  if (is_eof(s, n, max, h->n, ctrunc)) return ds_push_failure(L, "closed", "EOF"); /* as recv */
   if (ctrunc) holder_gc_slots(h); /* some did not fit: none is given */
   from.len = s->type == SOCK_DGRAM ? ds_msg_namelen(&mh) : 0;
   has_cred = ds_sys_msg_cred(&mh, &cred);
