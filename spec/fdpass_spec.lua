@@ -278,3 +278,51 @@ print("passed " .. port)
     assert.same({ "ANSW", "127.0.0.1", port }, { c:recvfrom() })
   end)
 end)
+
+-- ---- ICMP sockets ---------------------------------------------------------
+
+-- In a namespace of its own whose ping_group_range admits root's group:
+-- an ICMP socket of each kind and family passed over a socketpair, then
+-- detached and adopted by fromfd; each object, and an echo round trip on
+-- it to loopback, reported as "KIND_FAMILY_STEP".
+local ICMP_PASS = [[
+local ds = require "dualstack"
+local a, b = ds.socketpair("dgram")
+b:settimeout(2)
+local function echo(key, s, family, dst)
+  report(key, tostring(s) .. " " .. s:gettype())
+  s:settimeout(2)
+  assert(s:sendto(ds.icmp_echo { family = family, id = 77, seq = 5, data = "passed" }, dst))
+  local p = assert(ds.icmp_parse(assert(s:recvfrom()), family))
+  report(key .. "_reply", p.type .. " " .. p.seq .. " " .. p.data)
+end
+for _, kind in ipairs { "dgram", "raw" } do
+  for family, dst in pairs { inet = "127.0.0.1", inet6 = "::1" } do
+    local key = kind .. "_" .. family
+    local s = assert(ds.icmp { family = family, raw = kind == "raw" })
+    assert(a:sendmsg { data = key, fds = { s } })
+    s:close()
+    local got = assert(b:recvmsg()).fds[1]
+    echo(key .. "_passed", got, family, dst)
+    echo(key .. "_fromfd", assert(ds.fromfd(got:detach())), family, dst)
+  end
+end
+]]
+
+describe("descriptor passing of ICMP sockets", function()
+  it("gives icmp sockets (datagram and raw, inet and inet6) that answer echoes, as fromfd does", function()
+    local why = H.needs_icmp_netns("passing ICMP sockets"); if why then return pending(why) end
+    local N = require "namespace"
+    local r, out = N.run("-n", "ip link set lo up\n" .. N.ping_range(0, 2147483647), ICMP_PASS)
+    for _, kind in ipairs { "dgram", "raw" } do
+      for family, reply in pairs { inet = "0 5 passed", inet6 = "129 5 passed" } do
+        for _, step in ipairs { "passed", "fromfd" } do
+          local key = kind .. "_" .. family .. "_" .. step
+          local want = "^icmp{" .. family .. ", " .. kind .. ", fd %d+[^}]*} " .. kind .. "$"
+          assert(tostring(r[key]):match(want), key .. " is " .. tostring(r[key]) .. ":\n" .. out)
+          assert.equal(reply, r[key .. "_reply"], key .. ":\n" .. out)
+        end
+      end
+    end
+  end)
+end)

@@ -132,6 +132,10 @@ void ds_open_icmp(lua_State *L);
 
 /* socket.c */
 void ds_open_socket(lua_State *L);
+/* socket.c: adopting a descriptor made elsewhere, for fromfd and for one
+** received over a local socket (unix.c) */
+int ds_fd_family(const ds_fdinfo *info);
+int ds_adopt_socket(lua_State *L, ds_socket *s, ds_fd fd, const ds_fdinfo *info, int family, int shared);
 
 /* recv.c */
 typedef struct ds_rx { /* where one datagram's sender and control data land */

@@ -286,40 +286,26 @@ static void open_fd_type(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* The family of ours a descriptor's info says, or -1 when it is no
-** socket dualstack makes (then it becomes a dualstack.fd). */
-static int family_of(const ds_fdinfo *info) {
-  if (info->af == AF_UNIX)
-    return info->type == SOCK_STREAM || info->type == SOCK_DGRAM || info->type == SOCK_SEQPACKET
-               ? DS_UNIX : -1;
-  if (info->type != SOCK_STREAM && info->type != SOCK_DGRAM) return -1;
-  if (info->af == AF_INET) return DS_INET;
-  return info->af == AF_INET6 ? (info->v6only ? DS_INET6 : DS_DUAL) : -1;
-}
-
 /* Pushes an object owning the holder's slot i: a socket object for a
-** socket of a kind dualstack makes, else a dualstack.fd. The object is
-** made before it takes the slot, so a memory error leaves it the holder's. */
+** socket of a kind dualstack makes (as fromfd adopts one), else, or when
+** its set-up fails, a dualstack.fd. Each object is made before it takes
+** the slot, so a memory error leaves the descriptor the holder's. */
 static void push_received(lua_State *L, fd_holder *h, unsigned i) {
   ds_fdinfo info;
-  int family = ds_inspect(h->fd[i], &info) == 0 ? family_of(&info) : -1;
+  int family = ds_inspect(h->fd[i], &info) == 0 ? ds_fd_family(&info) : -1;
+  ds_fdobj *o;
   if (family >= 0) {
-    ds_socket *s = ds_new_socket(L, family, info.type);
-    ds_fd fd = h->fd[i];
-    unsigned on = family == DS_UNIX ? 0 : ds_read_recvopts(fd, family, info.type);
-    if (family != DS_UNIX && ds_fill_recvopts(fd, family, info.type, on) != 0) on = 0;
-    (void)ds_adopt_shared(fd, &info); /* close-on-exec came with the receive */
-    s->recvopts = on;
-    if (family != DS_INET && family != DS_UNIX && info.type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
-    s->bound = info.bound;
-    ds_adopt_recverr(L, s, fd); /* as fromfd: a memory error leaves fd the holder's */
-    s->fd = fd;
-  } else {
-    ds_fdobj *o = (ds_fdobj *)lua_newuserdatauv(L, sizeof(*o), 0);
-    o->fd = DS_FD_NONE;
-    luaL_setmetatable(L, DS_FD_MT);
-    o->fd = h->fd[i];
+    ds_socket *s = ds_new_socket(L, family, SOCK_DGRAM);
+    if (ds_adopt_socket(L, s, h->fd[i], &info, family, 1) == 0) { /* close-on-exec came with the receive */
+      h->fd[i] = DS_FD_NONE;
+      return;
+    }
+    lua_pop(L, 1); /* not set up as ours: given as it is */
   }
+  o = (ds_fdobj *)lua_newuserdatauv(L, sizeof(*o), 0);
+  o->fd = DS_FD_NONE;
+  luaL_setmetatable(L, DS_FD_MT);
+  o->fd = h->fd[i];
   h->fd[i] = DS_FD_NONE;
 }
 

@@ -153,6 +153,7 @@ typedef struct ds_fdinfo {
   int af;     /* AF_INET, AF_INET6 or AF_UNIX */
   int v6only; /* AF_INET6: IPV6_V6ONLY */
   int bound;  /* it has a port, or a peer */
+  int proto;  /* an ICMP socket (SOCK_DGRAM or SOCK_RAW): IPPROTO_ICMP or IPPROTO_ICMPV6; else 0 */
 } ds_fdinfo;
 int ds_inspect(ds_fd fd, ds_fdinfo *info);
 int ds_adopt(ds_fd fd, const ds_fdinfo *info);

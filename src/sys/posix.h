@@ -36,6 +36,10 @@
 #if defined(__linux__)
 #define DS_HAVE_ABSTRACT_UNIX 1
 #endif
+/* adopted descriptors: the protocol of a socket (ICMP ones told apart) */
+#if defined(SO_PROTOCOL)
+#define DS_HAVE_SO_PROTOCOL 1
+#endif
 
 /* A descriptor, and the value of none (a closed socket). */
 typedef int ds_fd;
