@@ -145,6 +145,14 @@ int ds_unix_connect(lua_State *L, ds_socket *s) {
 
 /* ---- datagrams and records ---- */
 
+/* Is a receive of n bytes the peer's end: nothing on a stream or
+** seqpacket socket (whose connection ended; a record carrying
+** descriptors is a message, even empty), when room was given. Datagrams
+** may be empty. */
+static int is_eof(const ds_socket *s, ssize_t n, size_t max, unsigned nfds, int ctrunc) {
+  return n == 0 && max > 0 && s->type != SOCK_DGRAM && nfds == 0 && !ctrunc;
+}
+
 /* recv / recvfrom on a dgram or seqpacket socket: one datagram or record
 ** of at most size bytes (arg 2), and with sender its sender's path. No
 ** control room: passed descriptors are dropped by the kernel. */
@@ -167,7 +175,7 @@ int ds_unix_recv(lua_State *L, ds_socket *s, int sender) {
   }
   from.len = ds_msg_namelen(&mh);
   lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* n: the real length */
-  if (n == 0 && s->type == SOCK_SEQPACKET && max > 0) return ds_push_failure(L, "closed", "EOF");
+  if (is_eof(s, n, max, 0, 0)) return ds_push_failure(L, "closed", "EOF");
   if (!sender) return 1;
   if (s->type == SOCK_SEQPACKET) from.len = 0; /* a connected record has no sender name */
   return 1 + ds_unix_push_name(L, &from);
@@ -380,14 +388,6 @@ static void store_msg(lua_State *L, int t, int k, int v, lua_Integer size, int t
     else lua_pushnil(L);
     lua_rawset(L, t);
   }
-}
-
-/* Is a receive of n bytes the peer's end: nothing on a stream or
-** seqpacket socket (whose connection ended; a record carrying
-** descriptors is a message, even empty), when room was given. Datagrams
-** may be empty. */
-static int is_eof(const ds_socket *s, ssize_t n, size_t max, unsigned nfds, int ctrunc) {
-  return n == 0 && max > 0 && s->type != SOCK_DGRAM && nfds == 0 && !ctrunc;
 }
 
 /* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
