@@ -14,13 +14,14 @@ local keep = cleanup.keep
 after_each(cleanup.close_all)
 
 -- The loop runner, its time limit and the check for a loop library are
--- shared with unix_loops_spec (spec/helpers.lua, "Event loops").
+-- shared with unix_loops_spec and recverr_loops_spec (spec/helpers.lua,
+-- "Event loops").
 local LIMIT = H.LOOP_LIMIT
 local need = H.loop_lib
 local in_loop = H.in_loop
 
 -- The cqueues loop in this process (cqueues reloads fine): body(env) runs
--- in a coroutine of it as in LOOP_CHILD. Raises what body raised.
+-- in a coroutine of it as in H.in_loop's child. Raises what body raised.
 local function in_cqueues(body)
   local cqueues = need("cqueues")
   if not cqueues then return nil end
