@@ -194,12 +194,15 @@ package.path = "lua/?.lua;" .. package.path
 package.cpath = "build/?.so;" .. package.cpath
 local ds = require "dualstack"
 local c = assert(ds.unix())
-c:settimeout(5)
+c:settimeout(10)
 assert(c:connect(%q))
 ]]):format(path), body)
   f:close()
-  return assert(io.popen("exec timeout 20 lua5.4 " .. file .. " 2>&1"))
+  return assert(io.popen("exec timeout 30 lua5.4 " .. file .. " 2>&1"))
 end
+
+-- How long the parent waits for the child: its start, under an emulator too.
+local CHILD_WAIT = 10
 
 -- A private directory with a listening local stream socket in it.
 local function rendezvous()
@@ -207,7 +210,7 @@ local function rendezvous()
   os.remove(dir)
   assert(os.execute("mkdir " .. dir))
   local srv = keep(H.ok(ds.unix()))
-  srv:settimeout(H.WAIT)
+  srv:settimeout(CHILD_WAIT)
   assert.equal(1, srv:bind(dir .. "/pass.sock"))
   assert.equal(1, srv:listen())
   return dir, srv
@@ -221,14 +224,14 @@ describe("descriptor passing between two processes", function()
     local p = child(dir, dir .. "/pass.sock", [[
 local m = assert(c:recvmsg())
 local u = assert(m.fds and m.fds[1], "no descriptor came with " .. tostring(m.data))
-u:settimeout(5)
+u:settimeout(10)
 assert(c:send(tostring(u) .. "\n"))
 local data, addr, port = assert(u:recvfrom())
 assert(u:sendto(data:upper(), addr, port))
 print("answered " .. data)
 ]])
     local a = keep(H.ok(srv:accept()))
-    a:settimeout(H.WAIT)
+    a:settimeout(CHILD_WAIT)
     local u, port = H.udp_bound("inet", "127.0.0.1")
     assert.equal(4, a:sendmsg({ data = "take", fds = { u } }))
     u:close() -- from here only the child's copy holds the port
@@ -259,7 +262,7 @@ u:close()
 print("passed " .. port)
 ]])
     local a = keep(H.ok(srv:accept()))
-    a:settimeout(H.WAIT)
+    a:settimeout(CHILD_WAIT)
     local m = a:recvmsg()
     local out = p:read("a")
     p:close() -- the child has exited: its copy is closed
