@@ -179,3 +179,153 @@ describe("descriptor passing", function()
     assert.is_true(H.now() - t0 < 10)
   end)
 end)
+
+-- ---- between two processes ----------------------------------------------
+
+-- Starts a child lua5.4 (the Lua under test: flavour runs put theirs first
+-- on PATH, as for the peercred child of unix_spec) that connects a local
+-- stream socket c to path and runs body; returns its pipe (stdout and
+-- stderr), which the case reads to the end for its failure messages.
+local function child(dir, path, body)
+  local file = dir .. "/child.lua"
+  local f = assert(io.open(file, "w"))
+  f:write(([[
+package.path = "lua/?.lua;" .. package.path
+package.cpath = "build/?.so;" .. package.cpath
+local ds = require "dualstack"
+local c = assert(ds.unix())
+c:settimeout(10)
+assert(c:connect(%q))
+]]):format(path), body)
+  f:close()
+  return assert(io.popen("exec timeout 30 lua5.4 " .. file .. " 2>&1"))
+end
+
+-- How long the parent waits for the child: its start, under an emulator too.
+local CHILD_WAIT = 10
+
+-- A private directory with a listening local stream socket in it.
+local function rendezvous()
+  local dir = os.tmpname()
+  os.remove(dir)
+  assert(os.execute("mkdir " .. dir))
+  local srv = keep(H.ok(ds.unix()))
+  srv:settimeout(CHILD_WAIT)
+  assert.equal(1, srv:bind(dir .. "/pass.sock"))
+  assert.equal(1, srv:listen())
+  return dir, srv
+end
+
+describe("descriptor passing between two processes", function()
+  it("gives a child a UDP socket the parent bound and closed: the child answers from its port", function()
+    local why = H.needs_unix("descriptor passing to a child lua5.4", true); if why then return pending(why) end
+    local dir, srv = rendezvous()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local p = child(dir, dir .. "/pass.sock", [[
+local m = assert(c:recvmsg())
+local u = assert(m.fds and m.fds[1], "no descriptor came with " .. tostring(m.data))
+u:settimeout(10)
+assert(c:send(tostring(u) .. "\n"))
+local data, addr, port = assert(u:recvfrom())
+assert(u:sendto(data:upper(), addr, port))
+print("answered " .. data)
+]])
+    local a = keep(H.ok(srv:accept()))
+    a:settimeout(CHILD_WAIT)
+    local u, port = H.udp_bound("inet", "127.0.0.1")
+    assert.equal(4, a:sendmsg({ data = "take", fds = { u } }))
+    u:close() -- from here only the child's copy holds the port
+    local seen = a:receive()
+    local c = keep(H.udp_bound("inet", "127.0.0.1"))
+    local sent = c:sendto("question", "127.0.0.1", port)
+    local data, addr, from = c:recvfrom()
+    local out = p:read("a")
+    p:close()
+    assert(tostring(seen):match("^udp{inet, fd %d+, 127%.0%.0%.1:" .. port .. "}$"), tostring(seen) .. "\n" .. out)
+    assert.equal(8, sent, out)
+    assert.equal("QUESTION", data, out)
+    assert.equal("127.0.0.1", addr, out)
+    assert.equal(port, from, out)
+    assert.equal("answered question\n", out)
+  end)
+
+  it("takes from a child a UDP socket it bound, which answers from its port after the child exits", function()
+    local why = H.needs_unix("descriptor passing from a child lua5.4", true); if why then return pending(why) end
+    local dir, srv = rendezvous()
+    finally(function() os.execute("rm -rf " .. dir) end)
+    local p = child(dir, dir .. "/pass.sock", [[
+local u = assert(ds.udp { family = "inet" })
+assert(u:bind("127.0.0.1", 0))
+local _, port = u:getsockname()
+assert(c:sendmsg { data = tostring(port), fds = { u } })
+u:close()
+print("passed " .. port)
+]])
+    local a = keep(H.ok(srv:accept()))
+    a:settimeout(CHILD_WAIT)
+    local m = a:recvmsg()
+    local out = p:read("a")
+    p:close() -- the child has exited: its copy is closed
+    assert.truthy(m, out)
+    assert.truthy(m.fds, "no descriptor came: " .. out)
+    local port = math.tointeger(tonumber(m.data))
+    assert.equal("passed " .. m.data .. "\n", out)
+    local got = keep(m.fds[1])
+    got:settimeout(H.WAIT)
+    assert.matches("^udp{inet, fd %d+, 127%.0%.0%.1:" .. port .. "}$", tostring(got))
+    local c = keep(H.udp_bound("inet", "127.0.0.1"))
+    assert.equal(8, c:sendto("question", "127.0.0.1", port))
+    local data, addr, from = got:recvfrom()
+    assert.equal("question", data)
+    assert.equal(4, got:sendto("ANSW", addr, from))
+    assert.same({ "ANSW", "127.0.0.1", port }, { c:recvfrom() })
+  end)
+end)
+
+-- ---- ICMP sockets ---------------------------------------------------------
+
+-- In a namespace of its own whose ping_group_range admits root's group:
+-- an ICMP socket of each kind and family passed over a socketpair, then
+-- detached and adopted by fromfd; each object, and an echo round trip on
+-- it to loopback, reported as "KIND_FAMILY_STEP".
+local ICMP_PASS = [[
+local ds = require "dualstack"
+local a, b = ds.socketpair("dgram")
+b:settimeout(2)
+local function echo(key, s, family, dst)
+  report(key, tostring(s) .. " " .. s:gettype())
+  s:settimeout(2)
+  assert(s:sendto(ds.icmp_echo { family = family, id = 77, seq = 5, data = "passed" }, dst))
+  local p = assert(ds.icmp_parse(assert(s:recvfrom()), family))
+  report(key .. "_reply", p.type .. " " .. p.seq .. " " .. p.data)
+end
+for _, kind in ipairs { "dgram", "raw" } do
+  for family, dst in pairs { inet = "127.0.0.1", inet6 = "::1" } do
+    local key = kind .. "_" .. family
+    local s = assert(ds.icmp { family = family, raw = kind == "raw" })
+    assert(a:sendmsg { data = key, fds = { s } })
+    s:close()
+    local got = assert(b:recvmsg()).fds[1]
+    echo(key .. "_passed", got, family, dst)
+    echo(key .. "_fromfd", assert(ds.fromfd(got:detach())), family, dst)
+  end
+end
+]]
+
+describe("descriptor passing of ICMP sockets", function()
+  it("gives icmp sockets (datagram and raw, inet and inet6) that answer echoes, as fromfd does", function()
+    local why = H.needs_icmp_netns("passing ICMP sockets"); if why then return pending(why) end
+    local N = require "namespace"
+    local r, out = N.run("-n", "ip link set lo up\n" .. N.ping_range(0, 2147483647), ICMP_PASS)
+    for _, kind in ipairs { "dgram", "raw" } do
+      for family, reply in pairs { inet = "0 5 passed", inet6 = "129 5 passed" } do
+        for _, step in ipairs { "passed", "fromfd" } do
+          local key = kind .. "_" .. family .. "_" .. step
+          local want = "^icmp{" .. family .. ", " .. kind .. ", fd %d+[^}]*} " .. kind .. "$"
+          assert(tostring(r[key]):match(want), key .. " is " .. tostring(r[key]) .. ":\n" .. out)
+          assert.equal(reply, r[key .. "_reply"], key .. ":\n" .. out)
+        end
+      end
+    end
+  end)
+end)

@@ -225,6 +225,30 @@ describe("fromfd", function()
     assert.same({ nil, "bad file descriptor", "EBADF" }, { ds.fromfd(r) })
   end)
 
+  it("adopts an ICMP socket as icmp, refusing it as udp and a udp one as icmp", function()
+    local why = H.needs_posix("SO_PROTOCOL"); if why then return pending(why) end
+    local s, err, code = ds.icmp { family = "inet" } -- made, never sent on
+    if not s then return pending("no ICMP socket here: " .. tostring(err) .. " " .. tostring(code)) end
+    local kind = s:gettype()
+    local fd = s:detach()
+    finally(function() th.closefd(fd) end)
+    assert.same({ nil, "descriptor " .. fd .. " is an icmp socket, udp expected", "EPROTOTYPE" },
+      { ds.fromfd(fd, "udp") })
+    assert.same({ nil, "descriptor " .. fd .. " is an icmp socket, tcp expected", "EPROTOTYPE" },
+      { ds.fromfd(fd, "tcp") })
+    local i = H.ok(ds.fromfd(fd, "icmp"))
+    assert.equal("icmp{inet, " .. kind .. ", fd " .. fd .. "}", (tostring(i):gsub(", 0%.0%.0%.0:%d+}$", "}")))
+    assert.equal(kind, i:gettype())
+    assert.equal(fd, i:detach())
+    local again = H.ok(ds.fromfd(fd))
+    assert.matches("^icmp{inet, " .. kind .. ", fd %d+", tostring(again))
+    assert.equal(fd, again:detach())
+    local u = raw("inet", "udp")
+    assert.same({ nil, "descriptor " .. u .. " is a udp socket, icmp expected", "EPROTOTYPE" },
+      { ds.fromfd(u, "icmp") })
+    th.closefd(u)
+  end)
+
   it("checks its arguments", function()
     H.raises("descriptor out of range", function() ds.fromfd(-1) end)
     H.raises("descriptor out of range", function() ds.fromfd(math.maxinteger) end)

@@ -581,4 +581,106 @@ function H.needs_icmp_netns(what)
   return nil
 end
 
+-- Event loops (waiter_spec, unix_loops_spec): BODY run in a coroutine of
+-- cqueues or luv in a child lua5.4 while a ticker counts every 10 ms, so
+-- a case measures that a wait let the loop run.
+
+-- Seconds every loop may run before the case fails.
+H.LOOP_LIMIT = 10
+H.LOOPS = { "cqueues", "luv" }
+
+-- The loop library, or nil after marking the case pending with why not
+-- (musl, cross and Windows runs have neither; Linux native has both).
+function H.loop_lib(module)
+  local why = H.needs_module(module, "lua-" .. module)
+  if why then return pending(why) end
+  return require(module)
+end
+
+-- The cases with both loops run in a child lua5.4 each: luv cannot be
+-- loaded twice into one Lua state (a second require after busted's
+-- insulation dropped the first crashes in uv_timer_init), and a child
+-- keeps one loop's handles out of the others' way. LOOP_CHILD runs BODY
+-- (Lua source; env.ticks, env.spawn(fn), env.sleep(s), listener(kind,
+-- opts), now()) in a coroutine of LOOP while a ticker counts env.ticks
+-- every 10 ms; BODY reports what the spec asserts. "finished" tells the
+-- body ran to its end, "error" what it raised.
+local LOOP_CHILD = [[
+local ds = require "dualstack"
+-- pcall: so a tree without dualstack.wait still runs the cqueues cases
+-- and reports what they measured
+local _, wait = pcall(require, "dualstack.wait")
+local function now() return ds.monotime() end
+local function listener(kind, opts)
+  local open = kind == "tcp" and ds.listen or ds.udp_listen
+  local l = assert(open("*", 0, opts))
+  return l, select(2, l:getsockname())
+end
+local env = { ticks = 0 }
+local function body(env)
+BODY
+end
+local function guarded()
+  local ok, err = pcall(body, env)
+  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
+  report("finished", true)
+end
+if "LOOP" == "cqueues" then
+  local cqueues = require "cqueues"
+  local cq = cqueues.new()
+  local done = false
+  env.sleep = cqueues.sleep
+  function env.spawn(fn) cq:wrap(fn) end
+  cq:wrap(function() while not done do cqueues.sleep(0.01); env.ticks = env.ticks + 1 end end)
+  cq:wrap(function() guarded(); done = true end)
+  assert(cq:loop(LIMIT))
+else
+  local uv = require "luv"
+  env.sleep, env.spawn = wait.luv.sleep, ds.luv.spawn
+  local tick = uv.new_timer()
+  tick:start(10, 10, function() env.ticks = env.ticks + 1 end)
+  local go = uv.new_timer()
+  go:start(0, 0, function()
+    go:close()
+    ds.luv.spawn(function() guarded(); tick:close() end)
+  end)
+  ds.luv.run()
+end
+]]
+
+-- Runs body (with each key of subs replaced by its text) in a child under
+-- loop, in namespaces flags with setup; returns the reports and output.
+-- nil after pending when loop is not installed.
+function H.in_loop(loop, body, subs, flags, setup)
+  if not H.loop_lib(loop) then return nil end
+  for key, text in pairs(subs or {}) do
+    body = body:gsub(key, function() return text end)
+  end
+  local script = LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"'):gsub("LIMIT", tostring(H.LOOP_LIMIT))
+    :gsub("BODY", function() return body end)
+  local r, out = require("namespace").run(flags or "", setup or "", script)
+  assert(r.finished, "child did not finish:\n" .. out)
+  assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
+  return r, out
+end
+
+-- The number a child reported as key, asserted there.
+function H.loop_number(r, key, out)
+  local v = tonumber(r[key])
+  assert(v, "no " .. key .. " reported:\n" .. out)
+  return v
+end
+
+-- Asserts the reported elapsed time is in [from, to).
+function H.loop_waited(r, out, from, to)
+  local elapsed = H.loop_number(r, "elapsed", out)
+  require("luassert").is_true(elapsed >= from and elapsed < to, "waited " .. elapsed .. " s:\n" .. out)
+end
+
+-- Asserts the ticker ticked at least least times.
+function H.loop_ticked(r, out, least)
+  local ticks = H.loop_number(r, "ticks", out)
+  require("luassert").is_true(ticks >= least, "the ticker ticked " .. ticks .. " times:\n" .. out)
+end
+
 return H

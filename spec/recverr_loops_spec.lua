@@ -13,42 +13,9 @@ after_each(cleanup.close_all)
 
 -- ---- event loops: a receive loop with an error queued, no spin ----------
 
--- A child per loop (luv cannot load twice into one Lua state, as in
--- waiter_spec). The body runs in a coroutine of LOOP while a ticker counts
--- every 10 ms; it loops for 1 s on ds.wait + recvfrom with timeout 0 with
--- one ECONNREFUSED queued, and reports ticks, CPU, wakes and the entry.
-local LOOP_CHILD = [[
-local ds = require "dualstack"
-local ticks, done = 0, false
-local spawn, sleep
-local function body()
-BODY
-end
-local function guarded()
-  local ok, err = pcall(body)
-  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
-  report("finished", true)
-end
-if "LOOP" == "cqueues" then
-  local cqueues = require "cqueues"
-  local cq = cqueues.new()
-  spawn, sleep = function(fn) cq:wrap(fn) end, cqueues.sleep
-  cq:wrap(function() while not done do cqueues.sleep(0.01); ticks = ticks + 1 end end)
-  cq:wrap(function() guarded(); done = true end)
-  assert(cq:loop(10))
-else
-  local uv = require "luv"
-  spawn, sleep = ds.luv.spawn, require("dualstack.wait").luv.sleep
-  local tick = uv.new_timer()
-  tick:start(10, 10, function() ticks = ticks + 1 end)
-  local go = uv.new_timer()
-  go:start(0, 0, function()
-    go:close()
-    ds.luv.spawn(function() guarded(); tick:close() end)
-  end)
-  ds.luv.run()
-end
-]]
+-- A child per loop (luv cannot load twice into one Lua state): H.in_loop
+-- runs each body in a coroutine of the loop while a ticker counts
+-- env.ticks every 10 ms.
 
 -- The receive loop: 1 s of ds.wait + recvfrom (timeout 0) with one
 -- ECONNREFUSED queued; reports ticks, CPU, wakes and the entry after.
@@ -62,7 +29,7 @@ local RECV_BODY = [[
   local _, port = t:getsockname()
   t:close()
   assert(s:sendto("abc", "127.0.0.2", port))
-  local cpu, start, ticks0 = os.clock(), ds.monotime(), ticks
+  local cpu, start, ticks0 = os.clock(), ds.monotime(), env.ticks
   local wakes, others = 0, {}
   while ds.monotime() - start < 1 do
     if ds.wait(s, math.max(0, 1 - (ds.monotime() - start))) then
@@ -73,7 +40,7 @@ local RECV_BODY = [[
     end
   end
   report("cpu", os.clock() - cpu)
-  report("ticks", ticks - ticks0)
+  report("ticks", env.ticks - ticks0)
   report("wakes", wakes)
   report("others", table.concat(others, ", "))
   local e, err = s:recverr()
@@ -91,42 +58,34 @@ local LISTENER_BODY = [[
   assert(t:bind("::1", 0))
   local _, port = t:getsockname()
   t:close()
-  spawn(function() sleep(0.3); assert(l:sendto("abc", "::1", port)) end)
-  local ticks0, start = ticks, ds.monotime()
+  env.spawn(function() env.sleep(0.3); assert(l:sendto("abc", "::1", port)) end)
+  local ticks0, start = env.ticks, ds.monotime()
   local e, err = l:recverr(1)
   report("waited", ds.monotime() - start)
-  report("wait_ticks", ticks - ticks0)
+  report("wait_ticks", env.ticks - ticks0)
   report("code", e and e.code or err)
   report("offender", e and e.offender)
   report("port", e and e.port == port)
   local _, lport = l:getsockname()
   local c = assert(ds.udp { family = "inet" })
   assert(c:sendto("hello", "127.0.0.1", lport))
-  sleep(0.05)
-  local cpu, ticks1 = os.clock(), ticks
+  env.sleep(0.05)
+  local cpu, ticks1 = os.clock(), env.ticks
   start = ds.monotime()
   report("idle", table.concat({ tostring((l:recverr(0.5))), select(3, l:recverr(0)) }, "|"))
   report("idle_elapsed", ds.monotime() - start)
   report("idle_cpu", os.clock() - cpu)
-  report("idle_ticks", ticks - ticks1)
+  report("idle_ticks", env.ticks - ticks1)
   l:settimeout(1)
   report("data", (l:recvfrom()))
 ]]
-
-local function in_loop(loop, body)
-  local script = LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"'):gsub("BODY", function() return body end)
-  local r, out = N.run("", "", script)
-  assert(r.finished, "child did not finish:\n" .. out)
-  assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
-  return r
-end
 
 describe("recverr in event loops", function()
   for _, loop in ipairs { "cqueues", "luv" } do
     it(loop .. ": a wait + recvfrom(timeout 0) loop with an error queued does not spin", function()
       local why = H.needs_errqueue() or H.needs_module(loop, "lua-" .. loop)
       if why then return pending(why) end
-      local r = in_loop(loop, RECV_BODY)
+      local r = H.in_loop(loop, RECV_BODY)
       assert.equal("", r.others, ("receives failed with the queued error (%s wakes, %s s CPU)"):format(r.wakes, r.cpu))
       assert.is_true(tonumber(r.ticks) >= 50, "the ticker ran only " .. r.ticks .. " times")
       assert.is_true(tonumber(r.cpu) < 0.2, ("%s s CPU in 1 s (%s wakes): the loop spun"):format(r.cpu, r.wakes))
@@ -138,7 +97,7 @@ describe("recverr in event loops", function()
     it(loop .. ": listener:recverr yields while it waits, and a datagram unread does not make it spin", function()
       local why = H.needs_errqueue() or H.needs_module(loop, "lua-" .. loop)
       if why then return pending(why) end
-      local r = in_loop(loop, LISTENER_BODY)
+      local r = H.in_loop(loop, LISTENER_BODY)
       assert.equal("ECONNREFUSED", r.code)
       assert.equal("::1", r.offender)
       assert.equal("true", r.port)

@@ -163,6 +163,24 @@ describe("ds.unix stream sockets", function()
     H.raises("bad field 'family'", function() ds.udp({ family = "unix" }) end)
   end)
 
+  it("take \"@name\" as a Linux abstract name, and fail with EAFNOSUPPORT where there are none", function()
+    local why = H.needs_unix("local sockets"); if why then return pending(why) end
+    local s = unix()
+    local name = "@ds-none-" .. ds.getpid() -- no one binds it: nothing to reach
+    local f = not H.WINDOWS and io.open("/proc/sys/kernel/ostype")
+    local linux = f and f:read("l") == "Linux"
+    if f then f:close() end
+    if linux then
+      assert.same({ nil, "connection refused", "ECONNREFUSED" }, { s:connect(name) })
+    else
+      local refused = { nil, "address family not supported", "EAFNOSUPPORT" }
+      assert.same(refused, { s:connect(name) })
+      assert.same(refused, { s:bind(name) })
+      assert.same(refused, { s:bind("@") })
+      assert.equal(1, s:bind(dir .. "/p.sock")) -- a path still binds
+    end
+  end)
+
   it("refuse IP-level options", function()
     local why = H.needs_unix("local sockets"); if why then return pending(why) end
     local s = unix()
@@ -297,6 +315,36 @@ describe("ds.unix credentials", function()
     assert.is_number(cred.uid)
     assert.is_number(cred.gid)
     H.raises("option 'peercred' is read only", function() srv:setoption("peercred", 1) end)
+  end)
+
+  it("end a stream or seqpacket connection in recvmsg as recv does: nil, \"closed\", \"EOF\"", function()
+    local why = H.needs_unix("local sockets", true); if why then return pending(why) end
+    for _, kind in ipairs({ "stream", "seqpacket" }) do
+      local a, b = ds.socketpair(kind)
+      keep(a); keep(b)
+      b:settimeout(H.WAIT)
+      assert.equal(4, a:send("last"))
+      local kept = { data = "kept" }
+      assert.equal("last", H.ok(b:recvmsg(nil, kept)).data, kind)
+      a:close()
+      kept.data = "untouched"
+      assert.same({ nil, "closed", "EOF" }, { b:recvmsg(nil, kept) }, kind)
+      assert.equal("untouched", kept.data, kind)
+      assert.same({ nil, "closed", "EOF" }, { b:recv() }, kind)
+    end
+    -- an empty datagram, and an empty record carrying a descriptor, are messages
+    local d, e = ds.socketpair("dgram")
+    keep(d); keep(e)
+    e:settimeout(H.WAIT)
+    assert.equal(0, d:send(""))
+    assert.same({ data = "", addr = "", size = 0, truncated = false, ctruncated = false }, H.ok(e:recvmsg()))
+    local p, q = ds.socketpair("seqpacket")
+    keep(p); keep(q)
+    q:settimeout(H.WAIT)
+    assert.equal(0, p:sendmsg({ data = "", fds = { d } }))
+    local m = H.ok(q:recvmsg())
+    assert.equal("", m.data)
+    assert.matches("^unix{dgram, fd %d+}$", tostring(keep(m.fds[1])))
   end)
 
   it("send and receive message tables with paths", function()

@@ -13,88 +13,15 @@ local ds = H.ds
 local keep = cleanup.keep
 after_each(cleanup.close_all)
 
--- Seconds every loop below may run before the case fails.
-local LIMIT = 10
-
--- The loop library, or nil after marking the case pending with why not
--- (musl, cross and Windows runs have neither; Linux native has both).
-local function need(module)
-  local why = H.needs_module(module, "lua-" .. module)
-  if why then return pending(why) end
-  return require(module)
-end
-
--- ---- running a body inside a loop, with a ticker ------------------------
-
--- The cases with both loops run in a child lua5.4 each: luv cannot be
--- loaded twice into one Lua state (a second require after busted's
--- insulation dropped the first crashes in uv_timer_init), and a child
--- keeps one loop's handles out of the others' way. LOOP_CHILD runs BODY
--- (Lua source; env.ticks, env.spawn(fn), env.sleep(s), listener(kind,
--- opts), now()) in a coroutine of LOOP while a ticker counts env.ticks
--- every 10 ms; BODY reports what the spec asserts. "finished" tells the
--- body ran to its end, "error" what it raised.
-local LOOP_CHILD = [[
-local ds = require "dualstack"
--- pcall: so a tree without dualstack.wait still runs the cqueues cases
--- and reports what they measured
-local _, wait = pcall(require, "dualstack.wait")
-local function now() return ds.monotime() end
-local function listener(kind, opts)
-  local open = kind == "tcp" and ds.listen or ds.udp_listen
-  local l = assert(open("*", 0, opts))
-  return l, select(2, l:getsockname())
-end
-local env = { ticks = 0 }
-local function body(env)
-BODY
-end
-local function guarded()
-  local ok, err = pcall(body, env)
-  if not ok then report("error", (tostring(err):gsub("\n", " | "))) end
-  report("finished", true)
-end
-if "LOOP" == "cqueues" then
-  local cqueues = require "cqueues"
-  local cq = cqueues.new()
-  local done = false
-  env.sleep = cqueues.sleep
-  function env.spawn(fn) cq:wrap(fn) end
-  cq:wrap(function() while not done do cqueues.sleep(0.01); env.ticks = env.ticks + 1 end end)
-  cq:wrap(function() guarded(); done = true end)
-  assert(cq:loop(LIMIT))
-else
-  local uv = require "luv"
-  env.sleep, env.spawn = wait.luv.sleep, ds.luv.spawn
-  local tick = uv.new_timer()
-  tick:start(10, 10, function() env.ticks = env.ticks + 1 end)
-  local go = uv.new_timer()
-  go:start(0, 0, function()
-    go:close()
-    ds.luv.spawn(function() guarded(); tick:close() end)
-  end)
-  ds.luv.run()
-end
-]]
-
--- Runs body (with each key of subs replaced by its text) in a child under
--- loop, in namespaces flags with setup; returns the reports and output.
--- nil after pending when loop is not installed.
-local function in_loop(loop, body, subs, flags, setup)
-  if not need(loop) then return nil end
-  for key, text in pairs(subs or {}) do
-    body = body:gsub(key, function() return text end)
-  end
-  local script = LOOP_CHILD:gsub('"LOOP"', '"' .. loop .. '"'):gsub("LIMIT", tostring(LIMIT))
-    :gsub("BODY", function() return body end)
-  local r, out = N.run(flags or "", setup or "", script)
-  assert(r.finished, "child did not finish:\n" .. out)
-  assert(not r.error, "child raised: " .. tostring(r.error) .. "\n" .. out)
-  return r, out
-end
+-- The loop runner, its time limit and the check for a loop library are
+-- shared with unix_loops_spec and recverr_loops_spec (spec/helpers.lua,
+-- "Event loops").
+local LIMIT = H.LOOP_LIMIT
+local need = H.loop_lib
+local in_loop = H.in_loop
 
 -- The cqueues loop in this process (cqueues reloads fine): body(env) runs
--- in a coroutine of it as in LOOP_CHILD. Raises what body raised.
+-- in a coroutine of it as in H.in_loop's child. Raises what body raised.
 local function in_cqueues(body)
   local cqueues = need("cqueues")
   if not cqueues then return nil end
@@ -123,13 +50,8 @@ local function in_cqueues(body)
   return env
 end
 
-local LOOPS = { "cqueues", "luv" }
-
-local function number(r, key, out)
-  local v = tonumber(r[key])
-  assert(v, "no " .. key .. " reported:\n" .. out)
-  return v
-end
+local LOOPS = H.LOOPS
+local number = H.loop_number
 
 -- ---- (a) Happy Eyeballs race -----------------------------------------------
 
@@ -290,14 +212,7 @@ local MODELS = {
 }
 
 describe("the waiter in listener waits", function()
-  local function waited(r, out, from, to)
-    local elapsed = number(r, "elapsed", out)
-    assert.is_true(elapsed >= from and elapsed < to, "waited " .. elapsed .. " s:\n" .. out)
-  end
-  local function ticked(r, out, least)
-    local ticks = number(r, "ticks", out)
-    assert.is_true(ticks >= least, "the ticker ticked " .. ticks .. " times:\n" .. out)
-  end
+  local waited, ticked = H.loop_waited, H.loop_ticked
 
   for _, loop in ipairs(LOOPS) do
     for _, model in ipairs(MODELS) do

@@ -33,59 +33,47 @@ static int refuse_fd(lua_State *L, lua_Integer fd, const char *why, const char *
   return ds_push_failure(L, lua_pushfstring(L, "descriptor %I %s", (LUAI_UACINT)fd, why), code);
 }
 
+/* The kinds fromfd takes, and what each is called in its refusals. */
+static const char *const fd_kinds[] = {"tcp", "udp", "unix", "icmp", NULL};
+static const char *const fd_kind_names[] = {"a tcp", "a udp", "a unix", "an icmp"};
+enum { KIND_TCP, KIND_UDP, KIND_UNIX, KIND_ICMP };
+
+/* The kind (fd_kinds' index) of a socket of family by info. */
+static int kind_of(const ds_fdinfo *info, int family) {
+  if (family == DS_UNIX) return KIND_UNIX;
+  if (info->proto) return KIND_ICMP;
+  return info->type == SOCK_STREAM ? KIND_TCP : KIND_UDP;
+}
+
 /* fromfd(fd [, kind]): a socket object owning a descriptor made elsewhere
 ** (inherited, systemd's, inetd's stdin). Type, family and v6only are
-** read from it; it is set up as tcp and udp set theirs up. The object
-** comes first, so a memory error leaves the descriptor the caller's. Every
-** check (what it is, which receive options are on) only reads, and comes
-** before any change; only the set-up itself can fail after a change (a
-** system failure), and then the descriptor stays the caller's, open, with
-** what was done before the failure (docs/dualstack.luadoc: fromfd). The
-** object owns it once nothing can fail. */
+** read from it; it is set up as tcp, udp, unix and icmp set theirs up.
+** The object comes first, so a memory error leaves the descriptor the
+** caller's. Every check (what it is, which receive options are on) only
+** reads, and comes before any change; only the set-up itself can fail
+** after a change (a system failure), and then the descriptor stays the
+** caller's, open, with what was done before the failure
+** (docs/dualstack.luadoc: fromfd). The object owns it once nothing can
+** fail. */
 static int l_fromfd(lua_State *L) {
-  static const char *const kinds[] = {"tcp", "udp", "unix", NULL};
   lua_Integer n = luaL_checkinteger(L, 1);
-  int kind = lua_isnoneornil(L, 2) ? -1 : luaL_checkoption(L, 2, NULL, kinds), err;
+  int kind = lua_isnoneornil(L, 2) ? -1 : luaL_checkoption(L, 2, NULL, fd_kinds), err, family, is;
   ds_socket *s;
   ds_fdinfo info;
-  ds_fd fd;
-  unsigned on;
   luaL_argcheck(L, n >= 0 && n <= DS_FD_MAX, 1, "descriptor out of range");
-  fd = (ds_fd)n;
   s = ds_new_socket(L, DS_DUAL, SOCK_STREAM);
-  if ((err = ds_inspect(fd, &info)) == ENOTSOCK) return refuse_fd(L, n, "is not a socket", "ENOTSOCK");
+  if ((err = ds_inspect((ds_fd)n, &info)) == ENOTSOCK) return refuse_fd(L, n, "is not a socket", "ENOTSOCK");
   if (err == EAFNOSUPPORT)
     return refuse_fd(L, n, "is not an IPv4 or IPv6 socket", "EAFNOSUPPORT");
   if (err) return ds_push_error(L, err);
-  if (info.af == AF_UNIX || kind == 2) { /* local sockets */
-    if (info.af != AF_UNIX) return refuse_fd(L, n, "is not a unix socket", "EAFNOSUPPORT");
-    if (kind >= 0 && kind != 2)
-      return refuse_fd(L, n, kind ? "is a unix socket, udp expected" : "is a unix socket, tcp expected",
-                       "EPROTOTYPE");
-    if ((err = ds_adopt(fd, &info)) != 0) return ds_push_error(L, err);
-    s->family = DS_UNIX;
-    s->type = info.type;
-    s->bound = info.bound;
-    s->fd = fd;
-    return 1;
-  }
-  if (info.type != SOCK_STREAM && info.type != SOCK_DGRAM)
+  if (kind == KIND_UNIX && info.af != AF_UNIX)
+    return refuse_fd(L, n, "is not a unix socket", "EAFNOSUPPORT");
+  if ((family = ds_fd_family(&info)) < 0)
     return refuse_fd(L, n, "is neither a tcp nor a udp socket", "EPROTOTYPE");
-  if (kind >= 0 && info.type != (kind ? SOCK_DGRAM : SOCK_STREAM))
-    return refuse_fd(L, n, kind ? "is a tcp socket, udp expected" : "is a udp socket, tcp expected",
+  if (kind >= 0 && (is = kind_of(&info, family)) != kind)
+    return refuse_fd(L, n, lua_pushfstring(L, "is %s socket, %s expected", fd_kind_names[is], fd_kinds[kind]),
                      "EPROTOTYPE");
-  s->type = info.type;
-  s->family = info.af == AF_INET ? DS_INET : info.v6only ? DS_INET6 : DS_DUAL;
-  s->bound = info.bound;
-  on = ds_read_recvopts(fd, s->family, s->type);
-  /* The changes: receive options on in both halves, then as a new socket. */
-  if ((err = ds_fill_recvopts(fd, s->family, s->type, on)) != 0 ||
-      (err = ds_adopt(fd, &info)) != 0)
-    return ds_push_error(L, err);
-  s->recvopts = on;
-  if (s->family != DS_INET && s->type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
-  ds_adopt_recverr(L, s, fd); /* recverr (issue 17): its FIFO too */
-  s->fd = fd; /* owned from here: close and __gc close it */
+  if ((err = ds_adopt_socket(L, s, (ds_fd)n, &info, family, 0)) != 0) return ds_push_error(L, err);
   return 1;
 }
 static int l_udp(lua_State *L) { return new_socket(L, SOCK_DGRAM); }

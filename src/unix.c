@@ -25,12 +25,16 @@ static const char *path_error(lua_State *L, int code) {
   return code == DS_PATH_NUL ? "path contains a NUL byte" : "path is empty";
 }
 
-/* The path argument at arg as an address; raises for text that is none. */
-static void check_path(lua_State *L, int arg, ds_sockaddr *sa) {
+/* The path argument at arg as an address: 0, or EAFNOSUPPORT for an
+** abstract name where there are none (a failure, as a family the system
+** lacks); raises for text that is no name. */
+static int check_path(lua_State *L, int arg, ds_sockaddr *sa) {
   size_t len;
   const char *text = luaL_checklstring(L, arg, &len);
   int code = ds_unix_to_sockaddr(text, len, sa);
+  if (code == DS_PATH_NOABSTRACT) return EAFNOSUPPORT;
   if (code != DS_PATH_OK) luaL_argerror(L, arg, path_error(L, code));
+  return 0;
 }
 
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa) {
@@ -96,7 +100,7 @@ int ds_unix_bind(lua_State *L, ds_socket *s) {
   ds_sockaddr sa;
   int stale = 0, err;
   const char *path = ((struct sockaddr_un *)&sa.u.ss)->sun_path;
-  check_path(L, 2, &sa);
+  if ((err = check_path(L, 2, &sa)) != 0) return ds_push_error(L, err);
   if (!lua_isnoneornil(L, 3)) {
     luaL_checktype(L, 3, LUA_TTABLE);
     lua_getfield(L, 3, "remove_stale");
@@ -126,7 +130,7 @@ int ds_unix_connect(lua_State *L, ds_socket *s) {
   ds_sockaddr sa;
   double deadline = DS_DEADLINE_UNSET;
   int err;
-  check_path(L, 2, &sa);
+  if ((err = check_path(L, 2, &sa)) != 0) return ds_push_error(L, err);
   s->bound = 1;
   while (ds_sys_connect(s->fd, &sa.u.sa, sa.len) < 0) {
     err = ds_sys_error();
@@ -140,6 +144,14 @@ int ds_unix_connect(lua_State *L, ds_socket *s) {
 }
 
 /* ---- datagrams and records ---- */
+
+/* Is a receive of n bytes the peer's end: nothing on a stream or
+** seqpacket socket (whose connection ended; a record carrying
+** descriptors is a message, even empty), when room was given. Datagrams
+** may be empty. */
+static int is_eof(const ds_socket *s, ssize_t n, size_t max, unsigned nfds, int ctrunc) {
+  return n == 0 && max > 0 && s->type != SOCK_DGRAM && nfds == 0 && !ctrunc;
+}
 
 /* recv / recvfrom on a dgram or seqpacket socket: one datagram or record
 ** of at most size bytes (arg 2), and with sender its sender's path. No
@@ -163,7 +175,7 @@ int ds_unix_recv(lua_State *L, ds_socket *s, int sender) {
   }
   from.len = ds_msg_namelen(&mh);
   lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* n: the real length */
-  if (n == 0 && s->type == SOCK_SEQPACKET && max > 0) return ds_push_failure(L, "closed", "EOF");
+  if (is_eof(s, n, max, 0, 0)) return ds_push_failure(L, "closed", "EOF");
   if (!sender) return 1;
   if (s->type == SOCK_SEQPACKET) from.len = 0; /* a connected record has no sender name */
   return 1 + ds_unix_push_name(L, &from);
@@ -179,7 +191,7 @@ int ds_unix_sendto(lua_State *L, ds_socket *s) {
   ds_iov iov;
   ssize_t n;
   int err;
-  check_path(L, 3, &to);
+  if ((err = check_path(L, 3, &to)) != 0) return ds_push_error(L, err);
   ds_msg_set(&mh, &to.u.ss, to.len, &iov, (void *)data, len, NULL, 0);
   while ((n = ds_sys_sendmsg(s->fd, &mh)) < 0)
     if ((err = ds_retry(s, ds_sys_error(), POLLOUT, &deadline)) != 0) return ds_push_error(L, err);
@@ -282,40 +294,72 @@ static void open_fd_type(lua_State *L) {
   lua_pop(L, 1);
 }
 
-/* The family of ours a descriptor's info says, or -1 when it is no
-** socket dualstack makes (then it becomes a dualstack.fd). */
-static int family_of(const ds_fdinfo *info) {
+/* ---- adoption: fromfd's (socket.c) and received descriptors' ---- */
+
+/* The family of ours a descriptor's info says, or -1 when it is no socket
+** dualstack makes: tcp, udp, unix (stream, dgram, seqpacket) or icmp (an
+** ICMP or ICMPv6 socket, datagram or raw, never dual). */
+int ds_fd_family(const ds_fdinfo *info) {
   if (info->af == AF_UNIX)
     return info->type == SOCK_STREAM || info->type == SOCK_DGRAM || info->type == SOCK_SEQPACKET
                ? DS_UNIX : -1;
-  if (info->type != SOCK_STREAM && info->type != SOCK_DGRAM) return -1;
+  if (info->af != AF_INET && info->af != AF_INET6) return -1;
+  if (!info->proto && info->type != SOCK_STREAM && info->type != SOCK_DGRAM) return -1;
   if (info->af == AF_INET) return DS_INET;
-  return info->af == AF_INET6 ? (info->v6only ? DS_INET6 : DS_DUAL) : -1;
+  return info->v6only || info->proto ? DS_INET6 : DS_DUAL;
+}
+
+/* Makes s own fd, a socket of family (ds_fd_family of info), as its
+** constructor would have made it: type, ICMP protocol and raw, the
+** receive options found on in either half turned on in both, set up as
+** new (ds_adopt; shared: ds_adopt_shared, for a received descriptor whose
+** O_NONBLOCK the sender's copy shares), recverr's FIFO when it has
+** IP_RECVERR on. 0 with s owning fd; or the error of a set-up step, fd
+** then the caller's with what was done before the failure; raises for
+** want of memory, fd the caller's. */
+int ds_adopt_socket(lua_State *L, ds_socket *s, ds_fd fd, const ds_fdinfo *info, int family,
+                    int shared) {
+  unsigned on = 0;
+  int err;
+  s->family = family;
+  s->proto = info->proto;
+  s->raw = info->proto && info->type == SOCK_RAW;
+  s->type = info->proto ? SOCK_DGRAM : info->type; /* an ICMP socket is one of our datagram ones */
+  s->bound = info->bound;
+  if (family != DS_UNIX) {
+    on = ds_read_recvopts(fd, family, s->type);
+    /* The changes: receive options on in both halves, then as a new socket. */
+    if ((err = ds_fill_recvopts(fd, family, s->type, on)) != 0) return err;
+  }
+  if ((err = shared ? ds_adopt_shared(fd, info) : ds_adopt(fd, info)) != 0) return err;
+  s->recvopts = on;
+  if (family != DS_INET && family != DS_UNIX && !s->proto && s->type == SOCK_DGRAM)
+    s->recvopts |= DS_RECV_GUARD;
+  if (family != DS_UNIX) ds_adopt_recverr(L, s, fd); /* recverr (issue 17): its FIFO too */
+  s->fd = fd; /* owned from here: close and __gc close it */
+  return 0;
 }
 
 /* Pushes an object owning the holder's slot i: a socket object for a
-** socket of a kind dualstack makes, else a dualstack.fd. The object is
-** made before it takes the slot, so a memory error leaves it the holder's. */
+** socket of a kind dualstack makes (as fromfd adopts one), else, or when
+** its set-up fails, a dualstack.fd. Each object is made before it takes
+** the slot, so a memory error leaves the descriptor the holder's. */
 static void push_received(lua_State *L, fd_holder *h, unsigned i) {
   ds_fdinfo info;
-  int family = ds_inspect(h->fd[i], &info) == 0 ? family_of(&info) : -1;
+  int family = ds_inspect(h->fd[i], &info) == 0 ? ds_fd_family(&info) : -1;
+  ds_fdobj *o;
   if (family >= 0) {
-    ds_socket *s = ds_new_socket(L, family, info.type);
-    ds_fd fd = h->fd[i];
-    unsigned on = family == DS_UNIX ? 0 : ds_read_recvopts(fd, family, info.type);
-    if (family != DS_UNIX && ds_fill_recvopts(fd, family, info.type, on) != 0) on = 0;
-    (void)ds_adopt_shared(fd, &info); /* close-on-exec came with the receive */
-    s->recvopts = on;
-    if (family != DS_INET && family != DS_UNIX && info.type == SOCK_DGRAM) s->recvopts |= DS_RECV_GUARD;
-    s->bound = info.bound;
-    ds_adopt_recverr(L, s, fd); /* as fromfd: a memory error leaves fd the holder's */
-    s->fd = fd;
-  } else {
-    ds_fdobj *o = (ds_fdobj *)lua_newuserdatauv(L, sizeof(*o), 0);
-    o->fd = DS_FD_NONE;
-    luaL_setmetatable(L, DS_FD_MT);
-    o->fd = h->fd[i];
+    ds_socket *s = ds_new_socket(L, family, SOCK_DGRAM);
+    if (ds_adopt_socket(L, s, h->fd[i], &info, family, 1) == 0) { /* close-on-exec came with the receive */
+      h->fd[i] = DS_FD_NONE;
+      return;
+    }
+    lua_pop(L, 1); /* not set up as ours: given as it is */
   }
+  o = (ds_fdobj *)lua_newuserdatauv(L, sizeof(*o), 0);
+  o->fd = DS_FD_NONE;
+  luaL_setmetatable(L, DS_FD_MT);
+  o->fd = h->fd[i];
   h->fd[i] = DS_FD_NONE;
 }
 
@@ -395,7 +439,8 @@ static void store_msg(lua_State *L, int t, int k, int v, lua_Integer size, int t
 /* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
 ** path, "" unnamed), size, truncated, ctruncated, cred with passcred, and
 ** fds, the descriptors passed along (at most RECV_FDS_MAX: with more, or
-** a control message cut short, none is given and ctruncated says so). The
+** a control message cut short, none is given and ctruncated says so). At
+** the end of a stream or seqpacket connection: nil, "closed", "EOF". The
 ** holder owns them from the receive until their objects do. Every value
 ** and key is made from copies on the C stack before any store; t stays
 ** anchored. */
@@ -435,6 +480,7 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   }
   h->n = ds_sys_rights_take(&mh, h->fd, RECV_FDS_MAX, &dropped); /* owned from here */
   ctrunc = (ds_msg_flags(&mh) & MSG_CTRUNC) != 0 || dropped;
+  if (is_eof(s, n, max, h->n, ctrunc)) return ds_push_failure(L, "closed", "EOF"); /* as recv */
   if (ctrunc) holder_gc_slots(h); /* some did not fit: none is given */
   from.len = s->type == SOCK_DGRAM ? ds_msg_namelen(&mh) : 0;
   has_cred = ds_sys_msg_cred(&mh, &cred);
@@ -484,6 +530,7 @@ static int unix_sendmsg(lua_State *L, ds_socket *s) {
     size_t plen;
     const char *path = lua_tolstring(L, 4, &plen);
     int code = ds_unix_to_sockaddr(path, plen, &to);
+    if (code == DS_PATH_NOABSTRACT) return ds_push_error(L, EAFNOSUPPORT);
     if (code != DS_PATH_OK)
       return luaL_error(L, "bad field 'addr' in message (%s)", path_error(L, code));
   }

@@ -645,6 +645,42 @@ static void test_unix_paths(void) {
   CHECK(ds_sockaddr_to_unix(&sa, out) == 0, "unnamed is empty text");
 }
 
+/* local sockets off Linux (no abstract names) and the leading-NUL cases
+** of both answers, with synthetic addresses as kernels give them. */
+static void test_unix_abstract(void) {
+  size_t off = offsetof(struct sockaddr_un, sun_path);
+  struct sockaddr_un *un;
+  ds_sockaddr sa;
+  char out[DS_UNIX_PATH_MAX + 2];
+  CHECK(ds_unix_to_sockaddr_as("@name", 5, &sa, 0) == DS_PATH_NOABSTRACT, "'@name' without abstract names");
+  CHECK(ds_unix_to_sockaddr_as("@", 1, &sa, 0) == DS_PATH_NOABSTRACT, "'@' (autobind) without abstract names");
+  CHECK(ds_unix_to_sockaddr_as("/p", 2, &sa, 0) == DS_PATH_OK, "a path without abstract names");
+  CHECK(ds_unix_to_sockaddr_as("", 0, &sa, 0) == DS_PATH_EMPTY, "empty without abstract names");
+  CHECK(ds_unix_to_sockaddr_as("@name", 5, &sa, 1) == DS_PATH_OK, "'@name' with abstract names");
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 0) == 0, "an abstract address without abstract names is unnamed");
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 1) == 5 && memcmp(out, "@name", 5) == 0, "abstract with");
+  /* a BSD unnamed socket: the whole sun_path zeroed, its full length given */
+  memset(&sa, 0, sizeof(sa));
+  un = (struct sockaddr_un *)&sa.u.ss;
+  un->sun_family = AF_UNIX;
+  sa.len = (socklen_t)sizeof(*un);
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 0) == 0, "a zeroed sun_path without abstract names is unnamed");
+  /* a leading NUL and no byte after it: no abstract name, either way */
+  sa.len = (socklen_t)(off + 1);
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 1) == 0, "a lone NUL with abstract names is unnamed");
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 0) == 0, "a lone NUL without abstract names is unnamed");
+  sa.len = (socklen_t)off; /* no sun_path at all */
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 1) == 0 && ds_sockaddr_to_unix_as(&sa, out, 0) == 0, "no path");
+  /* a path reads the same either way */
+  memcpy(un->sun_path, "/x", 3);
+  sa.len = (socklen_t)sizeof(*un);
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 0) == 2 && memcmp(out, "/x", 2) == 0, "path without");
+  CHECK(ds_sockaddr_to_unix_as(&sa, out, 1) == 2 && memcmp(out, "/x", 2) == 0, "path with");
+#if defined(__linux__)
+  CHECK(ds_unix_to_sockaddr("@n", 2, &sa) == DS_PATH_OK, "Linux has abstract names");
+#endif
+}
+
 /* ICMP sockets (issue 17): the raw IPv4 header's length, checked against
 ** the packet; anything else is dropped (-1). */
 static void test_icmp_ipv4_header(void) {
@@ -728,6 +764,7 @@ int main(void) {
   test_errq_decode(); /* recverr (issue 17) */
   test_errq_fifo();
   test_unix_paths();
+  test_unix_abstract();
   test_icmp_ipv4_header(); /* issue 17 */
   test_rights_bounds();
   test_nap();

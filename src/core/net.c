@@ -81,6 +81,22 @@ int ds_pending_error(ds_fd fd) {
   return soerr;
 }
 
+/* The ICMP protocol of an IP socket of af and type (ds_fdinfo's proto),
+** or 0: another protocol, or a system that cannot tell (no SO_PROTOCOL). */
+static int icmp_proto(ds_fd fd, int af, int type) {
+  int proto = 0, want = af == AF_INET ? IPPROTO_ICMP : IPPROTO_ICMPV6;
+#if defined(DS_HAVE_SO_PROTOCOL)
+  socklen_t len = sizeof(proto);
+  if ((type != SOCK_DGRAM && type != SOCK_RAW) ||
+      ds_sys_getopt(fd, SOL_SOCKET, SO_PROTOCOL, &proto, &len) < 0)
+    proto = 0;
+#else
+  (void)fd;
+  (void)type;
+#endif
+  return proto == want ? want : 0;
+}
+
 /* Reads what fd is: 0, or ENOTSOCK (or EBADF) for what is no socket, and
 ** EAFNOSUPPORT for a socket of another family (AF_UNIX). Changes nothing. */
 int ds_inspect(ds_fd fd, ds_fdinfo *info) {
@@ -102,6 +118,7 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info) {
   }
   if ((port = ds_sockaddr_to_ip(&sa.u.sa, &ip)) < 0) return EAFNOSUPPORT;
   info->af = sa.u.sa.sa_family;
+  info->proto = icmp_proto(fd, info->af, info->type);
   if (info->af == AF_INET6) {
     len = sizeof(info->v6only);
     if (ds_sys_getopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &info->v6only, &len) < 0)
@@ -118,17 +135,15 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info) {
 ** call most likely to fail (an IPv4-level option) goes first; what was
 ** done before a failure stays done (the marker on, close-on-exec). */
 int ds_adopt(ds_fd fd, const ds_fdinfo *info) {
-  int err = setup_receive(fd, info->af, info->type);
-  if (err == 0) err = ds_sys_adopt(fd);
-  if (err == 0) err = ds_sys_set_nonblocking(fd, 0);
-  return err;
+  int err = ds_adopt_shared(fd, info);
+  return err ? err : ds_sys_set_nonblocking(fd, 0);
 }
 
 /* Descriptor passing: a descriptor received from another process set up
 ** as ds_adopt does, except that O_NONBLOCK stays as found, since the
 ** sender's copy shares it (a blocking call then waits in poll). */
 int ds_adopt_shared(ds_fd fd, const ds_fdinfo *info) {
-  int err = setup_receive(fd, info->af, info->type);
+  int err = info->proto ? 0 : setup_receive(fd, info->af, info->type); /* ICMP: as ds_make_icmp */
   return err ? err : ds_sys_adopt(fd);
 }
 

@@ -32,6 +32,15 @@
 #include <netinet/udp.h>
 #endif
 
+/* local sockets: Linux's abstract names (a sun_path with a leading NUL) */
+#if defined(__linux__)
+#define DS_HAVE_ABSTRACT_UNIX 1
+#endif
+/* adopted descriptors: the protocol of a socket (ICMP ones told apart) */
+#if defined(SO_PROTOCOL)
+#define DS_HAVE_SO_PROTOCOL 1
+#endif
+
 /* A descriptor, and the value of none (a closed socket). */
 typedef int ds_fd;
 #define DS_FD_NONE (-1)
