@@ -27,7 +27,7 @@ local COMMON = {
   "src/core/net.c", "src/core/wait.c",
   "src/core/unix.c", "src/unix.c", -- local sockets
   "src/core/icmp.c", "src/icmp.c", -- ICMP sockets (issue 17)
-  "src/addr.c", "src/box.c", "src/core.c", "src/errors.c",
+  "src/addr.c", "src/adopt.c", "src/box.c", "src/core.c", "src/errors.c",
   "src/iface.c", "src/mcast.c", "src/msg.c", "src/object.c",
   "src/options.c", "src/poll.c", "src/recv.c", "src/socket.c",
   "src/core/errq.c", "src/errq.c", -- recverr (issue 17)

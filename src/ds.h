@@ -186,8 +186,8 @@ int ds_unix_recv(lua_State *L, ds_socket *s, int sender);
 int ds_unix_sendto(lua_State *L, ds_socket *s);
 int ds_unix_push_name(lua_State *L, const ds_sockaddr *sa);
 int ds_unix_msg(lua_State *L, ds_socket *s, int send); /* recvmsg (0), sendmsg (1) */
-/* unix.c: adopting a descriptor made elsewhere, for fromfd (socket.c) and
-** for one received over a local socket */
+/* adopt.c: adopting a descriptor made elsewhere, for fromfd (socket.c) and
+** for one received over a local socket (unix.c) */
 int ds_fd_family(const ds_fdinfo *info);
 int ds_adopt_socket(lua_State *L, ds_socket *s, ds_fd fd, const ds_fdinfo *info, int family, int shared);
 void ds_open_unix(lua_State *L);
