@@ -150,7 +150,7 @@ if H.EMULATOR then
 end
 
 -- gap: the probe's name for it (timestampns, mcast_if4, mcast_if6,
--- mcast_join, cmsg_in, cmsg_out, ctrunc, so_error).
+-- mcast_join, cmsg_in, cmsg_out, ctrunc, so_error, bindtodevice, ip_mtu).
 function H.needs_emulated(gap, what)
   if GAPS[gap] then
     return (what or "this case") .. ": " .. H.EMULATOR .. " " .. gap .. " gap, not the module's ("

@@ -74,6 +74,18 @@ static void bindtodevice(void)
   else printf("gap bindtodevice: setsockopt or getsockopt gives %s\n", errname(e));
 }
 
+/* IP_MTU and IPV6_MTU read on an unconnected socket: the kernel says
+** ENOTCONN; qemu-user 7.2 does not know the options (ENOPROTOOPT). */
+static int ip_mtu_unconnected(int family)
+{
+  int mtu, fd = socket(family, SOCK_DGRAM, 0), e = 0;
+  socklen_t len = sizeof(mtu);
+  if (getsockopt(fd, family == AF_INET ? IPPROTO_IP : IPPROTO_IPV6,
+                 family == AF_INET ? IP_MTU : IPV6_MTU, &mtu, &len) != 0) e = errno;
+  close(fd);
+  return e;
+}
+
 /* Binds fd to loopback in its family, sends itself one byte and receives
 ** it with m, whose buffers the caller set: 1 when the byte came back. */
 static int echo_self(int fd, int family, struct msghdr *m)
@@ -306,6 +318,13 @@ int main(void)
   o = origdstaddr(seen, sizeof(seen));
   if (o) printf("gap origdstaddr: %s\n", o);
   else ok("origdstaddr");
+
+  {
+    int m4 = ip_mtu_unconnected(AF_INET), m6 = ip_mtu_unconnected(AF_INET6);
+    if (m4 == ENOTCONN && m6 == ENOTCONN) ok("ip_mtu");
+    else printf("gap ip_mtu: an unconnected socket's IP_MTU gives %s, IPV6_MTU %s\n",
+                m4 ? errname(m4) : "0", m6 ? errname(m6) : "0");
+  }
 
   e = refused_so_error();
   if (e == ECONNREFUSED) ok("so_error");
