@@ -19,7 +19,7 @@ describe("review 3: local stream recvmsg", function()
   -- unix_recvmsg read from the kernel even when receive had read ahead:
   -- the bytes came out of order ("more" before "rest").
   it("gives the bytes receive read ahead first, in order, as recv does", function()
-    local why = H.needs_unix("local stream sockets"); if why then return pending(why) end
+    local why = H.needs_unix("local stream socket pairs", true); if why then return pending(why) end
     local a, b = ds.socketpair("stream")
     keep(a); keep(b)
     a:settimeout(H.WAIT); b:settimeout(H.WAIT)
@@ -40,7 +40,7 @@ describe("review 3: local stream recvmsg", function()
   end)
 
   it("a finalizer that takes the read-ahead while the string is reserved leaves the next bytes to the socket", function()
-    local why = H.needs_unix("local stream sockets"); if why then return pending(why) end
+    local why = H.needs_unix("local stream socket pairs", true); if why then return pending(why) end
     local a, b = ds.socketpair("stream")
     keep(a); keep(b)
     a:settimeout(H.WAIT); b:settimeout(H.WAIT)
