@@ -124,6 +124,10 @@ int ds_retry(ds_socket *s, int err, short events, double *deadline);
 void *ds_borrow(lua_State *L, int sockarg, size_t size);
 void ds_give_back(lua_State *L, int sockarg, int idx);
 char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size);
+/* the read-ahead of a stream (object.c): taken by receive, recv and a local recvmsg */
+size_t ds_take_ahead(ds_socket *s, char *dst, size_t len);
+size_t ds_ahead_room(const ds_socket *s, size_t max);
+int ds_push_ahead(lua_State *L, ds_socket *s, size_t max);
 void ds_add_methods(lua_State *L, const luaL_Reg *funcs, int nup);
 void ds_open_object(lua_State *L);
 

@@ -182,6 +182,45 @@ char *ds_recv_buffer(lua_State *L, ds_socket *s, size_t size) {
   return s->rxbuf;
 }
 
+/* ---- the read-ahead (receive's buffer, s->buf[first..last)) ---- */
+
+/* Copies up to len bytes of the read-ahead to dst; returns how many. */
+size_t ds_take_ahead(ds_socket *s, char *dst, size_t len) {
+  size_t n = s->last - s->first;
+  if (n > len) n = len;
+  memcpy(dst, s->buf + s->first, n);
+  s->first += n;
+  if (s->first == s->last) s->first = s->last = 0;
+  return n;
+}
+
+/* How much to reserve for a piece of at most max bytes: no more than the
+** read-ahead holds, when it holds any. What is taken is decided after the
+** reservation, which may have run a finalizer. */
+size_t ds_ahead_room(const ds_socket *s, size_t max) {
+  size_t n = s->last - s->first;
+  return n > 0 && n < max ? n : max;
+}
+
+/* A stream's next piece of at most max bytes from the read-ahead, pushed
+** as a string: 1; or 0 with nothing pushed when the read-ahead is empty,
+** or a finalizer run by the reservation took it (the socket is next). Any
+** receive of a stream (recv, a local recvmsg) gives these bytes first, so
+** none comes out of order. */
+int ds_push_ahead(lua_State *L, ds_socket *s, size_t max) {
+  luaL_Buffer b;
+  size_t room, n;
+  char *dst;
+  if (s->first == s->last) return 0;
+  room = ds_ahead_room(s, max);
+  dst = luaL_buffinitsize(L, &b, room); /* may run a finalizer that reads */
+  n = ds_take_ahead(s, dst, room);
+  luaL_pushresultsize(&b, n);
+  if (n > 0 || max == 0) return 1;
+  lua_pop(L, 1);
+  return 0;
+}
+
 /* ---- the pollable protocol, timeouts ---- */
 
 static int sock_getfd(lua_State *L) {

@@ -35,7 +35,18 @@ static int spoofed(const ds_socket *s, const ds_msghdr *mh, const ds_ctl *got) {
   return s->family == DS_INET6 || !got->ipv4;
 }
 
-/* ICMP sockets (issue 17): a raw ICMPv4 socket receives the IPv4 header
+/* Does an ICMPv4 datagram arrive behind its IPv4 header on s? On a raw
+** socket everywhere; on a datagram one where the backend says so
+** (DS_ICMP_DGRAM_IPV4_HEADER: macOS, whose icmp(4) delivers it "with the IP
+** header and options intact"; Linux strips it). */
+#if !defined(DS_ICMP_DGRAM_IPV4_HEADER)
+#define DS_ICMP_DGRAM_IPV4_HEADER 0
+#endif
+static int ipv4_header_first(const ds_socket *s) {
+  return s->family == DS_INET && (s->raw || (s->proto && DS_ICMP_DGRAM_IPV4_HEADER));
+}
+
+/* ICMP sockets (issue 17): an ICMPv4 socket of ipv4_header_first receives the IPv4 header
 ** before the ICMP message; it goes, so every ICMP socket gives the
 ** message. *len (the datagram's length) shrinks by it. 0 for a packet
 ** shorter than its header says, which is dropped. */
@@ -43,7 +54,7 @@ static int strip_ipv4_header(const ds_socket *s, const ds_msghdr *mh, size_t *le
   char *data = ds_msg_data(mh);
   size_t have = *len < ds_msg_datalen(mh) ? *len : ds_msg_datalen(mh);
   long ihl;
-  if (!s->raw || s->family != DS_INET) return 1;
+  if (!ipv4_header_first(s)) return 1;
   if ((ihl = ds_icmp_ipv4_header((const unsigned char *)data, have)) < 0) return 0;
   memmove(data, data + ihl, have - (size_t)ihl);
   /* *len stays the message's real length, as a datagram socket reports it.
@@ -61,7 +72,7 @@ static int strip_ipv4_header(const ds_socket *s, const ds_msghdr *mh, size_t *le
 ** socket (else a size under 20 dropped every packet). */
 #define DS_IPV4_HEADER_MAX 60
 size_t ds_rx_room(const ds_socket *s, size_t size) {
-  return s->raw && s->family == DS_INET ? size + DS_IPV4_HEADER_MAX : size;
+  return ipv4_header_first(s) ? size + DS_IPV4_HEADER_MAX : size;
 }
 
 /* Decodes the control data of the datagram just received into mh (set up

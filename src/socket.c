@@ -187,36 +187,10 @@ static ssize_t recv_some(ds_socket *s, char *dst, size_t len, double *deadline, 
   return n;
 }
 
-/* Takes up to max bytes of the read-ahead: *from points at them. */
-static size_t consume(ds_socket *s, size_t max, const char **from) {
-  size_t n = s->last - s->first;
-  if (n > max) n = max;
-  *from = s->buf + s->first;
-  s->first += n;
-  if (s->first == s->last) s->first = s->last = 0;
-  return n;
-}
-
-/* Copies up to len bytes of the read-ahead to dst; returns how many. */
-static size_t take_into(ds_socket *s, char *dst, size_t len) {
-  const char *from;
-  size_t n = consume(s, len, &from);
-  memcpy(dst, from, n);
-  return n;
-}
-
 /* The next piece of a stream into dst: the read-ahead, else one recv. */
 static ssize_t read_into(ds_socket *s, char *dst, size_t len, double *deadline, int *err) {
-  if (s->first < s->last) return (ssize_t)take_into(s, dst, len);
+  if (s->first < s->last) return (ssize_t)ds_take_ahead(s, dst, len);
   return recv_some(s, dst, len, deadline, err);
-}
-
-/* How much to reserve for a piece of at most max bytes: no more than the
-** read-ahead holds, when it holds any. What is taken is decided after the
-** reservation, which may have run a finalizer. */
-static size_t room_for(const ds_socket *s, size_t max) {
-  size_t n = s->last - s->first;
-  return n > 0 && n < max ? n : max;
 }
 
 /* Refills the empty read-ahead buffer; 0, READ_EOF or the error. */
@@ -235,7 +209,7 @@ static int fill_buffer(ds_socket *s, double *deadline) {
 static int read_count(ds_socket *s, luaL_Buffer *b, size_t want, double *deadline) {
   int err = 0;
   while (want > 0) {
-    size_t ask = room_for(s, want < DS_CHUNK ? want : DS_CHUNK);
+    size_t ask = ds_ahead_room(s, want < DS_CHUNK ? want : DS_CHUNK);
     char *dst = luaL_prepbuffsize(b, ask);
     ssize_t n = read_into(s, dst, ask, deadline, &err);
     if (n < 0) return err;
@@ -409,16 +383,7 @@ static int sock_recv(lua_State *L) {
   ds_socket *s = ds_check_open(L, 1);
   size_t max = check_recv_size(L, 2);
   if (s->family == DS_UNIX && s->type != SOCK_STREAM) return ds_unix_recv(L, s, 0); /* local */
-  if (s->first < s->last) { /* what receive read ahead comes first */
-    luaL_Buffer b;
-    size_t room = room_for(s, max);
-    char *dst = luaL_buffinitsize(L, &b, room); /* may run a finalizer that reads */
-    size_t n = take_into(s, dst, room);
-    if (n > 0 || max == 0) {
-      luaL_pushresultsize(&b, n);
-      return 1;
-    } /* else that finalizer took the read-ahead: the socket is next */
-  }
+  if (ds_push_ahead(L, s, max)) return 1; /* what receive read ahead comes first */
   return recv_one(L, s, max, 0);
 }
 

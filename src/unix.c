@@ -393,14 +393,16 @@ static void store_msg(lua_State *L, int t, int k, int v, lua_Integer size, int t
 /* msg, err, code = sock:recvmsg([size[, msg]]): data, addr (the sender's
 ** path, "" unnamed), size, truncated, ctruncated, cred with passcred, and
 ** fds, the descriptors passed along (at most RECV_FDS_MAX: with more, or
-** a control message cut short, none is given and ctruncated says so). At
-** the end of a stream or seqpacket connection: nil, "closed", "EOF". The
+** a control message cut short, none is given and ctruncated says so). On
+** a stream, bytes receive read ahead come first (ds_push_ahead), as recv
+** gives them, so none comes out of order. At the end of a stream or
+** seqpacket connection: nil, "closed", "EOF". The
 ** holder owns them from the receive until their objects do. Every value
 ** and key is made from copies on the C stack before any store; t stays
 ** anchored. */
 static int unix_recvmsg(lua_State *L, ds_socket *s) {
   size_t max = ds_check_size(L, 2, DS_RECV_DEFAULT);
-  int fresh = lua_isnoneornil(L, 3), t, err, has_cred, i, ctrunc, dropped, v;
+  int fresh = lua_isnoneornil(L, 3), t, err, has_cred, i, ctrunc, dropped, v, trunc;
   double deadline = DS_DEADLINE_UNSET;
   ds_sockaddr from;
   union {
@@ -425,28 +427,33 @@ static int unix_recvmsg(lua_State *L, ds_socket *s) {
   h = new_holder(L); /* 4: before the receive (rule 3) */
   if (max > DS_RECV_DEFAULT) max = DS_RECV_DEFAULT;
   /* the allocations may have run Lua code: s->fd is read afresh below (closed: EBADF) */
-  dst = ds_recv_buffer(L, s, max);
   memset(&from, 0, sizeof(from));
-  ds_msg_set(&mh, &from.u.ss, sizeof(from.u.ss), &iov, dst, max, ctl.bytes, sizeof(ctl.bytes));
-  while ((n = ds_sys_recvmsg_rights(s->fd, &mh)) < 0) {
-    if ((err = ds_retry(s, ds_sys_error(), POLLIN, &deadline)) != 0) return ds_push_error(L, err);
-    ds_msg_reset(&mh, sizeof(from.u.ss), sizeof(ctl.bytes));
+  if (s->type == SOCK_STREAM && ds_push_ahead(L, s, max)) { /* read ahead: first, as recv */
+    n = (ssize_t)lua_rawlen(L, -1); /* no control data: the plain read that took them had none */
+    trunc = has_cred = ctrunc = 0;
+  } else {
+    dst = ds_recv_buffer(L, s, max);
+    ds_msg_set(&mh, &from.u.ss, sizeof(from.u.ss), &iov, dst, max, ctl.bytes, sizeof(ctl.bytes));
+    while ((n = ds_sys_recvmsg_rights(s->fd, &mh)) < 0) {
+      if ((err = ds_retry(s, ds_sys_error(), POLLIN, &deadline)) != 0) return ds_push_error(L, err);
+      ds_msg_reset(&mh, sizeof(from.u.ss), sizeof(ctl.bytes));
+    }
+    h->n = ds_sys_rights_take(&mh, h->fd, RECV_FDS_MAX, &dropped); /* owned from here */
+    ctrunc = (ds_msg_flags(&mh) & MSG_CTRUNC) != 0 || dropped;
+    if (is_eof(s, n, max, h->n, ctrunc)) return ds_push_failure(L, "closed", "EOF"); /* as recv */
+    if (ctrunc) holder_gc_slots(h); /* some did not fit: none is given */
+    from.len = s->type == SOCK_DGRAM ? ds_msg_namelen(&mh) : 0;
+    has_cred = ds_sys_msg_cred(&mh, &cred);
+    trunc = (ds_msg_flags(&mh) & MSG_TRUNC) != 0;
+    lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* first: dst may be reused */
   }
-  h->n = ds_sys_rights_take(&mh, h->fd, RECV_FDS_MAX, &dropped); /* owned from here */
-  ctrunc = (ds_msg_flags(&mh) & MSG_CTRUNC) != 0 || dropped;
-  if (is_eof(s, n, max, h->n, ctrunc)) return ds_push_failure(L, "closed", "EOF"); /* as recv */
-  if (ctrunc) holder_gc_slots(h); /* some did not fit: none is given */
-  from.len = s->type == SOCK_DGRAM ? ds_msg_namelen(&mh) : 0;
-  has_cred = ds_sys_msg_cred(&mh, &cred);
-  lua_pushlstring(L, dst, (size_t)n < max ? (size_t)n : max); /* first: dst may be reused */
   v = lua_gettop(L);
   ds_unix_push_name(L, &from);
   if (has_cred) ds_push_cred(L, &cred);
   else lua_pushnil(L);
   push_fds(L, h);
   for (i = 0; i < MSG_FIELDS; i++) lua_pushstring(L, msg_fields[i]); /* the keys: made too */
-  store_msg(L, t, v + MSG_MADE, v, (lua_Integer)n, (ds_msg_flags(&mh) & MSG_TRUNC) != 0, ctrunc,
-            fresh);
+  store_msg(L, t, v + MSG_MADE, v, (lua_Integer)n, trunc, ctrunc, fresh);
   lua_pushvalue(L, t);
   return 1;
 }

@@ -36,6 +36,11 @@
 #if defined(__linux__)
 #define DS_HAVE_ABSTRACT_UNIX 1
 #endif
+/* ICMP sockets: macOS gives a datagram ICMPv4 socket the IPv4 header too,
+** as a raw one (icmp(4)); recv.c strips it on both */
+#if defined(__APPLE__)
+#define DS_ICMP_DGRAM_IPV4_HEADER 1
+#endif
 /* adopted descriptors: the protocol of a socket (ICMP ones told apart) */
 #if defined(SO_PROTOCOL)
 #define DS_HAVE_SO_PROTOCOL 1
