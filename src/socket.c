@@ -64,7 +64,7 @@ static int l_fromfd(lua_State *L) {
   s = ds_new_socket(L, DS_DUAL, SOCK_STREAM);
   if ((err = ds_inspect((ds_fd)n, &info)) == ENOTSOCK) return refuse_fd(L, n, "is not a socket", "ENOTSOCK");
   if (err == EAFNOSUPPORT)
-    return refuse_fd(L, n, "is not an IPv4 or IPv6 socket", "EAFNOSUPPORT");
+    return refuse_fd(L, n, "is not an IPv4, IPv6 or local socket", "EAFNOSUPPORT");
   if (err) return ds_push_error(L, err);
   if (kind == KIND_UNIX && info.af != AF_UNIX)
     return refuse_fd(L, n, "is not a unix socket", "EAFNOSUPPORT");

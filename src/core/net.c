@@ -106,6 +106,7 @@ int ds_inspect(ds_fd fd, ds_fdinfo *info) {
   ds_ip ip;
   memset(info, 0, sizeof(*info));
   if (ds_sys_getopt(fd, SOL_SOCKET, SO_TYPE, &info->type, &len) < 0) return ds_sys_error();
+  memset(&sa, 0, sizeof(sa)); /* a system that writes no family leaves AF_UNSPEC: refused */
   sa.len = sizeof(sa.u);
   if (ds_sys_sockname(fd, &sa.u.sa, &sa.len) < 0) return ds_sys_error();
   if (sa.u.sa.sa_family == AF_UNIX) { /* local sockets: bound when named or connected */
