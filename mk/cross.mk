@@ -123,7 +123,8 @@ cross-all:
 # debian/tests/smoke.lua) failed. Other sent payloads are still unswapped
 # (cmsg_out, skipped). test/cross/qemu-recverr.patch writes IP_RECVERR's
 # and IPV6_RECVERR's offender in place (7.2 hands a host pointer to a call
-# that takes a guest address: on a 32-bit guest the offender read 0), and
+# that takes a guest address: on a 32-bit guest the offender read 0) and
+# its errno in the target's numbering (mips read the host's 111), and
 # passes IP_MTU and IPV6_DONTFRAG through like their neighbours (7.2
 # refused them, ENOPROTOOPT). Built once into
 # build/cross/qemu/, for the four CPUs together
