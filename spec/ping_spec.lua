@@ -196,9 +196,6 @@ for _, mode in ipairs { "dgram", "raw" } do
     -- 1280 of IPv6 in all): the rest is not compared.
     it("matches an error quoting only the start of a long request", function()
       local why = H.needs_icmp_netns("ds.ping") if why then return pending(why) end
-      -- Open: under qemu-user (armhf) this case timed out in 3 runs of 3,
-      -- in either mode, for a reason not found yet; natively it passes.
-      if H.EMULATOR then return pending("a long request's error under " .. H.EMULATOR .. ": times out there, cause not found yet (issue 17 note)") end
       local r, out = run(setup, ([[
         for _, c in ipairs { { "4", "198.51.100.9" }, { "6", "2001:db8:9::9" } } do
           local rtt, msg, code = ping(c[2], { timeout = 2, size = 1400, raw = RAW })
