@@ -96,7 +96,7 @@ local TIMEOUT = [[
   report("ticks", env.ticks)
   report("result", r.n .. " " .. tostring(r[1]) .. " " .. tostring(r[2]) .. " " .. tostring(r[3]))
   local c = table.pack(CALL)
-  report("call", tostring(c[1]) .. " " .. tostring(c[2]) .. " " .. tostring(c[#c]))
+  report("call", tostring(c[1]) .. " " .. tostring(c[2]) .. " " .. tostring(c[c.n]))
 ]]
 
 describe("local sockets waited on in an event loop", function()
