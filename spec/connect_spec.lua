@@ -182,7 +182,7 @@ describe("ds.connect Happy Eyeballs on a name with ::1 and 127.0.0.1", function(
 
   check("starts IPv4 after the 250 ms attempt delay while IPv6 hangs", function()
     local l6, l4, port = H.hanging_pair()
-    if not l6 then return end
+    if not l6 then return pending(l4) end
     local r, out = race(port, H.WAIT)
     assert.equal("127.0.0.1", r.peer, out)
     assert.is_true(r.elapsed >= 0.2, "IPv4 started before the attempt delay: " .. out)
@@ -192,7 +192,7 @@ describe("ds.connect Happy Eyeballs on a name with ::1 and 127.0.0.1", function(
 
   check("gives timeout when every attempt hangs", function()
     local l6, l4, port = H.hanging_pair()
-    if not l6 then return end
+    if not l6 then return pending(l4) end
     assert.is_true(H.fill_backlog("inet", "127.0.0.1", port))
     local r, out = race(port, 0.5)
     assert.equal("ETIMEDOUT", r.code, out)
