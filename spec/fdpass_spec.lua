@@ -5,15 +5,9 @@ local H = require "helpers"
 local ds = H.ds
 local th = require "spec.testhelp"
 
-local open
-
-local function keep(s)
-  open[#open + 1] = s
-  return s
-end
-
-before_each(function() open = {} end)
-after_each(function() H.close_all(open) end)
+local cleanup = require "cleanup"
+local keep = cleanup.keep
+after_each(cleanup.close_all)
 
 local function pair(kind)
   local a, b = ds.socketpair(kind or "dgram")

@@ -7,15 +7,9 @@ local ds = H.ds
 local th = require "spec.testhelp"
 local inherit = require "dualstack.inherit"
 
-local open
-
-local function keep(s)
-  open[#open + 1] = s
-  return s
-end
-
-before_each(function() open = {} end)
-after_each(function() H.close_all(open) end)
+local cleanup = require "cleanup"
+local keep = cleanup.keep
+after_each(cleanup.close_all)
 
 -- A raw descriptor of family ("inet", "inet6", "dual") and kind, made
 -- behind dualstack's back.
